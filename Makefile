@@ -1,0 +1,48 @@
+# sesame — the README's commands. Every target bootstraps .venv itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+STAGE ?= dev-local
+
+.PHONY: local test lint typecheck unit functional infra bench package clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+## make local: run all of sesame on moto_server + chalice local, run the demo campaign, print the report.
+local: $(STAMP)
+	$(PY) -m runtime.local $(ARGS)
+
+## make test: lint, type-check and the whole test suite.
+test: lint typecheck
+	$(PY) -m pytest -n 2 --dist loadfile tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+functional: $(STAMP)
+	$(PY) -m pytest tests/functional
+infra: $(STAMP)
+	$(PY) -m pytest tests/infra
+
+## make bench: prints one JSON object of figures.
+bench: $(STAMP)
+	@$(PY) -m bench
+
+## make package: the Lambda deployment package (runtime/ vendored in) for STAGE, into out/.
+package: $(STAMP)
+	$(PY) -m runtime.packaging --stage $(STAGE) --out out
+
+clean:
+	rm -rf $(VENV) out chalice_app/vendor .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,18 @@
+"""sesame Chalice app: creates the app and registers the blueprints; everything else lives in chalicelib/."""
+
+from chalice import Chalice
+from chalicelib import campaigns_api, events_handlers, forwarding, sending, tracking_api, unsubscribe
+
+app = Chalice(app_name="sesame")
+app.debug = False
+app.experimental_feature_flags.update({"BLUEPRINTS"})
+
+for blueprint in (
+    events_handlers.bp,
+    sending.bp,
+    campaigns_api.bp,
+    tracking_api.bp,
+    unsubscribe.bp,
+    forwarding.bp,
+):
+    app.register_blueprint(blueprint)

@@ -1,0 +1,1 @@
+"""Chalice blueprints (HTTP edge and event handlers) and the composition root (``wiring``)."""

@@ -1,0 +1,5 @@
+"""Placeholder blueprint; filled in by its owner."""
+
+from chalice import Blueprint
+
+bp = Blueprint(__name__)

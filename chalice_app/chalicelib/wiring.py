@@ -1,0 +1,74 @@
+"""Composition root: the one place that reads the environment and builds boto3 clients.
+
+Everything is lazy and cached per Lambda container: nothing happens at import time. Tests call ``reset()``
+after changing env vars.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from typing import Any
+
+from runtime import logs
+from runtime.settings import Settings
+
+_BOTO_CONFIG: dict[str, Any] = {
+    "connect_timeout": 3,
+    "read_timeout": 10,
+    "retries": {"mode": "standard", "max_attempts": 4},
+}
+
+
+@functools.cache
+def settings() -> Settings:
+    logs.configure(os.environ.get("SESAME_LOG_LEVEL", "INFO"), stage=os.environ.get("SESAME_STAGE", "dev-local"))
+    return Settings.from_env(os.environ, secrets_loader=_load_ssm_secrets)
+
+
+def _load_ssm_secrets(name: str) -> dict[str, Any]:
+    response = client("ssm").get_parameter(Name=name, WithDecryption=True)
+    value = json.loads(response["Parameter"]["Value"])
+    if not isinstance(value, dict):
+        raise ValueError(f"SSM parameter {name} must hold a JSON object")
+    return value
+
+
+@functools.cache
+def _session() -> Any:
+    import boto3
+
+    return boto3.session.Session()
+
+
+@functools.cache
+def client(service: str, region: str | None = None) -> Any:
+    """A cached boto3 client with explicit region, timeouts and standard retries."""
+    from botocore.config import Config
+
+    region_name = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return _session().client(service, region_name=region_name, config=Config(**_BOTO_CONFIG))
+
+
+@functools.cache
+def metrics() -> logs.Metrics:
+    s = settings()
+    return logs.Metrics(namespace="Sesame", static_dimensions={"stage": s.stage})
+
+
+def reset() -> None:
+    """Forget every cached object (tests and the local stack use this after changing env vars)."""
+    for cached in (settings, _session, client, metrics):
+        cached.cache_clear()
+    for hook in _RESET_HOOKS:
+        hook()
+
+
+_RESET_HOOKS: list[Any] = []
+
+
+def on_reset(func: Any) -> Any:
+    """Register a cache-clearing function of an area's own wiring (``@wiring.on_reset``)."""
+    _RESET_HOOKS.append(func)
+    return func

@@ -1,0 +1,198 @@
+"""Typed settings for the Lambda functions and tools: the last hop of the one config path
+
+    Pulumi stack config -> stack outputs -> Chalice stage env vars -> ``Settings``.
+
+``Settings.from_env`` is called lazily by the composition root (never at import time). Secrets may come from env
+vars (local stack, tests) or, in deployed stages, from one SSM SecureString JSON document named by
+``SESAME_SECRETS_PARAMETER`` with keys ``unsubscribe_secrets`` (list), ``pagination_secret``,
+``forward_secret`` and ``api_key_hashes`` (list); the loader for it is injected.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or invalid; the message names the env var."""
+
+
+def _csv(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def _json_map(name: str, value: str | None) -> dict[str, str]:
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{name} must be a JSON object of strings: {exc}") from exc
+    if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+        raise SettingsError(f"{name} must be a JSON object of strings")
+    return {str(k): v for k, v in parsed.items()}
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stage: str = "dev-local"
+    environment: str = "dev"
+    region: str = "us-east-1"
+    domain: str = "example.com"
+    default_from: str = ""
+
+    messages_table: str = "sesame-dev-messages"
+    events_table: str = "sesame-dev-events"
+    campaigns_table: str = "sesame-dev-campaigns"
+    suppressions_table: str = "sesame-dev-suppressions"
+    control_table: str = "sesame-dev-control"
+
+    send_queue_url: str = ""
+    critical_queue_url: str = ""
+    engagement_queue_url: str = ""
+    forward_queue_url: str = ""
+    forward_dlq_url: str = ""
+    campaign_bucket: str = ""
+
+    configuration_sets: dict[str, str] = Field(default_factory=dict)
+    default_configuration_set: str = "marketing"
+    backup_region: str = ""
+    backup_configuration_sets: dict[str, str] = Field(default_factory=dict)
+
+    sns_allowed_topic_arns: tuple[str, ...] = ()
+    sns_cert_dir: str = ""
+    sns_max_age_seconds: int = Field(default=3600, ge=0)
+
+    event_ttl_days: int = Field(default=90, ge=1, le=3650)
+    soft_bounce_limit: int = Field(default=3, ge=1, le=100)
+    soft_bounce_suppress_days: int = Field(default=30, ge=1, le=3650)
+
+    api_key_hashes: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    unsubscribe_secrets: tuple[str, ...] = ()
+    unsubscribe_base_url: str = ""
+    unsubscribe_mailto: str = ""
+    pagination_secret: str = ""
+    forward_url: str = ""
+    forward_secret: str = ""
+
+    max_send_rate: float | None = Field(default=None, gt=0)
+    daily_quota_headroom: float = Field(default=0.02, ge=0, lt=1)
+    warmup_start: str = ""
+    warmup_pool: str = ""
+
+    @field_validator("api_key_hashes")
+    @classmethod
+    def _hex_digests(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for digest in value:
+            if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
+                raise ValueError("each API key hash must be a sha256 hex digest (64 hex characters)")
+        return value
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str],
+        secrets_loader: Callable[[str], Mapping[str, Any]] | None = None,
+    ) -> Settings:
+        """Build settings from env vars; raises SettingsError naming the offending variable."""
+        g = env.get
+        raw: dict[str, Any] = {
+            "stage": g("SESAME_STAGE", "dev-local"),
+            "environment": g("SESAME_ENVIRONMENT", "dev"),
+            "region": g("SESAME_REGION") or g("AWS_REGION") or g("AWS_DEFAULT_REGION") or "us-east-1",
+            "domain": g("SESAME_DOMAIN", "example.com"),
+            "default_from": g("SESAME_DEFAULT_FROM", ""),
+            "send_queue_url": g("SESAME_SEND_QUEUE_URL", ""),
+            "critical_queue_url": g("SESAME_CRITICAL_QUEUE_URL", ""),
+            "engagement_queue_url": g("SESAME_ENGAGEMENT_QUEUE_URL", ""),
+            "forward_queue_url": g("SESAME_FORWARD_QUEUE_URL", ""),
+            "forward_dlq_url": g("SESAME_FORWARD_DLQ_URL", ""),
+            "campaign_bucket": g("SESAME_CAMPAIGN_BUCKET", ""),
+            "configuration_sets": _json_map("SESAME_CONFIGURATION_SETS", g("SESAME_CONFIGURATION_SETS")),
+            "default_configuration_set": g("SESAME_DEFAULT_CONFIGURATION_SET", "marketing"),
+            "backup_region": g("SESAME_BACKUP_REGION", ""),
+            "backup_configuration_sets": _json_map(
+                "SESAME_BACKUP_CONFIGURATION_SETS", g("SESAME_BACKUP_CONFIGURATION_SETS")
+            ),
+            "sns_allowed_topic_arns": tuple(_csv(g("SNS_ALLOWED_TOPIC_ARNS"))),
+            "sns_cert_dir": g("SNS_CERT_DIR", ""),
+            "api_key_hashes": tuple(_csv(g("SESAME_API_KEY_HASHES"))),
+            "cors_origins": tuple(_csv(g("SESAME_CORS_ORIGINS"))),
+            "unsubscribe_secrets": tuple(_csv(g("SESAME_UNSUBSCRIBE_SECRETS"))),
+            "unsubscribe_base_url": g("SESAME_UNSUBSCRIBE_BASE_URL", ""),
+            "unsubscribe_mailto": g("SESAME_UNSUBSCRIBE_MAILTO", ""),
+            "pagination_secret": g("SESAME_PAGINATION_SECRET", ""),
+            "forward_url": g("SESAME_FORWARD_URL", ""),
+            "forward_secret": g("SESAME_FORWARD_SECRET", ""),
+            "warmup_start": g("SESAME_WARMUP_START", ""),
+            "warmup_pool": g("SESAME_WARMUP_POOL", ""),
+        }
+        env_ints = {
+            "sns_max_age_seconds": "SNS_MAX_AGE_SECONDS",
+            "event_ttl_days": "SESAME_EVENT_TTL_DAYS",
+            "soft_bounce_limit": "SESAME_SOFT_BOUNCE_LIMIT",
+            "soft_bounce_suppress_days": "SESAME_SOFT_BOUNCE_SUPPRESS_DAYS",
+        }
+        env_floats = {"max_send_rate": "SESAME_MAX_SEND_RATE", "daily_quota_headroom": "SESAME_DAILY_QUOTA_HEADROOM"}
+        for field, var in env_ints.items():
+            if g(var, "") != "":
+                try:
+                    raw[field] = int(g(var, ""))
+                except ValueError as exc:
+                    raise SettingsError(f"{var} must be an integer, got {g(var)!r}") from exc
+        for field, var in env_floats.items():
+            if g(var, "") != "":
+                try:
+                    raw[field] = float(g(var, ""))
+                except ValueError as exc:
+                    raise SettingsError(f"{var} must be a number, got {g(var)!r}") from exc
+        for table in ("messages", "events", "campaigns", "suppressions", "control"):
+            default = f"sesame-{raw['environment']}-{table}"
+            raw[f"{table}_table"] = g(f"SESAME_{table.upper()}_TABLE", default)
+
+        parameter = g("SESAME_SECRETS_PARAMETER", "")
+        if parameter and secrets_loader is not None:
+            doc = secrets_loader(parameter)
+            if doc.get("unsubscribe_secrets"):
+                raw["unsubscribe_secrets"] = tuple(doc["unsubscribe_secrets"])
+            for key in ("pagination_secret", "forward_secret"):
+                if doc.get(key):
+                    raw[key] = doc[key]
+            if doc.get("api_key_hashes"):
+                raw["api_key_hashes"] = tuple(doc["api_key_hashes"])
+        try:
+            return cls(**raw)
+        except ValidationError as exc:
+            names = {**{f: v for f, v in env_ints.items()}, **env_floats}
+            problems = []
+            for err in exc.errors():
+                field = str(err["loc"][0]) if err["loc"] else "?"
+                var = names.get(field) or _ENV_NAMES.get(field, field)
+                problems.append(f"{var}: {err['msg']}")
+            raise SettingsError("invalid settings: " + "; ".join(problems)) from exc
+
+    def configuration_set_name(self, logical_or_actual: str | None, *, backup: bool = False) -> str:
+        """Map a logical configuration-set name (``marketing``) to the stack's physical one."""
+        mapping = self.backup_configuration_sets if backup else self.configuration_sets
+        name = logical_or_actual or self.default_configuration_set
+        if name in mapping:
+            return mapping[name]
+        if backup:
+            # an actual primary-region name maps to the backup name with the same logical key
+            for logical, actual in self.configuration_sets.items():
+                if actual == name and logical in mapping:
+                    return mapping[logical]
+        return name
+
+
+_ENV_NAMES = {
+    "api_key_hashes": "SESAME_API_KEY_HASHES",
+    "sns_allowed_topic_arns": "SNS_ALLOWED_TOPIC_ARNS",
+    "cors_origins": "SESAME_CORS_ORIGINS",
+}
