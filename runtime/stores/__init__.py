@@ -1,0 +1,1 @@
+"""Persistence: DynamoDB adapters and in-memory fakes. Key formats live in ``schema``; see docs/DESIGN.md."""

@@ -1,0 +1,116 @@
+"""Small helpers over the low-level DynamoDB client: (de)serialisation and batch calls that retry unprocessed items.
+
+The low-level client is used everywhere (the resource layer is slower to import and to run).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+_SER = TypeSerializer()
+_DES = TypeDeserializer()
+
+BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
+TRANSACT_LIMIT = 100
+
+
+class DynamoUnavailableError(RuntimeError):
+    """DynamoDB kept returning unprocessed items/throttling after retries (transient: retry the work later)."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set):
+        return {_plain(v) for v in value}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Python mapping -> DynamoDB attribute map (floats become Decimals, None values are dropped)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, float):
+            value = Decimal(str(value))
+        out[key] = _SER.serialize(value)
+    return out
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """DynamoDB attribute map -> plain Python (Decimals become int/float)."""
+    return {key: _plain(_DES.deserialize(value)) for key, value in item.items()}
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def batch_get(
+    client: Any,
+    requests: Mapping[str, Sequence[Mapping[str, Any]]],
+    *,
+    attempts: int = 6,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, list[dict[str, Any]]]:
+    """BatchGetItem over several tables (keys as attribute maps), following UnprocessedKeys with backoff.
+
+    Returns raw attribute maps per table. Chunks to 100 keys per request across all tables.
+    """
+    flat = [(table, dict(key)) for table, keys in requests.items() for key in keys]
+    result: dict[str, list[dict[str, Any]]] = {table: [] for table in requests}
+    for chunk in chunks(flat, BATCH_GET_LIMIT):
+        pending: dict[str, Any] = {}
+        for table, key in chunk:
+            pending.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+        for attempt in range(attempts):
+            response = client.batch_get_item(RequestItems=pending)
+            for table, items in response.get("Responses", {}).items():
+                result[table].extend(items)
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+            sleep(min(0.05 * 2**attempt, 1.0))
+        else:
+            raise DynamoUnavailableError("BatchGetItem left unprocessed keys after retries")
+    return result
+
+
+def batch_write(
+    client: Any,
+    table: str,
+    puts: Sequence[Mapping[str, Any]] = (),
+    deletes: Sequence[Mapping[str, Any]] = (),
+    *,
+    attempts: int = 6,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """BatchWriteItem (idempotent puts/deletes only), following UnprocessedItems with backoff. Returns requests made."""
+    requests_made = 0
+    ops = [{"PutRequest": {"Item": dict(item)}} for item in puts] + [
+        {"DeleteRequest": {"Key": dict(key)}} for key in deletes
+    ]
+    for chunk in chunks(ops, BATCH_WRITE_LIMIT):
+        pending: dict[str, Any] = {table: list(chunk)}
+        for attempt in range(attempts):
+            response = client.batch_write_item(RequestItems=pending)
+            requests_made += 1
+            pending = response.get("UnprocessedItems") or {}
+            if not pending:
+                break
+            sleep(min(0.05 * 2**attempt, 1.0))
+        else:
+            raise DynamoUnavailableError("BatchWriteItem left unprocessed items after retries")
+    return requests_made

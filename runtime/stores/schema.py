@@ -1,0 +1,182 @@
+"""Key formats, status ranks and counter names of the DynamoDB tables (docs/DESIGN.md is the prose version).
+
+Every module that reads or writes the tables builds keys through these functions, so the formats exist once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+UNTAGGED = "untagged"
+
+# Monotonic message status: a summary's status only ever moves to a higher rank.
+STATUS_RANK: dict[str, int] = {
+    "queued": 0,
+    "suppressed": 1,
+    "failed": 2,
+    "sent": 10,
+    "delayed": 15,
+    "delivered": 20,
+    "opened": 30,
+    "clicked": 40,
+    "rendering_failed": 50,
+    "rejected": 60,
+    "bounced": 70,
+    "complained": 80,
+}
+TERMINAL_STATUSES = frozenset({"rendering_failed", "rejected", "bounced", "complained"})
+
+# Campaign counter attributes (Numbers, ADD-updated).
+COUNTERS: tuple[str, ...] = (
+    "sent",
+    "delivered",
+    "bounced_hard",
+    "bounced_soft",
+    "bounced_undetermined",
+    "complained",
+    "rejected",
+    "delayed",
+    "rendering_failed",
+    "opened_unique",
+    "opened_total",
+    "clicked_unique",
+    "clicked_total",
+    "unsubscribed",
+    "suppressed",
+    "failed",
+    "subscription",
+    "unknown",
+)
+
+COUNTERS_TOTAL = "COUNTERS#TOTAL"
+META = "META"
+LISTING_PK = "CAMPAIGN"
+SCHEDULE_PK = "SCHEDULED"
+
+
+def counters_list_sk(list_name: str) -> str:
+    return f"COUNTERS#LIST#{list_name}"
+
+
+def counters_day_sk(day: str) -> str:
+    return f"COUNTERS#DAY#{day}"
+
+
+def counter_sort_keys(list_name: str | None, day: str | None) -> list[str]:
+    """The counter items one event updates: the total, its list, its day."""
+    keys = [COUNTERS_TOTAL]
+    keys.append(counters_list_sk(list_name or UNTAGGED))
+    if day:
+        keys.append(counters_day_sk(day))
+    return keys
+
+
+def status_key(status: str, timestamp: str, message_id: str) -> str:
+    return f"{status}#{timestamp}#{message_id}"
+
+
+def event_key(timestamp: str, event_id: str) -> str:
+    return f"{timestamp}#{event_id}"
+
+
+def event_id_for(message_text: str) -> str:
+    """Id of one SES event: sha256 of the SNS ``Message`` text (same across SNS redeliveries and paths)."""
+    return hashlib.sha256(message_text.encode("utf-8")).hexdigest()[:32]
+
+
+def suppression_scope(scope: str, *, list_name: str | None = None, campaign_id: str | None = None) -> str:
+    if scope == "list":
+        return f"LIST#{list_name}"
+    if scope == "campaign":
+        return f"CAMPAIGN#{campaign_id}"
+    return "ALL"
+
+
+SOFTBOUNCE_SCOPE = "SOFTBOUNCE"
+
+
+def parse_time(value: str) -> datetime:
+    """Parse an SES/ISO-8601 timestamp (``2024-06-20T01:50:12.190Z``) to an aware UTC datetime."""
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def iso(dt: datetime) -> str:
+    """Canonical timestamp text: UTC, millisecond precision, ``Z`` suffix (sorts lexicographically)."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def day_of(timestamp: str) -> str:
+    return parse_time(timestamp).strftime("%Y-%m-%d")
+
+
+def ttl_epoch(timestamp: str | datetime, days: int) -> int:
+    base = parse_time(timestamp) if isinstance(timestamp, str) else timestamp
+    return int((base + timedelta(days=days)).timestamp())
+
+
+def ses_message_id_time(message_id: str) -> datetime | None:
+    """Send time encoded in an SES MessageId, or None.
+
+    SES ids look like ``010f019033564cde-f72f7f27-...-000000``: after a 4-hex-digit prefix, the next 12 hex
+    digits are the send time in epoch milliseconds. Used to tell "expired past its TTL" from "never existed".
+    """
+    head = message_id.split("-", 1)[0]
+    if len(head) != 16:
+        return None
+    try:
+        millis = int(head[4:], 16)
+    except ValueError:
+        return None
+    if not 946_684_800_000 <= millis <= 4_102_444_800_000:  # 2000..2100
+        return None
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+
+
+def counter_update(
+    table: str, campaign_id: str, sort_key: str, deltas: dict[str, int], *, event_at: str | None, expires_at: int | None
+) -> dict[str, Any]:
+    """A low-level ``Update`` (for ``TransactWriteItems`` or ``update_item(**...)``) adding ``deltas``."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    adds: list[str] = []
+    for i, (counter, delta) in enumerate(sorted(deltas.items())):
+        if counter not in COUNTERS:
+            raise ValueError(f"unknown counter {counter!r}")
+        if delta:
+            names[f"#c{i}"] = counter
+            values[f":c{i}"] = {"N": str(delta)}
+            adds.append(f"#c{i} :c{i}")
+    sets: list[str] = []
+    if event_at:
+        names["#first"] = "first_event_at"
+        names["#last"] = "last_event_at"
+        values[":ts"] = {"S": event_at}
+        sets.append("#first = if_not_exists(#first, :ts)")
+        sets.append("#last = :ts")  # callers pass the batch's newest timestamp
+    if expires_at is not None:
+        names["#exp"] = "expires_at"
+        values[":exp"] = {"N": str(expires_at)}
+        sets.append("#exp = :exp")
+    expression = ""
+    if sets:
+        expression += "SET " + ", ".join(sets)
+    if adds:
+        expression += (" " if expression else "") + "ADD " + ", ".join(adds)
+    update: dict[str, Any] = {
+        "TableName": table,
+        "Key": {"campaign_id": {"S": campaign_id}, "sk": {"S": sort_key}},
+        "UpdateExpression": expression,
+    }
+    if names:
+        update["ExpressionAttributeNames"] = names
+    if values:
+        update["ExpressionAttributeValues"] = values
+    return update

@@ -1,0 +1,110 @@
+"""The DynamoDB table definitions as data: the one source of truth for the Pulumi program (``infra``), the local
+stack and the tests. docs/DESIGN.md describes the items stored in them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: str
+    range_key: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    logical: str  # messages, events, campaigns, suppressions, control
+    hash_key: str
+    range_key: str | None = None
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str = "expires_at"
+    attribute_types: dict[str, str] = field(default_factory=dict)  # every key attribute is S unless listed
+
+    def physical_name(self, environment: str) -> str:
+        return f"sesame-{environment}-{self.logical}"
+
+    def env_var(self) -> str:
+        return f"SESAME_{self.logical.upper()}_TABLE"
+
+    def key_attributes(self) -> list[str]:
+        names = [self.hash_key] + ([self.range_key] if self.range_key else [])
+        for index in self.indexes:
+            names.append(index.hash_key)
+            if index.range_key:
+                names.append(index.range_key)
+        return list(dict.fromkeys(names))
+
+    def attribute_definitions(self) -> list[dict[str, str]]:
+        return [{"AttributeName": n, "AttributeType": self.attribute_types.get(n, "S")} for n in self.key_attributes()]
+
+    def create_table_kwargs(self, environment: str) -> dict[str, Any]:
+        """Arguments for ``dynamodb.create_table`` (moto and the local stack)."""
+        key_schema = [{"AttributeName": self.hash_key, "KeyType": "HASH"}]
+        if self.range_key:
+            key_schema.append({"AttributeName": self.range_key, "KeyType": "RANGE"})
+        kwargs: dict[str, Any] = {
+            "TableName": self.physical_name(environment),
+            "KeySchema": key_schema,
+            "AttributeDefinitions": self.attribute_definitions(),
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if self.indexes:
+            kwargs["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": ix.name,
+                    "KeySchema": [{"AttributeName": ix.hash_key, "KeyType": "HASH"}]
+                    + ([{"AttributeName": ix.range_key, "KeyType": "RANGE"}] if ix.range_key else []),
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for ix in self.indexes
+            ]
+        return kwargs
+
+
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec(
+        "messages",
+        "message_id",
+        indexes=(
+            Index("recipient-index", "recipient_hash", "sent_at"),
+            Index("campaign-index", "campaign_id", "status_key"),
+        ),
+    ),
+    TableSpec("events", "message_id", "event_key", indexes=(Index("recipient-index", "recipient_hash", "event_key"),)),
+    TableSpec(
+        "campaigns",
+        "campaign_id",
+        "sk",
+        indexes=(
+            Index("listing-index", "listing_pk", "created_at"),
+            Index("schedule-index", "schedule_pk", "launch_at"),
+        ),
+    ),
+    TableSpec("suppressions", "recipient_hash", "scope", indexes=(Index("reason-index", "reason", "created_at"),)),
+    TableSpec("control", "pk", "sk"),
+)
+
+
+def table(logical: str) -> TableSpec:
+    for spec in TABLES:
+        if spec.logical == logical:
+            return spec
+    raise KeyError(logical)
+
+
+def create_tables(dynamodb_client: Any, environment: str) -> dict[str, str]:
+    """Create every table (and enable TTL) through a low-level client; returns ``{env var: table name}``."""
+    names: dict[str, str] = {}
+    for spec in TABLES:
+        kwargs = spec.create_table_kwargs(environment)
+        dynamodb_client.create_table(**kwargs)
+        dynamodb_client.update_time_to_live(
+            TableName=kwargs["TableName"],
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+        )
+        names[spec.env_var()] = kwargs["TableName"]
+    return names
