@@ -1,0 +1,218 @@
+"""SNS message verification: nothing is stored before :meth:`SnsVerifier.verify` returns.
+
+Order (cheap and most decisive first): parse -> ``TopicArn`` allow-list -> required fields, base64 and
+``SignatureVersion`` -> age -> strict ``SigningCertURL`` (for the topic's region) -> RSA signature
+(PKCS#1 v1.5; version 1 = SHA1withRSA, 2 = SHA256withRSA) over the canonical string to sign.
+
+Hot path on a warm container: one ``json.loads``, a few dictionary lookups, one f-string, one RSA verification
+and one pydantic validation. Certificate URLs already validated and loaded are remembered, so the regular
+expression and the certificate store run once per certificate, not per message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from pydantic import ValidationError
+
+from runtime.sns.certs import CertificateStore
+from runtime.sns.errors import (
+    InvalidCertificateUrlError,
+    InvalidEnvelopeError,
+    InvalidSignatureError,
+    SnsMalformedError,
+    StaleMessageError,
+    UnsupportedSignatureVersionError,
+    UntrustedTopicError,
+)
+from runtime.sns.models import KNOWN_TYPES, SnsEnvelope, topic_region
+from runtime.sns.urls import validate_cert_url
+
+DEFAULT_MAX_AGE_SECONDS = 3600
+DEFAULT_MAX_FUTURE_SKEW_SECONDS = 300
+
+_NOTIFICATION_REQUIRED = ("Message", "MessageId", "Timestamp", "SignatureVersion", "Signature", "SigningCertURL")
+_CONFIRMATION_REQUIRED = (*_NOTIFICATION_REQUIRED, "SubscribeURL", "Token")
+# Fields that must be non-empty (Message may legitimately be short but SNS never sends it empty either).
+_NON_EMPTY = ("MessageId", "Timestamp", "Signature", "SigningCertURL", "SubscribeURL", "Token")
+_PADDING = padding.PKCS1v15()
+_HASHES: dict[str, hashes.HashAlgorithm] = {"1": hashes.SHA1(), "2": hashes.SHA256()}  # noqa: S303 - SNS v1 is SHA1
+_MAX_SIGNATURE_B64 = 2048  # RSA-8192 would be 1368 characters
+_URL_CACHE_LIMIT = 256
+
+
+def string_to_sign(message: Mapping[str, Any]) -> bytes:
+    """The canonical string SNS signs: each field as ``Name\\nValue\\n`` in a fixed order.
+
+    Notification: Message, MessageId, Subject (only when present), Timestamp, TopicArn, Type.
+    SubscriptionConfirmation / UnsubscribeConfirmation: Message, MessageId, SubscribeURL, Timestamp, Token,
+    TopicArn, Type. A ``Subject`` of ``null`` counts as absent (as in the AWS SDKs).
+    """
+    m = message
+    if m["Type"] == "Notification":
+        subject = m.get("Subject")
+        subject_part = "" if subject is None else f"Subject\n{subject}\n"
+        text = (
+            f"Message\n{m['Message']}\nMessageId\n{m['MessageId']}\n{subject_part}"
+            f"Timestamp\n{m['Timestamp']}\nTopicArn\n{m['TopicArn']}\nType\n{m['Type']}\n"
+        )
+    else:
+        text = (
+            f"Message\n{m['Message']}\nMessageId\n{m['MessageId']}\nSubscribeURL\n{m['SubscribeURL']}\n"
+            f"Timestamp\n{m['Timestamp']}\nToken\n{m['Token']}\nTopicArn\n{m['TopicArn']}\nType\n{m['Type']}\n"
+        )
+    return text.encode("utf-8")
+
+
+def parse_timestamp(value: str) -> float:
+    """Epoch seconds of an SNS ``Timestamp`` (ISO-8601 with a zone, e.g. ``2012-05-02T00:54:06.655Z``)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidEnvelopeError("Timestamp is not an ISO-8601 date-time") from exc
+    if parsed.tzinfo is None or len(value) < 20:
+        raise InvalidEnvelopeError("Timestamp must be an ISO-8601 date-time with a time zone")
+    return parsed.timestamp()
+
+
+def _load(body: str | bytes | bytearray | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(body, str | bytes | bytearray):
+        try:
+            data = json.loads(body)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            raise SnsMalformedError("body is not valid JSON") from exc
+    elif isinstance(body, Mapping):
+        data = body
+    else:
+        raise SnsMalformedError("body must be a JSON object")
+    if isinstance(data, dict):
+        return data
+    if isinstance(data, Mapping):
+        return dict(data)
+    raise SnsMalformedError("body must be a JSON object")
+
+
+class SnsVerifier:
+    """Verifies SNS messages for a set of allowed topics.
+
+    ``max_age_seconds`` (``SNS_MAX_AGE_SECONDS``) rejects older messages, ``0`` disables the age check;
+    timestamps more than ``max_future_skew_seconds`` ahead of ``clock()`` are always rejected.
+    """
+
+    def __init__(
+        self,
+        allowed_topic_arns: Sequence[str],
+        certificates: CertificateStore,
+        max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS,
+        clock: Callable[[], float] = time.time,
+        *,
+        max_future_skew_seconds: int = DEFAULT_MAX_FUTURE_SKEW_SECONDS,
+    ) -> None:
+        if max_age_seconds < 0:
+            raise ValueError("max_age_seconds must be >= 0 (0 disables the age check)")
+        self._allowed = frozenset(arn for arn in allowed_topic_arns if arn)
+        self._regions = {arn: topic_region(arn) for arn in self._allowed}
+        self._certs = certificates
+        self._max_age = max_age_seconds
+        self._max_skew = max_future_skew_seconds
+        self._clock = clock
+        self._url_regions: dict[str, str] = {}  # SigningCertURL -> region, for URLs that validated
+
+    @property
+    def allowed_topic_arns(self) -> frozenset[str]:
+        return self._allowed
+
+    def is_allowed_topic(self, topic_arn: object) -> bool:
+        return type(topic_arn) is str and topic_arn in self._allowed
+
+    def verify(self, body: str | bytes | bytearray | Mapping[str, Any]) -> SnsEnvelope:
+        """Verify one SNS message and return it as a model, or raise an ``SnsError``.
+
+        ``SnsMalformedError`` (400) when the body is not an SNS message; a ``SnsVerificationError`` subclass
+        (403) when it fails verification; ``CertificateUnavailableError`` (503) when the certificate cannot be
+        obtained right now.
+        """
+        data = _load(body)
+
+        msg_type = data.get("Type")
+        if type(msg_type) is not str or msg_type not in KNOWN_TYPES:
+            raise SnsMalformedError("Type must be Notification, SubscriptionConfirmation or UnsubscribeConfirmation")
+
+        topic_arn = data.get("TopicArn")
+        if type(topic_arn) is not str or topic_arn not in self._allowed:
+            raise UntrustedTopicError("TopicArn is not an allowed topic (SNS_ALLOWED_TOPIC_ARNS)")
+
+        self._check_shape(data, msg_type)
+        version: str = data["SignatureVersion"]
+        signature = self._decode_signature(data["Signature"])
+
+        timestamp = parse_timestamp(data["Timestamp"])
+        if self._max_age or self._max_skew:
+            now = self._clock()
+            if self._max_age and now - timestamp > self._max_age:
+                raise StaleMessageError("Timestamp is older than SNS_MAX_AGE_SECONDS")
+            if timestamp - now > self._max_skew:
+                raise StaleMessageError("Timestamp is in the future")
+
+        cert_url: str = data["SigningCertURL"]
+        region = self._regions[topic_arn]
+        cached_region = self._url_regions.get(cert_url)
+        if cached_region is None:
+            cached_region = validate_cert_url(cert_url).region
+        if cached_region != region:
+            raise InvalidCertificateUrlError("SigningCertURL region does not match the topic's region")
+        key = self._certs.public_key(cert_url)
+        if cert_url not in self._url_regions:
+            if len(self._url_regions) >= _URL_CACHE_LIMIT:
+                self._url_regions.clear()
+            self._url_regions[cert_url] = cached_region
+
+        try:
+            key.verify(signature, string_to_sign(data), _PADDING, _HASHES[version])
+        except InvalidSignature as exc:
+            raise InvalidSignatureError("Signature does not verify against the signing certificate") from exc
+
+        try:
+            return SnsEnvelope.model_validate(data)
+        except ValidationError as exc:
+            fields = sorted({str(err["loc"][0]) for err in exc.errors() if err["loc"]})
+            raise InvalidEnvelopeError(f"invalid fields: {', '.join(fields) or '?'}") from exc
+
+    @staticmethod
+    def _check_shape(data: Mapping[str, Any], msg_type: str) -> None:
+        required = _NOTIFICATION_REQUIRED if msg_type == "Notification" else _CONFIRMATION_REQUIRED
+        for name in required:
+            if type(data.get(name)) is not str:
+                if name == "SignatureVersion" and name in data:
+                    raise UnsupportedSignatureVersionError("SignatureVersion must be the string 1 or 2")
+                raise InvalidEnvelopeError(f"{name} is missing or not a string")
+        for name in _NON_EMPTY:
+            if data.get(name) == "":
+                raise InvalidEnvelopeError(f"{name} is empty")
+        if msg_type == "Notification":
+            subject = data.get("Subject")
+            if subject is not None and type(subject) is not str:
+                raise InvalidEnvelopeError("Subject is not a string")
+        if data["SignatureVersion"] not in _HASHES:
+            raise UnsupportedSignatureVersionError("SignatureVersion must be 1 (SHA1withRSA) or 2 (SHA256withRSA)")
+
+    @staticmethod
+    def _decode_signature(value: str) -> bytes:
+        if len(value) > _MAX_SIGNATURE_B64:
+            raise InvalidSignatureError("Signature is too long")
+        try:
+            signature = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidSignatureError("Signature is not valid base64") from exc
+        if not signature:
+            raise InvalidSignatureError("Signature is empty")
+        return signature
