@@ -1,0 +1,242 @@
+"""Parse the SNS ``Message`` text of an SES record and reduce it to one ``NormalizedEvent``.
+
+``NormalizedEvent`` is what the ingest engine applies and what the forwarding feature sends to the user's API: the
+event's identity (id, type, message, time), the recipients it concerns (addresses and their hashes), the campaign
+attribution from the mail tags, and the type-specific fields, flattened. ``detail`` keeps the SES detail object as
+published (every field, including ones sesame does not model).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from runtime.emails import extract_address, recipient_hash
+from runtime.events import models as m
+from runtime.stores.schema import event_id_for, iso, parse_time
+
+
+class EventParseError(ValueError):
+    """The SNS Message is not an SES record sesame can store (not JSON, not an object, or no mail.messageId)."""
+
+
+_CANONICAL_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def canonical_time(value: str) -> str:
+    """SES timestamps in the canonical ``YYYY-MM-DDTHH:MM:SS.mmmZ`` form (already canonical ones pass through)."""
+    if _CANONICAL_TS.match(value):
+        return value
+    try:
+        return iso(parse_time(value))
+    except ValueError as exc:
+        raise EventParseError(f"invalid timestamp {value[:40]!r}") from exc
+
+
+@functools.lru_cache(maxsize=65536)
+def address_and_hash(address: str) -> tuple[str, str]:
+    """(lower-cased bare address, recipient hash); cached because one batch repeats the same recipients."""
+    return extract_address(address).strip().lower(), recipient_hash(address)
+
+
+class NormalizedEvent(BaseModel):
+    """One SES event reduced to the fields sesame stores and forwards."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: str
+    event_type: str  # SES name: Send, Bounce, ..., "Rendering Failure", DeliveryDelay, or the raw unknown name
+    source_format: str = "event"  # "event" (configuration set) or "notification" (identity feedback)
+    message_id: str
+    timestamp: str  # when the event happened (canonical ISO-8601 UTC)
+    sent_at: str  # mail.timestamp
+    recipient: str | None = None  # mail.destination[0] (the message's recipient), lower-cased
+    recipients: tuple[str, ...] = ()  # the addresses this event concerns
+    recipient_hashes: tuple[str, ...] = ()
+    campaign_id: str | None = None  # from the campaign_id tag (None when untagged)
+    list_name: str | None = None
+    config_set: str | None = None
+    from_address: str | None = None
+    subject: str | None = None
+    bounce_type: str | None = None
+    bounce_subtype: str | None = None
+    complaint_feedback_type: str | None = None
+    complaint_subtype: str | None = None
+    reject_reason: str | None = None
+    delay_type: str | None = None
+    delay_expiration: str | None = None
+    link: str | None = None
+    link_tags: dict[str, list[str]] | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+    smtp_response: str | None = None
+    processing_time_millis: int | None = None
+    rendering_error: str | None = None
+    template_name: str | None = None
+    contact_list: str | None = None
+    unsubscribe_all: bool | None = None
+    topics_opted_out: tuple[str, ...] = ()
+    detail: dict[str, Any] = {}
+
+    @property
+    def is_unknown(self) -> bool:
+        return self.event_type not in m.EVENT_TYPES
+
+    @property
+    def recipient_hash(self) -> str | None:
+        return address_and_hash(self.recipient)[1] if self.recipient else None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """JSON-ready form (what the forwarding feature posts)."""
+        return self.model_dump(mode="json")
+
+
+_DETAIL_KEYS = {
+    "Send": "send",
+    "Reject": "reject",
+    "Bounce": "bounce",
+    "Complaint": "complaint",
+    "Delivery": "delivery",
+    "Open": "open",
+    "Click": "click",
+    "Rendering Failure": "failure",
+    "RenderingFailure": "failure",
+    "DeliveryDelay": "deliveryDelay",
+    "Subscription": "subscription",
+}
+
+
+def parse_record(message: str | bytes) -> tuple[m.AnySesRecord, dict[str, Any]]:
+    """JSON text of an SNS ``Message`` -> (validated record, the raw JSON object). Raises EventParseError."""
+    try:
+        raw = json.loads(message)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EventParseError("SNS Message is not JSON") from exc
+    if not isinstance(raw, dict):
+        raise EventParseError("SNS Message is not a JSON object")
+    try:
+        record = m.record_adapter().validate_python(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise EventParseError(f"SES record invalid at {where}: {first['msg']}") from exc
+    return record, raw
+
+
+def _addresses(values: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    pairs = [address_and_hash(v) for v in values if v]
+    return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+
+
+def normalize(record: m.AnySesRecord, raw: dict[str, Any], event_id: str) -> NormalizedEvent:
+    """Flatten a validated record. Raises EventParseError for a record without a usable mail object."""
+    mail = record.mail
+    if mail is None or not mail.messageId:
+        raise EventParseError("SES record has no mail.messageId")
+    fields: dict[str, Any] = {}
+    targets = mail.destination
+    timestamp = mail.timestamp
+    source_format = "event"
+    if isinstance(record, m.UnknownEvent):
+        event_type = record.type_name
+        detail = {k: v for k, v in raw.items() if k not in ("mail", "eventType", "notificationType")}
+        stamp = _nested_timestamp(detail)
+        if stamp:
+            timestamp = stamp
+    else:
+        if isinstance(record, m.BounceNotification | m.ComplaintNotification | m.DeliveryNotification):
+            event_type = record.notificationType
+            source_format = "notification"
+        else:
+            event_type = "Rendering Failure" if record.eventType == "RenderingFailure" else record.eventType
+        detail_value = raw.get(_DETAIL_KEYS[event_type])
+        detail = detail_value if isinstance(detail_value, dict) else {}
+        if isinstance(record, m.BounceEvent | m.BounceNotification):
+            b = record.bounce
+            timestamp = b.timestamp
+            targets = [r.emailAddress for r in b.bouncedRecipients] or targets
+            fields.update(bounce_type=b.bounceType, bounce_subtype=b.bounceSubType)
+        elif isinstance(record, m.ComplaintEvent | m.ComplaintNotification):
+            c = record.complaint
+            timestamp = c.timestamp
+            targets = [r.emailAddress for r in c.complainedRecipients] or targets
+            fields.update(
+                complaint_feedback_type=c.complaintFeedbackType,
+                complaint_subtype=c.complaintSubType,
+                user_agent=c.userAgent,
+            )
+        elif isinstance(record, m.DeliveryEvent | m.DeliveryNotification):
+            d = record.delivery
+            timestamp = d.timestamp
+            targets = d.recipients or targets
+            fields.update(smtp_response=d.smtpResponse, processing_time_millis=d.processingTimeMillis)
+        elif isinstance(record, m.OpenEvent):
+            timestamp = record.open.timestamp
+            fields.update(ip_address=record.open.ipAddress, user_agent=record.open.userAgent)
+        elif isinstance(record, m.ClickEvent):
+            k = record.click
+            timestamp = k.timestamp
+            fields.update(link=k.link, link_tags=k.linkTags, ip_address=k.ipAddress, user_agent=k.userAgent)
+        elif isinstance(record, m.DeliveryDelayEvent):
+            dd = record.deliveryDelay
+            timestamp = dd.timestamp
+            targets = [r.emailAddress for r in dd.delayedRecipients] or targets
+            fields.update(
+                delay_type=dd.delayType,
+                delay_expiration=canonical_time(dd.expirationTime) if dd.expirationTime else None,
+            )
+        elif isinstance(record, m.RejectEvent):
+            fields["reject_reason"] = record.reject.reason
+        elif isinstance(record, m.RenderingFailureEvent):
+            fields.update(rendering_error=record.failure.errorMessage, template_name=record.failure.templateName)
+        elif isinstance(record, m.SubscriptionEvent):
+            s = record.subscription
+            timestamp = s.timestamp
+            new = s.newTopicPreferences
+            fields.update(
+                contact_list=s.contactList,
+                unsubscribe_all=new.unsubscribeAll if new else None,
+                topics_opted_out=tuple(
+                    t.topicName
+                    for t in (new.topicSubscriptionStatus if new else [])
+                    if t.subscriptionStatus == "OptOut"
+                ),
+            )
+    recipients, hashes = _addresses(targets)
+    destination = mail.destination
+    common = mail.commonHeaders
+    return NormalizedEvent.model_construct(
+        event_id=event_id,
+        event_type=event_type,
+        source_format=source_format,
+        message_id=mail.messageId,
+        timestamp=canonical_time(timestamp),
+        sent_at=canonical_time(mail.timestamp),
+        recipient=address_and_hash(destination[0])[0] if destination else (recipients[0] if recipients else None),
+        recipients=recipients,
+        recipient_hashes=hashes,
+        campaign_id=mail.tag("campaign_id"),
+        list_name=mail.tag("list_name"),
+        config_set=mail.tag("ses:configuration-set"),
+        from_address=mail.source or None,
+        subject=common.subject if common else None,
+        detail=detail,
+        **fields,
+    )
+
+
+def _nested_timestamp(detail: dict[str, Any]) -> str | None:
+    for value in detail.values():
+        if isinstance(value, dict) and isinstance(value.get("timestamp"), str):
+            return str(value["timestamp"])
+    return None
+
+
+def event_from_message(message: str, event_id: str | None = None) -> NormalizedEvent:
+    """SNS ``Message`` text -> NormalizedEvent (event id = sha256 prefix of the text unless given)."""
+    record, raw = parse_record(message)
+    return normalize(record, raw, event_id or event_id_for(message))
