@@ -43,7 +43,7 @@ DEFAULT_MAX_FUTURE_SKEW_SECONDS = 300
 _NOTIFICATION_REQUIRED = ("Message", "MessageId", "Timestamp", "SignatureVersion", "Signature", "SigningCertURL")
 _CONFIRMATION_REQUIRED = (*_NOTIFICATION_REQUIRED, "SubscribeURL", "Token")
 # Fields that must be non-empty (Message may legitimately be short but SNS never sends it empty either).
-_NON_EMPTY = ("MessageId", "Timestamp", "Signature", "SigningCertURL", "SubscribeURL", "Token")
+_NON_EMPTY = ("MessageId", "Timestamp", "SigningCertURL", "SubscribeURL", "Token")
 _PADDING = padding.PKCS1v15()
 _HASHES: dict[str, hashes.HashAlgorithm] = {"1": hashes.SHA1(), "2": hashes.SHA256()}  # noqa: S303 - SNS v1 is SHA1
 _MAX_SIGNATURE_B64 = 2048  # RSA-8192 would be 1368 characters
