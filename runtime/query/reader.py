@@ -1,0 +1,337 @@
+"""Reads (and, for GDPR erasure, deletes) the tracking tables: the port, a DynamoDB adapter and an in-memory fake.
+
+Items come back as plain Python dicts (``runtime.stores.dynamo.from_item``); cursors are the string-only
+``LastEvaluatedKey`` maps, which ``runtime.query.pagination`` wraps into signed tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from runtime.stores import dynamo
+from runtime.stores.schema import COUNTERS_TOTAL, LISTING_PK, META
+
+Cursor = dict[str, str] | None
+Page = tuple[list[dict[str, Any]], Cursor]
+
+RECIPIENT_INDEX = "recipient-index"
+CAMPAIGN_INDEX = "campaign-index"
+LISTING_INDEX = "listing-index"
+MAX_EVENTS_PER_MESSAGE = 1000
+
+
+@dataclass(frozen=True)
+class TableNames:
+    messages: str
+    events: str
+    campaigns: str
+
+
+class TrackingReader(Protocol):
+    def get_message(self, message_id: str) -> dict[str, Any] | None: ...
+
+    def message_events(self, message_id: str) -> list[dict[str, Any]]:
+        """The message's event history, newest first."""
+        ...
+
+    def campaign_items(self, campaign_id: str) -> list[dict[str, Any]]:
+        """META and every COUNTERS# item of a campaign: exactly one Query."""
+        ...
+
+    def campaign_meta(self, campaign_id: str) -> dict[str, Any] | None: ...
+
+    def list_campaigns(self, limit: int, cursor: Cursor) -> Page:
+        """META items, newest ``created_at`` first."""
+        ...
+
+    def campaign_totals(self, campaign_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``COUNTERS#TOTAL`` of each campaign (one BatchGetItem per 100)."""
+        ...
+
+    def campaign_messages(self, campaign_id: str, status: str | None, limit: int, cursor: Cursor) -> Page: ...
+
+    def recipient_messages(self, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
+        """Summaries of a recipient, newest ``sent_at`` first."""
+        ...
+
+    def recipient_events(self, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
+        """History items of a recipient, newest first."""
+        ...
+
+    def erase_recipient(self, recipient_hash: str) -> dict[str, int]:
+        """Delete every summary and history item of the recipient; returns ``{"messages": n, "events": m}``."""
+        ...
+
+
+def _plain_cursor(last: dict[str, Any] | None) -> Cursor:
+    if not last:
+        return None
+    plain = dynamo.from_item(last)
+    return {k: str(v) for k, v in plain.items()}
+
+
+def _raw_cursor(cursor: Cursor) -> dict[str, Any] | None:
+    return {k: {"S": v} for k, v in cursor.items()} if cursor else None
+
+
+class DynamoTrackingReader:
+    """``TrackingReader`` over the low-level DynamoDB client. ``requests`` counts calls (benchmarks, tests)."""
+
+    def __init__(self, client: Any, tables: TableNames, *, sleep: Callable[[float], None] | None = None) -> None:
+        self._client = client
+        self._tables = tables
+        self._sleep = sleep
+        self.requests = 0
+
+    def _query(self, **kwargs: Any) -> dict[str, Any]:
+        self.requests += 1
+        response: dict[str, Any] = self._client.query(**kwargs)
+        return response
+
+    def _page(self, limit: int, cursor: Cursor, **kwargs: Any) -> Page:
+        kwargs["Limit"] = limit
+        start = _raw_cursor(cursor)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        response = self._query(**kwargs)
+        return [dynamo.from_item(i) for i in response.get("Items", [])], _plain_cursor(response.get("LastEvaluatedKey"))
+
+    def get_message(self, message_id: str) -> dict[str, Any] | None:
+        self.requests += 1
+        response = self._client.get_item(TableName=self._tables.messages, Key={"message_id": {"S": message_id}})
+        item = response.get("Item")
+        return dynamo.from_item(item) if item else None
+
+    def message_events(self, message_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._tables.events,
+            "KeyConditionExpression": "message_id = :m",
+            "ExpressionAttributeValues": {":m": {"S": message_id}},
+            "ScanIndexForward": False,
+        }
+        while len(items) < MAX_EVENTS_PER_MESSAGE:
+            response = self._query(**kwargs)
+            items.extend(dynamo.from_item(i) for i in response.get("Items", []))
+            if not response.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return items[:MAX_EVENTS_PER_MESSAGE]
+
+    def campaign_items(self, campaign_id: str) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._tables.campaigns,
+            "KeyConditionExpression": "campaign_id = :c",
+            "ExpressionAttributeValues": {":c": {"S": campaign_id}},
+        }
+        items: list[dict[str, Any]] = []
+        while True:  # a single page unless the campaign has years of day counters (1 MB per page)
+            response = self._query(**kwargs)
+            items.extend(dynamo.from_item(i) for i in response.get("Items", []))
+            if not response.get("LastEvaluatedKey"):
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def campaign_meta(self, campaign_id: str) -> dict[str, Any] | None:
+        self.requests += 1
+        response = self._client.get_item(
+            TableName=self._tables.campaigns, Key={"campaign_id": {"S": campaign_id}, "sk": {"S": META}}
+        )
+        item = response.get("Item")
+        return dynamo.from_item(item) if item else None
+
+    def list_campaigns(self, limit: int, cursor: Cursor) -> Page:
+        return self._page(
+            limit,
+            cursor,
+            TableName=self._tables.campaigns,
+            IndexName=LISTING_INDEX,
+            KeyConditionExpression="listing_pk = :p",
+            ExpressionAttributeValues={":p": {"S": LISTING_PK}},
+            ScanIndexForward=False,
+        )
+
+    def campaign_totals(self, campaign_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        ids = list(dict.fromkeys(campaign_ids))
+        if not ids:
+            return {}
+        keys = [{"campaign_id": {"S": c}, "sk": {"S": COUNTERS_TOTAL}} for c in ids]
+        self.requests += -(-len(keys) // dynamo.BATCH_GET_LIMIT)
+        kwargs: dict[str, Any] = {} if self._sleep is None else {"sleep": self._sleep}
+        raw = dynamo.batch_get(self._client, {self._tables.campaigns: keys}, **kwargs)[self._tables.campaigns]
+        return {str(item["campaign_id"]): item for item in (dynamo.from_item(r) for r in raw)}
+
+    def campaign_messages(self, campaign_id: str, status: str | None, limit: int, cursor: Cursor) -> Page:
+        condition = "campaign_id = :c"
+        values: dict[str, Any] = {":c": {"S": campaign_id}}
+        if status:
+            condition += " AND begins_with(status_key, :s)"
+            values[":s"] = {"S": f"{status}#"}
+        return self._page(
+            limit,
+            cursor,
+            TableName=self._tables.messages,
+            IndexName=CAMPAIGN_INDEX,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+        )
+
+    def recipient_messages(self, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
+        return self._page(
+            limit,
+            cursor,
+            TableName=self._tables.messages,
+            IndexName=RECIPIENT_INDEX,
+            KeyConditionExpression="recipient_hash = :h",
+            ExpressionAttributeValues={":h": {"S": recipient_hash}},
+            ScanIndexForward=False,
+        )
+
+    def recipient_events(self, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
+        return self._page(
+            limit,
+            cursor,
+            TableName=self._tables.events,
+            IndexName=RECIPIENT_INDEX,
+            KeyConditionExpression="recipient_hash = :h",
+            ExpressionAttributeValues={":h": {"S": recipient_hash}},
+            ScanIndexForward=False,
+        )
+
+    def _all_keys(self, table: str, recipient_hash: str, attributes: list[str]) -> list[dict[str, Any]]:
+        names = {f"#k{i}": a for i, a in enumerate(attributes)}
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "IndexName": RECIPIENT_INDEX,
+            "KeyConditionExpression": "recipient_hash = :h",
+            "ExpressionAttributeValues": {":h": {"S": recipient_hash}},
+            "ProjectionExpression": ", ".join(names),
+            "ExpressionAttributeNames": names,
+        }
+        keys: list[dict[str, Any]] = []
+        while True:
+            response = self._query(**kwargs)
+            keys.extend({a: item[a] for a in attributes if a in item} for item in response.get("Items", []))
+            if not response.get("LastEvaluatedKey"):
+                return keys
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def erase_recipient(self, recipient_hash: str) -> dict[str, int]:
+        message_keys = self._all_keys(self._tables.messages, recipient_hash, ["message_id"])
+        event_keys = self._all_keys(self._tables.events, recipient_hash, ["message_id", "event_key"])
+        seen = {(k["message_id"]["S"], k["event_key"]["S"]) for k in event_keys}
+        # history items of the recipient's messages that lack the hash (defensive: every writer sets it)
+        for key in message_keys:
+            response = self._query(
+                TableName=self._tables.events,
+                KeyConditionExpression="message_id = :m",
+                ExpressionAttributeValues={":m": key["message_id"]},
+                ProjectionExpression="message_id, event_key",
+            )
+            for item in response.get("Items", []):
+                if (item["message_id"]["S"], item["event_key"]["S"]) not in seen:
+                    seen.add((item["message_id"]["S"], item["event_key"]["S"]))
+                    event_keys.append({"message_id": item["message_id"], "event_key": item["event_key"]})
+        # summaries the recipient-index misses (no ``sent_at`` yet: events arrived before the send was recorded)
+        known = {k["message_id"]["S"] for k in message_keys}
+        for key in event_keys:
+            if key["message_id"]["S"] not in known:
+                known.add(key["message_id"]["S"])
+                message_keys.append({"message_id": key["message_id"]})
+        kwargs: dict[str, Any] = {} if self._sleep is None else {"sleep": self._sleep}
+        if event_keys:
+            self.requests += dynamo.batch_write(self._client, self._tables.events, deletes=event_keys, **kwargs)
+        if message_keys:
+            self.requests += dynamo.batch_write(self._client, self._tables.messages, deletes=message_keys, **kwargs)
+        return {"messages": len(message_keys), "events": len(event_keys)}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# In-memory fake
+
+
+@dataclass
+class InMemoryTrackingReader:
+    """Dict-backed ``TrackingReader``: items are plain dicts shaped like the DynamoDB items."""
+
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    campaigns: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    requests: int = 0
+
+    def add_campaign_item(self, item: dict[str, Any]) -> None:
+        self.campaigns[(str(item["campaign_id"]), str(item["sk"]))] = item
+
+    @staticmethod
+    def _paginate(
+        items: Iterable[dict[str, Any]], order: Callable[[dict[str, Any]], str], limit: int, cursor: Cursor
+    ) -> Page:
+        ordered = sorted(items, key=order, reverse=True)
+        if cursor:
+            mark = cursor.get("_pos", "")
+            ordered = [i for i in ordered if order(i) < mark]
+        page = ordered[:limit]
+        next_cursor = {"_pos": order(page[-1])} if len(ordered) > len(page) else None
+        return page, next_cursor
+
+    def get_message(self, message_id: str) -> dict[str, Any] | None:
+        self.requests += 1
+        return self.messages.get(message_id)
+
+    def message_events(self, message_id: str) -> list[dict[str, Any]]:
+        self.requests += 1
+        mine = [e for e in self.events if e["message_id"] == message_id]
+        return sorted(mine, key=lambda e: str(e["event_key"]), reverse=True)
+
+    def campaign_items(self, campaign_id: str) -> list[dict[str, Any]]:
+        self.requests += 1
+        return [item for (c, _), item in sorted(self.campaigns.items()) if c == campaign_id]
+
+    def campaign_meta(self, campaign_id: str) -> dict[str, Any] | None:
+        self.requests += 1
+        return self.campaigns.get((campaign_id, META))
+
+    def list_campaigns(self, limit: int, cursor: Cursor) -> Page:
+        self.requests += 1
+        metas = [i for (_, sk), i in self.campaigns.items() if sk == META and i.get("listing_pk") == LISTING_PK]
+        return self._paginate(metas, lambda i: f"{i.get('created_at', '')}#{i['campaign_id']}", limit, cursor)
+
+    def campaign_totals(self, campaign_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        self.requests += 1
+        return {c: self.campaigns[(c, COUNTERS_TOTAL)] for c in campaign_ids if (c, COUNTERS_TOTAL) in self.campaigns}
+
+    def campaign_messages(self, campaign_id: str, status: str | None, limit: int, cursor: Cursor) -> Page:
+        self.requests += 1
+        mine = [
+            m
+            for m in self.messages.values()
+            if m.get("campaign_id") == campaign_id
+            and "status_key" in m
+            and (not status or str(m["status_key"]).startswith(f"{status}#"))
+        ]
+        return self._paginate(mine, lambda m: str(m["status_key"]), limit, cursor)
+
+    def recipient_messages(self, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
+        self.requests += 1
+        mine = [m for m in self.messages.values() if m.get("recipient_hash") == recipient_hash and "sent_at" in m]
+        return self._paginate(mine, lambda m: f"{m['sent_at']}#{m['message_id']}", limit, cursor)
+
+    def recipient_events(self, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
+        self.requests += 1
+        mine = [e for e in self.events if e.get("recipient_hash") == recipient_hash]
+        return self._paginate(mine, lambda e: f"{e['event_key']}#{e['message_id']}", limit, cursor)
+
+    def erase_recipient(self, recipient_hash: str) -> dict[str, int]:
+        ids = {mid for mid, m in self.messages.items() if m.get("recipient_hash") == recipient_hash}
+        ids |= {str(e["message_id"]) for e in self.events if e.get("recipient_hash") == recipient_hash}
+        ids &= set(self.messages)
+        for mid in ids:
+            del self.messages[mid]
+        before = len(self.events)
+        self.events = [
+            e for e in self.events if e.get("recipient_hash") != recipient_hash and e["message_id"] not in ids
+        ]
+        return {"messages": len(ids), "events": before - len(self.events)}
