@@ -1,0 +1,324 @@
+"""The apply engine: exactly-once application of SES events under at-least-once, out-of-order delivery.
+
+For a batch: one ``load`` (BatchGetItem) of the summaries and recipient items -> pure merge
+(:mod:`runtime.ingest.merge`) -> idempotent history puts -> transactions of at most 100 items, each holding some
+messages' summaries (whose ``event_ids`` are the dedup marks, written under a ``version`` condition), the recipient
+items those messages change, and the campaign counters of exactly those messages' new events. A counter can
+therefore never be applied without its dedup mark, or the reverse. When a condition fails (a concurrent writer),
+only the conflicting keys are re-read and the failed transactions' messages merged again; duplicates found then
+change nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.events.normalize import NormalizedEvent
+from runtime.ingest.merge import MessagePlan, RecipientPlan, merge_message, plan_recipients, recipient_keys
+from runtime.ingest.ports import (
+    TRANSACTION_ITEM_LIMIT,
+    CounterUpdate,
+    TrackingStore,
+    TrackingStoreUnavailableError,
+    Transaction,
+)
+from runtime.logs import get_logger
+from runtime.stores.schema import (
+    COUNTERS_TOTAL,
+    UNTAGGED,
+    counters_day_sk,
+    counters_list_sk,
+    event_key,
+    ttl_epoch,
+)
+
+_log = get_logger(__name__)
+
+CREATED = "created"
+UPDATED = "updated"
+DUPLICATE = "duplicate"
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    outcomes: dict[str, str] = field(default_factory=dict)  # event_id -> created | updated | duplicate
+    applied: list[NormalizedEvent] = field(default_factory=list)  # newly applied events (not duplicates)
+    failed: dict[str, str] = field(default_factory=dict)  # event_id -> reason (transient: retry later)
+    untagged_messages: int = 0
+    transactions: int = 0
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for o in self.outcomes.values() if o == outcome)
+
+
+class IngestEngine:
+    def __init__(
+        self,
+        store: TrackingStore,
+        *,
+        event_ttl_days: int = 90,
+        soft_bounce_limit: int = 3,
+        soft_bounce_suppress_days: int = 30,
+        max_attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.ttl_days = event_ttl_days
+        self.soft_bounce_limit = soft_bounce_limit
+        self.soft_bounce_suppress_days = soft_bounce_suppress_days
+        self.max_attempts = max_attempts
+        self._sleep = sleep
+        self._known_campaigns: set[str] = set()
+
+    def apply(self, events: Iterable[NormalizedEvent]) -> ApplyResult:
+        """Apply a batch exactly once. Transient store failures are reported per event in ``result.failed``."""
+        result = ApplyResult()
+        by_message: dict[str, list[NormalizedEvent]] = defaultdict(list)
+        seen: set[str] = set()
+        for event in events:
+            if event.event_id in seen:
+                result.outcomes[event.event_id] = DUPLICATE
+                continue
+            seen.add(event.event_id)
+            by_message[event.message_id].append(event)
+        if not by_message:
+            return result
+        softbounce_hashes, suppression_hashes = recipient_keys(e for evs in by_message.values() for e in evs)
+        try:
+            snapshot = self.store.load(by_message.keys(), softbounce_hashes, suppression_hashes)
+        except TrackingStoreUnavailableError as exc:
+            self._fail_all(result, by_message, f"load: {exc}")
+            return result
+
+        pending = set(by_message)
+        history_done: set[str] = set()
+        new_campaigns: dict[str, str] = {}
+        for attempt in range(self.max_attempts):
+            if attempt:
+                self._sleep(min(0.05 * 2**attempt, 1.0))
+            plans: dict[str, MessagePlan] = {}
+            for mid in pending:
+                plan = merge_message(snapshot.summaries.get(mid), by_message[mid], self.ttl_days)
+                if plan is None:
+                    for event in by_message[mid]:
+                        result.outcomes[event.event_id] = DUPLICATE
+                else:
+                    plans[mid] = plan
+            pending = set(plans)
+            if not plans:
+                break
+            recipients = plan_recipients(
+                plans.values(),
+                snapshot.softbounce,
+                snapshot.suppressions,
+                soft_bounce_limit=self.soft_bounce_limit,
+                soft_bounce_suppress_days=self.soft_bounce_suppress_days,
+            )
+            try:
+                self._write_history(plans.values(), history_done)
+            except TrackingStoreUnavailableError as exc:
+                self._fail_all(result, {m: by_message[m] for m in pending}, f"history: {exc}")
+                return result
+            conflicts_m: set[str] = set()
+            conflicts_r: set[str] = set()
+            for tx in self._transactions(plans, recipients):
+                try:
+                    outcome = self.store.commit(tx)
+                except TrackingStoreUnavailableError as exc:
+                    _log.warning("tracking transaction failed", extra={"error": str(exc)[:200]})
+                    continue  # its messages stay pending
+                if not outcome.ok:
+                    conflicts_m |= outcome.conflict_messages
+                    conflicts_r |= outcome.conflict_recipients
+                    continue
+                result.transactions += 1
+                for plan in tx.messages:
+                    pending.discard(plan.message_id)
+                    self._record(result, plan)
+                    campaign = str(plan.item.get("campaign_id") or UNTAGGED)
+                    if campaign not in self._known_campaigns:
+                        ts = min(e.timestamp for e in plan.new_events)
+                        new_campaigns[campaign] = min(new_campaigns.get(campaign, ts), ts)
+            if not pending:
+                break
+            if conflicts_m or conflicts_r:
+                reload_hashes = set(conflicts_r)
+                for mid in conflicts_m:
+                    for event in by_message[mid]:
+                        reload_hashes.update(event.recipient_hashes)
+                sb = reload_hashes & (softbounce_hashes | conflicts_r)
+                sp = reload_hashes & suppression_hashes
+                try:
+                    fresh = self.store.load(conflicts_m, sb, sp)
+                except TrackingStoreUnavailableError:
+                    continue
+                snapshot.update(fresh, conflicts_m, reload_hashes)
+                _log.info(
+                    "tracking write conflict; reloaded",
+                    extra={"messages": len(conflicts_m), "recipients": len(conflicts_r), "attempt": attempt + 1},
+                )
+        if pending:
+            self._fail_all(result, {m: by_message[m] for m in pending}, "store unavailable after retries")
+        self._ensure_campaigns(new_campaigns)
+        if result.untagged_messages:
+            _log.warning("events without a campaign_id tag counted as untagged", extra=_untagged_fields(result))
+        return result
+
+    # --- helpers --------------------------------------------------------------------------------------------------
+
+    def _record(self, result: ApplyResult, plan: MessagePlan) -> None:
+        for i, event in enumerate(plan.new_events):
+            result.outcomes[event.event_id] = CREATED if plan.created and i == 0 else UPDATED
+            result.applied.append(event)
+        for event in plan.duplicates:
+            result.outcomes[event.event_id] = DUPLICATE
+        if plan.untagged:
+            result.untagged_messages += 1
+
+    @staticmethod
+    def _fail_all(result: ApplyResult, by_message: dict[str, list[NormalizedEvent]], reason: str) -> None:
+        for events in by_message.values():
+            for event in events:
+                if event.event_id not in result.outcomes:
+                    result.failed[event.event_id] = reason
+
+    def _write_history(self, plans: Iterable[MessagePlan], done: set[str]) -> None:
+        items: list[dict[str, Any]] = []
+        ttl_seconds = self.ttl_days * 86400
+        for plan in plans:
+            campaign = plan.item.get("campaign_id") or UNTAGGED
+            list_name = plan.item.get("list_name") or UNTAGGED
+            fallback_hash = plan.item.get("recipient_hash")
+            for event in plan.new_events:
+                if event.event_id in done:
+                    continue
+                hashes = event.recipient_hashes
+                items.append(
+                    {
+                        "message_id": event.message_id,
+                        "event_key": event_key(event.timestamp, event.event_id),
+                        "event_id": event.event_id,
+                        "event_type": event.event_type,
+                        "recipient_hash": hashes[0] if hashes else fallback_hash,
+                        "campaign_id": campaign,
+                        "list_name": list_name,
+                        "timestamp": event.timestamp,
+                        "detail": event.detail,
+                        "expires_at": _epoch(event.timestamp) + ttl_seconds,
+                    }
+                )
+        if items:
+            self.store.put_history(items)
+            done.update(item["event_id"] for item in items)
+
+    def _transactions(self, plans: dict[str, MessagePlan], recipients: dict[str, RecipientPlan]) -> list[Transaction]:
+        """Pack messages into transactions of <= 100 items, keeping messages that share a recipient item together."""
+        parent: dict[str, str] = {mid: mid for mid in plans}
+
+        def find(x: str) -> str:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for rp in recipients.values():
+            mids = [m for m in rp.message_ids if m in parent]
+            for other in mids[1:]:
+                parent[find(other)] = find(mids[0])
+        groups: dict[str, list[str]] = defaultdict(list)
+        for mid in plans:
+            groups[find(mid)].append(mid)
+        group_recipients: dict[str, list[RecipientPlan]] = defaultdict(list)
+        for rp in recipients.values():
+            anchor = next((m for m in rp.message_ids if m in parent), None)
+            if anchor is not None:
+                group_recipients[find(anchor)].append(rp)
+
+        transactions: list[Transaction] = []
+        current = _TxBuilder(self.ttl_days)
+        for root, mids in groups.items():
+            group_plans = [plans[m] for m in mids]
+            rps = group_recipients.get(root, [])
+            if current.size and not current.fits(group_plans, rps):
+                transactions.append(current.build())
+                current = _TxBuilder(self.ttl_days)
+            current.add(group_plans, rps)
+        if current.size:
+            transactions.append(current.build())
+        return transactions
+
+    def _ensure_campaigns(self, campaigns: dict[str, str]) -> None:
+        for campaign, first_at in campaigns.items():
+            try:
+                self.store.ensure_campaign(campaign, first_at, ttl_epoch(first_at, self.ttl_days))
+            except TrackingStoreUnavailableError as exc:  # retried with the campaign's next batch
+                _log.warning("campaign META write failed", extra={"campaign_id": campaign, "error": str(exc)[:200]})
+                continue
+            self._known_campaigns.add(campaign)
+
+
+class _TxBuilder:
+    def __init__(self, ttl_days: int) -> None:
+        self.ttl_days = ttl_days
+        self.messages: list[MessagePlan] = []
+        self.recipients: list[RecipientPlan] = []
+        self.counters: dict[tuple[str, str], CounterUpdate] = {}
+        self.size = 0
+
+    def _counter_keys(self, plans: list[MessagePlan]) -> set[tuple[str, str]]:
+        keys: set[tuple[str, str]] = set()
+        for plan in plans:
+            for campaign, list_name, ts, _, _ in plan.counters:
+                keys.add((campaign, COUNTERS_TOTAL))
+                keys.add((campaign, counters_list_sk(list_name)))
+                keys.add((campaign, counters_day_sk(ts[:10])))
+        return keys
+
+    def fits(self, plans: list[MessagePlan], recipients: list[RecipientPlan]) -> bool:
+        new_keys = self._counter_keys(plans) - self.counters.keys()
+        extra = len(plans) + sum(r.writes for r in recipients) + len(new_keys)
+        return self.size + extra <= TRANSACTION_ITEM_LIMIT
+
+    def add(self, plans: list[MessagePlan], recipients: list[RecipientPlan]) -> None:
+        self.messages.extend(plans)
+        self.recipients.extend(recipients)
+        self.size += len(plans) + sum(r.writes for r in recipients)
+        for plan in plans:
+            for campaign, list_name, ts, name, delta in plan.counters:
+                for sk in (COUNTERS_TOTAL, counters_list_sk(list_name), counters_day_sk(ts[:10])):
+                    update = self.counters.get((campaign, sk))
+                    if update is None:
+                        update = self.counters[(campaign, sk)] = CounterUpdate(campaign, sk, {}, ts, ts)
+                        self.size += 1
+                    update.deltas[name] = update.deltas.get(name, 0) + delta
+                    if ts < update.first_at:
+                        update.first_at = ts
+                    if ts > update.last_at:
+                        update.last_at = ts
+
+    def build(self) -> Transaction:
+        for update in self.counters.values():
+            update.expires_at = ttl_epoch(update.last_at, self.ttl_days)
+        return Transaction(self.messages, self.recipients, list(self.counters.values()))
+
+
+_EPOCH_CACHE: dict[str, int] = {}
+
+
+def _epoch(timestamp: str) -> int:
+    """Epoch seconds of a canonical timestamp (cached per second: a batch repeats the same seconds)."""
+    second = timestamp[:19]
+    value = _EPOCH_CACHE.get(second)
+    if value is None:
+        if len(_EPOCH_CACHE) > 4096:
+            _EPOCH_CACHE.clear()
+        value = _EPOCH_CACHE[second] = ttl_epoch(timestamp, 0)
+    return value
+
+
+def _untagged_fields(result: ApplyResult) -> dict[str, Any]:
+    return {"untagged_messages": result.untagged_messages, "campaign_id": UNTAGGED}

@@ -1,0 +1,117 @@
+"""``InMemoryTrackingStore``: the fake beside ``DynamoTrackingStore``, honouring the same conditions atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
+
+from runtime.ingest.ports import CommitResult, Snapshot, Transaction
+from runtime.stores.schema import LISTING_PK, META, SOFTBOUNCE_SCOPE
+
+ALL_SCOPE = "ALL"
+
+
+class InMemoryTrackingStore:
+    """Tables as dicts. ``before_commit`` (tests) runs inside ``commit`` before the conditions are checked, so a test
+    can simulate a concurrent writer."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.events: dict[tuple[str, str], dict[str, Any]] = {}
+        self.campaigns: dict[tuple[str, str], dict[str, Any]] = {}
+        self.suppressions: dict[tuple[str, str], dict[str, Any]] = {}
+        self.before_commit: Callable[[Transaction], None] | None = None
+        self.commits = 0
+        self.loads = 0
+
+    def load(
+        self, message_ids: Collection[str], softbounce_hashes: Collection[str], suppression_hashes: Collection[str]
+    ) -> Snapshot:
+        self.loads += 1
+        snap = Snapshot()
+        for mid in message_ids:
+            item = self.messages.get(mid)
+            if item is not None:
+                snap.summaries[mid] = item  # never mutated in place: commits replace items
+        for h in softbounce_hashes:
+            item = self.suppressions.get((h, SOFTBOUNCE_SCOPE))
+            if item is not None:
+                snap.softbounce[h] = item
+        for h in suppression_hashes:
+            item = self.suppressions.get((h, ALL_SCOPE))
+            if item is not None:
+                snap.suppressions[h] = item
+        return snap
+
+    def put_history(self, items: Sequence[dict[str, Any]]) -> None:
+        for item in items:
+            self.events[(item["message_id"], item["event_key"])] = item
+
+    def commit(self, tx: Transaction) -> CommitResult:
+        if self.before_commit is not None:
+            self.before_commit(tx)
+        result = CommitResult(ok=True)
+        for plan in tx.messages:
+            current = self.messages.get(plan.message_id)
+            if plan.created:
+                if current is not None:
+                    result.conflict_messages.add(plan.message_id)
+            elif current is None or current.get("version") != plan.expected_version:
+                result.conflict_messages.add(plan.message_id)
+        for rp in tx.recipients:
+            if rp.softbounce is None and not rp.softbounce_delete:
+                continue
+            current = self.suppressions.get((rp.recipient_hash, SOFTBOUNCE_SCOPE))
+            expected = rp.softbounce_expected_version
+            if (expected is None and current is not None) or (
+                expected is not None and (current is None or current.get("version") != expected)
+            ):
+                result.conflict_recipients.add(rp.recipient_hash)
+        if result.conflict_messages or result.conflict_recipients:
+            result.ok = False
+            return result
+        self.commits += 1
+        for plan in tx.messages:
+            self.messages[plan.message_id] = plan.item
+        for rp in tx.recipients:
+            key = (rp.recipient_hash, SOFTBOUNCE_SCOPE)
+            if rp.softbounce_delete:
+                self.suppressions.pop(key, None)
+            elif rp.softbounce is not None:
+                self.suppressions[key] = rp.softbounce
+            if rp.suppression is not None:
+                existing = self.suppressions.get((rp.recipient_hash, ALL_SCOPE), {})
+                merged = {**existing, **{k: v for k, v in rp.suppression.items() if v is not None}}
+                if rp.suppression.get("expires_at") is None:
+                    merged.pop("expires_at", None)
+                self.suppressions[(rp.recipient_hash, ALL_SCOPE)] = merged
+        for counter in tx.counters:
+            item = self.campaigns.setdefault(
+                (counter.campaign_id, counter.sort_key), {"campaign_id": counter.campaign_id, "sk": counter.sort_key}
+            )
+            for name, delta in counter.deltas.items():
+                item[name] = item.get(name, 0) + delta
+            item.setdefault("first_event_at", counter.first_at)
+            item["last_event_at"] = counter.last_at
+            item["expires_at"] = counter.expires_at
+        return result
+
+    def ensure_campaign(self, campaign_id: str, created_at: str, data_expires_at: int) -> bool:
+        key = (campaign_id, META)
+        if key in self.campaigns:
+            return False
+        self.campaigns[key] = {
+            "campaign_id": campaign_id,
+            "sk": META,
+            "status": "external",
+            "listing_pk": LISTING_PK,
+            "created_at": created_at,
+            "data_expires_at": data_expires_at,
+        }
+        return True
+
+    # --- test helpers ---------------------------------------------------------------------------------------------
+
+    def counters(self, campaign_id: str, sort_key: str) -> dict[str, int]:
+        item = self.campaigns.get((campaign_id, sort_key), {})
+        return {k: v for k, v in item.items() if isinstance(v, int) and k != "expires_at"}

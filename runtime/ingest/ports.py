@@ -1,0 +1,94 @@
+"""The tracking store port: what the ingest engine needs from storage, and the units it writes atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from runtime.ingest.merge import MessagePlan, RecipientPlan
+
+TRANSACTION_ITEM_LIMIT = 100  # DynamoDB TransactWriteItems
+
+
+class TrackingStoreUnavailableError(RuntimeError):
+    """The store kept failing transiently (throttling, conflicts, network) after retries: retry the work later."""
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What one ``load`` read: summaries by message id, SOFTBOUNCE counters and ALL suppressions by hash."""
+
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    softbounce: dict[str, dict[str, Any]] = field(default_factory=dict)
+    suppressions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def update(self, other: Snapshot, message_ids: Collection[str], hashes: Collection[str]) -> None:
+        """Replace the given keys with ``other``'s view (absent there = absent now)."""
+        for mid in message_ids:
+            _replace(self.summaries, other.summaries, mid)
+        for h in hashes:
+            _replace(self.softbounce, other.softbounce, h)
+            _replace(self.suppressions, other.suppressions, h)
+
+
+def _replace(target: dict[str, dict[str, Any]], source: dict[str, dict[str, Any]], key: str) -> None:
+    if key in source:
+        target[key] = source[key]
+    else:
+        target.pop(key, None)
+
+
+@dataclass(slots=True)
+class CounterUpdate:
+    """ADD deltas to one campaign counter item (``campaign_id`` + ``sk``)."""
+
+    campaign_id: str
+    sort_key: str
+    deltas: dict[str, int] = field(default_factory=dict)
+    first_at: str = ""
+    last_at: str = ""
+    expires_at: int = 0
+
+
+@dataclass(slots=True)
+class Transaction:
+    """Writes that must happen together or not at all: summaries (with their dedup marks), recipient items and the
+    campaign counters of exactly those summaries' new events."""
+
+    messages: list[MessagePlan] = field(default_factory=list)
+    recipients: list[RecipientPlan] = field(default_factory=list)
+    counters: list[CounterUpdate] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.messages) + sum(r.writes for r in self.recipients) + len(self.counters)
+
+
+@dataclass(slots=True)
+class CommitResult:
+    """``ok`` or the keys whose conditions failed (reload them) / ``retry`` for a transient cancellation."""
+
+    ok: bool
+    conflict_messages: set[str] = field(default_factory=set)
+    conflict_recipients: set[str] = field(default_factory=set)
+
+
+class TrackingStore(Protocol):
+    def load(
+        self, message_ids: Collection[str], softbounce_hashes: Collection[str], suppression_hashes: Collection[str]
+    ) -> Snapshot:
+        """Read summaries and recipient items (one BatchGetItem per 100 keys in DynamoDB)."""
+        ...
+
+    def put_history(self, items: Sequence[dict[str, Any]]) -> None:
+        """Idempotent puts of history items (``detail`` is a dict; the store serialises it)."""
+        ...
+
+    def commit(self, tx: Transaction) -> CommitResult:
+        """Write ``tx`` atomically with its version conditions. Raises TrackingStoreUnavailableError."""
+        ...
+
+    def ensure_campaign(self, campaign_id: str, created_at: str, data_expires_at: int) -> bool:
+        """Create the campaign's META item (status ``external``) unless one exists; True when created."""
+        ...
