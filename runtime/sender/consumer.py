@@ -1,0 +1,499 @@
+"""The send-queue consumer: one SQS batch in, every message sent exactly once, failed with a reason, or left for
+retry (and eventually the DLQ).
+
+Per batch:
+
+1. parse each body (``jobs.parse_job``) and claim its job (``ledger``): units already done are never sent again;
+2. drop suppressed recipients (one batched suppression read per campaign/list in the batch) -> ``suppressed``;
+3. group units sharing sender, template and configuration set into SendBulkEmail calls (<= 50 entries, per-entry
+   template data, List-Unsubscribe headers and tags), SendEmail otherwise; pace every call (``pacing``);
+4. classify failures (``errors``): throttling and transient failures are retried with backoff and then re-enqueued
+   with a delay (a fresh message, so the receive count never climbs towards the DLQ); the daily quota leaves
+   messages queued; permanent errors are recorded as ``failed`` with the reason; regional failures fail over to
+   the backup region (its own configuration set);
+5. mark outcomes right after each SES call, then record message items and counters (``ledger.record``);
+6. delete what is finished and re-enqueued. If anything must be retried through SQS, the handler raises after the
+   deletes so only those messages come back (Chalice cannot report partial batch failures).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from runtime.emails import recipient_hash
+from runtime.logs import get_logger
+from runtime.sender.errors import Classified, classify, classify_bulk_status
+from runtime.sender.headers import HeaderError, UnsubscribeHeaders, inject_raw_headers, merge_headers
+from runtime.sender.jobs import JobError, SendJob, Unit, parse_job, rebuild_job, units_of
+from runtime.sender.ledger import Attribution, JobBusyError, Ledger, Outcome, local_message_id
+from runtime.sender.pacing import Pacer
+from runtime.sender.ses_models import MAX_BULK_ENTRIES
+from runtime.sender.tags import sanitise_tags
+from runtime.stores.suppressions import SuppressionStore
+
+log = get_logger(__name__)
+
+MAX_TRANSIENT_ATTEMPTS = 8  # re-enqueues for non-throttling transient failures before giving up as failed
+INLINE_RETRIES = 2  # throttled calls retried inside the invocation before re-enqueuing
+MAX_DELAY = 900  # SQS DelaySeconds limit
+QUOTA_VISIBILITY = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRecord:
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int = 1
+
+
+class QueueOps(Protocol):
+    def delete(self, records: Sequence[QueueRecord]) -> list[str]:
+        """DeleteMessageBatch; returns ids that could not be deleted."""
+        ...
+
+    def change_visibility(self, record: QueueRecord, seconds: int) -> None: ...
+
+    def requeue(self, body: str, delay_seconds: int) -> None: ...
+
+
+@dataclass
+class SenderConfig:
+    region: str
+    backup_region: str = ""
+    default_from: str = ""
+    configuration_set: Callable[[str | None, bool], str] = lambda name, backup: name or ""
+    lease_seconds: float = 300.0
+    failover_cooldown: float = 30.0
+
+
+@dataclass
+class BatchResult:
+    finished: list[str] = field(default_factory=list)  # SQS ids done (sent/failed/suppressed)
+    requeued: list[str] = field(default_factory=list)  # replaced by a delayed copy
+    deferred: list[str] = field(default_factory=list)  # visibility extended (daily quota)
+    retry: list[str] = field(default_factory=list)  # left for SQS redelivery
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    ses_calls: int = 0
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.retry or self.deferred)
+
+
+class BatchIncompleteError(RuntimeError):
+    """Raised by the Lambda handler so SQS redelivers the messages left on the queue (the rest were deleted)."""
+
+
+@dataclass
+class _Pending:
+    """A unit waiting for a send, with everything resolved for it."""
+
+    unit: Unit
+    job: SendJob
+    headers: list[dict[str, str]]
+    tags: list[dict[str, str]]
+    from_address: str
+
+
+@dataclass
+class _JobWork:
+    record: QueueRecord
+    job: SendJob
+    units: list[Unit]
+    done: dict[str, Outcome]
+    recorded: frozenset[str]
+    new: dict[str, Outcome] = field(default_factory=dict)
+    screened: dict[str, Outcome] = field(default_factory=dict)  # suppressed/failed before any SES call
+    verdicts: dict[str, Classified] = field(default_factory=dict)  # units still unsent, why
+
+
+class SenderConsumer:
+    def __init__(
+        self,
+        *,
+        config: SenderConfig,
+        ses: Callable[[str], Any],
+        suppressions: SuppressionStore,
+        ledger: Ledger,
+        pacer: Pacer,
+        queue: QueueOps,
+        headers: UnsubscribeHeaders | None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self._ses = ses
+        self._suppressions = suppressions
+        self._ledger = ledger
+        self._pacer = pacer
+        self._queue = queue
+        self._headers = headers
+        self._clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._primary_down_until = 0.0
+        self.owner = uuid.uuid4().hex
+
+    # -- the batch -------------------------------------------------------------------------------------------
+    def process(self, records: Sequence[QueueRecord]) -> BatchResult:
+        result = BatchResult()
+        work: list[_JobWork] = []
+        for record in records:
+            try:
+                job = parse_job(record.body, record.message_id)
+            except JobError as exc:
+                log.error(
+                    "unparseable send request left for the DLQ", extra={"sqs_id": record.message_id, "error": str(exc)}
+                )
+                result.retry.append(record.message_id)
+                continue
+            try:
+                state = self._ledger.claim(job.job_id, self.owner, self.config.lease_seconds)
+            except JobBusyError:
+                result.retry.append(record.message_id)
+                continue
+            work.append(_JobWork(record, job, units_of(job), dict(state.done), state.recorded))
+
+        pending = self._screen(work, result)
+        self._send_all(pending, work, result)
+        self._finish(work, result)
+        return result
+
+    # -- suppression and resolution --------------------------------------------------------------------------
+    def _screen(self, work: list[_JobWork], result: BatchResult) -> list[_Pending]:
+        todo = [(w, u) for w in work for u in w.units if u.unit_id not in w.done]
+        by_scope: dict[tuple[str | None, str | None], set[str]] = defaultdict(set)
+        for _, unit in todo:
+            by_scope[(unit.list_name, unit.campaign_id)].update(recipient_hash(a) for a in unit.recipients)
+        blocked: dict[tuple[str | None, str | None], dict[str, str]] = {}
+        for (list_name, campaign_id), hashes in by_scope.items():
+            found = self._suppressions.suppressed(hashes, list_name=list_name, campaign_id=campaign_id)
+            blocked[(list_name, campaign_id)] = {h: s.scope for h, s in found.items()}
+        pending: list[_Pending] = []
+        for w, unit in todo:
+            scopes = blocked.get((unit.list_name, unit.campaign_id), {})
+            if scopes:
+                kept_scope = self._drop_suppressed(unit, scopes)
+                if kept_scope is not None:
+                    w.screened[unit.unit_id] = Outcome(
+                        "suppressed", local_message_id(w.job.job_id, unit.unit_id), "", kept_scope
+                    )
+                    continue
+            from_address = unit.addressing.get("FromEmailAddress") or self.config.default_from
+            if not from_address and not unit.addressing.get("FromEmailAddressIdentityArn"):
+                reason = "BadRequest: FromEmailAddress missing and SESAME_DEFAULT_FROM is not set"
+                w.screened[unit.unit_id] = Outcome("failed", local_message_id(w.job.job_id, unit.unit_id), "", reason)
+                continue
+            try:
+                headers = self._unsubscribe_headers(unit)
+            except HeaderError as exc:
+                w.screened[unit.unit_id] = Outcome("failed", local_message_id(w.job.job_id, unit.unit_id), "", str(exc))
+                continue
+            tags = sanitise_tags(unit.tags, campaign_id=unit.campaign_id, list_name=unit.list_name)
+            pending.append(_Pending(unit, w.job, headers, tags, from_address))
+        return pending
+
+    @staticmethod
+    def _drop_suppressed(unit: Unit, scopes: dict[str, str]) -> str | None:
+        """Remove suppressed addresses from the destination; return the scope if nobody is left."""
+        first_scope: str | None = None
+        kept: dict[str, list[str]] = {}
+        for kind, addresses in unit.destination.items():
+            remaining = []
+            for address in addresses:
+                scope = scopes.get(recipient_hash(address))
+                if scope is None:
+                    remaining.append(address)
+                else:
+                    first_scope = first_scope or scope
+            if remaining:
+                kept[kind] = remaining
+        if not kept:
+            return first_scope or "ALL"
+        unit.destination = kept
+        return None
+
+    def _unsubscribe_headers(self, unit: Unit) -> list[dict[str, str]]:
+        extra: list[dict[str, str]] = []
+        if self._headers is not None:
+            extra = self._headers.build(unit.recipient_hash, campaign_id=unit.campaign_id, list_name=unit.list_name)
+        return merge_headers(unit.headers, extra) if unit.kind != "raw" else extra
+
+    # -- sending ---------------------------------------------------------------------------------------------
+    def _send_all(self, pending: list[_Pending], work: list[_JobWork], result: BatchResult) -> None:
+        by_job = {w.job.job_id: w for w in work}
+        groups: dict[str, list[_Pending]] = defaultdict(list)
+        singles: list[list[_Pending]] = []
+        for p in pending:
+            key = p.unit.group_key()
+            key = None if key is None else key + "|" + p.from_address
+            if key is None:
+                singles.append([p])
+            else:
+                groups[key].append(p)
+        calls: list[list[_Pending]] = list(singles)
+        for members in groups.values():
+            for start in range(0, len(members), MAX_BULK_ENTRIES):
+                calls.append(members[start : start + MAX_BULK_ENTRIES])
+        stop: Classified | None = None  # once the quota is exhausted, nothing else is attempted
+        while calls:
+            chunk = calls.pop(0)
+            if stop is not None:
+                self._leave(chunk, stop, by_job)
+                continue
+            stop, rest = self._send_chunk(chunk, by_job, result)
+            if rest:
+                calls.insert(0, rest)
+
+    def _regions(self) -> list[tuple[str, bool]]:
+        primary = (self.config.region, False)
+        backup = [(self.config.backup_region, True)] if self.config.backup_region else []
+        if backup and self._clock() < self._primary_down_until:
+            return [*backup, primary]
+        return [primary, *backup]
+
+    def _send_chunk(
+        self, chunk: list[_Pending], by_job: dict[str, _JobWork], result: BatchResult
+    ) -> tuple[Classified | None, list[_Pending]]:
+        """Send as much of ``chunk`` as pacing allows; returns (quota stop, units not yet attempted)."""
+        regional: Classified | None = None
+        rest: list[_Pending] = []
+        for region, backup in self._regions():
+            sizes = [len(p.unit.recipients) for p in chunk]
+            reservation = self._pacer.acquire(region, sum(sizes), minimum=sizes[0])
+            if reservation.exhausted:
+                verdict = Classified("quota", "DailyQuotaGuard", f"daily sending cap reached in {region}")
+                self._leave(chunk + rest, verdict, by_job)
+                return verdict, []
+            if not reservation.granted:
+                self._leave(chunk + rest, Classified("throttled", "PacingWait", "no send capacity soon"), by_job)
+                return None, []
+            take, total = 0, 0
+            while take < len(chunk) and total + sizes[take] <= reservation.granted:
+                total += sizes[take]
+                take += 1
+            chunk, rest = chunk[:take], chunk[take:] + rest
+            failing, regional = self._attempt(chunk, region, backup, by_job, result)
+            if not failing:
+                return None, rest
+            if not backup:
+                self._primary_down_until = self._clock() + self.config.failover_cooldown
+                log.warning(
+                    "SES region failing; failing over",
+                    extra={
+                        "region": region,
+                        "backup_region": self.config.backup_region,
+                        "error": regional.reason if regional else "",
+                    },
+                )
+            chunk = failing
+        if regional is not None:
+            self._leave(chunk, regional, by_job)
+        return None, rest
+
+    def _attempt(
+        self, part: list[_Pending], region: str, backup: bool, by_job: dict[str, _JobWork], result: BatchResult
+    ) -> tuple[list[_Pending], Classified | None]:
+        """Send ``part`` in ``region``, retrying throttled entries inline; returns the regionally failed units."""
+        config_set = self.config.configuration_set(part[0].unit.config_set, backup)
+        remaining = part
+        for attempt in range(INLINE_RETRIES + 1):
+            result.ses_calls += 1
+            try:
+                answers = self._call(remaining, region, config_set)
+            except Exception as exc:
+                answers = [classify(exc)] * len(remaining)
+            retry: list[_Pending] = []
+            failing: list[_Pending] = []
+            regional: Classified | None = None
+            done_by_job: dict[str, dict[str, Outcome]] = defaultdict(dict)
+            for p, answer in zip(remaining, answers, strict=True):
+                job_id, unit_id = p.job.job_id, p.unit.unit_id
+                if isinstance(answer, str):
+                    done_by_job[job_id][unit_id] = Outcome("sent", answer, region)
+                elif answer.verdict == "regional":
+                    failing.append(p)
+                    regional = regional or answer
+                elif answer.verdict == "permanent":
+                    failed_id = local_message_id(job_id, unit_id)
+                    done_by_job[job_id][unit_id] = Outcome("failed", failed_id, region, answer.reason)
+                elif answer.verdict in ("throttled", "transient") and attempt < INLINE_RETRIES:
+                    retry.append(p)
+                else:
+                    self._leave([p], answer, by_job)
+            self._persist(done_by_job, by_job)
+            if failing:
+                self._leave(retry, regional or Classified("regional", "", ""), by_job)
+                return failing, regional
+            if not retry:
+                return [], None
+            self._sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + self._rng.random()))
+            remaining = retry
+        return [], None
+
+    def _persist(self, done_by_job: dict[str, dict[str, Outcome]], by_job: dict[str, _JobWork]) -> None:
+        for job_id, outcomes in done_by_job.items():
+            if outcomes:
+                self._ledger.mark_done(job_id, outcomes)
+                by_job[job_id].new.update(outcomes)
+                for unit_id in outcomes:
+                    by_job[job_id].verdicts.pop(unit_id, None)
+
+    def _leave(self, chunk: list[_Pending], verdict: Classified, by_job: dict[str, _JobWork]) -> None:
+        for p in chunk:
+            by_job[p.job.job_id].verdicts[p.unit.unit_id] = verdict
+
+    # -- SES calls -------------------------------------------------------------------------------------------
+    def _call(self, part: list[_Pending], region: str, config_set: str) -> list[str | Classified]:
+        client = self._ses(region)
+        if len(part) == 1:
+            return [client.send_email(**self.send_email_args(part[0], config_set))["MessageId"]]
+        response = client.send_bulk_email(**self.bulk_args(part, config_set))
+        answers: list[str | Classified] = []
+        for entry in response["BulkEmailEntryResults"]:
+            if entry.get("Status") == "SUCCESS" and entry.get("MessageId"):
+                answers.append(str(entry["MessageId"]))
+            else:
+                answers.append(classify_bulk_status(str(entry.get("Status")), entry.get("Error")))
+        if len(answers) != len(part):
+            raise RuntimeError("SendBulkEmail answered a different number of entries than it was given")
+        return answers
+
+    def _addressing(self, p: _Pending, config_set: str) -> dict[str, Any]:
+        args = dict(p.unit.addressing)
+        if p.from_address:
+            args["FromEmailAddress"] = p.from_address
+        if config_set:
+            args["ConfigurationSetName"] = config_set
+        return args
+
+    def send_email_args(self, p: _Pending, config_set: str) -> dict[str, Any]:
+        unit = p.unit
+        args = self._addressing(p, config_set)
+        args["Destination"] = unit.destination
+        args["EmailTags"] = p.tags
+        if unit.kind == "template":
+            template = dict(unit.content)
+            if unit.template_data is not None:
+                template["TemplateData"] = unit.template_data
+            if p.headers:
+                template["Headers"] = p.headers
+            args["Content"] = {"Template": template}
+        elif unit.kind == "simple":
+            simple = dict(unit.content)
+            if p.headers:
+                simple["Headers"] = p.headers
+            args["Content"] = {"Simple": simple}
+        else:
+            data = unit.content["Data"]
+            args["Content"] = {"Raw": {"Data": inject_raw_headers(data, p.headers) if p.headers else data}}
+        if unit.list_management is not None:
+            args["ListManagementOptions"] = unit.list_management
+        return args
+
+    def bulk_args(self, part: list[_Pending], config_set: str) -> dict[str, Any]:
+        args = self._addressing(part[0], config_set)
+        args["DefaultContent"] = {"Template": {**part[0].unit.content, "TemplateData": "{}"}}
+        entries = []
+        for p in part:
+            entry: dict[str, Any] = {"Destination": p.unit.destination, "ReplacementTags": p.tags}
+            if p.unit.template_data is not None:
+                entry["ReplacementEmailContent"] = {
+                    "ReplacementTemplate": {"ReplacementTemplateData": p.unit.template_data}
+                }
+            if p.headers:
+                entry["ReplacementHeaders"] = p.headers
+            entries.append(entry)
+        args["BulkEmailEntries"] = entries
+        return args
+
+    # -- bookkeeping and queue disposition ---------------------------------------------------------------------
+    def _finish(self, work: list[_JobWork], result: BatchResult) -> None:
+        to_delete: list[QueueRecord] = []
+        for w in work:
+            self._ledger.mark_done(w.job.job_id, w.screened)
+            w.new.update(w.screened)
+            outcomes = {**w.done, **w.new}
+            to_record = [
+                (u.unit_id, outcomes[u.unit_id], self._attribution(u, outcomes[u.unit_id]))
+                for u in w.units
+                if u.unit_id in outcomes and u.unit_id not in w.recorded
+            ]
+            self._ledger.record(w.job.job_id, to_record)
+            for outcome in w.new.values():
+                result.counts[outcome.kind] += 1
+                if outcome.kind == "failed":
+                    log.warning("send failed permanently", extra={"job_id": w.job.job_id, "reason": outcome.reason})
+            unsent = [u for u in w.units if u.unit_id not in outcomes]
+            disposition = self._dispose(w, unsent)
+            getattr(result, disposition).append(w.record.message_id)
+            if disposition in ("finished", "requeued"):
+                to_delete.append(w.record)
+            self._ledger.release(w.job.job_id, self.owner)
+        if result.incomplete and to_delete:
+            failed = self._queue.delete(to_delete)
+            if failed:
+                log.warning(
+                    "could not delete finished messages; they will be skipped on redelivery", extra={"sqs_ids": failed}
+                )
+
+    def _dispose(self, w: _JobWork, unsent: list[Unit]) -> str:
+        if not unsent:
+            return "finished"
+        verdicts = [w.verdicts.get(u.unit_id) for u in unsent]
+        kinds = {v.verdict for v in verdicts if v is not None}
+        if "regional" in kinds or None in verdicts:
+            return "retry"  # both regions failing (or not attempted): SQS redelivers; repeated failure -> DLQ
+        attempt = w.job.attempt + 1
+        if kinds == {"quota"} and not w.new and w.record.receive_count <= 1:
+            self._queue.change_visibility(w.record, QUOTA_VISIBILITY)
+            return "deferred"
+        if "transient" in kinds and attempt > MAX_TRANSIENT_ATTEMPTS:
+            return "retry"
+        if kinds == {"quota"}:
+            delay = MAX_DELAY
+        else:
+            delay = int(min(MAX_DELAY, 2 ** min(attempt, 10)) * (0.5 + self._rng.random() / 2)) or 1
+        self._queue.requeue(rebuild_job(w.job, unsent, attempt=attempt).body(), delay)
+        log.info(
+            "re-enqueued after throttling/quota", extra={"job_id": w.job.job_id, "units": len(unsent), "delay": delay}
+        )
+        return "requeued"
+
+    def _attribution(self, unit: Unit, outcome: Outcome) -> Attribution:
+        subject = None
+        if unit.kind == "simple":
+            subject = unit.content.get("Subject", {}).get("Data")
+        elif unit.kind == "template":
+            subject = unit.content.get("TemplateContent", {}).get("Subject") or unit.content.get("TemplateName")
+        return Attribution(
+            recipient=unit.recipient,
+            recipient_hash=unit.recipient_hash,
+            campaign_id=unit.campaign_id,
+            list_name=unit.list_name,
+            config_set=self.config.configuration_set(
+                unit.config_set, bool(outcome.region) and outcome.region == self.config.backup_region
+            ),
+            from_address=unit.addressing.get("FromEmailAddress") or self.config.default_from or None,
+            subject=subject,
+        )
+
+
+def summary(result: BatchResult) -> dict[str, Any]:
+    """Log-safe summary of a batch (no addresses)."""
+    return {
+        "finished": len(result.finished),
+        "requeued": len(result.requeued),
+        "deferred": len(result.deferred),
+        "retry": len(result.retry),
+        "ses_calls": result.ses_calls,
+        **{f"count_{k}": v for k, v in result.counts.items()},
+    }

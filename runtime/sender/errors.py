@@ -1,0 +1,100 @@
+"""What an SES failure means for the message: retry later (throttled), give up (permanent), or try the backup
+region (the primary region's SES is failing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Verdict = Literal["throttled", "quota", "permanent", "regional", "transient"]
+
+THROTTLING_CODES = frozenset(
+    {"TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException", "RequestLimitExceeded"}
+)
+PERMANENT_CODES = frozenset(
+    {
+        "MessageRejected",
+        "MailFromDomainNotVerifiedException",
+        "BadRequestException",
+        "NotFoundException",
+        "ValidationException",
+        "InvalidParameterValue",
+        "ConfigurationSetDoesNotExistException",
+        "TemplateDoesNotExistException",
+    }
+)
+REGIONAL_CODES = frozenset(
+    {
+        "SendingPausedException",
+        "AccountSendingPausedException",
+        "AccountSuspendedException",
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
+# SendBulkEmail per-entry statuses (botocore BulkEmailStatus)
+BULK_STATUS: dict[str, Verdict] = {
+    "MESSAGE_REJECTED": "permanent",
+    "MAIL_FROM_DOMAIN_NOT_VERIFIED": "permanent",
+    "CONFIGURATION_SET_NOT_FOUND": "permanent",
+    "TEMPLATE_NOT_FOUND": "permanent",
+    "INVALID_SENDING_POOL_NAME": "permanent",
+    "INVALID_PARAMETER": "permanent",
+    "ACCOUNT_THROTTLED": "throttled",
+    "ACCOUNT_DAILY_QUOTA_EXCEEDED": "quota",
+    "ACCOUNT_SUSPENDED": "regional",
+    "ACCOUNT_SENDING_PAUSED": "regional",
+    "CONFIGURATION_SET_SENDING_PAUSED": "regional",
+    "TRANSIENT_FAILURE": "transient",
+    "FAILED": "transient",
+}
+_CONNECTION_ERRORS = (
+    "EndpointConnectionError",
+    "ConnectionClosedError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ConnectionError",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    verdict: Verdict
+    code: str
+    message: str
+
+    @property
+    def reason(self) -> str:
+        """The ``failure_reason`` recorded for permanent failures (never contains an address)."""
+        return f"{self.code}: {self.message}"[:500]
+
+
+def classify(exc: BaseException) -> Classified:
+    """Classify an exception raised by an SES client call."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        error = response.get("Error") or {}
+        code = str(error.get("Code") or type(exc).__name__)
+        message = str(error.get("Message") or "")
+        status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
+        if code == "LimitExceededException" and "quota" in message.lower() and "daily" in message.lower():
+            return Classified("quota", code, message)
+        if code in THROTTLING_CODES or status == 429:
+            return Classified("throttled", code, message)
+        if code in REGIONAL_CODES or status >= 500:
+            return Classified("regional", code, message)
+        if code in PERMANENT_CODES or 400 <= status < 500:
+            return Classified("permanent", code, message)
+        return Classified("transient", code, message)
+    name = type(exc).__name__
+    if name == "ParamValidationError":
+        return Classified("permanent", "BadRequestException", str(exc).replace("\n", " "))
+    if name in _CONNECTION_ERRORS or any(base.__name__ in _CONNECTION_ERRORS for base in type(exc).__mro__):
+        return Classified("regional", name, str(exc))
+    return Classified("transient", name, str(exc))
+
+
+def classify_bulk_status(status: str, error: str | None) -> Classified:
+    return Classified(BULK_STATUS.get(status, "transient"), status, error or "")

@@ -1,0 +1,80 @@
+"""RFC 2369 / RFC 8058 unsubscribe headers for every marketing send.
+
+``List-Unsubscribe`` carries an HTTPS URL with a signed token (``runtime.tokens``; the unsubscribe endpoint
+verifies it) and optionally a ``mailto:``; ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` tells mailbox
+providers that a POST to that URL unsubscribes without further interaction (RFC 8058 section 3.1). The headers
+must be covered by the DKIM signature, which SES's Easy DKIM does for every header it is given.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from runtime.tokens import Scope, TokenSigner
+
+LIST_UNSUBSCRIBE = "List-Unsubscribe"
+LIST_UNSUBSCRIBE_POST = "List-Unsubscribe-Post"
+ONE_CLICK = "List-Unsubscribe=One-Click"
+MAX_HEADER_VALUE = 995
+
+
+class HeaderError(ValueError):
+    """The unsubscribe headers cannot be built (misconfiguration: the message names the setting)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribeHeaders:
+    """Builds the two headers for one recipient."""
+
+    signer: TokenSigner
+    base_url: str
+    mailto: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith("https://"):
+            raise HeaderError("SESAME_UNSUBSCRIBE_BASE_URL must be an https:// URL (RFC 8058 one-click needs HTTPS)")
+
+    def url(self, recipient_hash: str, *, campaign_id: str | None, list_name: str | None) -> str:
+        scope: Scope = "list" if list_name else "all"
+        token = self.signer.issue(recipient_hash, scope, campaign_id=campaign_id, list_name=list_name)
+        return f"{self.base_url.rstrip('/')}/unsubscribe?token={token}"
+
+    def build(self, recipient_hash: str, *, campaign_id: str | None, list_name: str | None) -> list[dict[str, str]]:
+        """``[{Name, Value}]`` in SES ``MessageHeader`` form."""
+        targets = [f"<{self.url(recipient_hash, campaign_id=campaign_id, list_name=list_name)}>"]
+        if self.mailto:
+            address = self.mailto.removeprefix("mailto:")
+            targets.append(f"<mailto:{address}?subject={quote('unsubscribe')}>")
+        value = ", ".join(targets)
+        if len(value) > MAX_HEADER_VALUE:
+            raise HeaderError("List-Unsubscribe would exceed SES's 995-character header limit")
+        return [{"Name": LIST_UNSUBSCRIBE, "Value": value}, {"Name": LIST_UNSUBSCRIBE_POST, "Value": ONE_CLICK}]
+
+
+def has_header(headers: list[dict[str, str]] | None, name: str) -> bool:
+    return any(h["Name"].lower() == name.lower() for h in headers or [])
+
+
+def merge_headers(existing: list[dict[str, str]] | None, extra: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The producer's headers plus ours; a producer's own List-Unsubscribe is kept (theirs wins)."""
+    merged = list(existing or [])
+    if has_header(merged, LIST_UNSUBSCRIBE):
+        return merged
+    merged.extend(h for h in extra if not has_header(merged, h["Name"]))
+    return merged
+
+
+def inject_raw_headers(raw_b64: str, extra: list[dict[str, str]]) -> str:
+    """Prepend headers to a base64 MIME message (Raw content has no ``Headers`` member); returns base64."""
+    mime = base64.b64decode(raw_b64)
+    head, sep, _ = mime.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, _ = mime.partition(b"\n\n")
+    present = {line.split(b":", 1)[0].strip().lower() for line in head.splitlines() if b":" in line}
+    if LIST_UNSUBSCRIBE.lower().encode() in present:
+        return raw_b64
+    newline = b"\r\n" if b"\r\n" in head else b"\n"
+    prefix = b"".join(f"{h['Name']}: {h['Value']}".encode("ascii") + newline for h in extra)
+    return base64.b64encode(prefix + mime).decode("ascii")

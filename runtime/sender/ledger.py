@@ -1,0 +1,339 @@
+"""The sender's bookkeeping: idempotency per job, message records, campaign counters.
+
+Job record (control table, ``pk`` = ``SENDJOB#<job id>``, ``sk`` = ``JOB``): ``lease_until``/``owner`` (one invocation
+works on a job at a time, even when SQS delivers it twice), ``done`` (unit id -> outcome, written right after the SES
+call: a unit found there is never sent again) and ``rec`` (unit ids whose message item and counters are written).
+
+Recording is one ``TransactWriteItems`` per chunk of a job's units: the job record's ``rec`` marks (conditional on
+the first unit not being recorded yet), the ``messages`` items and the campaign counter ``ADD``s — so a counter is
+never applied twice or lost, even if the Lambda dies between steps. Message items follow docs/DESIGN.md "Writers of
+the messages table": ``ADD version 1``, status ``sent`` only via ``if_not_exists`` (events may arrive first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from runtime.stores.schema import (
+    STATUS_RANK,
+    UNTAGGED,
+    counter_sort_keys,
+    counter_update,
+    iso,
+    status_key,
+)
+
+OutcomeKind = Literal["sent", "failed", "suppressed"]
+RECORD_CHUNK = 40
+JOB_TTL_SECONDS = 14 * 86_400
+
+
+class JobBusyError(RuntimeError):
+    """Another invocation holds the job's lease (SQS delivered it twice): leave it on the queue."""
+
+
+class LedgerUnavailableError(RuntimeError):
+    """Recording kept conflicting with concurrent writers (transient: the message is retried)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: OutcomeKind
+    message_id: str
+    region: str = ""
+    reason: str = ""  # failure reason or suppression scope
+
+    def encode(self) -> str:
+        return "|".join((self.kind, self.message_id, self.region, self.reason))
+
+    @classmethod
+    def decode(cls, text: str) -> Outcome:
+        kind, message_id, region, reason = ([*text.split("|", 3), "", "", ""])[:4]
+        if kind not in ("sent", "failed", "suppressed"):
+            raise ValueError(f"unknown outcome {kind!r}")
+        return cls(kind, message_id, region, reason)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """What the messages item records about one unit."""
+
+    recipient: str
+    recipient_hash: str
+    campaign_id: str | None
+    list_name: str | None
+    config_set: str | None
+    from_address: str | None
+    subject: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobState:
+    done: dict[str, Outcome]
+    recorded: frozenset[str]
+
+
+def local_message_id(job_id: str, unit_id: str) -> str:
+    """Deterministic id of a message that never reached SES (suppressed, failed): ``local-<32 hex>``."""
+    return "local-" + hashlib.sha256(f"{job_id}/{unit_id}".encode()).hexdigest()[:32]
+
+
+class Ledger(Protocol):
+    def claim(self, job_id: str, owner: str, lease_seconds: float) -> JobState: ...
+
+    def mark_done(self, job_id: str, outcomes: dict[str, Outcome]) -> None: ...
+
+    def record(self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]]) -> None: ...
+
+    def release(self, job_id: str, owner: str) -> None: ...
+
+
+def _message_update(
+    table: str, outcome: Outcome, attribution: Attribution, now_iso: str, expires_at: int
+) -> dict[str, Any]:
+    status = outcome.kind
+    values: dict[str, Any] = {
+        ":recipient": {"S": attribution.recipient},
+        ":hash": {"S": attribution.recipient_hash},
+        ":campaign": {"S": attribution.campaign_id or UNTAGGED},
+        ":list": {"S": attribution.list_name or UNTAGGED},
+        ":status": {"S": status},
+        ":rank": {"N": str(STATUS_RANK[status])},
+        ":skey": {"S": status_key(status, now_iso, outcome.message_id)},
+        ":exp": {"N": str(expires_at)},
+        ":one": {"N": "1"},
+    }
+    names = {
+        "#status": "status",
+        "#rank": "status_rank",
+        "#skey": "status_key",
+        "#exp": "expires_at",
+    }
+    sets = [
+        "recipient = :recipient",
+        "recipient_hash = :hash",
+        "campaign_id = :campaign",
+        "list_name = :list",
+        "#status = if_not_exists(#status, :status)",
+        "#rank = if_not_exists(#rank, :rank)",
+        "#skey = if_not_exists(#skey, :skey)",
+        "#exp = if_not_exists(#exp, :exp)",
+    ]
+    optional = {
+        "config_set": attribution.config_set,
+        "region": outcome.region or None,
+        "from_address": attribution.from_address,
+        "subject": attribution.subject,
+        "sent_at": now_iso,  # the send attempt (recipient-index sort key; suppressed/failed included)
+        "failure_reason": outcome.reason if status == "failed" else None,
+        "suppression_scope": outcome.reason if status == "suppressed" else None,
+    }
+    for i, (name, value) in enumerate(optional.items()):
+        if value:
+            names[f"#o{i}"] = name
+            values[f":o{i}"] = {"S": value[:1000]}
+            sets.append(f"#o{i} = :o{i}")
+    return {
+        "TableName": table,
+        "Key": {"message_id": {"S": outcome.message_id}},
+        "UpdateExpression": "SET " + ", ".join(sets) + " ADD version :one",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+    }
+
+
+def counter_deltas(entries: Sequence[tuple[str, Outcome, Attribution]]) -> dict[tuple[str, str], dict[str, int]]:
+    """``{(campaign, list): {"sent": n, "suppressed": n, "failed": n}}`` for a set of outcomes."""
+    deltas: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for _, outcome, attribution in entries:
+        deltas[(attribution.campaign_id or UNTAGGED, attribution.list_name or UNTAGGED)][outcome.kind] += 1
+    return {k: dict(v) for k, v in deltas.items()}
+
+
+def _is_code(exc: Exception, *codes: str) -> bool:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code") in codes
+
+
+class DynamoLedger:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        control_table: str,
+        messages_table: str,
+        campaigns_table: str,
+        ttl_days: int = 90,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._control = control_table
+        self._messages = messages_table
+        self._campaigns = campaigns_table
+        self._ttl_days = ttl_days
+        self._clock = clock
+        self._sleep = sleep
+
+    def _key(self, job_id: str) -> dict[str, Any]:
+        return {"pk": {"S": f"SENDJOB#{job_id}"}, "sk": {"S": "JOB"}}
+
+    def claim(self, job_id: str, owner: str, lease_seconds: float) -> JobState:
+        now = self._clock()
+        try:
+            response = self._client.update_item(
+                TableName=self._control,
+                Key=self._key(job_id),
+                UpdateExpression=(
+                    "SET lease_until = :until, #owner = :owner, done = if_not_exists(done, :empty), "
+                    "rec = if_not_exists(rec, :empty), expires_at = :exp"
+                ),
+                ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now OR #owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={
+                    ":until": {"N": str(round(now + lease_seconds, 3))},
+                    ":now": {"N": str(round(now, 3))},
+                    ":owner": {"S": owner},
+                    ":empty": {"M": {}},
+                    ":exp": {"N": str(int(now) + JOB_TTL_SECONDS)},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if _is_code(exc, "ConditionalCheckFailedException"):
+                raise JobBusyError(f"job {job_id} is leased by another invocation") from exc
+            raise
+        item = response.get("Attributes", {})
+        done = {k: Outcome.decode(v["S"]) for k, v in item.get("done", {}).get("M", {}).items()}
+        recorded = frozenset(item.get("rec", {}).get("M", {}).keys())
+        return JobState(done, recorded)
+
+    def mark_done(self, job_id: str, outcomes: dict[str, Outcome]) -> None:
+        if not outcomes:
+            return
+        names = {f"#u{i}": unit for i, unit in enumerate(outcomes)}
+        values = {f":u{i}": {"S": outcome.encode()} for i, outcome in enumerate(outcomes.values())}
+        self._client.update_item(
+            TableName=self._control,
+            Key=self._key(job_id),
+            UpdateExpression="SET " + ", ".join(f"done.#u{i} = :u{i}" for i in range(len(outcomes))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def record(self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]]) -> None:
+        for start in range(0, len(entries), RECORD_CHUNK):
+            self._record_chunk(job_id, entries[start : start + RECORD_CHUNK])
+
+    def _record_chunk(self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]]) -> None:
+        now = self._clock()
+        now_iso = iso(datetime.fromtimestamp(now, tz=UTC))
+        expires_at = int(now) + self._ttl_days * 86_400
+        names = {f"#r{i}": unit_id for i, (unit_id, _, _) in enumerate(entries)}
+        job_update = {
+            "TableName": self._control,
+            "Key": self._key(job_id),
+            "UpdateExpression": "SET " + ", ".join(f"rec.#r{i} = :t" for i in range(len(entries))),
+            "ConditionExpression": "attribute_not_exists(rec.#r0)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {":t": {"BOOL": True}},
+        }
+        items: list[dict[str, Any]] = [{"Update": job_update}]
+        for _, outcome, attribution in entries:
+            items.append({"Update": _message_update(self._messages, outcome, attribution, now_iso, expires_at)})
+        day = now_iso[:10]
+        for (campaign, list_name), deltas in counter_deltas(entries).items():
+            for sort_key in counter_sort_keys(list_name, day):
+                update = counter_update(self._campaigns, campaign, sort_key, deltas, event_at=None, expires_at=None)
+                items.append({"Update": update})
+        for attempt in range(6):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return
+            except Exception as exc:
+                if not _is_code(exc, "TransactionCanceledException", "TransactionConflictException"):
+                    raise
+                reasons = [r.get("Code") for r in getattr(exc, "response", {}).get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return  # this chunk was recorded by an earlier attempt
+                self._sleep(min(0.05 * 2**attempt, 1.0))
+        raise LedgerUnavailableError(f"recording job {job_id} kept conflicting")
+
+    def release(self, job_id: str, owner: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._control,
+                Key=self._key(job_id),
+                UpdateExpression="REMOVE lease_until",
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except Exception as exc:
+            if not _is_code(exc, "ConditionalCheckFailedException"):
+                raise
+
+
+@dataclass
+class InMemoryLedger:
+    """Same semantics in memory (unit tests, the bench)."""
+
+    clock: Callable[[], float] = time.time
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    counters: dict[tuple[str, str], dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
+    calls: int = 0
+
+    def claim(self, job_id: str, owner: str, lease_seconds: float) -> JobState:
+        self.calls += 1
+        now = self.clock()
+        job = self.jobs.setdefault(job_id, {"done": {}, "rec": set()})
+        if job.get("lease_until", 0) >= now and job.get("owner") != owner:
+            raise JobBusyError(f"job {job_id} is leased by another invocation")
+        job["lease_until"], job["owner"] = now + lease_seconds, owner
+        return JobState(dict(job["done"]), frozenset(job["rec"]))
+
+    def mark_done(self, job_id: str, outcomes: dict[str, Outcome]) -> None:
+        if outcomes:
+            self.calls += 1
+            self.jobs.setdefault(job_id, {"done": {}, "rec": set()})["done"].update(outcomes)
+
+    def record(self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]]) -> None:
+        job = self.jobs.setdefault(job_id, {"done": {}, "rec": set()})
+        fresh = [e for e in entries if e[0] not in job["rec"]]
+        if not fresh:
+            return
+        self.calls += -(-len(fresh) // RECORD_CHUNK)
+        now_iso = iso(datetime.fromtimestamp(self.clock(), tz=UTC))
+        for unit_id, outcome, attribution in fresh:
+            job["rec"].add(unit_id)
+            item = self.messages.setdefault(outcome.message_id, {"version": 0})
+            item.setdefault("status", outcome.kind)
+            item.update(
+                recipient=attribution.recipient,
+                recipient_hash=attribution.recipient_hash,
+                campaign_id=attribution.campaign_id or UNTAGGED,
+                list_name=attribution.list_name or UNTAGGED,
+                region=outcome.region,
+                config_set=attribution.config_set,
+                at=now_iso,
+            )
+            if outcome.kind == "failed":
+                item["failure_reason"] = outcome.reason
+            item["version"] += 1
+        day = now_iso[:10]
+        for (campaign, list_name), deltas in counter_deltas(fresh).items():
+            for sort_key in counter_sort_keys(list_name, day):
+                bucket = self.counters[(campaign, sort_key)]
+                for name, delta in deltas.items():
+                    bucket[name] = bucket.get(name, 0) + delta
+
+    def release(self, job_id: str, owner: str) -> None:
+        job = self.jobs.get(job_id)
+        if job and job.get("owner") == owner:
+            job.pop("lease_until", None)

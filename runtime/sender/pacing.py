@@ -1,0 +1,351 @@
+"""Pacing: never more than the account's MaxSendRate recipients in any one-second window, across every concurrent
+Lambda, and never past the daily quota (or the IP warm-up cap).
+
+Mechanism: a **shared sliding-window reservation log** in the control table (item ``RATE#<region>`` / ``WINDOW``).
+A sender asks for up to ``want`` recipients; ``plan`` finds the earliest instant ``t`` (not before the last
+reservation) at which the reservations in ``(t - 1 s, t]`` leave room, grants what fits, appends ``(t, granted)``
+and the caller sleeps until ``t`` before calling SES. Because reservations are appended in time order, the window
+ending at ``t`` is the fullest window containing ``t``, so **every** one-second window holds at most ``floor(R)``
+recipients — a token bucket would allow up to twice that after an idle period. Reservations in the future mean
+waiting callers never poll. The read-modify-write is a conditional put on a ``version`` attribute (optimistic
+concurrency), retried on conflict. docs/sending.md explains why this was chosen over reserved concurrency.
+
+The same item carries the UTC day's send count for the daily quota guard.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from runtime.logs import get_logger
+
+log = get_logger(__name__)
+
+WINDOW = 1.0
+_EPS = 1e-6
+WARMUP_DAYS = 30
+WARMUP_FIRST_DAY = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    at: float  # when the granted recipients may be sent (epoch seconds)
+    granted: int
+    entries: tuple[tuple[float, int], ...]  # the new log
+
+
+def plan(
+    entries: list[tuple[float, int]] | tuple[tuple[float, int], ...],
+    now: float,
+    want: int,
+    minimum: int,
+    rate: float,
+    max_ahead: float,
+) -> Plan | None:
+    """Earliest reservation for ``minimum..want`` recipients, or None if it would start later than ``max_ahead``.
+
+    ``entries`` is the log of (time, count) reservations in time order. A single unit larger than the whole
+    window (``minimum > floor(rate)``) is allowed alone in an otherwise empty window.
+    """
+    cap = max(1, math.floor(rate * WINDOW + _EPS))
+    live = [(t, n) for t, n in entries if t > now - WINDOW]
+    t = max(now, live[-1][0] if live else now)
+    while True:
+        window = [(ti, ni) for ti, ni in live if ti > t - WINDOW + _EPS / 2]
+        used = sum(n for _, n in window)
+        free = cap - used
+        if free >= minimum or (not window and minimum > cap):
+            break
+        t = window[0][0] + WINDOW + _EPS
+    if t - now > max_ahead:
+        return None
+    granted = max(minimum, min(want, free)) if free >= minimum else minimum
+    return Plan(t, granted, (*live, (round(t, 6), granted)))
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    at: float = 0.0
+    granted: int = 0
+    exhausted: bool = False  # daily quota (or warm-up cap) reached: leave the messages queued
+    wait: float = 0.0  # when not granted and not exhausted: how long until capacity (defer the work)
+
+
+class RateStore(Protocol):
+    def reserve(
+        self,
+        region: str,
+        *,
+        now: float,
+        want: int,
+        minimum: int,
+        rate: float,
+        daily_cap: float | None,
+        already_sent: int,
+        max_ahead: float,
+    ) -> Reservation: ...
+
+
+def _day(now: float) -> str:
+    return datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%d")
+
+
+def _decide(
+    state: dict[str, Any],
+    *,
+    now: float,
+    want: int,
+    minimum: int,
+    rate: float,
+    daily_cap: float | None,
+    already_sent: int,
+    max_ahead: float,
+) -> tuple[Reservation, dict[str, Any] | None]:
+    """Pure decision on the stored state; returns the reservation and the new state (None = unchanged)."""
+    day = _day(now)
+    day_sent = int(state.get("day_sent", 0)) if state.get("day") == day else 0
+    if daily_cap is not None:
+        left = math.floor(daily_cap) - max(day_sent, already_sent)
+        if left < minimum:
+            return Reservation(exhausted=True), None
+        want = min(want, left)
+    entries = state.get("entries", ())
+    p = plan(entries, now, want, minimum, rate, max_ahead)
+    if p is None:
+        return Reservation(wait=max_ahead), None
+    return Reservation(at=p.at, granted=p.granted), {
+        "entries": p.entries,
+        "day": day,
+        "day_sent": day_sent + p.granted,
+    }
+
+
+@dataclass
+class InMemoryRateStore:
+    """One process's shared state (tests, the bench, and the local stack's single consumer)."""
+
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: int = 0
+
+    def reserve(
+        self,
+        region: str,
+        *,
+        now: float,
+        want: int,
+        minimum: int,
+        rate: float,
+        daily_cap: float | None,
+        already_sent: int,
+        max_ahead: float,
+    ) -> Reservation:
+        self.calls += 1
+        state = self.states.get(region, {})
+        result, new_state = _decide(
+            state,
+            now=now,
+            want=want,
+            minimum=minimum,
+            rate=rate,
+            daily_cap=daily_cap,
+            already_sent=already_sent,
+            max_ahead=max_ahead,
+        )
+        if new_state is not None:
+            self.states[region] = new_state
+        return result
+
+
+class RateContentionError(RuntimeError):
+    """The shared rate item kept changing under us (transient: retry the batch)."""
+
+
+class DynamoRateStore:
+    """The reservation log as one control-table item per region, updated with optimistic concurrency."""
+
+    def __init__(self, client: Any, table_name: str, *, attempts: int = 20) -> None:
+        self._client = client
+        self._table = table_name
+        self._attempts = attempts
+
+    def _key(self, region: str) -> dict[str, Any]:
+        return {"pk": {"S": f"RATE#{region}"}, "sk": {"S": "WINDOW"}}
+
+    def reserve(
+        self,
+        region: str,
+        *,
+        now: float,
+        want: int,
+        minimum: int,
+        rate: float,
+        daily_cap: float | None,
+        already_sent: int,
+        max_ahead: float,
+    ) -> Reservation:
+        for _ in range(self._attempts):
+            item = self._client.get_item(TableName=self._table, Key=self._key(region), ConsistentRead=True).get("Item")
+            version = int(item["version"]["N"]) if item and "version" in item else None
+            state: dict[str, Any] = {}
+            if item:
+                state = {
+                    "entries": _parse_entries(item.get("log", {}).get("S", "")),
+                    "day": item.get("day", {}).get("S", ""),
+                    "day_sent": int(item.get("day_sent", {}).get("N", "0")),
+                }
+            result, new_state = _decide(
+                state,
+                now=now,
+                want=want,
+                minimum=minimum,
+                rate=rate,
+                daily_cap=daily_cap,
+                already_sent=already_sent,
+                max_ahead=max_ahead,
+            )
+            if new_state is None:
+                return result
+            new_item = {
+                **self._key(region),
+                "log": {"S": _format_entries(new_state["entries"])},
+                "day": {"S": new_state["day"]},
+                "day_sent": {"N": str(new_state["day_sent"])},
+                "version": {"N": str((version or 0) + 1)},
+                "expires_at": {"N": str(int(now) + 3 * 86_400)},
+            }
+            condition: dict[str, Any]
+            if version is None:
+                condition = {"ConditionExpression": "attribute_not_exists(pk)"}
+            else:
+                condition = {
+                    "ConditionExpression": "version = :v",
+                    "ExpressionAttributeValues": {":v": {"N": str(version)}},
+                }
+            try:
+                self._client.put_item(TableName=self._table, Item=new_item, **condition)
+            except Exception as exc:  # botocore ClientError
+                code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+                if code == "ConditionalCheckFailedException":
+                    continue
+                raise
+            return result
+        raise RateContentionError(f"rate item RATE#{region} changed {self._attempts} times in a row")
+
+
+def _parse_entries(text: str) -> list[tuple[float, int]]:
+    out = []
+    for part in text.split(","):
+        if part:
+            t, _, n = part.partition(":")
+            out.append((float(t), int(n)))
+    return out
+
+
+def _format_entries(entries: tuple[tuple[float, int], ...]) -> str:
+    return ",".join(f"{t:.6f}:{n}" for t, n in entries)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLimits:
+    max_send_rate: float
+    max_24_hour_send: float | None  # None = unknown or unlimited
+    sent_last_24_hours: int = 0
+
+
+class AccountLimitsProvider:
+    """``GetAccount`` per region, cached for ``ttl`` seconds; ``SESAME_MAX_SEND_RATE`` overrides the rate (moto has no
+    GetAccount). Without either, the SES sandbox limits (1/s, 200/day) are assumed."""
+
+    def __init__(
+        self,
+        ses_client: Callable[[str], Any],
+        *,
+        override_rate: float | None = None,
+        clock: Callable[[], float] = time.time,
+        ttl: float = 300.0,
+    ) -> None:
+        self._client = ses_client
+        self._override = override_rate
+        self._clock = clock
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, AccountLimits]] = {}
+
+    def get(self, region: str) -> AccountLimits:
+        now = self._clock()
+        cached = self._cache.get(region)
+        if cached and now - cached[0] < self._ttl:
+            return cached[1]
+        limits = self._fetch(region)
+        self._cache[region] = (now, limits)
+        return limits
+
+    def _fetch(self, region: str) -> AccountLimits:
+        try:
+            quota = self._client(region).get_account()["SendQuota"]
+        except Exception as exc:  # not implemented (moto), no permission, or SES down: fall back, never crash
+            if self._override is None:
+                log.warning("GetAccount failed; assuming sandbox limits", extra={"region": region, "error": str(exc)})
+                return AccountLimits(1.0, 200.0)
+            return AccountLimits(self._override, None)
+        max24 = float(quota.get("Max24HourSend", 0) or 0)
+        rate = float(self._override or quota.get("MaxSendRate") or 1.0)
+        return AccountLimits(rate, max24 if max24 > 0 else None, int(quota.get("SentLast24Hours", 0) or 0))
+
+
+def warmup_cap(start: str, today: date, target: float | None) -> float | None:
+    """Daily cap on day ``today`` of a 30-day IP warm-up that began on ``start`` (ISO date); None when not warming.
+
+    Geometric ramp from 50 on day 0 to ``target`` (the daily quota, or 1,000,000 when unknown) on day 29.
+    """
+    if not start:
+        return None
+    first = date.fromisoformat(start[:10])
+    day = (today - first).days
+    if day < 0:
+        return float(WARMUP_FIRST_DAY)
+    if day >= WARMUP_DAYS:
+        return None
+    goal = max(float(WARMUP_FIRST_DAY), target or 1_000_000.0)
+    return float(round(WARMUP_FIRST_DAY * (goal / WARMUP_FIRST_DAY) ** (day / (WARMUP_DAYS - 1))))
+
+
+@dataclass
+class Pacer:
+    """Asks the shared store for capacity and waits until the granted instant."""
+
+    store: RateStore
+    limits: AccountLimitsProvider
+    headroom: float = 0.02
+    warmup_start: str = ""
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    max_wait: float = 20.0
+
+    def daily_cap(self, region: str, limits: AccountLimits) -> float | None:
+        cap = limits.max_24_hour_send * (1 - self.headroom) if limits.max_24_hour_send is not None else None
+        ramp = warmup_cap(self.warmup_start, datetime.fromtimestamp(self.clock(), tz=UTC).date(), cap)
+        if ramp is not None:
+            cap = ramp if cap is None else min(cap, ramp)
+        return cap
+
+    def acquire(self, region: str, want: int, minimum: int = 1) -> Reservation:
+        limits = self.limits.get(region)
+        now = self.clock()
+        reservation = self.store.reserve(
+            region,
+            now=now,
+            want=want,
+            minimum=minimum,
+            rate=limits.max_send_rate,
+            daily_cap=self.daily_cap(region, limits),
+            already_sent=limits.sent_last_24_hours,
+            max_ahead=self.max_wait,
+        )
+        if reservation.granted and reservation.at > now:
+            self.sleep(reservation.at - now)
+        return reservation
