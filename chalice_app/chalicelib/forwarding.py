@@ -1,5 +1,80 @@
-"""Placeholder blueprint; filled in by its owner."""
+"""Event forwarding to the user's own API (optional: ``SESAME_FORWARD_URL`` + ``SESAME_FORWARD_SECRET``).
+
+``event_sink()`` is what the ingestion engine and the unsubscribe endpoint call with newly applied events: it is
+None when forwarding is off, else an object with ``publish(events) -> None``. The consumer below posts queued
+events in signed batches (<= 50 events or 15 s); failures after 3 attempts are parked in the forward DLQ.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib import wiring
+from runtime import logs
+from runtime.forwarding.delivery import Forwarder
+from runtime.forwarding.sink import ForwardingSink
+
 bp = Blueprint(__name__)
+log = logs.get_logger("sesame.forwarding")
+
+FORWARD_BATCH_SIZE = 50
+FORWARD_BATCH_WINDOW_SECONDS = 15
+
+
+@functools.cache
+def _sink() -> ForwardingSink | None:
+    s = wiring.settings()
+    if not s.forward_url:
+        return None
+    if not s.forward_secret:
+        log.error("forwarding is off: SESAME_FORWARD_URL is set but SESAME_FORWARD_SECRET is empty")
+        return None
+    forwarder = Forwarder(s.forward_url, s.forward_secret)
+    return ForwardingSink(forwarder, wiring.client("sqs", s.region), s.forward_queue_url, s.forward_dlq_url)
+
+
+@functools.cache
+def _urgent_sink() -> ForwardingSink | None:
+    """Same sink with a short HTTP timeout: the immediate path runs inside ingestion and unsubscribe requests."""
+    sink = _sink()
+    if sink is None:
+        return None
+    fast = Forwarder(sink.forwarder.url, wiring.settings().forward_secret, timeout=5.0, base_delay=0.25)
+    return ForwardingSink(fast, wiring.client("sqs", wiring.settings().region), sink.queue_url, sink.dlq_url)
+
+
+@wiring.on_reset
+def _reset() -> None:
+    _sink.cache_clear()
+    _urgent_sink.cache_clear()
+
+
+def event_sink() -> ForwardingSink | None:
+    """None when forwarding is off; else ``publish(events)`` (pydantic models or dicts), which never raises."""
+    return _urgent_sink()
+
+
+def _queue_name() -> str:
+    # Read when Chalice loads the app (packaging needs the queue name for the event source mapping).
+    return os.environ.get("SESAME_FORWARD_QUEUE", "sesame-dev-forward")
+
+
+@bp.on_sqs_message(
+    queue=_queue_name(),
+    batch_size=FORWARD_BATCH_SIZE,
+    maximum_batching_window_in_seconds=FORWARD_BATCH_WINDOW_SECONDS,
+    name="forward_events",
+)
+def forward_events(event: Any) -> None:
+    """One signed POST per SQS batch; on final failure the batch is parked in the DLQ and the messages deleted
+    (by returning normally). Raising (DLQ unreachable) lets SQS redeliver the whole batch."""
+    sink = _sink()
+    bodies = [record.body for record in event]
+    if sink is None:
+        log.warning("forward queue message dropped: forwarding is off", extra={"messages": len(bodies)})
+        return
+    sink.consume(bodies)
