@@ -144,8 +144,15 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
 
 class SqsPoller:
     def __init__(
-        self, sqs_client: Any, bindings: list[QueueBinding], *, region: str, max_window_s: float = 0.2
+        self,
+        sqs_client: Any,
+        bindings: list[QueueBinding],
+        *,
+        region: str,
+        max_window_s: float = 0.2,
+        output: Any = None,
     ) -> None:
+        self._output = output  # where the handlers' stdout (EMF metric lines) goes; None = unchanged
         self._sqs = sqs_client
         self.bindings = bindings
         self._region = region
@@ -185,7 +192,11 @@ class SqsPoller:
         self.stats.invocations[name] = self.stats.invocations.get(name, 0) + 1
         self.stats.records[name] = self.stats.records.get(name, 0) + len(messages)
         try:
-            binding.handler(event, LambdaContext(name))
+            if self._output is not None:
+                with contextlib.redirect_stdout(self._output):
+                    binding.handler(event, LambdaContext(name))
+            else:
+                binding.handler(event, LambdaContext(name))
         except Exception as exc:  # Lambda semantics: the whole batch (what was not deleted) comes back
             self.stats.failures[name] = self.stats.failures.get(name, 0) + 1
             self.stats.last_error = f"{name}: {type(exc).__name__}: {exc}"

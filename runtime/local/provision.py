@@ -50,6 +50,7 @@ _SKIP_REASONS: tuple[tuple[str, str], ...] = (
     ("aws:dynamodb/contributorInsights", "contributor insights: not emulated"),
     ("aws:ssm/", "SSM setting not needed locally"),
     ("pulumi:", "Pulumi bookkeeping (stack, providers)"),
+    ("random:", "random values: the local stack generates its own secrets"),
     ("sesame:", "component resource (its children are translated)"),
 )
 
@@ -114,9 +115,15 @@ def _table_op(res: DeclaredResource) -> Operation:
         key_schema.append({"AttributeName": i["rangeKey"], "KeyType": "RANGE"})
     gsis = []
     for gsi in i.get("globalSecondaryIndexes") or []:
-        ks = [{"AttributeName": gsi["hashKey"], "KeyType": "HASH"}]
-        if gsi.get("rangeKey"):
-            ks.append({"AttributeName": gsi["rangeKey"], "KeyType": "RANGE"})
+        if gsi.get("keySchemas"):  # pulumi-aws 7: keySchemas replaces hashKey/rangeKey
+            ks = [
+                {"AttributeName": k["attributeName"], "KeyType": k["keyType"]}
+                for k in sorted(gsi["keySchemas"], key=lambda k: 0 if k["keyType"] == "HASH" else 1)
+            ]
+        else:
+            ks = [{"AttributeName": gsi["hashKey"], "KeyType": "HASH"}]
+            if gsi.get("rangeKey"):
+                ks.append({"AttributeName": gsi["rangeKey"], "KeyType": "RANGE"})
         projection: dict[str, Any] = {"ProjectionType": gsi.get("projectionType", "ALL")}
         if gsi.get("nonKeyAttributes"):
             projection["NonKeyAttributes"] = list(gsi["nonKeyAttributes"])
@@ -149,7 +156,7 @@ def _queue_op(res: DeclaredResource) -> Operation:
     }
     for key, attr in mapping.items():
         if i.get(key) is not None:
-            attributes[attr] = str(i[key])
+            attributes[attr] = str(int(float(i[key])))
     if i.get("fifoQueue"):
         attributes["FifoQueue"] = "true"
     redrive = _json_attr(i.get("redrivePolicy"))

@@ -137,7 +137,12 @@ def capture(config: dict[str, str], *, stack: str, program: Path | None = None) 
     return {"stack": stack, "config": config, "resources": resources}
 
 
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a serialized secret value
+
+
 def _plain(value: Any) -> Any:
+    if isinstance(value, dict) and _SECRET_SIG in value and "value" in value:
+        return _plain(value["value"])
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -156,10 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--domain", default="example.com")
     parser.add_argument("--program", type=Path, help="Pulumi entry file (default: the repository's __main__.py)")
+    parser.add_argument("--out", type=Path, help="write the JSON here instead of stdout")
     args = parser.parse_args(argv)
     config = dev_config(args.environment, args.region, args.domain)
     result = capture(config, stack=f"{args.environment}-{args.region}", program=args.program)
-    sys.stdout.write(json.dumps(result) + "\n")
+    if args.out:
+        args.out.write_text(json.dumps(result))
+    else:
+        sys.stdout.write(json.dumps(result) + "\n")
     return 0
 
 
