@@ -17,14 +17,14 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from pydantic import ValidationError
 
-from runtime.sns.certs import CertificateStore
+from runtime.sns.certs import CertificateStore, FetchFunc, default_fetch
 from runtime.sns.errors import (
     InvalidCertificateUrlError,
     InvalidEnvelopeError,
@@ -37,13 +37,16 @@ from runtime.sns.errors import (
 from runtime.sns.models import KNOWN_TYPES, SnsEnvelope, topic_region
 from runtime.sns.urls import validate_cert_url
 
+if TYPE_CHECKING:
+    from runtime.settings import Settings
+
 DEFAULT_MAX_AGE_SECONDS = 3600
 DEFAULT_MAX_FUTURE_SKEW_SECONDS = 300
 
 _NOTIFICATION_REQUIRED = ("Message", "MessageId", "Timestamp", "SignatureVersion", "Signature", "SigningCertURL")
 _CONFIRMATION_REQUIRED = (*_NOTIFICATION_REQUIRED, "SubscribeURL", "Token")
 # Fields that must be non-empty (Message may legitimately be short but SNS never sends it empty either).
-_NON_EMPTY = ("MessageId", "Timestamp", "SigningCertURL", "SubscribeURL", "Token")
+_NON_EMPTY = frozenset({"MessageId", "Timestamp", "SigningCertURL", "SubscribeURL", "Token"})
 _PADDING = padding.PKCS1v15()
 _HASHES: dict[str, hashes.HashAlgorithm] = {"1": hashes.SHA1(), "2": hashes.SHA256()}  # noqa: S303 - SNS v1 is SHA1
 _MAX_SIGNATURE_B64 = 2048  # RSA-8192 would be 1368 characters
@@ -127,6 +130,17 @@ class SnsVerifier:
         self._clock = clock
         self._url_regions: dict[str, str] = {}  # SigningCertURL -> region, for URLs that validated
 
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, fetch: FetchFunc = default_fetch, clock: Callable[[], float] = time.time
+    ) -> SnsVerifier:
+        """The verifier the app uses: ``SNS_ALLOWED_TOPIC_ARNS``, ``SNS_CERT_DIR``, ``SNS_MAX_AGE_SECONDS``.
+
+        The certificate store uses the process-level cache, so building a verifier per invocation is cheap.
+        """
+        store = CertificateStore(settings.sns_cert_dir or None, fetch=fetch, clock=clock)
+        return cls(settings.sns_allowed_topic_arns, store, max_age_seconds=settings.sns_max_age_seconds, clock=clock)
+
     @property
     def allowed_topic_arns(self) -> frozenset[str]:
         return self._allowed
@@ -191,12 +205,12 @@ class SnsVerifier:
     def _check_shape(data: Mapping[str, Any], msg_type: str) -> None:
         required = _NOTIFICATION_REQUIRED if msg_type == "Notification" else _CONFIRMATION_REQUIRED
         for name in required:
-            if type(data.get(name)) is not str:
-                if name == "SignatureVersion" and name in data:
+            value = data.get(name)
+            if type(value) is not str:
+                if name == "SignatureVersion" and value is not None:
                     raise UnsupportedSignatureVersionError("SignatureVersion must be the string 1 or 2")
                 raise InvalidEnvelopeError(f"{name} is missing or not a string")
-        for name in _NON_EMPTY:
-            if data.get(name) == "":
+            if not value and name in _NON_EMPTY:
                 raise InvalidEnvelopeError(f"{name} is empty")
         if msg_type == "Notification":
             subject = data.get("Subject")

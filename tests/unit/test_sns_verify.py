@@ -4,8 +4,25 @@ import json
 
 import pytest
 
-from runtime.sns import SnsEnvelope, SnsMalformedError, StaleMessageError, UntrustedTopicError
-from tests.support.sns import TOPIC_ARN, UNTRUSTED_TOPIC_ARN, make_signer, make_verifier
+from runtime.settings import Settings
+from runtime.sns import (
+    InvalidCertificateUrlError,
+    InvalidEnvelopeError,
+    SnsEnvelope,
+    SnsMalformedError,
+    SnsVerifier,
+    StaleMessageError,
+    UntrustedTopicError,
+)
+from tests.support.sns import (
+    EU_TOPIC_ARN,
+    TOPIC_ARN,
+    UNTRUSTED_TOPIC_ARN,
+    make_signer,
+    make_store,
+    make_verifier,
+    sns_env,
+)
 
 
 @pytest.fixture
@@ -54,3 +71,109 @@ def test_max_age_zero_disables_the_age_check(signer):
     with pytest.raises(StaleMessageError):
         make_verifier(signer).verify(envelope)
     assert make_verifier(signer, max_age_seconds=0).verify(envelope).Message == "old"
+
+
+def test_future_timestamp_is_refused_even_when_age_check_is_disabled(signer):
+    envelope = signer.notification(TOPIC_ARN, "m", timestamp="2012-05-02T00:54:06.655Z")
+    verifier = make_verifier(signer, max_age_seconds=0, clock=lambda: 1_000_000_000.0)  # 2001, before the message
+    with pytest.raises(StaleMessageError):
+        verifier.verify(envelope)
+
+
+def test_message_within_max_age_by_the_injected_clock_is_accepted(signer):
+    envelope = signer.notification(TOPIC_ARN, "m", timestamp="2012-05-02T00:54:06.655Z")
+    sent = 1335920046.655
+    assert make_verifier(signer, max_age_seconds=60, clock=lambda: sent + 59).verify(envelope).Message == "m"
+    with pytest.raises(StaleMessageError):
+        make_verifier(signer, max_age_seconds=60, clock=lambda: sent + 61).verify(envelope)
+
+
+def test_negative_max_age_is_a_configuration_error(signer):
+    with pytest.raises(ValueError):
+        make_verifier(signer, max_age_seconds=-1)
+
+
+@pytest.mark.parametrize("timestamp", ["2024-01-02T03:04:05", "2024-01-02", "not a date"])
+def test_timestamp_without_zone_or_time_is_refused(signer, timestamp):
+    envelope = signer.notification(TOPIC_ARN, "m", timestamp=timestamp)
+    with pytest.raises(InvalidEnvelopeError):
+        make_verifier(signer, max_age_seconds=0).verify(envelope)
+
+
+def test_topic_from_another_region_needs_that_regions_certificate_url(signer):
+    envelope = signer.notification(EU_TOPIC_ARN, "m")
+    assert envelope["SigningCertURL"].startswith("https://sns.eu-west-1.amazonaws.com/")
+    verifier = make_verifier(signer)
+    assert verifier.verify(envelope).region == "eu-west-1"
+    envelope["SigningCertURL"] = signer.cert_url_for("us-east-1")
+    with pytest.raises(InvalidCertificateUrlError):
+        verifier.verify(signer.sign(envelope))
+
+
+def test_china_partition_topic_round_trips(signer):
+    topic = "arn:aws-cn:sns:cn-north-1:123456789012:sesame-prod-ses-events"
+    assert make_verifier(signer, [topic]).verify(signer.notification(topic, "m")).region == "cn-north-1"
+
+
+def test_certificate_is_obtained_once_for_many_messages(signer):
+    fetched = []
+
+    def fetch(url, timeout):
+        fetched.append(url)
+        return signer.cert_pem
+
+    verifier = SnsVerifier([TOPIC_ARN], make_store(None, fetch=fetch))
+    for _ in range(3):
+        verifier.verify(signer.notification(TOPIC_ARN, "m"))
+    assert fetched == [signer.cert_url]
+
+
+def test_unsigned_fields_with_wrong_types_are_refused(signer):
+    envelope = signer.notification(TOPIC_ARN, "m")
+    envelope["UnsubscribeURL"] = 42
+    with pytest.raises(InvalidEnvelopeError):
+        make_verifier(signer).verify(envelope)
+
+
+def test_unsigned_extra_fields_are_kept(signer):
+    attributes = {"k": {"Type": "String", "Value": "v"}}
+    envelope = signer.notification(TOPIC_ARN, "m", message_attributes=attributes)
+    verified = make_verifier(signer).verify(envelope)
+    assert verified.model_extra == {"MessageAttributes": attributes}
+
+
+def test_verify_does_not_modify_the_caller_mapping(signer):
+    envelope = signer.notification(TOPIC_ARN, "m")
+    snapshot = dict(envelope)
+    make_verifier(signer).verify(envelope)
+    assert envelope == snapshot
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"Type": ["Notification"]}', '{"Type": {"a": 1}}', "[]", "null", "42", b"\xff", 7, None],
+    ids=["type-list", "type-object", "array", "null", "number", "bad-utf8", "int-body", "none-body"],
+)
+def test_bodies_that_are_not_sns_messages_are_malformed(signer, body):
+    with pytest.raises(SnsMalformedError) as raised:
+        make_verifier(signer).verify(body)
+    assert raised.value.http_status == 400
+
+
+@pytest.mark.parametrize("topic", [None, 42, ["arn"], ""])
+def test_missing_or_non_string_topic_is_untrusted(signer, topic):
+    with pytest.raises(UntrustedTopicError) as raised:
+        make_verifier(signer).verify({"Type": "Notification", "TopicArn": topic})
+    assert raised.value.http_status == 403
+
+
+def test_empty_allow_list_trusts_no_topic(signer):
+    with pytest.raises(UntrustedTopicError):
+        make_verifier(signer, topics=[]).verify(signer.notification(TOPIC_ARN, "m"))
+
+
+def test_from_settings_uses_the_sns_env_vars(signer):
+    settings = Settings.from_env(sns_env(signer, [TOPIC_ARN]))
+    verifier = SnsVerifier.from_settings(settings, fetch=lambda url, timeout: pytest.fail("downloaded"))
+    assert verifier.allowed_topic_arns == frozenset({TOPIC_ARN})
+    assert verifier.verify(signer.notification_json(TOPIC_ARN, "m")).Message == "m"
