@@ -1,0 +1,275 @@
+"""``DynamoTrackingStore``: the ingest engine's store over the low-level DynamoDB client (docs/DESIGN.md tables).
+
+* ``load``: one ``BatchGetItem`` per 100 keys (messages summaries + SOFTBOUNCE counters + ALL suppressions);
+* ``put_history``: ``BatchWriteItem`` puts of the events table (idempotent: same key for a redelivered event);
+* ``commit``: one ``TransactWriteItems`` per :class:`runtime.ingest.ports.Transaction` — summaries ``Put`` under a
+  ``version`` condition (or ``attribute_not_exists`` for a new summary), SOFTBOUNCE ``Put``/``Delete`` under their
+  own version condition, ALL-scope suppression ``Update``, campaign counters ``Update ... ADD``. A
+  ``ConditionalCheckFailed`` cancellation is returned as conflicting keys (the engine re-reads them);
+  ``TransactionConflict`` and throttling are retried here with backoff;
+* ``ensure_campaign``: conditional ``PutItem`` of a ``META`` item (``status`` = ``external``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
+
+from runtime.ingest.ports import CommitResult, Snapshot, TrackingStoreUnavailableError, Transaction
+from runtime.logs import get_logger
+from runtime.settings import Settings
+from runtime.stores import dynamo
+from runtime.stores.schema import LISTING_PK, META, SOFTBOUNCE_SCOPE, counter_update
+
+_log = get_logger(__name__)
+
+ALL_SCOPE = "ALL"
+_RETRYABLE_CODES = frozenset(
+    {
+        "TransactionConflict",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "ThrottlingError",
+        "ThrottlingException",
+        "ProvisionedThroughputExceeded",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+class DynamoTrackingStore:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        messages_table: str,
+        events_table: str,
+        campaigns_table: str,
+        suppressions_table: str,
+        attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self.messages_table = messages_table
+        self.events_table = events_table
+        self.campaigns_table = campaigns_table
+        self.suppressions_table = suppressions_table
+        self._attempts = attempts
+        self._sleep = sleep
+
+    @classmethod
+    def from_settings(cls, client: Any, settings: Settings) -> DynamoTrackingStore:
+        return cls(
+            client,
+            messages_table=settings.messages_table,
+            events_table=settings.events_table,
+            campaigns_table=settings.campaigns_table,
+            suppressions_table=settings.suppressions_table,
+        )
+
+    # --- reads ----------------------------------------------------------------------------------------------------
+
+    def load(
+        self, message_ids: Collection[str], softbounce_hashes: Collection[str], suppression_hashes: Collection[str]
+    ) -> Snapshot:
+        requests: dict[str, list[dict[str, Any]]] = {}
+        if message_ids:
+            requests[self.messages_table] = [{"message_id": {"S": mid}} for mid in message_ids]
+        keys = [{"recipient_hash": {"S": h}, "scope": {"S": SOFTBOUNCE_SCOPE}} for h in softbounce_hashes]
+        keys += [{"recipient_hash": {"S": h}, "scope": {"S": ALL_SCOPE}} for h in suppression_hashes]
+        if keys:
+            requests[self.suppressions_table] = keys
+        snap = Snapshot()
+        if not requests:
+            return snap
+        try:
+            response = dynamo.batch_get(self._client, requests, sleep=self._sleep)
+        except dynamo.DynamoUnavailableError as exc:
+            raise TrackingStoreUnavailableError(str(exc)) from exc
+        except Exception as exc:
+            raise self._unavailable("BatchGetItem", exc) from exc
+        for raw in response.get(self.messages_table, []):
+            item = dynamo.from_item(raw)
+            snap.summaries[str(item["message_id"])] = item
+        for raw in response.get(self.suppressions_table, []):
+            item = dynamo.from_item(raw)
+            target = snap.softbounce if item.get("scope") == SOFTBOUNCE_SCOPE else snap.suppressions
+            target[str(item["recipient_hash"])] = item
+        return snap
+
+    # --- writes ---------------------------------------------------------------------------------------------------
+
+    def put_history(self, items: Sequence[dict[str, Any]]) -> None:
+        puts = [
+            dynamo.to_item({**item, "detail": json.dumps(item.get("detail") or {}, separators=(",", ":"))})
+            for item in items
+        ]
+        try:
+            dynamo.batch_write(self._client, self.events_table, puts, sleep=self._sleep)
+        except dynamo.DynamoUnavailableError as exc:
+            raise TrackingStoreUnavailableError(str(exc)) from exc
+        except Exception as exc:
+            raise self._unavailable("BatchWriteItem", exc) from exc
+
+    def commit(self, tx: Transaction) -> CommitResult:
+        items, keys = self._transact_items(tx)
+        for attempt in range(self._attempts):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+                return CommitResult(ok=True)
+            except Exception as exc:
+                code = _error_code(exc)
+                if code == "TransactionCanceledException":
+                    reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+                    result = CommitResult(ok=False)
+                    for (kind, key), reason in zip(keys, reasons, strict=False):
+                        if reason.get("Code") == "ConditionalCheckFailed":
+                            if kind == "message":
+                                result.conflict_messages.add(key)
+                            else:
+                                result.conflict_recipients.add(key)
+                    if result.conflict_messages or result.conflict_recipients:
+                        return result
+                    if not all(r.get("Code") in _RETRYABLE_CODES | {"None", None} for r in reasons):
+                        raise TrackingStoreUnavailableError(
+                            "TransactWriteItems cancelled: " + ",".join(str(r.get("Code")) for r in reasons)
+                        ) from exc
+                elif (code and code not in _RETRYABLE_CODES) or (not code and not _is_transport_error(exc)):
+                    raise
+                _log.info("transaction retry", extra={"attempt": attempt + 1, "code": code or type(exc).__name__})
+                self._sleep(min(0.05 * 2**attempt, 1.0))
+        raise TrackingStoreUnavailableError("TransactWriteItems kept failing transiently")
+
+    def ensure_campaign(self, campaign_id: str, created_at: str, data_expires_at: int) -> bool:
+        item = {
+            "campaign_id": campaign_id,
+            "sk": META,
+            "status": "external",
+            "listing_pk": LISTING_PK,
+            "created_at": created_at,
+            "data_expires_at": data_expires_at,
+        }
+        try:
+            self._client.put_item(
+                TableName=self.campaigns_table,
+                Item=dynamo.to_item(item),
+                ConditionExpression="attribute_not_exists(campaign_id)",
+            )
+        except Exception as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise self._unavailable("PutItem", exc) from exc
+        return True
+
+    # --- building the transaction ---------------------------------------------------------------------------------
+
+    def _transact_items(self, tx: Transaction) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+        items: list[dict[str, Any]] = []
+        keys: list[tuple[str, str]] = []
+        for plan in tx.messages:
+            put: dict[str, Any] = {"TableName": self.messages_table, "Item": dynamo.to_item(plan.item)}
+            if plan.created:
+                put["ConditionExpression"] = "attribute_not_exists(message_id)"
+            elif plan.expected_version is None:
+                put["ConditionExpression"] = "attribute_exists(message_id) AND attribute_not_exists(version)"
+            else:
+                put["ConditionExpression"] = "version = :seen"
+                put["ExpressionAttributeValues"] = {":seen": {"N": str(plan.expected_version)}}
+            items.append({"Put": put})
+            keys.append(("message", plan.message_id))
+        for rp in tx.recipients:
+            key = {"recipient_hash": {"S": rp.recipient_hash}, "scope": {"S": SOFTBOUNCE_SCOPE}}
+            if rp.softbounce_delete:
+                items.append(
+                    {
+                        "Delete": {
+                            "TableName": self.suppressions_table,
+                            "Key": key,
+                            "ConditionExpression": "version = :seen",
+                            "ExpressionAttributeValues": {":seen": {"N": str(rp.softbounce_expected_version or 0)}},
+                        }
+                    }
+                )
+                keys.append(("recipient", rp.recipient_hash))
+            elif rp.softbounce is not None:
+                put = {"TableName": self.suppressions_table, "Item": dynamo.to_item(rp.softbounce)}
+                if rp.softbounce_expected_version is None:
+                    put["ConditionExpression"] = "attribute_not_exists(recipient_hash)"
+                else:
+                    put["ConditionExpression"] = "version = :seen"
+                    put["ExpressionAttributeValues"] = {":seen": {"N": str(rp.softbounce_expected_version)}}
+                items.append({"Put": put})
+                keys.append(("recipient", rp.recipient_hash))
+            if rp.suppression is not None:
+                items.append({"Update": self._suppression_update(rp.recipient_hash, rp.suppression)})
+                keys.append(("suppression", rp.recipient_hash))
+        for counter in tx.counters:
+            update = counter_update(
+                self.campaigns_table,
+                counter.campaign_id,
+                counter.sort_key,
+                counter.deltas,
+                event_at=counter.last_at,
+                expires_at=counter.expires_at,
+            )
+            if (
+                counter.first_at
+                and counter.first_at != counter.last_at
+                and ":ts" in update.get("ExpressionAttributeValues", {})
+            ):
+                update["UpdateExpression"] = update["UpdateExpression"].replace(
+                    "if_not_exists(#first, :ts)", "if_not_exists(#first, :first)"
+                )
+                update["ExpressionAttributeValues"][":first"] = {"S": counter.first_at}
+            items.append({"Update": update})
+            keys.append(("counter", f"{counter.campaign_id}|{counter.sort_key}"))
+        return items, keys
+
+    def _suppression_update(self, recipient_hash: str, attrs: dict[str, Any]) -> dict[str, Any]:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets: list[str] = []
+        for i, (name, value) in enumerate(sorted(attrs.items())):
+            if name in ("recipient_hash", "scope") or value is None:
+                continue
+            names[f"#a{i}"] = name
+            values[f":a{i}"] = dynamo.to_item({"v": value})["v"]
+            sets.append(f"#a{i} = :a{i}")
+        expression = "SET " + ", ".join(sets)
+        if attrs.get("expires_at") is None:
+            names["#exp"] = "expires_at"
+            expression += " REMOVE #exp"
+        return {
+            "TableName": self.suppressions_table,
+            "Key": {"recipient_hash": {"S": recipient_hash}, "scope": {"S": ALL_SCOPE}},
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    @staticmethod
+    def _unavailable(operation: str, exc: Exception) -> Exception:
+        code = _error_code(exc)
+        if code in _RETRYABLE_CODES or (not code and _is_transport_error(exc)):
+            return TrackingStoreUnavailableError(f"{operation}: {code or type(exc).__name__}")
+        return exc
+
+
+def _is_transport_error(exc: Exception) -> bool:
+    try:
+        from botocore.exceptions import BotoCoreError
+    except ImportError:  # pragma: no cover - botocore is always there with boto3
+        return False
+    return isinstance(exc, BotoCoreError)
