@@ -177,7 +177,14 @@ class CertificateStore:
         source = "cert_dir"
         if pem is None:
             source = "download"
-            pem = self._fetch(url, self._timeout)
+            try:
+                pem = self._fetch(url, self._timeout)
+            except CertificateUnavailableError as exc:
+                _log.warning(
+                    "sns signing certificate unavailable; pre-seed SNS_CERT_DIR with it",
+                    extra={"cert_url": url, "cert_file": cert_url.file_name, "error": str(exc)},
+                )
+                raise
             if len(pem) > MAX_CERT_BYTES:
                 raise CertificateUnavailableError("certificate download is larger than the size cap")
         entry = parse_certificate(pem, source)

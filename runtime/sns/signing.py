@@ -83,6 +83,22 @@ def _self_signed(key: rsa.RSAPrivateKey, common_name: str) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
+def _usable_certificate(path: str, spki: bytes) -> bytes | None:
+    """The PEM at ``path`` if it certifies the key ``spki`` and is valid for at least another day."""
+    try:
+        with open(path, "rb") as handle:
+            pem = handle.read()
+        certificate = x509.load_pem_x509_certificate(pem)
+    except (OSError, ValueError):
+        return None
+    key = certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if key != spki or certificate.not_valid_after_utc < dt.datetime.now(dt.UTC) + dt.timedelta(days=1):
+        return None
+    return pem
+
+
 def _iso_now() -> str:
     return _format_timestamp(dt.datetime.now(dt.UTC))
 
@@ -113,14 +129,20 @@ class LocalSnsSigner:
         common_name: str = "sns.amazonaws.com",
     ) -> None:
         self._key = key if key is not None else shared_key()
-        self._cert_pem = _self_signed(self._key, common_name)
-        der = x509.load_pem_x509_certificate(self._cert_pem).public_bytes(serialization.Encoding.DER)
-        self._file_name = f"SimpleNotificationService-{hashlib.sha256(der).hexdigest()[:32]}.pem"
+        spki = self._key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        # Named by the public key, so every process signing with one key agrees on the SigningCertURL.
+        self._file_name = f"SimpleNotificationService-{hashlib.sha256(spki).hexdigest()[:32]}.pem"
         self._cert_dir = cert_dir or tempfile.mkdtemp(prefix="sesame-sns-certs-")
         self._region = region
         os.makedirs(self._cert_dir, exist_ok=True)
         path = os.path.join(self._cert_dir, self._file_name)
-        if not os.path.exists(path):
+        existing = _usable_certificate(path, spki)
+        if existing is not None:
+            self._cert_pem = existing
+        else:
+            self._cert_pem = _self_signed(self._key, common_name)
             tmp = f"{path}.{uuid.uuid4().hex}.tmp"
             with open(tmp, "wb") as handle:
                 handle.write(self._cert_pem)
