@@ -1,5 +1,302 @@
-"""Placeholder blueprint; filled in by its owner."""
+"""SES event entrypoints: the SNS HTTPS webhook and the two SQS consumers (SNS -> SQS, non-raw delivery).
 
-from chalice import Blueprint
+Every message is SNS-verified (runtime.sns) before anything is stored, then parsed (runtime.events) and applied
+exactly once (runtime.ingest). Critical events (bounce, complaint, reject, subscription, rendering failure) are
+applied at once; engagement events (send, delivery, open, click, delay) are batched through the engagement queue
+(<= 50 records or 15 s) when ``SESAME_ENGAGEMENT_QUEUE_URL`` is set.
+
+Webhook status codes: 200 applied / duplicate / verified-but-ignorable, 202 queued for batching, 400 not an SNS
+message, 403 failed verification or untrusted topic, 503 only when a retry could succeed (SNS retries).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from chalice import BadRequestError, Blueprint, ForbiddenError, Response
+
+from chalicelib import wiring
+from runtime import logs
+from runtime.events.models import ENGAGEMENT_TYPES
+from runtime.events.normalize import NormalizedEvent
+from runtime.ingest.engine import ApplyResult, IngestEngine
+from runtime.ingest.pipeline import Decoded, decode
+from runtime.sns.certs import CertificateStore
+from runtime.sns.confirm import SubscriptionConfirmer
+from runtime.sns.errors import SnsError
+from runtime.sns.verify import SnsVerifier
+from runtime.stores.tracking import DynamoTrackingStore
 
 bp = Blueprint(__name__)
+log = logs.get_logger("sesame.events")
+
+METRIC = "SES_EVENT_PROCESSED"
+CRITICAL_BATCH_SIZE = 10
+ENGAGEMENT_BATCH_SIZE = 50
+ENGAGEMENT_BATCH_WINDOW_SECONDS = 15
+# Chalice puts the stage's env vars into os.environ before importing app.py when it deploys or packages, so the
+# queue names are read at decoration time (the one accepted exception to "no env reads at import").
+CRITICAL_QUEUE = os.environ.get("SESAME_CRITICAL_QUEUE", "sesame-dev-critical")
+ENGAGEMENT_QUEUE = os.environ.get("SESAME_ENGAGEMENT_QUEUE", "sesame-dev-engagement")
+
+
+class TransientBatchFailure(RuntimeError):
+    """Raised after deleting the records that succeeded, so SQS redelivers only the ones that failed."""
+
+
+# --- composition (lazy, cached per container) --------------------------------------------------------------------
+
+
+@functools.cache
+def _verifier() -> SnsVerifier:
+    s = wiring.settings()
+    return SnsVerifier(
+        s.sns_allowed_topic_arns, CertificateStore(s.sns_cert_dir or None), max_age_seconds=s.sns_max_age_seconds
+    )
+
+
+@functools.cache
+def _confirmer() -> SubscriptionConfirmer:
+    s = wiring.settings()
+    return SubscriptionConfirmer(s.sns_allowed_topic_arns, lambda region: wiring.client("sns", region or s.region))
+
+
+@functools.cache
+def _engine() -> IngestEngine:
+    s = wiring.settings()
+    store = DynamoTrackingStore.from_settings(wiring.client("dynamodb", s.region), s)
+    return IngestEngine(
+        store,
+        event_ttl_days=s.event_ttl_days,
+        soft_bounce_limit=s.soft_bounce_limit,
+        soft_bounce_suppress_days=s.soft_bounce_suppress_days,
+    )
+
+
+@wiring.on_reset
+def _reset() -> None:
+    for cached in (_verifier, _confirmer, _engine):
+        cached.cache_clear()
+
+
+# --- shared steps -------------------------------------------------------------------------------------------------
+
+
+def _json_response(status: int, body: dict[str, Any]) -> Response:
+    return Response(body=body, status_code=status, headers={"Content-Type": "application/json"})
+
+
+def _count(outcome: str, n: int = 1) -> None:
+    if n:
+        wiring.metrics().add(METRIC, float(n), outcome=outcome)
+
+
+def _reject(exc: SnsError, source: str, sns_message_id: str | None = None) -> None:
+    _count("rejected")
+    log.warning(
+        "sns message rejected",
+        extra={"source": source, "reason": exc.reason, "status": exc.http_status, "error": str(exc)[:200]},
+    )
+
+
+def _apply(events: Sequence[NormalizedEvent]) -> ApplyResult:
+    result = _engine().apply(events)
+    for outcome in ("created", "updated", "duplicate"):
+        _count(outcome, result.count(outcome))
+    for event in events:
+        outcome = result.outcomes.get(event.event_id)
+        if event.event_type in ENGAGEMENT_TYPES and outcome != "duplicate":
+            continue  # engagement events are summarised per batch below
+        log.info(
+            "ses event",
+            extra={
+                "message_id": event.message_id,
+                "event_type": event.event_type,
+                "event_id": event.event_id,
+                "outcome": outcome or "failed",
+                "campaign_id": event.campaign_id or "untagged",
+            },
+        )
+    log.info(
+        "ses events applied",
+        extra={
+            "events": len(events),
+            "created": result.count("created"),
+            "updated": result.count("updated"),
+            "duplicate": result.count("duplicate"),
+            "failed": len(result.failed),
+            "transactions": result.transactions,
+        },
+    )
+    _forward(result.applied)
+    return result
+
+
+def _forward(events: Sequence[NormalizedEvent]) -> None:
+    """Hand newly applied events to the forwarding feature (area "api"); never fails ingestion."""
+    if not events:
+        return
+    try:
+        from chalicelib import forwarding
+
+        factory = getattr(forwarding, "event_sink", None)
+        sink = factory() if callable(factory) else None
+        if sink is not None:
+            sink.publish(list(events))
+    except Exception as exc:  # forwarding has its own retries and DLQ; ingestion must not fail because of it
+        log.error("event forwarding failed", extra={"error": type(exc).__name__, "events": len(events)})
+
+
+def _ignored(decoded: Decoded, source: str) -> None:
+    _count("rejected")
+    log.warning(
+        "verified sns notification is not a storable SES event; ignored",
+        extra={"source": source, "sns_message_id": decoded.envelope.MessageId, "reason": decoded.ignored},
+    )
+
+
+# --- POST /webhooks/ses --------------------------------------------------------------------------------------------
+
+
+@bp.route("/webhooks/ses", methods=["POST"], content_types=["text/plain", "application/json"])
+def ses_webhook() -> Response:
+    try:
+        return _webhook(bp.current_request.raw_body or b"")
+    finally:
+        wiring.metrics().flush()
+
+
+def _webhook(body: bytes) -> Response:
+    try:
+        decoded = decode(_verifier(), body)
+    except SnsError as exc:
+        _reject(exc, "webhook")
+        if exc.http_status == 400:
+            raise BadRequestError(str(exc)) from exc
+        if exc.http_status == 403:
+            raise ForbiddenError(str(exc)) from exc
+        return _json_response(503, {"Code": "ServiceUnavailable", "Message": str(exc)})
+
+    try:
+        if decoded.is_confirmation:
+            confirmation = _confirmer().handle(decoded.envelope)
+            return _json_response(200, {"status": confirmation.action, "type": decoded.envelope.Type})
+        event = decoded.event
+        if event is None:
+            _ignored(decoded, "webhook")
+            return _json_response(200, {"status": "ignored", "reason": decoded.ignored})
+        queue_url = wiring.settings().engagement_queue_url
+        if not decoded.is_critical and queue_url and _enqueue(queue_url, body):
+            return _json_response(202, {"status": "queued", "event_id": event.event_id})
+        result = _apply([event])
+    except SnsError as exc:  # confirmation: untrusted (403) or failed in a retryable way (503)
+        _reject(exc, "webhook")
+        if exc.http_status == 403:
+            raise ForbiddenError(str(exc)) from exc
+        return _json_response(503, {"Code": "ServiceUnavailable", "Message": str(exc)})
+    except Exception as exc:
+        log.exception("ses event could not be applied", extra={"error": type(exc).__name__})
+        return _json_response(503, {"Code": "ServiceUnavailable", "Message": "event could not be stored; retry"})
+    if event.event_id in result.failed:
+        return _json_response(503, {"Code": "ServiceUnavailable", "Message": "event could not be stored; retry"})
+    return _json_response(200, {"status": result.outcomes.get(event.event_id, "applied"), "event_id": event.event_id})
+
+
+def _enqueue(queue_url: str, body: bytes | str) -> bool:
+    """Forward a verified engagement envelope to the engagement queue (re-verified there). False on failure."""
+    text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else str(body)
+    try:
+        wiring.client("sqs", wiring.settings().region).send_message(QueueUrl=queue_url, MessageBody=text)
+    except Exception as exc:
+        log.warning("engagement queue unavailable; applying directly", extra={"error": type(exc).__name__})
+        return False
+    return True
+
+
+# --- SQS consumers ----------------------------------------------------------------------------------------------------
+
+
+@bp.on_sqs_message(queue=CRITICAL_QUEUE, batch_size=CRITICAL_BATCH_SIZE)
+def critical_events(event: Any) -> None:
+    consume_records(event, wiring.settings().critical_queue_url)
+
+
+@bp.on_sqs_message(
+    queue=ENGAGEMENT_QUEUE,
+    batch_size=ENGAGEMENT_BATCH_SIZE,
+    maximum_batching_window_in_seconds=ENGAGEMENT_BATCH_WINDOW_SECONDS,
+)
+def engagement_events(event: Any) -> None:
+    consume_records(event, wiring.settings().engagement_queue_url)
+
+
+def consume_records(records: Iterable[Any], queue_url: str) -> None:
+    """Verify, parse and apply one SQS batch as one aggregated apply.
+
+    Records that fail verification or carry nothing storable are dropped (logged, counted ``rejected``). When some
+    records fail transiently, the others are deleted with DeleteMessageBatch and the handler raises, so SQS
+    redelivers only the failed ones (DLQ after 3 receives).
+    """
+    batch = list(records)
+    done: list[Any] = []  # processed or permanently rejected: delete if the batch fails
+    transient: list[Any] = []
+    pending: list[tuple[Any, NormalizedEvent]] = []
+    try:
+        for record in batch:
+            try:
+                decoded = decode(_verifier(), record.body)
+            except SnsError as exc:
+                _reject(exc, "sqs")
+                (transient if exc.http_status >= 500 else done).append(record)
+                continue
+            if decoded.is_confirmation:
+                try:
+                    _confirmer().handle(decoded.envelope)
+                    done.append(record)
+                except SnsError as exc:
+                    _reject(exc, "sqs")
+                    (transient if exc.http_status >= 500 else done).append(record)
+                continue
+            if decoded.event is None:
+                _ignored(decoded, "sqs")
+                done.append(record)
+                continue
+            pending.append((record, decoded.event))
+        if pending:
+            try:
+                result = _apply([event for _, event in pending])
+            except Exception as exc:
+                log.exception("ses event batch could not be applied", extra={"error": type(exc).__name__})
+                transient.extend(record for record, _ in pending)
+            else:
+                for record, event in pending:
+                    (transient if event.event_id in result.failed else done).append(record)
+    finally:
+        wiring.metrics().flush()
+    if transient:
+        _delete(queue_url, done)
+        raise TransientBatchFailure(
+            f"{len(transient)} of {len(batch)} records failed transiently; they will be retried"
+        )
+
+
+def _delete(queue_url: str, records: Sequence[Any]) -> None:
+    if not records:
+        return
+    if not queue_url:
+        log.warning("queue URL not configured: the whole batch will be redelivered (duplicates are harmless)")
+        return
+    sqs = wiring.client("sqs", wiring.settings().region)
+    for start in range(0, len(records), 10):
+        chunk = records[start : start + 10]
+        entries = [{"Id": str(i), "ReceiptHandle": r.receipt_handle} for i, r in enumerate(chunk)]
+        try:
+            response = sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+        except Exception as exc:
+            log.warning("DeleteMessageBatch failed; records will be redelivered", extra={"error": type(exc).__name__})
+            continue
+        if response.get("Failed"):
+            log.warning("DeleteMessageBatch partially failed", extra={"failed": len(response["Failed"])})

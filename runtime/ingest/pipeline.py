@@ -1,0 +1,46 @@
+"""From an SNS body (webhook or SQS record) to a normalised SES event: verify first, then parse.
+
+Nothing here stores anything; the caller applies the events with :class:`runtime.ingest.IngestEngine`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.events.models import CRITICAL_TYPES
+from runtime.events.normalize import EventParseError, NormalizedEvent, event_from_message
+from runtime.sns.models import SnsEnvelope
+from runtime.sns.verify import SnsVerifier
+from runtime.stores.schema import event_id_for
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A verified SNS message: an SES event, a (un)subscription confirmation, or something verified but ignorable."""
+
+    envelope: SnsEnvelope
+    event: NormalizedEvent | None = None
+    ignored: str | None = None  # why a verified notification carries no storable SES event
+
+    @property
+    def is_confirmation(self) -> bool:
+        return not self.envelope.is_notification
+
+    @property
+    def is_critical(self) -> bool:
+        """Critical events are applied at once; engagement (and unknown) ones may be batched."""
+        return self.event is not None and self.event.event_type in CRITICAL_TYPES
+
+
+def decode(verifier: SnsVerifier, body: str | bytes | Any) -> Decoded:
+    """Verify ``body`` (raises ``runtime.sns`` errors) and parse its SES record."""
+    envelope = verifier.verify(body)
+    if not envelope.is_notification:
+        return Decoded(envelope)
+    message = envelope.Message
+    try:
+        event = event_from_message(message, event_id_for(message))
+    except EventParseError as exc:
+        return Decoded(envelope, ignored=str(exc))
+    return Decoded(envelope, event)
