@@ -29,6 +29,7 @@ from runtime.sender.ses_models import (
     SendEmailRequest,
     describe_errors,
 )
+from runtime.sender.tags import format_tag
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9._:/-]{1,200}$"
 # tag names producers use for attribution (seed 003 writes campaignId / segmentId)
@@ -132,11 +133,14 @@ class Unit:
         return json.dumps([self.addressing, self.config_set, self.content], sort_keys=True, separators=(",", ":"))
 
 
-def _attribution(tags: Iterable[tuple[str, str]], names: tuple[str, ...]) -> str | None:
+def _attribution(explicit: str | None, tags: Iterable[tuple[str, str]], names: tuple[str, ...]) -> str | None:
+    """The campaign / list a unit belongs to, in tag form (what SES events will carry back)."""
+    if explicit:
+        return format_tag(explicit)
     found = {name: value for name, value in tags}
     for name in names:
         if found.get(name):
-            return found[name]
+            return format_tag(found[name])
     return None
 
 
@@ -186,8 +190,8 @@ def _email_unit(job: SendJob, request: SendEmailRequest) -> Unit:
     return Unit(
         job_id=job.job_id,
         unit_id="0",
-        campaign_id=job.campaign_id or _attribution(tags, CAMPAIGN_TAG_NAMES),
-        list_name=job.list_name or _attribution(tags, LIST_TAG_NAMES),
+        campaign_id=_attribution(job.campaign_id, tags, CAMPAIGN_TAG_NAMES),
+        list_name=_attribution(job.list_name, tags, LIST_TAG_NAMES),
         addressing=_addressing(request),
         config_set=request.ConfigurationSetName,
         destination=destination,
@@ -220,8 +224,8 @@ def _bulk_units(job: SendJob, request: SendBulkEmailRequest) -> list[Unit]:
             Unit(
                 job_id=job.job_id,
                 unit_id=unit_id,
-                campaign_id=job.campaign_id or _attribution(tags, CAMPAIGN_TAG_NAMES),
-                list_name=job.list_name or _attribution(tags, LIST_TAG_NAMES),
+                campaign_id=_attribution(job.campaign_id, tags, CAMPAIGN_TAG_NAMES),
+                list_name=_attribution(job.list_name, tags, LIST_TAG_NAMES),
                 addressing=addressing,
                 config_set=request.ConfigurationSetName,
                 destination=entry.Destination.to_api(),
