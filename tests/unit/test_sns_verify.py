@@ -177,3 +177,16 @@ def test_from_settings_uses_the_sns_env_vars(signer):
     verifier = SnsVerifier.from_settings(settings, fetch=lambda url, timeout: pytest.fail("downloaded"))
     assert verifier.allowed_topic_arns == frozenset({TOPIC_ARN})
     assert verifier.verify(signer.notification_json(TOPIC_ARN, "m")).Message == "m"
+
+
+def test_oversized_body_is_refused_before_parsing(signer):
+    from runtime.sns.verify import MAX_BODY_BYTES
+
+    with pytest.raises(SnsMalformedError):
+        make_verifier(signer).verify(" " * (MAX_BODY_BYTES + 1))
+
+
+def test_largest_sns_message_is_accepted(signer):
+    message = json.dumps({"data": "\u00e9" * (128 * 1024)})  # 256 KiB of UTF-8, escaped to 6 bytes/char in JSON
+    body = json.dumps(signer.notification(TOPIC_ARN, message))
+    assert make_verifier(signer).verify(body).Message == message
