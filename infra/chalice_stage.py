@@ -1,0 +1,165 @@
+"""Write the Chalice stage ``<environment>-<region>`` from a stack's outputs.
+
+    pulumi stack output --json --stack prod-us-east-1 | python -m infra.chalice_stage
+    python -m infra.chalice_stage --outputs outputs.json --config chalice_app/.chalice/config.json
+
+The stage gets the app's environment variables, ``manage_iam_role: false`` with the stack's role ARN, and the
+per-function timeouts and memory the queues were sized for. Other stages and unrelated keys of the stage are kept;
+values from the outputs win.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_CONFIG = Path("chalice_app/.chalice/config.json")
+SECRET_PLACEHOLDER = "[secret]"
+
+
+class FunctionSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lambda_timeout: int = Field(ge=1, le=900)
+    lambda_memory_size: int = Field(ge=128, le=10240)
+
+
+class StackOutputs(BaseModel):
+    """The subset of ``pulumi stack output --json`` the stage needs (other outputs are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    stage: str = Field(min_length=1)
+    iam_role_arn: str = Field(alias="iamRoleArn", pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+")
+    environment_variables: dict[str, str] = Field(alias="environmentVariables")
+    lambda_functions: dict[str, FunctionSettings] = Field(default_factory=dict, alias="lambdaFunctions")
+
+    @field_validator("environment_variables", mode="before")
+    @classmethod
+    def _strings(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for key, item in value.items():
+            if item == SECRET_PLACEHOLDER:
+                raise ValueError(f"{key} is a secret placeholder; environment variables must not hold secrets")
+            out[str(key)] = item if isinstance(item, str) else json.dumps(item)
+        return out
+
+
+class StageError(ValueError):
+    """The outputs or the Chalice config cannot be used; the message says which and why."""
+
+
+def parse_outputs(text: str) -> StackOutputs:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StageError(f"stack outputs are not JSON ({exc.msg} at line {exc.lineno})") from exc
+    if not isinstance(data, dict):
+        raise StageError("stack outputs must be a JSON object (pulumi stack output --json)")
+    try:
+        return StackOutputs.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'outputs'}: {str(err['msg']).removeprefix('Value error, ')}"
+            for err in exc.errors()
+        )
+        raise StageError(f"stack outputs are missing or invalid: {problems}") from exc
+
+
+def merge_stage(config: dict[str, Any], outputs: StackOutputs, *, stage: str | None = None) -> dict[str, Any]:
+    """Return ``config`` with the stage from ``outputs`` merged in (input not modified)."""
+    merged = json.loads(json.dumps(config))
+    merged.setdefault("version", "2.0")
+    merged.setdefault("app_name", "sesame")
+    stages = merged.setdefault("stages", {})
+    if not isinstance(stages, dict):
+        raise StageError("config.json: 'stages' must be an object")
+    name = stage or outputs.stage
+    current = stages.get(name) or {}
+    env = dict(current.get("environment_variables") or {})
+    env.update(outputs.environment_variables)
+    functions = dict(current.get("lambda_functions") or {})
+    for fn, settings in outputs.lambda_functions.items():
+        functions[fn] = {**(functions.get(fn) or {}), **settings.model_dump()}
+    current.update(
+        {
+            "api_gateway_stage": current.get("api_gateway_stage", "api"),
+            "environment_variables": env,
+            "manage_iam_role": False,
+            "iam_role_arn": outputs.iam_role_arn,
+            "lambda_functions": functions,
+        }
+    )
+    stages[name] = current
+    return merged
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Atomic write (temp file in the same folder, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.chalice_stage",
+        description="Write/merge the Chalice stage <environment>-<region> into chalice_app/.chalice/config.json "
+        "from `pulumi stack output --json` (stdin or --outputs FILE).",
+    )
+    parser.add_argument("--outputs", default="-", help="file with the stack outputs JSON; '-' (default) = stdin")
+    parser.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help=f"Chalice config (default {DEFAULT_CONFIG})"
+    )
+    parser.add_argument("--stage", default=None, help="stage name (default: the 'stage' output, <env>-<region>)")
+    parser.add_argument("--dry-run", action="store_true", help="print the merged config instead of writing it")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        text = sys.stdin.read() if args.outputs == "-" else Path(args.outputs).read_text(encoding="utf-8")
+        outputs = parse_outputs(text)
+        existing: dict[str, Any] = {}
+        if args.config.exists():
+            try:
+                existing = json.loads(args.config.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise StageError(f"{args.config} is not valid JSON ({exc.msg})") from exc
+        merged = merge_stage(existing, outputs, stage=args.stage)
+    except (OSError, StageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stage = args.stage or outputs.stage
+    if args.dry_run:
+        print(json.dumps(merged, indent=2))
+        return 0
+    write_json(args.config, merged)
+    print(
+        f"wrote stage {stage} to {args.config}: {len(outputs.environment_variables)} environment variables, "
+        f"role {outputs.iam_role_arn}; next: cd chalice_app && chalice deploy --stage {stage}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

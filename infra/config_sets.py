@@ -1,0 +1,130 @@
+"""Configuration sets from ``sesame:configurationSets``: reputation metrics, TLS REQUIRE, account-style suppression
+for BOUNCE and COMPLAINT, optional dedicated IP pool and VDM; SNS and CloudWatch event destinations."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import StackConfig
+from infra.naming import Names
+
+#: All ten SES event types in the UPPER_SNAKE spelling event destinations want.
+EVENT_TYPES = (
+    "SEND",
+    "REJECT",
+    "BOUNCE",
+    "COMPLAINT",
+    "DELIVERY",
+    "OPEN",
+    "CLICK",
+    "RENDERING_FAILURE",
+    "DELIVERY_DELAY",
+    "SUBSCRIPTION",
+)
+CAMPAIGN_TAG = "campaign_id"
+
+
+def _vdm(engagement: bool | None, optimized: bool | None) -> aws.sesv2.ConfigurationSetVdmOptionsArgs | None:
+    if engagement is None and optimized is None:
+        return None
+    enabled = {True: "ENABLED", False: "DISABLED"}
+    return aws.sesv2.ConfigurationSetVdmOptionsArgs(
+        dashboard_options=(
+            aws.sesv2.ConfigurationSetVdmOptionsDashboardOptionsArgs(engagement_metrics=enabled[engagement])
+            if engagement is not None
+            else None
+        ),
+        guardian_options=(
+            aws.sesv2.ConfigurationSetVdmOptionsGuardianOptionsArgs(optimized_shared_delivery=enabled[optimized])
+            if optimized is not None
+            else None
+        ),
+    )
+
+
+class ConfigurationSets(pulumi.ComponentResource):
+    """``sesame:infra:ConfigurationSets``."""
+
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        names: Names,
+        *,
+        topic_arn: pulumi.Input[str],
+        tracking_domain: str,
+        https_policy: str,
+        provider: pulumi.ProviderResource,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("sesame:infra:ConfigurationSets", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        self.sets: dict[str, aws.sesv2.ConfigurationSet] = {}
+        self.names: dict[str, str] = {}
+        for logical, options in cfg.configuration_sets.items():
+            physical = names.configuration_set(logical)
+            config_set = aws.sesv2.ConfigurationSet(
+                f"config-set-{logical}",
+                configuration_set_name=physical,
+                delivery_options=aws.sesv2.ConfigurationSetDeliveryOptionsArgs(
+                    tls_policy="REQUIRE",
+                    sending_pool_name=options.ip_pool or None,
+                    max_delivery_seconds=options.max_delivery_seconds,
+                ),
+                reputation_options=aws.sesv2.ConfigurationSetReputationOptionsArgs(reputation_metrics_enabled=True),
+                sending_options=aws.sesv2.ConfigurationSetSendingOptionsArgs(sending_enabled=True),
+                suppression_options=aws.sesv2.ConfigurationSetSuppressionOptionsArgs(
+                    suppressed_reasons=["BOUNCE", "COMPLAINT"]
+                ),
+                tracking_options=(
+                    aws.sesv2.ConfigurationSetTrackingOptionsArgs(
+                        custom_redirect_domain=tracking_domain, https_policy=https_policy
+                    )
+                    if options.tracking
+                    else None
+                ),
+                vdm_options=_vdm(options.vdm_engagement_metrics, options.vdm_optimized_shared_delivery),
+                opts=child,
+            )
+            aws.sesv2.ConfigurationSetEventDestination(
+                f"config-set-{logical}-sns",
+                configuration_set_name=config_set.configuration_set_name,
+                event_destination_name="sns",
+                event_destination=aws.sesv2.ConfigurationSetEventDestinationEventDestinationArgs(
+                    enabled=True,  # pulumi-aws defaults it to false
+                    matching_event_types=list(EVENT_TYPES),
+                    sns_destination=aws.sesv2.ConfigurationSetEventDestinationEventDestinationSnsDestinationArgs(
+                        topic_arn=topic_arn
+                    ),
+                ),
+                opts=child,
+            )
+            dimension = aws.sesv2.ConfigurationSetEventDestinationEventDestinationCloudWatchDestinationDimensionConfigurationArgs  # noqa: E501
+            aws.sesv2.ConfigurationSetEventDestination(
+                f"config-set-{logical}-cloudwatch",
+                configuration_set_name=config_set.configuration_set_name,
+                event_destination_name="cloudwatch",
+                event_destination=aws.sesv2.ConfigurationSetEventDestinationEventDestinationArgs(
+                    enabled=True,
+                    matching_event_types=list(EVENT_TYPES),
+                    cloud_watch_destination=aws.sesv2.ConfigurationSetEventDestinationEventDestinationCloudWatchDestinationArgs(
+                        dimension_configurations=[
+                            dimension(
+                                dimension_name="ses:configuration-set",
+                                dimension_value_source="MESSAGE_TAG",
+                                default_dimension_value=physical,
+                            ),
+                            dimension(
+                                dimension_name=CAMPAIGN_TAG,
+                                dimension_value_source="MESSAGE_TAG",
+                                default_dimension_value="untagged",
+                            ),
+                        ]
+                    ),
+                ),
+                opts=child,
+            )
+            self.sets[logical] = config_set
+            self.names[logical] = physical
+        self.register_outputs({"configurationSets": self.names})

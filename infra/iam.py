@@ -1,0 +1,151 @@
+"""A least-privilege role for the Chalice app (``manage_iam_role: false`` + ``iam_role_arn`` in the stage).
+
+SES send operations only on this environment's identities and configuration sets (in every region of
+``sesame:regions``, so client-side failover works) with a ``ses:FromAddress`` condition on the domain; DynamoDB
+only on the tables and their indexes; SQS only on the stack's queues; the campaign bucket; the secrets parameter;
+its own log groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import StackConfig
+from infra.naming import Names
+
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+SES_SEND_ACTIONS = ["ses:SendEmail", "ses:SendBulkEmail", "ses:SendRawEmail"]
+DYNAMODB_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+]
+SQS_CONSUME_ACTIONS = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+]
+
+
+def app_policy(
+    cfg: StackConfig,
+    names: Names,
+    *,
+    account_id: pulumi.Input[str],
+    table_arns: Sequence[pulumi.Input[str]],
+    consumed_queue_arns: Sequence[pulumi.Input[str]],
+    produced_queue_arns: Sequence[pulumi.Input[str]],
+    bucket_arn: pulumi.Input[str],
+    parameter_arn: pulumi.Input[str],
+) -> dict[str, Any]:
+    ses_resources: list[pulumi.Input[str]] = []
+    for region in cfg.regions:
+        prefix = pulumi.Output.concat("arn:aws:ses:", region, ":", account_id, ":")
+        ses_resources.append(pulumi.Output.concat(prefix, "identity/", cfg.domain))
+        for logical in cfg.configuration_sets:
+            ses_resources.append(pulumi.Output.concat(prefix, "configuration-set/", names.configuration_set(logical)))
+        ses_resources.append(pulumi.Output.concat(prefix, "template/*"))
+    table_resources: list[pulumi.Input[str]] = []
+    for arn in table_arns:
+        table_resources += [arn, pulumi.Output.concat(arn, "/index/*")]
+    log_groups = pulumi.Output.concat(
+        "arn:aws:logs:", cfg.region, ":", account_id, ":log-group:/aws/lambda/sesame-", cfg.stage, "-*"
+    )
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "SendAsTheDomainThroughTheseConfigurationSets",
+                "Effect": "Allow",
+                "Action": SES_SEND_ACTIONS,
+                "Resource": ses_resources,
+                "Condition": {"StringLike": {"ses:FromAddress": f"*@{cfg.domain}"}},
+            },
+            {"Sid": "ReadSendingQuota", "Effect": "Allow", "Action": ["ses:GetAccount"], "Resource": "*"},
+            {"Sid": "Tables", "Effect": "Allow", "Action": DYNAMODB_ACTIONS, "Resource": table_resources},
+            {"Sid": "ConsumeQueues", "Effect": "Allow", "Action": SQS_CONSUME_ACTIONS, "Resource": consumed_queue_arns},
+            {
+                "Sid": "ProduceQueues",
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
+                "Resource": produced_queue_arns,
+            },
+            {
+                "Sid": "CampaignPayloads",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": pulumi.Output.concat(bucket_arn, "/*"),
+            },
+            {"Sid": "AppSecrets", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": parameter_arn},
+            {
+                "Sid": "Logs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": [log_groups, pulumi.Output.concat(log_groups, ":*")],
+            },
+        ],
+    }
+
+
+class AppRole(pulumi.ComponentResource):
+    """``sesame:infra:AppRole``."""
+
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        names: Names,
+        *,
+        account_id: pulumi.Input[str],
+        table_arns: Mapping[str, pulumi.Input[str]],
+        consumed_queue_arns: Sequence[pulumi.Input[str]],
+        produced_queue_arns: Sequence[pulumi.Input[str]],
+        bucket_arn: pulumi.Input[str],
+        parameter_arn: pulumi.Input[str],
+        provider: pulumi.ProviderResource,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("sesame:infra:AppRole", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        self.role = aws.iam.Role(
+            "app-role",
+            name=names.app_role,
+            description=f"sesame Chalice app, stage {cfg.stage}",
+            assume_role_policy=pulumi.Output.json_dumps(LAMBDA_TRUST),
+            opts=child,
+        )
+        self.policy = aws.iam.RolePolicy(
+            "app-policy",
+            role=self.role.id,
+            policy=pulumi.Output.json_dumps(
+                app_policy(
+                    cfg,
+                    names,
+                    account_id=account_id,
+                    table_arns=list(table_arns.values()),
+                    consumed_queue_arns=consumed_queue_arns,
+                    produced_queue_arns=produced_queue_arns,
+                    bucket_arn=bucket_arn,
+                    parameter_arn=parameter_arn,
+                )
+            ),
+            opts=child,
+        )
+        self.arn = self.role.arn
+        self.register_outputs({"roleArn": self.role.arn})

@@ -1,0 +1,67 @@
+"""Physical names from docs/DESIGN.md's naming table: the Chalice app and the local stack rely on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runtime.stores.tables import TABLES
+
+
+@dataclass(frozen=True)
+class Names:
+    environment: str
+    region: str
+
+    @property
+    def prefix(self) -> str:
+        return f"sesame-{self.environment}"
+
+    @property
+    def stage(self) -> str:
+        return f"{self.environment}-{self.region}"
+
+    def table(self, logical: str) -> str:
+        return f"{self.prefix}-{logical}"
+
+    def tables(self) -> dict[str, str]:
+        return {spec.logical: spec.physical_name(self.environment) for spec in TABLES}
+
+    def queue(self, logical: str) -> str:
+        """``critical``, ``engagement``, ``send``, ``forward``; the DLQ is ``<name>-dlq``."""
+        return f"{self.prefix}-{logical}"
+
+    def dlq(self, logical: str) -> str:
+        return f"{self.prefix}-{logical}-dlq"
+
+    @property
+    def event_topic(self) -> str:
+        return f"{self.prefix}-ses-events"
+
+    @property
+    def alarm_topic(self) -> str:
+        return f"{self.prefix}-alarms"
+
+    def configuration_set(self, logical: str) -> str:
+        return f"{self.prefix}-{logical}"
+
+    @property
+    def secrets_parameter(self) -> str:
+        return f"/sesame/{self.environment}/app-secrets"
+
+    def campaign_bucket(self, account_id: str) -> str:
+        return f"{self.prefix}-{self.region}-campaigns-{account_id}"
+
+    def archive_bucket(self, account_id: str) -> str:
+        return f"{self.prefix}-{self.region}-event-archive-{account_id}"
+
+    @property
+    def app_role(self) -> str:
+        return f"{self.prefix}-{self.region}-app"
+
+    @property
+    def dashboard(self) -> str:
+        return f"{self.prefix}-{self.region}"
+
+    @property
+    def archive_stream(self) -> str:
+        return f"{self.prefix}-events-archive"

@@ -1,0 +1,1 @@
+"""Bulk-sender compliance checks: plain functions (``checks``) wrapped as a CrossGuard policy pack (``pack``)."""

@@ -1,0 +1,75 @@
+"""App secrets: one SSM SecureString ``/sesame/<env>/app-secrets`` holding the JSON document ``runtime.settings``
+reads (``unsubscribe_secrets`` list, ``pagination_secret``, ``forward_secret``, ``api_key_hashes`` list).
+
+Values come from secret config when set. Otherwise the home stack generates them with pulumi-random (stable across
+``pulumi up`` runs: they live in the stack state) and exports them as a secret output; the other regions' stacks
+read that output through a StackReference, so an unsubscribe link signed in one region verifies in every region.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from infra.config import StackConfig
+from infra.naming import Names
+
+SECRET_LENGTH = 48
+
+
+def home_stack_name(cfg: StackConfig) -> str:
+    if cfg.home_stack:
+        return cfg.home_stack
+    return f"{pulumi.get_organization()}/{pulumi.get_project()}/{cfg.environment}-{cfg.home_region}"
+
+
+class AppSecrets(pulumi.ComponentResource):
+    """``sesame:infra:AppSecrets``."""
+
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        names: Names,
+        provider: pulumi.ProviderResource,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("sesame:infra:AppSecrets", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        configured: dict[str, Any] = {
+            "unsubscribe_secrets": list(cfg.unsubscribe_secrets),
+            "pagination_secret": cfg.pagination_secret,
+            "forward_secret": cfg.forward_secret,
+            "api_key_hashes": list(cfg.api_key_hashes),
+        }
+        document: dict[str, Any] = {}
+        missing = [k for k in ("unsubscribe_secrets", "pagination_secret", "forward_secret") if not configured[k]]
+        if cfg.is_home:
+            for key in missing:
+                generated = random.RandomPassword(
+                    key.replace("_", "-"), length=SECRET_LENGTH, special=False, opts=child
+                ).result
+                document[key] = [generated] if key == "unsubscribe_secrets" else generated
+            document["api_key_hashes"] = configured["api_key_hashes"]
+        elif missing or not configured["api_key_hashes"]:
+            home = pulumi.StackReference(home_stack_name(cfg), opts=child)
+            shared = home.require_output("appSecrets")
+            for key in (*missing, "api_key_hashes"):
+                document[key] = shared.apply(lambda doc, k=key: (doc or {}).get(k) or [])
+        for key, value in configured.items():
+            if value:
+                document[key] = value
+        self.document: pulumi.Output[Any] = pulumi.Output.secret(document)
+        self.parameter = aws.ssm.Parameter(
+            "app-secrets",
+            name=names.secrets_parameter,
+            type="SecureString",
+            tier="Standard",
+            description=f"sesame {cfg.environment} app secrets (JSON, read by runtime.settings)",
+            value=pulumi.Output.json_dumps(self.document),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+        )
+        self.register_outputs({"parameterName": names.secrets_parameter})
