@@ -1,0 +1,71 @@
+"""Property tests: any content round-trips through signer and verifier; any change to signed content or to the
+certificate URL is refused."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from runtime.sns import InvalidCertificateUrlError, InvalidSignatureError, validate_cert_url
+from tests.support.sns import TOPIC_ARN, make_signer, make_verifier
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+texts = st.text(min_size=1, max_size=300)
+
+
+@pytest.fixture(scope="module")
+def signer(tmp_path_factory):
+    return make_signer(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="module")
+def verifier(signer):
+    return make_verifier(signer)
+
+
+@SETTINGS
+@given(message=texts, subject=st.none() | st.text(max_size=100), version=st.sampled_from([1, 2]))
+def test_any_message_and_subject_round_trip(signer, verifier, message, subject, version):
+    envelope = signer.notification(TOPIC_ARN, message, subject=subject, version=version)
+    verified = verifier.verify(envelope)
+    assert (verified.Message, verified.Subject) == (message, subject)
+
+
+@SETTINGS
+@given(
+    message=texts,
+    field=st.sampled_from(["Message", "MessageId", "Subject"]),
+    replacement=st.text(max_size=50),
+)
+def test_any_change_to_a_signed_field_is_refused(signer, verifier, message, field, replacement):
+    envelope = signer.notification(TOPIC_ARN, message, subject="subject", message_id="mid")
+    if envelope[field] == replacement or (field == "MessageId" and not replacement):
+        return  # not a change (or an empty id, refused earlier for another reason)
+    envelope[field] = replacement
+    with pytest.raises(InvalidSignatureError):
+        verifier.verify(envelope)
+
+
+@SETTINGS
+@given(prefix=st.text(max_size=20), suffix=st.text(max_size=20))
+def test_nothing_around_a_valid_certificate_url_is_accepted(signer, prefix, suffix):
+    url = signer.cert_url
+    if not prefix and not suffix:
+        assert validate_cert_url(url).file_name == signer.cert_file_name
+        return
+    with pytest.raises(InvalidCertificateUrlError):
+        validate_cert_url(prefix + url + suffix)
+
+
+@SETTINGS
+@given(position=st.integers(min_value=0, max_value=200), char=st.characters())
+def test_single_character_changes_to_the_host_or_scheme_are_refused(signer, position, char):
+    url = signer.cert_url
+    head = url.index("/SimpleNotificationService-")  # scheme and host: every change must be refused
+    position %= head
+    changed = url[:position] + char + url[position + 1 :]
+    if changed == url:
+        return
+    with pytest.raises(InvalidCertificateUrlError):
+        validate_cert_url(changed, region="us-east-1")
