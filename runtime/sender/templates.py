@@ -1,0 +1,171 @@
+"""SES templates for campaigns: loaded from inline HTML or an S3 object, then created or updated in SES
+(``CreateEmailTemplate``, ``UpdateEmailTemplate`` when it already exists) in every sending region — the backup
+region needs them too, or failover would fail with TEMPLATE_NOT_FOUND."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from runtime.logs import get_logger
+from runtime.sender.campaign import CampaignCandidate, CampaignError, TemplateSpec, _TemplateChoice, template_name_for
+
+log = get_logger(__name__)
+
+MAX_TEMPLATE_BYTES = 500_000  # SES's template size limit is 500 KB
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+class TemplateSyncError(RuntimeError):
+    """SES refused or failed to store a template (``retryable`` tells a transient failure from a bad template)."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def _error_code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__))
+
+
+class TemplateLoader:
+    """Turns the template choices of a candidate into ``TemplateSpec``s (reads S3 objects once per URI)."""
+
+    def __init__(self, s3: Callable[[], Any]) -> None:
+        self._s3 = s3
+
+    def load(self, candidate: CampaignCandidate, campaign_id: str) -> dict[str, TemplateSpec]:
+        specs: dict[str, TemplateSpec] = {}
+        problems: list[str] = []
+        sources: list[tuple[str, str, _TemplateChoice]] = []
+        if candidate.has_template():
+            sources.append(("campaign", "", candidate))
+        for index, segment in enumerate(candidate.segments):
+            if segment.has_template():
+                sources.append((f"segment:{index}", f"segments[{index}].", segment))
+        cache: dict[str, str] = {}
+        for key, where, choice in sources:
+            scope = "default" if key == "campaign" else key.replace(":", "")
+            name = template_name_for(campaign_id, scope)
+            try:
+                specs[key] = self._spec(choice, candidate, name, cache)
+            except ValueError as exc:
+                problems.append(f"{where}{exc}")
+        if problems:
+            raise CampaignError(problems)
+        return specs
+
+    def _spec(
+        self,
+        choice: _TemplateChoice,
+        candidate: CampaignCandidate,
+        name: str,
+        cache: dict[str, str],
+    ) -> TemplateSpec:
+        if choice.template_name:
+            return TemplateSpec(choice.template_name, None, "existing")
+        if choice.template is not None:
+            t = choice.template
+            content = {
+                "Subject": t.subject,
+                **({"Html": t.html} if t.html else {}),
+                **({"Text": t.text} if t.text else {}),
+            }
+            return TemplateSpec(name, content, "inline")
+        assert choice.templateS3Uri is not None
+        uri = choice.templateS3Uri
+        if uri not in cache:
+            cache[uri] = self._fetch(uri)
+        content = self._content(uri, cache[uri], choice.subject or candidate.subject)
+        return TemplateSpec(name, content, uri)
+
+    def _fetch(self, uri: str) -> str:
+        bucket, key = split_s3_uri(uri)
+        try:
+            response = self._s3().get_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            code = _error_code(exc)
+            if code in ("NoSuchKey", "NoSuchBucket", "404", "AccessDenied", "403"):
+                raise ValueError(f"templateS3Uri: cannot read {uri} ({code})") from exc
+            raise
+        raw: bytes = response["Body"].read(MAX_TEMPLATE_BYTES + 1)
+        if len(raw) > MAX_TEMPLATE_BYTES:
+            raise ValueError(f"templateS3Uri: {uri} is larger than SES's 500 KB template limit")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"templateS3Uri: {uri} is not UTF-8 text") from exc
+        return text
+
+    @staticmethod
+    def _content(uri: str, body: str, subject: str | None) -> dict[str, str]:
+        if uri.endswith(".json"):
+            try:
+                data = json.loads(body)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"templateS3Uri: {uri} is not valid JSON ({exc.msg})") from exc
+            if not isinstance(data, dict) or not (data.get("html") or data.get("text")):
+                raise ValueError(f"templateS3Uri: {uri} must hold {{subject, html, text}}")
+            subj = subject or data.get("subject")
+            if not subj:
+                raise ValueError(f"subject: {uri} has no subject and none was given")
+            out = {"Subject": str(subj)}
+            if data.get("html"):
+                out["Html"] = str(data["html"])
+            if data.get("text"):
+                out["Text"] = str(data["text"])
+            return out
+        title = _TITLE.search(body)
+        subj = subject or (html.unescape(title.group(1)).strip() if title else "")
+        if not subj:
+            raise ValueError(f"subject: give a subject for {uri} (the HTML has no <title>)")
+        return {"Subject": subj, "Html": body}
+
+
+class TemplatePublisher:
+    """Creates or updates templates in SES, in each given region."""
+
+    def __init__(self, ses: Callable[[str], Any]) -> None:
+        self._ses = ses
+        self.calls = 0
+
+    def publish(self, specs: list[TemplateSpec], regions: list[str]) -> None:
+        seen: set[str] = set()
+        for spec in specs:
+            if spec.content is None or spec.name in seen:
+                continue
+            seen.add(spec.name)
+            for region in regions:
+                self._upsert(region, spec)
+
+    def _upsert(self, region: str, spec: TemplateSpec) -> None:
+        client = self._ses(region)
+        assert spec.content is not None
+        try:
+            self.calls += 1
+            client.create_email_template(TemplateName=spec.name, TemplateContent=spec.content)
+            return
+        except Exception as exc:
+            code = _error_code(exc)
+            if code != "AlreadyExistsException":
+                raise self._wrap(region, spec, exc) from exc
+        try:
+            self.calls += 1
+            client.update_email_template(TemplateName=spec.name, TemplateContent=spec.content)
+        except Exception as exc:
+            raise self._wrap(region, spec, exc) from exc
+
+    @staticmethod
+    def _wrap(region: str, spec: TemplateSpec, exc: Exception) -> TemplateSyncError:
+        code = _error_code(exc)
+        retryable = code not in ("BadRequestException", "LimitExceededException") or code == "TooManyRequestsException"
+        log.error("SES template upsert failed", extra={"region": region, "template": spec.name, "code": code})
+        return TemplateSyncError(f"SES {region} rejected template {spec.name}: {code}", retryable=retryable)

@@ -1,0 +1,280 @@
+"""Campaign ``META`` items (campaigns table, ``sk`` = ``META``): the scheduler's record of each campaign.
+
+Lifecycle: ``scheduled`` (``schedule_pk`` = ``SCHEDULED``, found by the per-minute check through
+``schedule-index``) -> ``launching`` (claimed with a lease; still indexed so a crashed launch is picked up again)
+-> ``launched`` (``schedule_pk`` removed). ``deleted`` is allowed only before launch. Campaigns sent immediately are
+written directly as ``launched``. Counter items (``COUNTERS#...``) are written by the sender and the ingestion engine,
+never here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from runtime.stores import dynamo
+from runtime.stores.schema import LISTING_PK, META, SCHEDULE_PK, iso
+
+STATUSES = ("scheduled", "launching", "launched", "deleted")
+
+
+class CampaignExistsError(RuntimeError):
+    """A campaign with this id already exists."""
+
+
+class CampaignStateError(RuntimeError):
+    """The campaign is not in a state that allows the change (e.g. re-dating a launched campaign)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRecord:
+    campaign_id: str
+    status: str
+    launch_at: str
+    created_at: str
+    updated_at: str = ""
+    payload_bucket: str = ""
+    payload_key: str = ""
+    segments: int = 0
+    recipients: int = 0
+    jobs: int = 0
+    enqueued_jobs: int = 0
+    not_enqueued: list[str] = field(default_factory=list)  # job ids
+    launched_at: str = ""
+    lease_until: str = ""
+    list_names: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "campaign_id": self.campaign_id,
+            "status": self.status,
+            "launch_at": self.launch_at,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at or self.created_at,
+            "launched_at": self.launched_at or None,
+            "segments": self.segments,
+            "recipients": self.recipients,
+            "jobs": self.jobs,
+            "enqueued_jobs": self.enqueued_jobs,
+            "not_enqueued_jobs": list(self.not_enqueued),
+            "list_names": list(self.list_names),
+            "payload": f"s3://{self.payload_bucket}/{self.payload_key}" if self.payload_key else None,
+        }
+
+    def to_item(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "campaign_id": self.campaign_id,
+            "sk": META,
+            "listing_pk": LISTING_PK,
+            "status": self.status,
+            "launch_at": self.launch_at,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at or self.created_at,
+            "payload_bucket": self.payload_bucket or None,
+            "payload_key": self.payload_key or None,
+            "segments": self.segments,
+            "recipients": self.recipients,
+            "jobs": self.jobs,
+            "enqueued_jobs": self.enqueued_jobs,
+            "not_enqueued": list(self.not_enqueued) or None,
+            "launched_at": self.launched_at or None,
+            "lease_until": self.lease_until or None,
+            "list_names": list(self.list_names) or None,
+        }
+        if self.status in ("scheduled", "launching"):
+            data["schedule_pk"] = SCHEDULE_PK
+        return dynamo.to_item(data)
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> CampaignRecord:
+        d = dynamo.from_item(item)
+        return cls(
+            campaign_id=d["campaign_id"],
+            status=d.get("status", "external"),
+            launch_at=d.get("launch_at", ""),
+            created_at=d.get("created_at", ""),
+            updated_at=d.get("updated_at", ""),
+            payload_bucket=d.get("payload_bucket", ""),
+            payload_key=d.get("payload_key", ""),
+            segments=int(d.get("segments", 0)),
+            recipients=int(d.get("recipients", 0)),
+            jobs=int(d.get("jobs", 0)),
+            enqueued_jobs=int(d.get("enqueued_jobs", 0)),
+            not_enqueued=list(d.get("not_enqueued", [])),
+            launched_at=d.get("launched_at", ""),
+            lease_until=d.get("lease_until", ""),
+            list_names=list(d.get("list_names", [])),
+        )
+
+
+class CampaignStore(Protocol):
+    def create(self, record: CampaignRecord) -> None: ...
+
+    def get(self, campaign_id: str) -> CampaignRecord | None: ...
+
+    def due(self, now: str, limit: int = 25) -> list[CampaignRecord]: ...
+
+    def claim_launch(self, campaign_id: str, now: str, lease_until: str) -> CampaignRecord | None: ...
+
+    def save(self, record: CampaignRecord, *, expect_status: tuple[str, ...]) -> CampaignRecord: ...
+
+    def list(self, limit: int = 50) -> list[CampaignRecord]: ...
+
+
+def _now() -> str:
+    return iso(datetime.now(UTC))
+
+
+def _code(exc: Exception) -> str | None:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return str(code) if code else None
+
+
+class DynamoCampaignStore:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def _key(self, campaign_id: str) -> dict[str, Any]:
+        return {"campaign_id": {"S": campaign_id}, "sk": {"S": META}}
+
+    def create(self, record: CampaignRecord) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=record.to_item(),
+                ConditionExpression="attribute_not_exists(campaign_id) OR #s = :deleted OR #s = :external",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":deleted": {"S": "deleted"}, ":external": {"S": "external"}},
+            )
+        except Exception as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise CampaignExistsError(f"campaign {record.campaign_id} already exists") from exc
+            raise
+
+    def get(self, campaign_id: str) -> CampaignRecord | None:
+        item = self._client.get_item(TableName=self._table, Key=self._key(campaign_id), ConsistentRead=True).get("Item")
+        return CampaignRecord.from_item(item) if item else None
+
+    def due(self, now: str, limit: int = 25) -> list[CampaignRecord]:
+        response = self._client.query(
+            TableName=self._table,
+            IndexName="schedule-index",
+            KeyConditionExpression="schedule_pk = :s AND launch_at <= :now",
+            ExpressionAttributeValues={":s": {"S": SCHEDULE_PK}, ":now": {"S": now}},
+            Limit=limit,
+        )
+        return [CampaignRecord.from_item(i) for i in response.get("Items", [])]
+
+    def claim_launch(self, campaign_id: str, now: str, lease_until: str) -> CampaignRecord | None:
+        """Move scheduled (or a launch whose lease ran out) to launching; None if someone else has it."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(campaign_id),
+                UpdateExpression="SET #s = :launching, lease_until = :lease, updated_at = :now",
+                ConditionExpression="#s = :scheduled OR (#s = :launching AND lease_until < :now)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":launching": {"S": "launching"},
+                    ":scheduled": {"S": "scheduled"},
+                    ":lease": {"S": lease_until},
+                    ":now": {"S": now},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return CampaignRecord.from_item(response["Attributes"])
+
+    def save(self, record: CampaignRecord, *, expect_status: tuple[str, ...]) -> CampaignRecord:
+        """Write the record's attributes with UpdateItem (attributes other writers own, such as the ingestion
+        engine's ``data_expires_at``, are kept), only if the stored status is one of ``expect_status``."""
+        item = record.to_item()
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets = []
+        for i, (name, value) in enumerate(item.items()):
+            if name in ("campaign_id", "sk"):
+                continue
+            names[f"#a{i}"] = name
+            values[f":a{i}"] = value
+            sets.append(f"#a{i} = :a{i}")
+        removes = [n for n in ("schedule_pk", "lease_until", "not_enqueued") if n not in item]
+        for i, name in enumerate(removes):
+            names[f"#r{i}"] = name
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removes)))
+        names["#st"] = "status"
+        for i, status in enumerate(expect_status):
+            values[f":e{i}"] = {"S": status}
+        condition = " OR ".join(f"#st = :e{i}" for i in range(len(expect_status)))
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(record.campaign_id),
+                UpdateExpression=expression,
+                ConditionExpression=f"attribute_exists(campaign_id) AND ({condition})",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except Exception as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise CampaignStateError(
+                    f"campaign {record.campaign_id} is not {' or '.join(expect_status)} any more"
+                ) from exc
+            raise
+        return record
+
+    def list(self, limit: int = 50) -> list[CampaignRecord]:
+        response = self._client.query(
+            TableName=self._table,
+            IndexName="listing-index",
+            KeyConditionExpression="listing_pk = :p",
+            ExpressionAttributeValues={":p": {"S": LISTING_PK}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [CampaignRecord.from_item(i) for i in response.get("Items", [])]
+
+
+@dataclass
+class InMemoryCampaignStore:
+    items: dict[str, CampaignRecord] = field(default_factory=dict)
+    clock: Callable[[], str] = _now
+
+    def create(self, record: CampaignRecord) -> None:
+        current = self.items.get(record.campaign_id)
+        if current is not None and current.status not in ("deleted", "external"):
+            raise CampaignExistsError(f"campaign {record.campaign_id} already exists")
+        self.items[record.campaign_id] = record
+
+    def get(self, campaign_id: str) -> CampaignRecord | None:
+        return self.items.get(campaign_id)
+
+    def due(self, now: str, limit: int = 25) -> list[CampaignRecord]:
+        found = [r for r in self.items.values() if r.status in ("scheduled", "launching") and r.launch_at <= now]
+        return sorted(found, key=lambda r: r.launch_at)[:limit]
+
+    def claim_launch(self, campaign_id: str, now: str, lease_until: str) -> CampaignRecord | None:
+        r = self.items.get(campaign_id)
+        if r is None or not (r.status == "scheduled" or (r.status == "launching" and r.lease_until < now)):
+            return None
+        claimed = replace(r, status="launching", lease_until=lease_until, updated_at=now)
+        self.items[campaign_id] = claimed
+        return claimed
+
+    def save(self, record: CampaignRecord, *, expect_status: tuple[str, ...]) -> CampaignRecord:
+        current = self.items.get(record.campaign_id)
+        if current is None or current.status not in expect_status:
+            raise CampaignStateError(f"campaign {record.campaign_id} is not {' or '.join(expect_status)} any more")
+        self.items[record.campaign_id] = record
+        return record
+
+    def list(self, limit: int = 50) -> list[CampaignRecord]:
+        return sorted(self.items.values(), key=lambda r: r.created_at, reverse=True)[:limit]
