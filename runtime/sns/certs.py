@@ -8,7 +8,8 @@
   (the connection layer never follows them; any non-200 status is a failure) and a size cap. Failures raise
   :class:`CertificateUnavailableError` (transient: the webhook answers 5xx, SNS retries).
 * Parsed public keys are cached per process, keyed by URL, so a warm Lambda container does one dictionary lookup
-  per message.
+  per message. Download attempts are bounded (10 a minute per store) so forged, well-formed certificate names cannot
+  turn the function into a request amplifier.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import http.client
 import os
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -146,6 +148,8 @@ class CertificateStore:
         check_validity: bool = True,
         cache: MutableMapping[str, CachedCertificate] | None = None,
         clock: Callable[[], float] = time.time,
+        max_downloads_per_minute: int = 10,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._cert_dir = cert_dir or None
         self._fetch = fetch
@@ -153,6 +157,9 @@ class CertificateStore:
         self._check_validity = check_validity
         self._cache: MutableMapping[str, CachedCertificate] = _PROCESS_CACHE if cache is None else cache
         self._clock = clock
+        self._max_downloads = max_downloads_per_minute
+        self._monotonic = monotonic
+        self._downloads: deque[float] = deque()
 
     @property
     def cert_dir(self) -> str | None:
@@ -177,6 +184,7 @@ class CertificateStore:
         source = "cert_dir"
         if pem is None:
             source = "download"
+            self._throttle_downloads(url)
             try:
                 pem = self._fetch(url, self._timeout)
             except CertificateUnavailableError as exc:
@@ -193,6 +201,17 @@ class CertificateStore:
         self._cache[url] = entry
         _log.info("sns signing certificate loaded", extra={"cert_url": url, "source": source})
         return entry
+
+    def _throttle_downloads(self, url: str) -> None:
+        """Bound download attempts: a flood of well-formed but unknown certificate names (each one a request to
+        AWS and a wait) must not turn the function into an amplifier. Legitimate rotations need one download."""
+        now = self._monotonic()
+        while self._downloads and now - self._downloads[0] > 60.0:
+            self._downloads.popleft()
+        if len(self._downloads) >= self._max_downloads:
+            _log.warning("sns certificate downloads throttled", extra={"cert_url": url})
+            raise CertificateUnavailableError("too many certificate downloads in the last minute; retry later")
+        self._downloads.append(now)
 
     def _read_cert_dir(self, file_name: str) -> bytes | None:
         if self._cert_dir is None:

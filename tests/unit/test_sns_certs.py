@@ -251,3 +251,23 @@ def test_default_fetch_never_connects_for_an_invalid_url():
     with pytest.raises(InvalidCertificateUrlError):
         default_fetch(f"https://evil.example/{URL_NAME}", 1.0, connection_factory=factory)
     assert factory.connections == []
+
+
+def test_download_attempts_are_bounded_per_minute(signer):
+    now = [0.0]
+    fetch = RecordingFetch(CertificateUnavailableError("404"))
+    store = CertificateStore(None, fetch=fetch, cache={}, max_downloads_per_minute=3, monotonic=lambda: now[0])
+    for i in range(5):
+        with pytest.raises(CertificateUnavailableError):
+            store.public_key(URL.replace("0123", f"{i:04d}"))
+    assert len(fetch.calls) == 3
+    now[0] = 61.0
+    fetch.body = signer.cert_pem
+    store.public_key(URL)
+    assert len(fetch.calls) == 4
+
+
+def test_cert_dir_hits_do_not_count_against_the_download_bound(signer):
+    fetch = RecordingFetch(AssertionError("must not download"))
+    store = CertificateStore(signer.cert_dir, fetch=fetch, cache={}, max_downloads_per_minute=0)
+    assert store.public_key(signer.cert_url).key_size == 2048
