@@ -209,7 +209,7 @@ def health() -> Response:
 def openapi_document() -> Response:
     from chalicelib import openapi
 
-    return Response(body=openapi.document(), headers={"Cache-Control": "public, max-age=300"})
+    return Response(body=openapi.document(bp.current_app.routes), headers={"Cache-Control": "public, max-age=300"})
 
 
 @api_route("/messages/{message_id}", ["GET"])

@@ -1,0 +1,391 @@
+"""The OpenAPI 3 document served at ``GET /openapi.json``.
+
+Operations are written out here; tests/functional/test_openapi_document.py checks that the document's paths and
+methods are exactly the app's routes. The campaign routes of the sender area (``POST /campaigns``,
+``/campaigns/{campaign_id}/schedule``...) are described from the live route table with the shared error answers,
+so the document follows that area's routes as they land.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from runtime.stores.schema import COUNTERS, STATUS_RANK
+from runtime.stores.suppressions import REASONS
+
+VERSION = "1.0.0"
+_JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {_JSON: {"schema": schema}}}
+
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+_ERR = {
+    "400": _json(_ref("Error"), "Invalid parameter, body or page token (the message names it)"),
+    "401": _json(_ref("Error"), "No `Authorization: Bearer` header (answer carries `WWW-Authenticate: Bearer`)"),
+    "403": _json(_ref("Error"), "The API key is not valid"),
+    "404": _json(_ref("Error"), "Unknown id"),
+    "410": _json(_ref("Error"), 'Known id whose data is past its retention (`Code`: `Expired`, "no data")'),
+    "503": _json(_ref("Error"), "DynamoDB is throttling; retry shortly"),
+}
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    return {code: _ERR[code] for code in codes}
+
+
+def _path_param(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": schema or {"type": "string", "minLength": 1, "maxLength": 256},
+    }
+
+
+def _query_param(name: str, description: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+
+
+EMAIL = _path_param("email", "Recipient address (ASCII; case-insensitive)", {"type": "string", "format": "email"})
+MESSAGE_ID = _path_param("message_id", "SES MessageId (or `local-...` for sends that never reached SES)")
+CAMPAIGN_ID = _path_param("campaign_id", "Campaign id")
+LIMIT = _query_param("limit", "Page size (default 25)", {"type": "integer", "minimum": 1, "maximum": 100})
+NEXT_TOKEN = _query_param("next_token", "Opaque token from the previous page", {"type": "string"})
+SCOPE_QUERY = [
+    _query_param("scope", "Suppression scope (default all)", {"type": "string", "enum": ["all", "list", "campaign"]}),
+    _query_param("list_name", "List of a `list` scope", {"type": "string"}),
+    _query_param("campaign_id", "Campaign of a `campaign` scope", {"type": "string"}),
+]
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+def _op(summary: str, ok: dict[str, Any], errors: tuple[str, ...], **extra: Any) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": {"200": ok, **_errors(*errors)}}
+    operation.update(extra)
+    return operation
+
+
+def _authed(summary: str, ok: dict[str, Any], errors: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
+    return _op(summary, ok, ("400", "401", "403", *errors, "503"), security=BEARER, **extra)
+
+
+def _preflight(path: str) -> dict[str, Any]:
+    return {
+        "summary": f"CORS preflight for {path}",
+        "security": [],
+        "responses": {"204": {"description": "CORS headers (origin echoed only when configured)"}},
+    }
+
+
+PAGE_OF = {
+    "type": "object",
+    "properties": {"items": {"type": "array", "items": {"type": "object"}}, "next_token": {"type": ["string", "null"]}},
+}
+
+
+def _paths() -> dict[str, dict[str, Any]]:
+    paths: dict[str, dict[str, Any]] = {
+        "/health": {
+            "get": _op(
+                "Liveness check (no auth)",
+                _json({"type": "object", "properties": {"status": {"type": "string"}}}, "Alive"),
+                (),
+                security=[],
+            )
+        },
+        "/openapi.json": {
+            "get": _op("This document (no auth)", _json({"type": "object"}, "OpenAPI 3"), (), security=[])
+        },
+        "/messages/{message_id}": {
+            "get": _authed(
+                "Message summary and event history, newest first",
+                _json(_ref("MessageDetail"), "Summary and events"),
+                ("404", "410"),
+                parameters=[MESSAGE_ID],
+            ),
+        },
+        "/campaigns": {
+            "get": _authed(
+                "Campaigns (newest first) with their latest counters",
+                _json(PAGE_OF, "A page of campaigns"),
+                parameters=[LIMIT, NEXT_TOKEN],
+            ),
+        },
+        "/campaigns/{campaign_id}/stats": {
+            "get": _authed(
+                "Counters and rates of a campaign (one DynamoDB read whatever its size)",
+                _json(_ref("CampaignStats"), "Statistics"),
+                ("404", "410"),
+                parameters=[
+                    CAMPAIGN_ID,
+                    _query_param("list_name", "Add this list's breakdown", {"type": "string"}),
+                    _query_param("by", "Add a per-day series", {"type": "string", "enum": ["day"]}),
+                ],
+            ),
+        },
+        "/campaigns/{campaign_id}/messages": {
+            "get": _authed(
+                "Messages of a campaign, optionally by status",
+                _json(PAGE_OF, "A page of message summaries"),
+                ("404", "410"),
+                parameters=[
+                    CAMPAIGN_ID,
+                    _query_param("status", "Message status", {"type": "string", "enum": list(STATUS_RANK)}),
+                    LIMIT,
+                    NEXT_TOKEN,
+                ],
+            ),
+        },
+        "/recipients/{email}": {
+            "delete": _authed(
+                "GDPR erasure: delete messages and events, anonymise suppressions, keep a hashed suppression",
+                _json(_ref("Erasure"), "Erased"),
+                parameters=[EMAIL],
+            ),
+        },
+        "/recipients/{email}/messages": {
+            "get": _authed(
+                "Messages sent to a recipient (GDPR access), with their suppressions on the first page",
+                _json(PAGE_OF, "A page of message summaries"),
+                parameters=[EMAIL, LIMIT, NEXT_TOKEN],
+            ),
+        },
+        "/recipients/{email}/events": {
+            "get": _authed(
+                "Events of a recipient (GDPR access), newest first",
+                _json(PAGE_OF, "A page of events"),
+                parameters=[EMAIL, LIMIT, NEXT_TOKEN],
+            ),
+        },
+        "/suppressions": {
+            "get": _authed(
+                "Suppressions with a reason, newest first",
+                _json(PAGE_OF, "A page of suppressions"),
+                parameters=[
+                    _query_param("reason", "Suppression reason", {"type": "string", "enum": list(REASONS)}, True),
+                    LIMIT,
+                    NEXT_TOKEN,
+                ],
+            ),
+        },
+        "/suppressions/{email}": {
+            "get": _authed(
+                "Suppressions of an address",
+                _json(_ref("SuppressionList"), "Suppressions"),
+                ("404",),
+                parameters=[EMAIL],
+            ),
+            "put": _authed(
+                "Suppress an address (manual); upsert",
+                _json(_ref("Suppression"), "Stored suppression"),
+                parameters=[EMAIL],
+                requestBody={"required": False, "content": {_JSON: {"schema": _ref("SuppressionRequest")}}},
+            ),
+            "delete": _authed(
+                "Lift a suppression (override)",
+                _json({"type": "object"}, "Deleted"),
+                ("404",),
+                parameters=[EMAIL, *SCOPE_QUERY],
+            ),
+        },
+        "/unsubscribe": {
+            "get": {
+                "summary": "Confirmation page for an unsubscribe link (writes nothing)",
+                "security": [],
+                "parameters": [_query_param("token", "Signed unsubscribe token", {"type": "string"}, True)],
+                "responses": {
+                    "200": _html("Confirmation page with a POST form"),
+                    "400": _html("Forged, truncated or expired token"),
+                    "503": _html("Unsubscribe not configured or store busy"),
+                },
+            },
+            "post": {
+                "summary": "RFC 8058 one-click unsubscribe (or the confirmation form); idempotent",
+                "security": [],
+                "parameters": [_query_param("token", "Signed unsubscribe token", {"type": "string"})],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "List-Unsubscribe": {"type": "string", "enum": ["One-Click"]},
+                                    "token": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _html("Unsubscribed"),
+                    "400": _html("Forged, truncated or expired token; nothing written"),
+                    "503": _html("Store busy; nothing written"),
+                },
+            },
+        },
+        "/webhooks/ses": {
+            "post": {
+                "summary": "Amazon SNS HTTPS endpoint for SES events (signature-verified; see docs/events.md)",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {"text/plain": {"schema": {"type": "string"}}, _JSON: {"schema": {"type": "object"}}},
+                },
+                "responses": {
+                    "200": {"description": "Accepted"},
+                    "400": _json(_ref("Error"), "Malformed notification"),
+                    "403": _json(_ref("Error"), "Signature, certificate or topic refused"),
+                },
+            }
+        },
+    }
+    from chalicelib.tracking_api import PREFLIGHT_PATHS
+
+    for path in PREFLIGHT_PATHS:
+        paths.setdefault(path, {})["options"] = _preflight(path)
+    return paths
+
+
+def _campaign_operation(path: str, method: str) -> dict[str, Any]:
+    """Description of a campaign route of the sender area (see docs/sending.md for its body)."""
+    if method == "options":
+        return _preflight(path)
+    operation: dict[str, Any] = {
+        "summary": f"{method.upper()} {path} (campaign sending; see docs/sending.md)",
+        "security": BEARER,
+        "responses": {
+            "200": _json({"type": "object"}, "Done"),
+            "201": _json({"type": "object"}, "Created"),
+            "202": _json({"type": "object"}, "Accepted"),
+            **_errors("400", "401", "403", "404"),
+            "409": _json(_ref("Error"), "Conflicts with the campaign's state"),
+            "503": _ERR["503"],
+        },
+    }
+    params = [p for p in ("campaign_id",) if "{" + p + "}" in path]
+    if params:
+        operation["parameters"] = [CAMPAIGN_ID]
+    if method in ("post", "put", "patch"):
+        operation["requestBody"] = {"required": False, "content": {_JSON: {"schema": {"type": "object"}}}}
+    return operation
+
+
+def _is_campaign_route(path: str) -> bool:
+    return path == "/campaigns" or path.startswith("/campaigns/")
+
+
+COMPONENTS: dict[str, Any] = {
+    "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "API key"}},
+    "schemas": {
+        "Error": {
+            "type": "object",
+            "required": ["Code", "Message"],
+            "properties": {"Code": {"type": "string"}, "Message": {"type": "string"}},
+        },
+        "Counters": {"type": "object", "properties": {c: {"type": "integer"} for c in (*COUNTERS, "bounced")}},
+        "Rates": {
+            "type": "object",
+            "properties": {
+                r: {"type": "number"}
+                for r in (
+                    "delivery_rate",
+                    "bounce_rate",
+                    "open_rate",
+                    "click_rate",
+                    "click_to_open_rate",
+                    "complaint_rate",
+                    "unsubscribe_rate",
+                )
+            },
+        },
+        "CampaignStats": {
+            "type": "object",
+            "properties": {
+                "campaign_id": {"type": "string"},
+                "status": {"type": ["string", "null"]},
+                "counters": _ref("Counters"),
+                "rates": _ref("Rates"),
+                "lists": {"type": "array", "items": {"type": "string"}},
+                "list": {"type": "object"},
+                "series": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+        "MessageDetail": {
+            "type": "object",
+            "properties": {"message": {"type": "object"}, "events": {"type": "array", "items": {"type": "object"}}},
+        },
+        "Erasure": {
+            "type": "object",
+            "properties": {
+                "recipient_hash": {"type": "string"},
+                "deleted_messages": {"type": "integer"},
+                "deleted_events": {"type": "integer"},
+                "suppressions_anonymised": {"type": "integer"},
+                "suppressed": {"type": "boolean"},
+            },
+        },
+        "Suppression": {
+            "type": "object",
+            "properties": {
+                "recipient_hash": {"type": "string"},
+                "scope": {"type": "string"},
+                "reason": {"type": "string", "enum": list(REASONS)},
+                "email": {"type": ["string", "null"]},
+                "created_at": {"type": ["string", "null"]},
+                "updated_at": {"type": ["string", "null"]},
+                "expires_at": {"type": ["integer", "null"]},
+            },
+        },
+        "SuppressionList": {
+            "type": "object",
+            "properties": {"suppressed": {"type": "boolean"}, "items": {"type": "array", "items": _ref("Suppression")}},
+        },
+        "SuppressionRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "scope": {"type": "string", "enum": ["all", "list", "campaign"]},
+                "list_name": {"type": "string"},
+                "campaign_id": {"type": "string"},
+                "reason": {"type": "string", "enum": list(REASONS)},
+            },
+        },
+    },
+}
+
+
+def document(routes: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The document; ``routes`` (``app.routes``) adds the campaign routes other blueprints define."""
+    paths = _paths()
+    for path, methods in (routes or {}).items():
+        if not _is_campaign_route(path):
+            continue
+        for method in methods:
+            entry = paths.setdefault(path, {})
+            if method.lower() not in entry:
+                entry[method.lower()] = _campaign_operation(path, method.lower())
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "sesame tracking and campaign API",
+            "version": VERSION,
+            "description": "See docs/api.md. Every route except health, openapi.json, the SES webhook and unsubscribe "
+            "needs `Authorization: Bearer <api key>`. GET answers carry `Cache-Control: private, max-age=20`.",
+        },
+        "paths": {path: paths[path] for path in sorted(paths)},
+        "components": copy.deepcopy(COMPONENTS),
+    }
