@@ -24,9 +24,8 @@ class GlobalEndpoint(pulumi.ComponentResource):
             "global-endpoint",
             endpoint_name=f"sesame-{cfg.environment}",
             details=aws.sesv2.MultiRegionEndpointDetailsArgs(
-                routes_details=[
-                    aws.sesv2.MultiRegionEndpointDetailsRoutesDetailsArgs(region=region) for region in cfg.other_regions
-                ]
+                # the secondary region; the primary is the region the endpoint is created in (home)
+                routes_details=aws.sesv2.MultiRegionEndpointDetailsRoutesDetailsArgs(region=cfg.other_regions[0])
             ),
             opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )

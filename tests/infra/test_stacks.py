@@ -1,0 +1,604 @@
+"""The two-region example (prod-us-east-1 home, prod-eu-west-1) under Pulumi mocks: the resource graph by type
+token, counts and key inputs per region."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.mockrun import MOCK_ACCOUNT_ID, ProgramRun
+from runtime.settings import Settings
+from runtime.stores.tables import TABLES
+from tests.support.infra_stacks import HOME_STACK, SECOND_STACK, run_example
+
+ZONE = "Z0123456789EXAMPLE"
+TABLE = "aws:dynamodb/table:Table"
+QUEUE = "aws:sqs/queue:Queue"
+RECORD = "aws:route53/record:Record"
+SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
+CONFIG_SET = "aws:sesv2/configurationSet:ConfigurationSet"
+DESTINATION = "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination"
+
+COMMON_COUNTS = {
+    "aws:acm/certificate:Certificate": 1,
+    "aws:acm/certificateValidation:CertificateValidation": 1,
+    "aws:cloudfront/distribution:Distribution": 1,
+    "aws:cloudwatch/dashboard:Dashboard": 1,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 7,
+    "aws:iam/role:Role": 1,
+    "aws:iam/rolePolicy:RolePolicy": 1,
+    "aws:s3/bucket:Bucket": 1,
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
+    "aws:sesv2/configurationSet:ConfigurationSet": 2,
+    "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination": 4,
+    "aws:sesv2/emailIdentity:EmailIdentity": 1,
+    "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes": 1,
+    "aws:sns/topic:Topic": 2,
+    "aws:sns/topicPolicy:TopicPolicy": 1,
+    "aws:sns/topicSubscription:TopicSubscription": 3,
+    "aws:sqs/queue:Queue": 9,
+    "aws:sqs/queuePolicy:QueuePolicy": 3,
+    "aws:ssm/parameter:Parameter": 1,
+}
+HOME_COUNTS = {
+    **COMMON_COUNTS,
+    "aws:dynamodb/table:Table": 5,
+    "aws:route53/record:Record": 9,  # 3 DKIM, MX, SPF, DMARC, ACM validation, alias A + AAAA
+    "pulumi:providers:aws": 1,  # us-east-1 serves the ACM certificate too
+    "random:index/randomPassword:RandomPassword": 3,
+}
+SECOND_COUNTS = {
+    **COMMON_COUNTS,
+    "aws:route53/record:Record": 8,  # no DMARC
+    "pulumi:providers:aws": 2,  # eu-west-1 + us-east-1 for the certificate
+    "pulumi:pulumi:StackReference": 1,  # the home stack's generated secrets
+}
+QUEUE_NAMES = {
+    "sesame-prod-critical",
+    "sesame-prod-engagement",
+    "sesame-prod-send",
+    "sesame-prod-forward",
+}
+
+
+@pytest.fixture(scope="module")
+def home() -> ProgramRun:
+    return run_example(HOME_STACK)
+
+
+@pytest.fixture(scope="module")
+def second() -> ProgramRun:
+    return run_example(SECOND_STACK)
+
+
+def _records(run: ProgramRun) -> list[tuple[str, str, list[str]]]:
+    return [(r.inputs["name"], r.inputs["type"], r.inputs.get("records", [])) for r in run.of_type(RECORD)]
+
+
+# -- resource graph ----------------------------------------------------------------------------------------------
+
+
+def test_home_stack_declares_the_expected_resource_graph(home: ProgramRun) -> None:
+    assert home.type_counts() == dict(sorted(HOME_COUNTS.items()))
+
+
+def test_second_region_declares_the_expected_resource_graph(second: ProgramRun) -> None:
+    assert second.type_counts() == dict(sorted(SECOND_COUNTS.items()))
+
+
+def test_one_component_per_concern(home: ProgramRun) -> None:
+    components = {r.type for r in home.resources if not r.custom}
+    assert components == {
+        "sesame:infra:IdentityDns",
+        "sesame:infra:TrackingDomain",
+        "sesame:infra:Messaging",
+        "sesame:infra:ConfigurationSets",
+        "sesame:infra:GlobalTables",
+        "sesame:infra:CampaignStorage",
+        "sesame:infra:AppSecrets",
+        "sesame:infra:AppRole",
+        "sesame:infra:Alarms",
+        "sesame:infra:Dashboard",
+    }
+
+
+@pytest.mark.parametrize("stack", [HOME_STACK, SECOND_STACK])
+def test_regional_resources_use_the_stack_region_and_the_certificate_us_east_1(stack: str) -> None:
+    run = run_example(stack)
+    region = stack.removeprefix("prod-")
+    global_types = {
+        "aws:acm/certificate:Certificate",
+        "aws:acm/certificateValidation:CertificateValidation",
+        "aws:cloudfront/distribution:Distribution",
+    }
+    for r in run.resources:
+        if not r.custom or r.type.startswith(("pulumi:", "random:")):
+            continue
+        expected = "us-east-1" if r.type in global_types else region
+        assert r.region == expected, (r.type, r.name)
+
+
+# -- tables ------------------------------------------------------------------------------------------------------
+
+
+def test_home_tables_are_built_from_the_shared_table_definitions(home: ProgramRun) -> None:
+    tables = {t.inputs["name"]: t.inputs for t in home.of_type(TABLE)}
+    assert set(tables) == {spec.physical_name("prod") for spec in TABLES}
+    for spec in TABLES:
+        t = tables[spec.physical_name("prod")]
+        assert t["hashKey"] == spec.hash_key
+        assert t.get("rangeKey") == spec.range_key
+        assert t["billingMode"] == "PAY_PER_REQUEST"
+        assert {(a["name"], a["type"]) for a in t["attributes"]} == {
+            (a["AttributeName"], a["AttributeType"]) for a in spec.attribute_definitions()
+        }
+        indexes = {ix["name"]: ix for ix in t.get("globalSecondaryIndexes", [])}
+        assert set(indexes) == {ix.name for ix in spec.indexes}
+        for ix in spec.indexes:
+            schema = [(k["attributeName"], k["keyType"]) for k in indexes[ix.name]["keySchemas"]]
+            assert schema == [(ix.hash_key, "HASH")] + ([(ix.range_key, "RANGE")] if ix.range_key else [])
+            assert indexes[ix.name]["projectionType"] == "ALL"
+        assert t["ttl"] == {"attributeName": "expires_at", "enabled": True}
+        assert t["pointInTimeRecovery"]["enabled"] is True
+        assert t["serverSideEncryption"]["enabled"] is True
+        assert t["deletionProtectionEnabled"] is True  # prod
+
+
+def test_home_tables_list_the_other_region_as_replica(home: ProgramRun) -> None:
+    for t in home.of_type(TABLE):
+        assert [r["regionName"] for r in t.inputs["replicas"]] == ["eu-west-1"]
+        assert t.inputs["streamEnabled"] is True
+        assert t.inputs["streamViewType"] == "NEW_AND_OLD_IMAGES"
+
+
+def test_second_region_declares_no_table_but_uses_the_same_names(home: ProgramRun, second: ProgramRun) -> None:
+    assert second.of_type(TABLE) == []
+    assert second.outputs["tablesOwnedHere"] == []
+    assert second.outputs["tables"] == home.outputs["tables"]
+    for spec in TABLES:
+        assert second.outputs["environmentVariables"][spec.env_var()] == spec.physical_name("prod")
+
+
+def test_deletion_protection_is_off_outside_production() -> None:
+    run = run_example(HOME_STACK, environment="staging")
+    assert {t.inputs["deletionProtectionEnabled"] for t in run.of_type(TABLE)} == {False}
+    assert {t.inputs["name"] for t in run.of_type(TABLE)} == {spec.physical_name("staging") for spec in TABLES}
+
+
+# -- identity and DNS --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", [HOME_STACK, SECOND_STACK])
+def test_dkim_mail_from_and_spf_records_are_regional(stack: str) -> None:
+    run = run_example(stack)
+    region = stack.removeprefix("prod-")
+    identity = run.of_type("aws:sesv2/emailIdentity:EmailIdentity")[0]
+    assert identity.inputs["emailIdentity"] == "example.com"
+    assert identity.inputs["dkimSigningAttributes"] == {"nextSigningKeyLength": "RSA_2048_BIT"}
+    tokens = identity.state["dkimSigningAttributes"]["tokens"]
+    records = _records(run)
+    for token in tokens:
+        assert (f"{token}._domainkey.example.com", "CNAME", [f"{token}.dkim.amazonses.com"]) in records
+    mail_from = f"bounce-{region}.example.com"
+    assert (mail_from, "MX", [f"10 feedback-smtp.{region}.amazonses.com"]) in records
+    assert (mail_from, "TXT", ["v=spf1 include:amazonses.com ~all"]) in records
+    attrs = run.of_type("aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes")[0].inputs
+    assert attrs == {
+        "emailIdentity": "example.com",
+        "mailFromDomain": mail_from,
+        "behaviorOnMxFailure": "USE_DEFAULT_VALUE",
+    }
+    assert {r.inputs["zoneId"] for r in run.of_type(RECORD)} == {ZONE}
+
+
+def test_only_the_home_stack_declares_zone_wide_records(home: ProgramRun, second: ProgramRun) -> None:
+    home_dmarc = [r for r in _records(home) if r[0] == "_dmarc.example.com"]
+    assert home_dmarc == [
+        (
+            "_dmarc.example.com",
+            "TXT",
+            ["v=DMARC1; p=none; rua=mailto:dmarc-reports@example.com; pct=100"],
+        )
+    ]
+    second_names = {name for name, _, _ in _records(second)}
+    assert not any(name.startswith("_dmarc.") for name in second_names)
+    # every record the second stack declares is specific to eu-west-1 (its DKIM tokens, MAIL FROM, tracking)
+    home_names = {name for name, _, _ in _records(home)}
+    assert second_names.isdisjoint(home_names)
+
+
+def test_byodkim_publishes_one_selector_record_from_the_home_stack() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    overrides = {"byodkimSelector": "sesame1", "byodkimPrivateKey": pem}
+    home = run_example(HOME_STACK, **overrides)
+    second = run_example(SECOND_STACK, **overrides)
+    attrs = home.of_type("aws:sesv2/emailIdentity:EmailIdentity")[0].inputs["dkimSigningAttributes"]
+    assert attrs["domainSigningSelector"] == "sesame1"
+    assert "BEGIN" not in attrs["domainSigningPrivateKey"]
+    (txt,) = [r for r in home.of_type(RECORD) if r.inputs["name"] == "sesame1._domainkey.example.com"]
+    value = txt.inputs["records"][0].replace('""', "")
+    assert value.startswith("v=DKIM1; k=rsa; p=MII")
+    assert all(len(chunk) <= 255 for chunk in txt.inputs["records"][0].split('""'))
+    assert not [r for r in second.of_type(RECORD) if "_domainkey" in r.inputs["name"]]
+    assert not [r for r in home.of_type(RECORD) if r.inputs["type"] == "CNAME" and "_domainkey" in r.inputs["name"]]
+
+
+def test_without_hosted_zone_no_route53_record_is_declared_and_the_records_are_exported() -> None:
+    run = run_example(HOME_STACK, hostedZoneId="")
+    assert run.of_type(RECORD) == []
+    manual = run.outputs["manualDnsRecords"]
+    by_purpose = {(r["type"], r["name"]): r["value"] for r in manual}
+    tokens = run.of_type("aws:sesv2/emailIdentity:EmailIdentity")[0].state["dkimSigningAttributes"]["tokens"]
+    for token in tokens:
+        assert by_purpose[("CNAME", f"{token}._domainkey.example.com")] == f"{token}.dkim.amazonses.com"
+    assert by_purpose[("MX", "bounce-us-east-1.example.com")] == "10 feedback-smtp.us-east-1.amazonses.com"
+    assert by_purpose[("TXT", "bounce-us-east-1.example.com")] == "v=spf1 include:amazonses.com ~all"
+    assert by_purpose[("TXT", "_dmarc.example.com")].startswith("v=DMARC1; p=none;")
+    distribution = run.of_type("aws:cloudfront/distribution:Distribution")[0].state["domainName"]
+    assert by_purpose[("CNAME", "track-us-east-1.example.com")] == distribution
+    validation = run.of_type("aws:acm/certificate:Certificate")[0].state["domainValidationOptions"][0]
+    assert by_purpose[("CNAME", validation["resourceRecordName"].rstrip("."))] == validation[
+        "resourceRecordValue"
+    ].rstrip(".")
+    assert len(manual) == 8
+    assert all(set(r) == {"name", "type", "value", "purpose"} for r in manual)
+
+
+def test_zone_managed_stacks_export_no_manual_records(home: ProgramRun) -> None:
+    assert "manualDnsRecords" not in home.outputs
+
+
+# -- tracking domain ---------------------------------------------------------------------------------------------
+
+
+def test_https_tracking_domain_uses_cloudfront_in_front_of_the_regional_awstrack_origin(second: ProgramRun) -> None:
+    cert = second.of_type("aws:acm/certificate:Certificate")[0].inputs
+    assert cert["domainName"] == "track-eu-west-1.example.com"
+    assert cert["validationMethod"] == "DNS"
+    dist = second.of_type("aws:cloudfront/distribution:Distribution")[0].inputs
+    assert dist["aliases"] == ["track-eu-west-1.example.com"]
+    assert dist["origins"][0]["domainName"] == "r.eu-west-1.awstrack.me"
+    behavior = dist["defaultCacheBehavior"]
+    assert behavior["forwardedValues"]["headers"] == ["Host"]
+    assert behavior["viewerProtocolPolicy"] == "redirect-to-https"
+    assert dist["viewerCertificate"]["acmCertificateArn"].startswith("arn:aws:acm:us-east-1:")
+    aliases = [r.inputs for r in second.of_type(RECORD) if r.inputs["name"] == "track-eu-west-1.example.com"]
+    assert sorted(a["type"] for a in aliases) == ["A", "AAAA"]
+    assert all(a["aliases"][0]["zoneId"] == "Z2FDTNDATAQYW2" for a in aliases)
+    marketing = second.named(CONFIG_SET, "config-set-marketing").inputs
+    assert marketing["trackingOptions"] == {
+        "customRedirectDomain": "track-eu-west-1.example.com",
+        "httpsPolicy": "REQUIRE",
+    }
+
+
+def test_http_tracking_mode_is_a_plain_cname_to_awstrack() -> None:
+    run = run_example(SECOND_STACK, trackingHttps="false")
+    assert run.of_type("aws:cloudfront/distribution:Distribution") == []
+    assert run.of_type("aws:acm/certificate:Certificate") == []
+    assert ("track-eu-west-1.example.com", "CNAME", ["r.eu-west-1.awstrack.me"]) in _records(run)
+    marketing = run.named(CONFIG_SET, "config-set-marketing").inputs
+    assert marketing["trackingOptions"]["httpsPolicy"] == "OPTIONAL"
+
+
+# -- configuration sets ------------------------------------------------------------------------------------------
+
+
+def test_configuration_sets_have_reputation_tls_and_suppression(home: ProgramRun) -> None:
+    sets = {c.inputs["configurationSetName"]: c.inputs for c in home.of_type(CONFIG_SET)}
+    assert set(sets) == {"sesame-prod-marketing", "sesame-prod-transactional"}
+    for cs in sets.values():
+        assert cs["reputationOptions"] == {"reputationMetricsEnabled": True}
+        assert cs["deliveryOptions"]["tlsPolicy"] == "REQUIRE"
+        assert cs["suppressionOptions"] == {"suppressedReasons": ["BOUNCE", "COMPLAINT"]}
+    assert "trackingOptions" not in sets["sesame-prod-transactional"]
+
+
+def test_event_destinations_are_enabled_with_all_ten_types(home: ProgramRun) -> None:
+    topic_arn = f"arn:aws:sns:us-east-1:{MOCK_ACCOUNT_ID}:sesame-prod-ses-events"
+    destinations = {
+        (d.inputs["configurationSetName"], d.inputs["eventDestinationName"]): d.inputs
+        for d in home.of_type(DESTINATION)
+    }
+    assert set(destinations) == {
+        (cs, kind) for cs in ("sesame-prod-marketing", "sesame-prod-transactional") for kind in ("sns", "cloudwatch")
+    }
+    for (cs, kind), d in destinations.items():
+        spec = d["eventDestination"]
+        assert spec["enabled"] is True
+        assert sorted(spec["matchingEventTypes"]) == sorted(
+            [
+                "SEND",
+                "REJECT",
+                "BOUNCE",
+                "COMPLAINT",
+                "DELIVERY",
+                "OPEN",
+                "CLICK",
+                "RENDERING_FAILURE",
+                "DELIVERY_DELAY",
+                "SUBSCRIPTION",
+            ]
+        )
+        if kind == "sns":
+            assert spec["snsDestination"] == {"topicArn": topic_arn}
+        else:
+            dims = {c["dimensionName"]: c for c in spec["cloudWatchDestination"]["dimensionConfigurations"]}
+            assert set(dims) == {"ses:configuration-set", "campaign_id"}
+            assert dims["ses:configuration-set"]["defaultDimensionValue"] == cs
+            assert {c["dimensionValueSource"] for c in dims.values()} == {"MESSAGE_TAG"}
+
+
+def test_configuration_set_options_come_from_config() -> None:
+    sets = {
+        "bulk": {"tracking": True, "ipPool": "warmup", "vdmEngagementMetrics": True, "maxDeliverySeconds": 3600},
+        "alerts": {},
+    }
+    run = run_example(SECOND_STACK, configurationSets=json.dumps(sets), defaultConfigurationSet="alerts")
+    bulk = run.named(CONFIG_SET, "config-set-bulk").inputs
+    assert bulk["configurationSetName"] == "sesame-prod-bulk"
+    assert bulk["deliveryOptions"] == {"tlsPolicy": "REQUIRE", "sendingPoolName": "warmup", "maxDeliverySeconds": 3600}
+    assert bulk["vdmOptions"] == {"dashboardOptions": {"engagementMetrics": "ENABLED"}}
+    env = run.outputs["environmentVariables"]
+    assert json.loads(env["SESAME_CONFIGURATION_SETS"]) == {"bulk": "sesame-prod-bulk", "alerts": "sesame-prod-alerts"}
+    assert env["SESAME_DEFAULT_CONFIGURATION_SET"] == "alerts"
+
+
+# -- messaging ---------------------------------------------------------------------------------------------------
+
+
+def test_event_topic_policy_lets_only_this_stacks_configuration_sets_publish(second: ProgramRun) -> None:
+    topic = second.named("aws:sns/topic:Topic", "ses-events").inputs
+    assert topic["name"] == "sesame-prod-ses-events"
+    assert topic["signatureVersion"] == 2
+    policy = json.loads(second.of_type("aws:sns/topicPolicy:TopicPolicy")[0].inputs["policy"])
+    (statement,) = policy["Statement"]
+    assert statement["Principal"] == {"Service": "ses.amazonaws.com"}
+    assert statement["Condition"]["StringEquals"] == {"AWS:SourceAccount": MOCK_ACCOUNT_ID}
+    assert sorted(statement["Condition"]["ArnLike"]["AWS:SourceArn"]) == [
+        f"arn:aws:ses:eu-west-1:{MOCK_ACCOUNT_ID}:configuration-set/sesame-prod-marketing",
+        f"arn:aws:ses:eu-west-1:{MOCK_ACCOUNT_ID}:configuration-set/sesame-prod-transactional",
+    ]
+
+
+@pytest.mark.parametrize("stack", [HOME_STACK, SECOND_STACK])
+def test_every_queue_has_a_dlq_with_max_receive_count_3_and_sse(stack: str) -> None:
+    run = run_example(stack)
+    region = stack.removeprefix("prod-")
+    queues = {q.inputs["name"]: q for q in run.of_type(QUEUE)}
+    assert set(queues) == QUEUE_NAMES | {f"{n}-dlq" for n in QUEUE_NAMES} | {"sesame-prod-webhook-dlq"}
+    for name in QUEUE_NAMES:
+        redrive = json.loads(queues[name].inputs["redrivePolicy"])
+        assert redrive == {
+            "deadLetterTargetArn": f"arn:aws:sqs:{region}:{MOCK_ACCOUNT_ID}:{name}-dlq",
+            "maxReceiveCount": 3,
+        }
+    assert all(q.inputs["sqsManagedSseEnabled"] is True for q in queues.values())
+
+
+def test_queue_visibility_timeouts_exceed_their_consumers_timeouts(home: ProgramRun) -> None:
+    functions = home.outputs["lambdaFunctions"]
+    visibility = {q.inputs["name"]: q.inputs["visibilityTimeoutSeconds"] for q in home.of_type(QUEUE)}
+    for queue, fn in (
+        ("sesame-prod-send", "sender"),
+        ("sesame-prod-critical", "critical_events"),
+        ("sesame-prod-engagement", "engagement_events"),
+        ("sesame-prod-forward", "forwarder"),
+    ):
+        assert visibility[queue] > functions[fn]["lambda_timeout"]
+    assert visibility["sesame-prod-send"] == 6 * functions["sender"]["lambda_timeout"]
+
+
+def test_sqs_subscriptions_filter_on_event_type_in_the_body_and_keep_the_envelope(second: ProgramRun) -> None:
+    subs = {s.name: s.inputs for s in second.of_type(SUBSCRIPTION) if s.inputs["protocol"] == "sqs"}
+    assert set(subs) == {"critical-subscription", "engagement-subscription"}
+    for name, sub in subs.items():
+        queue = name.removesuffix("-subscription")
+        assert sub["endpoint"] == f"arn:aws:sqs:eu-west-1:{MOCK_ACCOUNT_ID}:sesame-prod-{queue}"
+        assert sub["topic"].endswith(":sesame-prod-ses-events")
+        assert sub["rawMessageDelivery"] is False
+        assert sub["filterPolicyScope"] == "MessageBody"
+    critical = json.loads(subs["critical-subscription"]["filterPolicy"])
+    assert critical == {"eventType": ["Bounce", "Complaint", "Reject", "Subscription", "Rendering Failure"]}
+    engagement = json.loads(subs["engagement-subscription"]["filterPolicy"])
+    assert engagement == {"eventType": [{"anything-but": critical["eventType"]}]}
+
+
+def test_queue_policies_admit_only_the_event_topic(second: ProgramRun) -> None:
+    topic_arn = f"arn:aws:sns:eu-west-1:{MOCK_ACCOUNT_ID}:sesame-prod-ses-events"
+    policies = second.of_type("aws:sqs/queuePolicy:QueuePolicy")
+    assert {p.name for p in policies} == {"critical-policy", "engagement-policy", "webhook-dlq-policy"}
+    for p in policies:
+        (statement,) = json.loads(p.inputs["policy"])["Statement"]
+        assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
+        assert statement["Action"] == "sqs:SendMessage"
+        assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": topic_arn}}
+        assert statement["Resource"].split(":")[-1] in p.inputs["queueUrl"]
+
+
+def test_webhook_subscription_has_a_retry_policy_and_its_own_dlq() -> None:
+    url = "https://abc.execute-api.us-east-1.amazonaws.com/api/webhooks/ses"
+    run = run_example(HOME_STACK, webhookUrl=url)
+    (sub,) = [s.inputs for s in run.of_type(SUBSCRIPTION) if s.inputs["protocol"] == "https"]
+    assert sub["endpoint"] == url
+    assert sub["rawMessageDelivery"] is False
+    assert json.loads(sub["deliveryPolicy"])["healthyRetryPolicy"]["numRetries"] == 50
+    assert json.loads(sub["redrivePolicy"]) == {
+        "deadLetterTargetArn": f"arn:aws:sqs:us-east-1:{MOCK_ACCOUNT_ID}:sesame-prod-webhook-dlq"
+    }
+
+
+# -- IAM, alarms, secrets, failover, archive ---------------------------------------------------------------------
+
+
+def test_app_role_is_least_privilege(second: ProgramRun) -> None:
+    role = second.of_type("aws:iam/role:Role")[0].inputs
+    trust = json.loads(role["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    statements = {
+        s["Sid"]: s
+        for s in json.loads(second.of_type("aws:iam/rolePolicy:RolePolicy")[0].inputs["policy"])["Statement"]
+    }
+    ses = statements["SendAsTheDomainThroughTheseConfigurationSets"]
+    assert ses["Condition"] == {"StringLike": {"ses:FromAddress": "*@example.com"}}
+    for region in ("us-east-1", "eu-west-1"):  # failover sends through the other region
+        assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:identity/example.com" in ses["Resource"]
+        assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:configuration-set/sesame-prod-marketing" in ses["Resource"]
+    assert not any(r.endswith(":identity/*") or r == "*" for r in ses["Resource"])
+    tables = statements["Tables"]["Resource"]
+    for spec in TABLES:
+        arn = f"arn:aws:dynamodb:eu-west-1:{MOCK_ACCOUNT_ID}:table/{spec.physical_name('prod')}"
+        assert arn in tables and f"{arn}/index/*" in tables
+    assert len(tables) == 2 * len(TABLES)
+    consumed = statements["ConsumeQueues"]["Resource"]
+    assert all(arn.startswith(f"arn:aws:sqs:eu-west-1:{MOCK_ACCOUNT_ID}:sesame-prod-") for arn in consumed)
+    wildcard = [s["Sid"] for s in statements.values() if s["Resource"] == "*"]
+    assert wildcard == ["ReadSendingQuota"]
+
+
+def test_alarms_cover_reputation_thresholds_and_every_dlq(home: ProgramRun) -> None:
+    alarms = {
+        a.inputs["metricName"] + ":" + a.inputs.get("dimensions", {}).get("QueueName", ""): a.inputs
+        for a in home.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    }
+    assert alarms["Reputation.BounceRate:"]["threshold"] == 0.05
+    assert alarms["Reputation.ComplaintRate:"]["threshold"] == 0.001
+    assert alarms["Reputation.ComplaintRate:"]["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    dlqs = {k.split(":", 1)[1] for k in alarms if k.startswith("ApproximateNumberOfMessagesVisible")}
+    assert dlqs == {f"{n}-dlq" for n in QUEUE_NAMES} | {"sesame-prod-webhook-dlq"}
+    alarm_topic = f"arn:aws:sns:us-east-1:{MOCK_ACCOUNT_ID}:sesame-prod-alarms"
+    assert all(a["alarmActions"] == [alarm_topic] for a in alarms.values())
+    email = [s.inputs for s in home.of_type(SUBSCRIPTION) if s.inputs["protocol"] == "email"]
+    assert email == [{"topic": alarm_topic, "protocol": "email", "endpoint": "ops@example.com"}]
+
+
+def test_app_secrets_parameter_holds_the_settings_document(home: ProgramRun) -> None:
+    param = home.of_type("aws:ssm/parameter:Parameter")[0].inputs
+    assert param["name"] == "/sesame/prod/app-secrets"
+    assert param["type"] == "SecureString"
+    doc = json.loads(param["value"])
+    assert set(doc) == {"unsubscribe_secrets", "pagination_secret", "forward_secret", "api_key_hashes"}
+    assert len(doc["unsubscribe_secrets"]) == 1 and len(doc["unsubscribe_secrets"][0]) == 48
+    assert doc["api_key_hashes"] == []
+    assert home.outputs["appSecrets"] == doc
+
+
+def test_second_region_reads_the_secrets_generated_by_the_home_stack(home: ProgramRun) -> None:
+    from infra.mockrun import run_program
+    from tests.support.infra_stacks import example_config
+
+    shared = home.outputs["appSecrets"]
+    run = run_program(
+        example_config(SECOND_STACK),
+        stack=SECOND_STACK,
+        stack_outputs={"organization/sesame/prod-us-east-1": {"appSecrets": shared}},
+    )
+    assert run.of_type("random:index/randomPassword:RandomPassword") == []
+    (ref,) = run.of_type("pulumi:pulumi:StackReference")
+    assert ref.inputs["name"] == "organization/sesame/prod-us-east-1"
+    assert json.loads(run.of_type("aws:ssm/parameter:Parameter")[0].inputs["value"]) == shared
+    assert "appSecrets" not in run.outputs
+
+
+def test_configured_secrets_are_used_as_given_and_no_stack_reference_is_needed() -> None:
+    digest = "a" * 64
+    run = run_example(
+        SECOND_STACK,
+        unsubscribeSecrets=json.dumps(["new", "old"]),
+        paginationSecret="p",
+        forwardSecret="f",
+        apiKeyHashes=json.dumps([digest]),
+    )
+    assert run.of_type("pulumi:pulumi:StackReference") == []
+    doc = json.loads(run.of_type("aws:ssm/parameter:Parameter")[0].inputs["value"])
+    assert doc == {
+        "unsubscribe_secrets": ["new", "old"],
+        "pagination_secret": "p",
+        "forward_secret": "f",
+        "api_key_hashes": [digest],
+    }
+
+
+def test_multi_region_endpoint_is_declared_once_by_the_home_stack() -> None:
+    home = run_example(HOME_STACK, multiRegionEndpoint="true")
+    second = run_example(SECOND_STACK, multiRegionEndpoint="true")
+    (endpoint,) = home.of_type("aws:sesv2/multiRegionEndpoint:MultiRegionEndpoint")
+    assert endpoint.inputs["endpointName"] == "sesame-prod"
+    assert endpoint.inputs["details"] == {"routesDetails": {"region": "eu-west-1"}}
+    assert home.outputs["multiRegionEndpointId"]
+    assert second.of_type("aws:sesv2/multiRegionEndpoint:MultiRegionEndpoint") == []
+
+
+def test_failover_outputs_point_each_region_at_the_other(home: ProgramRun, second: ProgramRun) -> None:
+    assert home.outputs["backupRegion"] == "eu-west-1"
+    assert second.outputs["backupRegion"] == "us-east-1"
+    assert second.outputs["environmentVariables"]["SESAME_BACKUP_REGION"] == "us-east-1"
+    assert json.loads(second.outputs["environmentVariables"]["SESAME_BACKUP_CONFIGURATION_SETS"]) == {
+        "marketing": "sesame-prod-marketing",
+        "transactional": "sesame-prod-transactional",
+    }
+
+
+def test_event_archive_delivers_every_event_to_an_encrypted_bucket_with_lifecycle() -> None:
+    run = run_example(HOME_STACK, archiveEnabled="true")
+    (stream,) = run.of_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
+    assert stream.inputs["destination"] == "extended_s3"
+    assert stream.inputs["extendedS3Configuration"]["bucketArn"] == (
+        f"arn:aws:s3:::sesame-prod-us-east-1-event-archive-{MOCK_ACCOUNT_ID}"
+    )
+    archive = [d.inputs for d in run.of_type(DESTINATION) if d.inputs["eventDestinationName"] == "archive"]
+    assert len(archive) == 2
+    assert all(
+        d["eventDestination"]["enabled"] is True and len(d["eventDestination"]["matchingEventTypes"]) == 10
+        for d in archive
+    )
+    lifecycle = run.named(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "archive-bucket-lifecycle"
+    )
+    rule = lifecycle.inputs["rules"][0]
+    assert rule["transitions"][0] == {"days": 30, "storageClass": "GLACIER_IR"}
+    assert rule["expiration"]["days"] == 730
+    sse = run.named(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "archive-bucket-encryption",
+    )
+    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms"
+
+
+def test_dashboard_shows_config_sets_reputation_and_queues(second: ProgramRun) -> None:
+    dashboard = second.of_type("aws:cloudwatch/dashboard:Dashboard")[0].inputs
+    assert dashboard["dashboardName"] == "sesame-prod-eu-west-1"
+    body = dashboard["dashboardBody"]
+    for needle in ("sesame-prod-marketing", "Reputation.ComplaintRate", "sesame-prod-send-dlq", "bounce rate"):
+        assert needle in body
+
+
+# -- outputs -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", [HOME_STACK, SECOND_STACK])
+def test_environment_variables_build_the_runtime_settings(stack: str) -> None:
+    run = run_example(stack)
+    env = run.outputs["environmentVariables"]
+    assert all(isinstance(v, str) for v in env.values())
+    settings = Settings.from_env(env)
+    region = stack.removeprefix("prod-")
+    assert settings.stage == stack
+    assert settings.region == region
+    assert settings.messages_table == "sesame-prod-messages"
+    assert settings.send_queue_url == f"https://sqs.{region}.amazonaws.com/{MOCK_ACCOUNT_ID}/sesame-prod-send"
+    assert settings.forward_dlq_url.endswith("/sesame-prod-forward-dlq")
+    assert settings.campaign_bucket == f"sesame-prod-{region}-campaigns-{MOCK_ACCOUNT_ID}"
+    assert settings.configuration_set_name("marketing") == "sesame-prod-marketing"
+    assert settings.sns_allowed_topic_arns == (f"arn:aws:sns:{region}:{MOCK_ACCOUNT_ID}:sesame-prod-ses-events",)
+    assert env["SESAME_SECRETS_PARAMETER"] == "/sesame/prod/app-secrets"
+    assert run.outputs["iamRoleArn"] == f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/sesame-prod-{region}-app"
