@@ -50,9 +50,11 @@ class ApplyResult:
     failed: dict[str, str] = field(default_factory=dict)  # event_id -> reason (transient: retry later)
     untagged_messages: int = 0
     transactions: int = 0
+    repeated_in_batch: int = 0  # the same event more than once in one batch (counted as duplicates)
 
     def count(self, outcome: str) -> int:
-        return sum(1 for o in self.outcomes.values() if o == outcome)
+        extra = self.repeated_in_batch if outcome == DUPLICATE else 0
+        return extra + sum(1 for o in self.outcomes.values() if o == outcome)
 
 
 class IngestEngine:
@@ -81,7 +83,7 @@ class IngestEngine:
         seen: set[str] = set()
         for event in events:
             if event.event_id in seen:
-                result.outcomes[event.event_id] = DUPLICATE
+                result.repeated_in_batch += 1
                 continue
             seen.add(event.event_id)
             by_message[event.message_id].append(event)

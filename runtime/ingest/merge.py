@@ -323,23 +323,25 @@ def _plan_softbounce(
     entries.update(f"{ts}#{eid}#{mid}" for ts, eid, mid in rec.soft)
     entries = {e for e in entries if e.split("#", 1)[0] > last_delivery}
     version = int(item.get("version", 0)) if item else None
-    if not entries:
-        if item is not None:
-            plan.softbounce_delete = True
-            plan.softbounce_expected_version = version
-        return
-    latest = max(entries)
-    latest_ts, _, latest_mid = latest.split("#", 2)
-    new = {
+    if not entries and (item is None or not item.get("count")):
+        return  # nothing counted before or now: a delivery need not be recorded
+    # Reset to zero keeps the item (with last_delivery_at) so a late, older soft bounce is still recognised as
+    # older than the delivery; the TTL removes it eventually.
+    latest = max(entries) if entries else ""
+    latest_ts, _, latest_mid = latest.split("#", 2) if entries else ("", "", "")
+    new: dict[str, Any] = {
         "recipient_hash": plan.recipient_hash,
         "scope": "SOFTBOUNCE",
         "count": len(entries),
-        "bounces": entries,
-        "expires_at": ttl_epoch(latest_ts, suppress_days),
+        "expires_at": ttl_epoch(max(latest_ts, last_delivery), suppress_days),
     }
+    if entries:
+        new["bounces"] = entries
     if last_delivery:
         new["last_delivery_at"] = last_delivery
-    unchanged = item is not None and all(item.get(k) == v for k, v in new.items())
+    unchanged = (
+        item is not None and all(item.get(k) == v for k, v in new.items()) and (("bounces" in item) == bool(entries))
+    )
     if not unchanged:
         new["version"] = (version or 0) + 1
         plan.softbounce = new
