@@ -174,12 +174,11 @@ class SnsVerifier:
         signature = self._decode_signature(data["Signature"])
 
         timestamp = parse_timestamp(data["Timestamp"])
-        if self._max_age or self._max_skew:
-            now = self._clock()
-            if self._max_age and now - timestamp > self._max_age:
-                raise StaleMessageError("Timestamp is older than SNS_MAX_AGE_SECONDS")
-            if timestamp - now > self._max_skew:
-                raise StaleMessageError("Timestamp is in the future")
+        now = self._clock()
+        if self._max_age and now - timestamp > self._max_age:
+            raise StaleMessageError("Timestamp is older than SNS_MAX_AGE_SECONDS")
+        if timestamp - now > self._max_skew:
+            raise StaleMessageError("Timestamp is in the future")
 
         cert_url: str = data["SigningCertURL"]
         region = self._regions[topic_arn]
@@ -195,7 +194,11 @@ class SnsVerifier:
             self._url_regions[cert_url] = cached_region
 
         try:
-            key.verify(signature, string_to_sign(data), _PADDING, _HASHES[version])
+            signed = string_to_sign(data)
+        except UnicodeEncodeError as exc:  # lone surrogates ("\ud800") parse as JSON but have no UTF-8 form
+            raise InvalidEnvelopeError("signed fields are not valid Unicode text") from exc
+        try:
+            key.verify(signature, signed, _PADDING, _HASHES[version])
         except InvalidSignature as exc:
             raise InvalidSignatureError("Signature does not verify against the signing certificate") from exc
 

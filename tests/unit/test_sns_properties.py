@@ -3,11 +3,19 @@ certificate URL is refused."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime.sns import InvalidCertificateUrlError, InvalidSignatureError, validate_cert_url
+from runtime.sns import (
+    InvalidCertificateUrlError,
+    InvalidSignatureError,
+    SnsError,
+    SnsVerificationError,
+    validate_cert_url,
+)
 from tests.support.sns import TOPIC_ARN, make_signer, make_verifier
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -69,3 +77,34 @@ def test_single_character_changes_to_the_host_or_scheme_are_refused(signer, posi
         return
     with pytest.raises(InvalidCertificateUrlError):
         validate_cert_url(changed, region="us-east-1")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8,
+)
+FIELDS = ["Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", "SignatureVersion", "Signature"]
+FIELDS += ["SigningCertURL", "SubscribeURL", "Token", "UnsubscribeURL"]
+
+
+@SETTINGS
+@given(replacements=st.dictionaries(st.sampled_from(FIELDS), json_values | st.text(), max_size=4))
+def test_field_replacements_raise_sns_errors_only_and_never_pass_changed_signed_content(signer, verifier, replacements):
+    envelope = signer.notification(TOPIC_ARN, "m", subject="s")
+    original = dict(envelope)
+    envelope.update(replacements)
+    try:
+        verified = verifier.verify(json.dumps(envelope))
+    except SnsError:
+        return
+    signed = ["Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp"]
+    assert all(getattr(verified, name) == original[name] for name in signed)
+
+
+@pytest.mark.parametrize("field", ["Message", "Subject", "MessageId"])
+def test_lone_surrogate_in_a_signed_field_is_refused_not_a_crash(signer, verifier, field):
+    envelope = signer.notification(TOPIC_ARN, "m", subject="s")
+    body = json.dumps(envelope).replace(f'"{field}": "', f'"{field}": "\\ud800', 1)
+    with pytest.raises(SnsVerificationError):
+        verifier.verify(body)
