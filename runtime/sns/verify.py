@@ -86,7 +86,10 @@ def parse_timestamp(value: str) -> float:
         raise InvalidEnvelopeError("Timestamp is not an ISO-8601 date-time") from exc
     if parsed.tzinfo is None or len(value) < 20:
         raise InvalidEnvelopeError("Timestamp must be an ISO-8601 date-time with a time zone")
-    return parsed.timestamp()
+    try:
+        return parsed.timestamp()
+    except (OverflowError, ValueError) as exc:
+        raise InvalidEnvelopeError("Timestamp is out of range") from exc
 
 
 def _load(body: str | bytes | bytearray | Mapping[str, Any]) -> dict[str, Any]:
@@ -95,7 +98,7 @@ def _load(body: str | bytes | bytearray | Mapping[str, Any]) -> dict[str, Any]:
             raise SnsMalformedError("body is larger than an SNS message can be")
         try:
             data = json.loads(body)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, absurd nesting
             raise SnsMalformedError("body is not valid JSON") from exc
     elif isinstance(body, Mapping):
         data = body

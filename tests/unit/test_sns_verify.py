@@ -151,8 +151,8 @@ def test_verify_does_not_modify_the_caller_mapping(signer):
 
 @pytest.mark.parametrize(
     "body",
-    ['{"Type": ["Notification"]}', '{"Type": {"a": 1}}', "[]", "null", "42", b"\xff", 7, None],
-    ids=["type-list", "type-object", "array", "null", "number", "bad-utf8", "int-body", "none-body"],
+    ['{"Type": ["Notification"]}', '{"Type": {"a": 1}}', "[]", "null", "42", b"\xff", 7, None, "[" * 100_000],
+    ids=["type-list", "type-object", "array", "null", "number", "bad-utf8", "int-body", "none-body", "deep-nesting"],
 )
 def test_bodies_that_are_not_sns_messages_are_malformed(signer, body):
     with pytest.raises(SnsMalformedError) as raised:
