@@ -64,17 +64,7 @@ def _self_signed(key: rsa.RSAPrivateKey, common_name: str) -> bytes:
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
-        .serial_number(
-            int.from_bytes(
-                hashlib.sha256(
-                    key.public_key().public_bytes(
-                        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-                    )
-                ).digest()[:16],
-                "big",
-            )
-            >> 1
-        )
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
