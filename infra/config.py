@@ -27,7 +27,8 @@ _SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 SENDER_FUNCTION = "sender"
 CRITICAL_FUNCTION = "critical_events"
 ENGAGEMENT_FUNCTION = "engagement_events"
-FORWARD_FUNCTION = "forwarder"
+FORWARD_FUNCTION = "forward_events"
+CAMPAIGN_SCHEDULER_FUNCTION = "check_for_campaign"
 
 
 class ConfigError(pulumi.RunError):
@@ -73,6 +74,7 @@ DEFAULT_FUNCTIONS: dict[str, dict[str, int]] = {
     CRITICAL_FUNCTION: {"timeout": 60, "memory": 512},
     ENGAGEMENT_FUNCTION: {"timeout": 120, "memory": 512},
     FORWARD_FUNCTION: {"timeout": 60, "memory": 256},
+    CAMPAIGN_SCHEDULER_FUNCTION: {"timeout": 60, "memory": 256},
 }
 
 #: Config keys whose values are secrets (``pulumi config set --secret``); never exported in plain text.

@@ -392,7 +392,7 @@ def test_queue_visibility_timeouts_exceed_their_consumers_timeouts(home: Program
         ("sesame-prod-send", "sender"),
         ("sesame-prod-critical", "critical_events"),
         ("sesame-prod-engagement", "engagement_events"),
-        ("sesame-prod-forward", "forwarder"),
+        ("sesame-prod-forward", "forward_events"),
     ):
         assert visibility[queue] > functions[fn]["lambda_timeout"]
     assert visibility["sesame-prod-send"] == 6 * functions["sender"]["lambda_timeout"]
