@@ -1,5 +1,129 @@
-"""Placeholder blueprint; filled in by its owner."""
+"""Campaign submission and scheduling routes (the sender area's HTTP edge).
 
-from chalice import Blueprint
+* ``POST /campaigns`` — a Campaign Candidate (``application/json``) or a JSON-lines file of SESv2 SendEmail requests
+  (``application/x-ndjson``). 201 with the campaign id and counts when everything was enqueued or scheduled; 202
+  with ``complete: false`` and ``not_enqueued`` (job ids, lists and addresses) when SQS refused part of it.
+* ``GET /campaigns/{campaign_id}/schedule`` — describe; ``PATCH`` ``{"date": ...}`` — re-date; ``DELETE`` — delete
+  before launch (409 once launched).
+
+``GET /campaigns`` (listing) and the stats routes belong to the tracking API (``tracking_api``); authentication is
+the same check (``tracking_api.require_api_key``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
+
+from chalicelib import sending
+from chalicelib.tracking_api import require_api_key
+from runtime import logs
+from runtime.sender.campaign import CampaignError
+from runtime.sender.service import CampaignNotFoundError, SchedulingUnavailableError
+from runtime.sender.templates import TemplateSyncError
+from runtime.stores.campaigns import CampaignExistsError, CampaignStateError
+from runtime.stores.dynamo import DynamoUnavailableError
 
 bp = Blueprint(__name__)
+log = logs.get_logger("sesame.campaigns")
+
+_NDJSON = "application/x-ndjson"
+_CONTENT_TYPES = ["application/json", _NDJSON]
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return Response(body={"Code": code, "Message": message}, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _ok(body: Any, status: int = 200) -> Response:
+    return Response(body=body, status_code=status, headers={"Cache-Control": "no-store", "Vary": "Authorization"})
+
+
+def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any]], Any]:
+    """``bp.route`` with the API key check and the domain-error -> HTTP mapping (never a 500 for bad input)."""
+
+    def decorate(func: Callable[..., Any]) -> Any:
+        @functools.wraps(func)
+        def view(**kwargs: Any) -> Any:
+            require_api_key(bp.current_request)
+            try:
+                return func(**kwargs)
+            except CampaignError as exc:
+                raise BadRequestError(str(exc)) from exc
+            except CampaignNotFoundError as exc:
+                raise NotFoundError(str(exc)) from exc
+            except (CampaignExistsError, CampaignStateError) as exc:
+                raise ConflictError(str(exc)) from exc
+            except SchedulingUnavailableError as exc:
+                raise BadRequestError(f"date: {exc}; omit the date to send now") from exc
+            except TemplateSyncError as exc:
+                if exc.retryable:
+                    return _error(503, "ServiceUnavailable", f"{exc}; retry shortly")
+                raise BadRequestError(f"template: {exc}") from exc
+            except DynamoUnavailableError:
+                return _error(503, "ServiceUnavailable", "the data store is busy, retry shortly")
+
+        return bp.route(path, methods=methods, content_types=_CONTENT_TYPES)(view)
+
+    return decorate
+
+
+def _json_body() -> Any:
+    request = bp.current_request
+    raw = request.raw_body if request is not None else b""
+    if not raw:
+        raise BadRequestError("body: a JSON object is required")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequestError(f"body: not valid JSON ({exc})") from exc
+
+
+@campaign_route("/campaigns", ["POST"])
+def submit_campaign() -> Response:
+    request = bp.current_request
+    content_type = (request.headers.get("content-type", "") if request is not None else "").split(";")[0].strip()
+    service = sending.campaign_service()
+    if content_type == _NDJSON:
+        raw = request.raw_body if request is not None else b""
+        try:
+            lines = raw.decode("utf-8").splitlines()
+        except UnicodeDecodeError as exc:
+            raise BadRequestError("body: JSON lines must be UTF-8") from exc
+        result = service.submit_lines(lines)
+    else:
+        result = service.submit(_json_body())
+    return _ok(result, 201 if result.get("complete", True) else 202)
+
+
+@campaign_route("/campaigns/{campaign_id}/schedule", ["GET"])
+def describe_schedule(campaign_id: str) -> Response:
+    return _ok(sending.campaign_service().describe(campaign_id))
+
+
+@campaign_route("/campaigns/{campaign_id}/schedule", ["PATCH"])
+def redate_schedule(campaign_id: str) -> Response:
+    body = _json_body()
+    if not isinstance(body, dict) or "date" not in body:
+        raise BadRequestError('date: give {"date": "<ISO-8601 date-time>"} (or "now")')
+    return _ok(sending.campaign_service().redate(campaign_id, body["date"]))
+
+
+@campaign_route("/campaigns/{campaign_id}/schedule", ["DELETE"])
+def delete_schedule(campaign_id: str) -> Response:
+    return _ok(sending.campaign_service().delete(campaign_id))
+
+
+@bp.route("/campaigns/{campaign_id}/schedule", methods=["OPTIONS"], content_types=["*/*"])
+def schedule_preflight(campaign_id: str) -> Response:
+    headers = {
+        "Access-Control-Allow-Methods": "GET, PATCH, DELETE, OPTIONS",
+        "Access-Control-Allow-Headers": "Authorization, Content-Type",
+        "Access-Control-Max-Age": "600",
+        "Cache-Control": "no-store",
+    }
+    return Response(body="", status_code=204, headers=headers)

@@ -1,5 +1,171 @@
-"""Placeholder blueprint; filled in by its owner."""
+"""The sender's Lambda handlers: the send-queue consumer and the per-minute "check for campaign" launcher.
+
+Also the sender's part of the composition root (built lazily, cached per container, cleared by
+``wiring.reset()``): the consumer and the campaign service used by ``campaigns_api``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from typing import Any
 
 from chalice import Blueprint
+from chalice.app import SQSEvent
+
+from chalicelib import wiring
+from runtime import logs
+from runtime.sender.consumer import BatchIncompleteError, QueueRecord, SenderConfig, SenderConsumer, summary
+from runtime.sender.enqueue import Enqueuer
+from runtime.sender.headers import UnsubscribeHeaders
+from runtime.sender.ledger import DynamoLedger
+from runtime.sender.pacing import AccountLimitsProvider, DynamoRateStore, Pacer
+from runtime.sender.service import CampaignConfig, CampaignService, S3PayloadStore
+from runtime.sender.templates import TemplateLoader, TemplatePublisher
+from runtime.stores.campaigns import DynamoCampaignStore
+from runtime.stores.suppressions import DynamoSuppressionStore
+from runtime.tokens import TokenSigner
 
 bp = Blueprint(__name__)
+log = logs.get_logger("sesame.sender")
+
+# Deploy-time configuration read when Chalice builds the event source mapping (the queue name is the same in
+# every region; the stage's env sets it). Everything else is read lazily through wiring.settings().
+SEND_QUEUE = os.environ.get("SESAME_SEND_QUEUE", "sesame-dev-send")
+
+
+class SqsQueueOps:
+    """``QueueOps`` over the SQS client: delete what is finished, defer or re-enqueue the rest."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self._sqs = sqs
+        self._url = queue_url
+
+    def delete(self, records: Sequence[QueueRecord]) -> list[str]:
+        failed: list[str] = []
+        for start in range(0, len(records), 10):
+            chunk = records[start : start + 10]
+            response = self._sqs.delete_message_batch(
+                QueueUrl=self._url,
+                Entries=[{"Id": str(i), "ReceiptHandle": r.receipt_handle} for i, r in enumerate(chunk)],
+            )
+            failed.extend(chunk[int(f["Id"])].message_id for f in response.get("Failed", []))
+        return failed
+
+    def change_visibility(self, record: QueueRecord, seconds: int) -> None:
+        self._sqs.change_message_visibility(
+            QueueUrl=self._url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=min(seconds, 43_200)
+        )
+
+    def requeue(self, body: str, delay_seconds: int) -> None:
+        self._sqs.send_message(QueueUrl=self._url, MessageBody=body, DelaySeconds=max(0, min(delay_seconds, 900)))
+
+
+@functools.cache
+def send_queue_url() -> str:
+    s = wiring.settings()
+    if s.send_queue_url:
+        return s.send_queue_url
+    return str(wiring.client("sqs", s.region).get_queue_url(QueueName=SEND_QUEUE)["QueueUrl"])
+
+
+def _ses(region: str) -> Any:
+    return wiring.client("sesv2", region)
+
+
+@functools.cache
+def unsubscribe_headers() -> UnsubscribeHeaders | None:
+    s = wiring.settings()
+    if not s.unsubscribe_secrets or not s.unsubscribe_base_url:
+        log.warning("unsubscribe headers disabled: SESAME_UNSUBSCRIBE_SECRETS or SESAME_UNSUBSCRIBE_BASE_URL unset")
+        return None
+    return UnsubscribeHeaders(TokenSigner(s.unsubscribe_secrets), s.unsubscribe_base_url, s.unsubscribe_mailto)
+
+
+@functools.cache
+def consumer() -> SenderConsumer:
+    s = wiring.settings()
+    dynamodb = wiring.client("dynamodb", s.region)
+    pacer = Pacer(
+        store=DynamoRateStore(dynamodb, s.control_table),
+        limits=AccountLimitsProvider(_ses, override_rate=s.max_send_rate),
+        headroom=s.daily_quota_headroom,
+        warmup_start=s.warmup_start,
+    )
+    return SenderConsumer(
+        config=SenderConfig(
+            region=s.region,
+            backup_region=s.backup_region if s.backup_region != s.region else "",
+            default_from=s.default_from,
+            configuration_set=lambda name, backup: s.configuration_set_name(name, backup=backup),
+        ),
+        ses=_ses,
+        suppressions=DynamoSuppressionStore(dynamodb, s.suppressions_table),
+        ledger=DynamoLedger(
+            dynamodb,
+            control_table=s.control_table,
+            messages_table=s.messages_table,
+            campaigns_table=s.campaigns_table,
+            ttl_days=s.event_ttl_days,
+        ),
+        pacer=pacer,
+        queue=SqsQueueOps(wiring.client("sqs", s.region), send_queue_url()),
+        headers=unsubscribe_headers(),
+    )
+
+
+@functools.cache
+def campaign_service() -> CampaignService:
+    s = wiring.settings()
+    regions = [s.region] + ([s.backup_region] if s.backup_region and s.backup_region != s.region else [])
+    return CampaignService(
+        config=CampaignConfig(
+            regions=regions,
+            default_from=s.default_from,
+            default_configuration_set=s.default_configuration_set,
+        ),
+        store=DynamoCampaignStore(wiring.client("dynamodb", s.region), s.campaigns_table),
+        loader=TemplateLoader(lambda: wiring.client("s3", s.region)),
+        publisher=TemplatePublisher(_ses),
+        enqueuer=lambda: Enqueuer(wiring.client("sqs", s.region), send_queue_url()),
+        payloads=lambda: (
+            S3PayloadStore(wiring.client("s3", s.region), s.campaign_bucket) if s.campaign_bucket else None
+        ),
+    )
+
+
+@wiring.on_reset
+def _reset() -> None:
+    for cached in (send_queue_url, unsubscribe_headers, consumer, campaign_service):
+        cached.cache_clear()
+
+
+def queue_records(event: SQSEvent) -> list[QueueRecord]:
+    records = []
+    for record in event:
+        raw = record.to_dict()
+        count = int((raw.get("attributes") or {}).get("ApproximateReceiveCount", "1") or 1)
+        records.append(QueueRecord(raw.get("messageId", ""), record.receipt_handle, record.body, count))
+    return records
+
+
+@bp.on_sqs_message(queue=SEND_QUEUE, batch_size=10, name="sender")
+def send_batch(event: SQSEvent) -> None:
+    result = consumer().process(queue_records(event))
+    wiring.metrics().add("EmailsSent", result.counts.get("sent", 0), region=wiring.settings().region)
+    for kind in ("suppressed", "failed"):
+        if result.counts.get(kind):
+            wiring.metrics().add(f"Emails{kind.capitalize()}", result.counts[kind])
+    wiring.metrics().flush()
+    log.info("send batch done", extra=summary(result))
+    if result.incomplete:
+        # successful and re-enqueued messages were deleted already; raising makes SQS redeliver only the rest
+        raise BatchIncompleteError(f"{len(result.retry) + len(result.deferred)} message(s) left on the queue")
+
+
+@bp.schedule("rate(1 minute)", name="check_for_campaign")
+def check_for_campaign(event: Any) -> None:
+    launched = campaign_service().launch_due()
+    if launched:
+        log.info("scheduled campaigns launched", extra={"campaigns": [c["campaign_id"] for c in launched]})

@@ -1,0 +1,329 @@
+"""Campaign lifecycle (seed 003's scheduler, verification and launch services): submit, describe, re-date, delete
+before launch, and the per-minute "check for campaign" launch.
+
+Submit validates everything before any side effect (a rejected campaign changes nothing), creates the SES
+templates in every sending region, then either enqueues the jobs at once or stores them in S3
+(``campaigns/<id>/jobs.jsonl``) with a ``scheduled`` META item for the per-minute check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from runtime.logs import get_logger
+from runtime.sender.campaign import (
+    CampaignError,
+    Expansion,
+    expand,
+    new_campaign_id,
+    parse_candidate,
+    parse_launch_date,
+    resolve,
+)
+from runtime.sender.enqueue import Enqueuer, EnqueueReport
+from runtime.sender.jobs import SendJob
+from runtime.sender.ses_models import parse_send_lines
+from runtime.sender.templates import TemplateLoader, TemplatePublisher
+from runtime.stores.campaigns import CampaignExistsError, CampaignRecord, CampaignStateError, CampaignStore
+from runtime.stores.schema import iso
+
+log = get_logger(__name__)
+
+IMMEDIATE_WINDOW = timedelta(seconds=60)
+
+
+class CampaignNotFoundError(LookupError):
+    pass
+
+
+class SchedulingUnavailableError(RuntimeError):
+    """A future-dated campaign needs the payload bucket (``SESAME_CAMPAIGN_BUCKET``)."""
+
+
+class PayloadStore(Protocol):
+    def put(self, campaign_id: str, candidate: dict[str, Any], jobs: list[SendJob]) -> tuple[str, str]: ...
+
+    def jobs(self, bucket: str, key: str) -> list[SendJob]: ...
+
+    def delete(self, bucket: str, key: str) -> None: ...
+
+
+class S3PayloadStore:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self.bucket = bucket
+
+    def put(self, campaign_id: str, candidate: dict[str, Any], jobs: list[SendJob]) -> tuple[str, str]:
+        prefix = f"campaigns/{campaign_id}/"
+        self._s3.put_object(
+            Bucket=self.bucket,
+            Key=prefix + "candidate.json",
+            Body=json.dumps(candidate).encode("utf-8"),
+            ContentType="application/json",
+        )
+        body = "\n".join(job.body() for job in jobs).encode("utf-8")
+        self._s3.put_object(
+            Bucket=self.bucket, Key=prefix + "jobs.jsonl", Body=body, ContentType="application/x-ndjson"
+        )
+        return self.bucket, prefix + "jobs.jsonl"
+
+    def jobs(self, bucket: str, key: str) -> list[SendJob]:
+        text = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+        return [SendJob.model_validate_json(line) for line in text.splitlines() if line.strip()]
+
+    def delete(self, bucket: str, key: str) -> None:
+        prefix = key.rsplit("/", 1)[0] + "/"
+        for name in ("candidate.json", "jobs.jsonl"):
+            self._s3.delete_object(Bucket=bucket, Key=prefix + name)
+
+
+class InMemoryPayloadStore:
+    def __init__(self, bucket: str = "campaigns-test") -> None:
+        self.bucket = bucket
+        self.objects: dict[tuple[str, str], str] = {}
+
+    def put(self, campaign_id: str, candidate: dict[str, Any], jobs: list[SendJob]) -> tuple[str, str]:
+        key = f"campaigns/{campaign_id}/jobs.jsonl"
+        self.objects[(self.bucket, key)] = "\n".join(job.body() for job in jobs)
+        return self.bucket, key
+
+    def jobs(self, bucket: str, key: str) -> list[SendJob]:
+        return [SendJob.model_validate_json(x) for x in self.objects[(bucket, key)].splitlines() if x]
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.objects.pop((bucket, key), None)
+
+
+@dataclass
+class CampaignConfig:
+    regions: list[str]  # where templates are published (primary, then backup)
+    default_from: str = ""
+    default_configuration_set: str = "marketing"
+    launch_lease_seconds: int = 600
+
+
+def _not_enqueued(
+    expansion_recipients: dict[str, list[str]], report: EnqueueReport, jobs: list[SendJob]
+) -> list[dict[str, Any]]:
+    by_id = {job.job_id: job for job in jobs}
+    out = []
+    for job_id, reason in sorted(report.failed.items()):
+        job = by_id.get(job_id)
+        out.append(
+            {
+                "job_id": job_id,
+                "list_name": job.list_name if job else None,
+                "to_addresses": expansion_recipients.get(job_id, []),
+                "reason": reason,
+            }
+        )
+    return out
+
+
+class CampaignService:
+    def __init__(
+        self,
+        *,
+        config: CampaignConfig,
+        store: CampaignStore,
+        loader: TemplateLoader,
+        publisher: TemplatePublisher,
+        enqueuer: Callable[[], Enqueuer],
+        payloads: Callable[[], PayloadStore | None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self._store = store
+        self._loader = loader
+        self._publisher = publisher
+        self._enqueuer = enqueuer
+        self._payloads = payloads
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), tz=UTC)
+
+    # -- submit ----------------------------------------------------------------------------------------------
+    def validate(self, data: Any) -> tuple[str, datetime | None, Expansion, list[Any]]:
+        """Everything that can reject the campaign, with no side effect except reading S3 templates."""
+        candidate = parse_candidate(data)
+        campaign_id = candidate.campaign_id or new_campaign_id()
+        launch_at: datetime | None = None
+        if candidate.date and candidate.date.strip().lower() != "now":
+            when = parse_launch_date(candidate.date)
+            if when > self._now() + IMMEDIATE_WINDOW:
+                launch_at = when
+        specs = self._loader.load(candidate, campaign_id)
+        segments = resolve(
+            candidate,
+            templates=specs,
+            default_from=self.config.default_from,
+            default_configuration_set=self.config.default_configuration_set,
+        )
+        expansion = expand(campaign_id, segments, candidate.reply_to)
+        return campaign_id, launch_at, expansion, list(specs.values())
+
+    def submit(self, data: Any) -> dict[str, Any]:
+        campaign_id, launch_at, expansion, specs = self.validate(data)
+        existing = self._store.get(campaign_id)
+        if existing is not None and existing.status not in ("deleted", "external"):
+            raise CampaignExistsError(f"campaign {campaign_id} already exists (status {existing.status})")
+        payloads = self._payloads() if launch_at is not None else None
+        if launch_at is not None and payloads is None:
+            raise SchedulingUnavailableError("scheduling needs SESAME_CAMPAIGN_BUCKET (the campaign payload bucket)")
+        self._publisher.publish(specs, self.config.regions)
+        now = iso(self._now())
+        record = CampaignRecord(
+            campaign_id=campaign_id,
+            status="scheduled" if launch_at is not None else "launching",
+            launch_at=iso(launch_at) if launch_at is not None else now,
+            created_at=now,
+            updated_at=now,
+            segments=len(expansion.segments),
+            recipients=expansion.recipient_count,
+            jobs=len(expansion.jobs),
+            list_names=[s.list_name for s in expansion.segments],
+            lease_until=iso(self._now() + timedelta(seconds=self.config.launch_lease_seconds)),
+        )
+        if launch_at is not None:
+            assert payloads is not None
+            record = replace(record, lease_until="")
+            bucket, key = payloads.put(campaign_id, data, expansion.jobs)
+            record = replace(record, payload_bucket=bucket, payload_key=key)
+            self._store.create(record)
+            log.info("campaign scheduled", extra={"campaign_id": campaign_id, "launch_at": record.launch_at})
+            return {**self._summary(record), "complete": True}
+        self._store.create(record)
+        report = self._enqueuer().enqueue(expansion.jobs)
+        record = self._launched(record, report)
+        not_enqueued = _not_enqueued(expansion.recipients_by_job, report, expansion.jobs)
+        return {**self._summary(record), "complete": not not_enqueued, "not_enqueued": not_enqueued}
+
+    def submit_lines(self, lines: list[str]) -> dict[str, Any]:
+        """Validate a JSON-lines file of SendEmail requests and enqueue it (all lines valid, or nothing happens).
+
+        Job ids derive from the file's content and line number, so submitting the same file twice sends once.
+        """
+        good, errors = parse_send_lines(lines)
+        if errors:
+            raise CampaignError([str(e) for e in errors])
+        if not good:
+            raise CampaignError(["body: no SendEmail requests (one JSON object per line)"])
+        batch = "lines-" + hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:20]
+        jobs = [SendJob(job_id=f"{batch}-{number}", email=request) for number, request in good]
+        report = self._enqueuer().enqueue(jobs)
+        lines_by_job = {job.job_id: number for job, (number, _) in zip(jobs, good, strict=True)}
+        not_enqueued = [
+            {
+                "line": lines_by_job[job.job_id],
+                "to_addresses": job.email.Destination.all_addresses() if job.email and job.email.Destination else [],
+                "reason": report.failed[job.job_id],
+            }
+            for job in jobs
+            if job.job_id in report.failed
+        ]
+        return {
+            "batch_id": batch,
+            "requests": len(jobs),
+            "enqueued": len(report.enqueued),
+            "complete": not not_enqueued,
+            "not_enqueued": not_enqueued,
+        }
+
+    def _launched(self, record: CampaignRecord, report: EnqueueReport) -> CampaignRecord:
+        now = iso(self._now())
+        launched = replace(
+            record,
+            status="launched",
+            launched_at=now,
+            updated_at=now,
+            lease_until="",
+            enqueued_jobs=len(report.enqueued),
+            not_enqueued=sorted(report.failed),
+        )
+        self._store.save(launched, expect_status=("launching",))
+        log.info(
+            "campaign launched",
+            extra={"campaign_id": record.campaign_id, "jobs": len(report.enqueued), "failed_jobs": len(report.failed)},
+        )
+        return launched
+
+    @staticmethod
+    def _summary(record: CampaignRecord) -> dict[str, Any]:
+        return record.to_dict()
+
+    # -- lifecycle before launch -------------------------------------------------------------------------------
+    def describe(self, campaign_id: str) -> dict[str, Any]:
+        return self._get(campaign_id).to_dict()
+
+    def list_campaigns(self, limit: int = 50) -> list[dict[str, Any]]:
+        return [r.to_dict() for r in self._store.list(limit)]
+
+    def _get(self, campaign_id: str) -> CampaignRecord:
+        record = self._store.get(campaign_id)
+        if record is None or record.status == "external":
+            raise CampaignNotFoundError(f"campaign {campaign_id} not found")
+        return record
+
+    def redate(self, campaign_id: str, date: str) -> dict[str, Any]:
+        record = self._get(campaign_id)
+        if record.status != "scheduled":
+            raise CampaignStateError(
+                f"campaign {campaign_id} is {record.status}; only scheduled campaigns can be re-dated"
+            )
+        if not isinstance(date, str) or not date.strip():
+            raise CampaignError(["date: give an ISO-8601 date-time or 'now'"])
+        try:
+            when = self._now() if date.strip().lower() == "now" else parse_launch_date(date)
+        except ValueError as exc:
+            raise CampaignError([f"date: {exc}"]) from exc
+        updated = replace(record, launch_at=iso(max(when, self._now())), updated_at=iso(self._now()))
+        self._store.save(updated, expect_status=("scheduled",))
+        return updated.to_dict()
+
+    def delete(self, campaign_id: str) -> dict[str, Any]:
+        record = self._get(campaign_id)
+        if record.status != "scheduled":
+            raise CampaignStateError(
+                f"campaign {campaign_id} is {record.status}; only scheduled campaigns can be deleted"
+            )
+        deleted = replace(record, status="deleted", updated_at=iso(self._now()))
+        self._store.save(deleted, expect_status=("scheduled",))
+        payloads = self._payloads()
+        if payloads is not None and record.payload_key:
+            payloads.delete(record.payload_bucket, record.payload_key)  # the recipients are personal data
+        return deleted.to_dict()
+
+    # -- the per-minute check ---------------------------------------------------------------------------------
+    def launch_due(self) -> list[dict[str, Any]]:
+        now = self._now()
+        launched = []
+        for record in self._store.due(iso(now)):
+            lease = iso(now + timedelta(seconds=self.config.launch_lease_seconds))
+            claimed = self._store.claim_launch(record.campaign_id, iso(now), lease)
+            if claimed is None:
+                continue
+            payloads = self._payloads()
+            if payloads is None:
+                raise SchedulingUnavailableError("SESAME_CAMPAIGN_BUCKET is not set; cannot launch scheduled campaigns")
+            jobs = payloads.jobs(claimed.payload_bucket, claimed.payload_key)
+            report = self._enqueuer().enqueue(jobs)
+            if report.failed:
+                # back to scheduled: the next check re-enqueues everything; job ids are deterministic, so jobs
+                # already on the queue are recognised by the sender and never sent twice
+                retry = replace(claimed, status="scheduled", lease_until="", not_enqueued=sorted(report.failed))
+                self._store.save(retry, expect_status=("launching",))
+                log.error(
+                    "campaign launch incomplete; will retry",
+                    extra={"campaign_id": claimed.campaign_id, "failed_jobs": len(report.failed)},
+                )
+                launched.append({**retry.to_dict(), "complete": False})
+                continue
+            launched.append({**self._launched(claimed, report).to_dict(), "complete": True})
+        return launched
