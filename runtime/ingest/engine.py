@@ -130,9 +130,12 @@ class IngestEngine:
             for tx in self._transactions(plans, recipients):
                 try:
                     outcome = self.store.commit(tx)
-                except TrackingStoreUnavailableError as exc:
+                except TrackingStoreUnavailableError as exc:  # the store already retried: report, don't loop
                     _log.warning("tracking transaction failed", extra={"error": str(exc)[:200]})
-                    continue  # its messages stay pending
+                    unavailable = {plan.message_id for plan in tx.messages}
+                    pending -= unavailable
+                    self._fail_all(result, {m: by_message[m] for m in unavailable}, f"store unavailable: {exc}")
+                    continue
                 if not outcome.ok:
                     conflicts_m |= outcome.conflict_messages
                     conflicts_r |= outcome.conflict_recipients

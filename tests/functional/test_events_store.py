@@ -1,0 +1,179 @@
+"""DynamoTrackingStore against moto: same behaviour as the in-memory fake, conflicts detected by conditions."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from runtime.emails import recipient_hash
+from runtime.ingest import IngestEngine
+from runtime.settings import Settings
+from runtime.stores.dynamo import from_item, to_item
+from runtime.stores.tables import create_tables
+from runtime.stores.tracking import DynamoTrackingStore
+from tests.support.ingest import MESSAGE_ID, RECIPIENT, fixture_event, ses_event
+
+H = recipient_hash(RECIPIENT)
+
+
+@pytest.fixture
+def ddb(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_tables(client, "dev")
+        yield client
+
+
+@pytest.fixture
+def calls(ddb):
+    seen: list[str] = []
+    ddb.meta.events.register("before-call.dynamodb.*", lambda model, **_: seen.append(model.name))
+    return seen
+
+
+def engine_for(ddb, **kwargs) -> tuple[DynamoTrackingStore, IngestEngine]:
+    s = Settings()
+    store = DynamoTrackingStore(
+        ddb,
+        messages_table=s.messages_table,
+        events_table=s.events_table,
+        campaigns_table=s.campaigns_table,
+        suppressions_table=s.suppressions_table,
+        sleep=lambda _: None,
+    )
+    return store, IngestEngine(store, sleep=lambda _: None, **kwargs)
+
+
+def get(ddb, table: str, **key: str):
+    item = ddb.get_item(TableName=f"sesame-dev-{table}", Key={k: {"S": v} for k, v in key.items()}).get("Item")
+    return from_item(item) if item else None
+
+
+def test_batch_of_engagement_events_costs_one_read_and_few_writes(ddb, calls):
+    _, engine = engine_for(ddb)
+    events = [ses_event("Delivery", message_id=f"m{i}", nonce=str(i)) for i in range(50)]
+    result = engine.apply(events)
+    assert result.count("created") == 50
+    assert calls.count("BatchGetItem") == 1
+    assert calls.count("TransactWriteItems") == 1
+    assert calls.count("BatchWriteItem") == 2  # 50 history items, 25 per request
+    assert calls.count("PutItem") == 1  # the external campaign's META, once per container
+
+
+def test_summary_history_counters_and_suppression_items_follow_the_design(ddb):
+    _, engine = engine_for(ddb)
+    engine.apply([ses_event("Send"), ses_event("Bounce", bounce_type="Permanent")])
+    summary = get(ddb, "messages", message_id=MESSAGE_ID)
+    assert summary["status"] == "bounced" and summary["status_rank"] == 70
+    assert summary["recipient_hash"] == H
+    assert len(summary["event_ids"]) == 2 and summary["version"] == 1
+    history = ddb.query(
+        TableName="sesame-dev-events",
+        KeyConditionExpression="message_id = :m",
+        ExpressionAttributeValues={":m": {"S": MESSAGE_ID}},
+    )["Items"]
+    assert len(history) == 2
+    bounce = next(from_item(i) for i in history if i["event_type"]["S"] == "Bounce")
+    assert json.loads(bounce["detail"])["bounceType"] == "Permanent"
+    assert bounce["expires_at"] > 0
+    totals = get(ddb, "campaigns", campaign_id="spring", sk="COUNTERS#TOTAL")
+    assert (totals["sent"], totals["bounced_hard"]) == (1, 1)
+    assert totals["first_event_at"] == "2024-06-20T01:50:00.000Z"
+    assert totals["last_event_at"] == "2024-06-20T01:51:00.000Z"
+    assert get(ddb, "campaigns", campaign_id="spring", sk="META")["status"] == "external"
+    suppression = get(ddb, "suppressions", recipient_hash=H, scope="ALL")
+    assert suppression["reason"] == "BOUNCE" and "expires_at" not in suppression
+
+
+def test_redelivered_batch_is_a_duplicate_and_writes_no_counters(ddb, calls):
+    _, engine = engine_for(ddb)
+    events = [ses_event("Open", message_id=f"m{i}") for i in range(3)]
+    engine.apply(events)
+    calls.clear()
+    result = engine.apply(events)
+    assert result.count("duplicate") == 3
+    assert calls == ["BatchGetItem"]
+    assert get(ddb, "campaigns", campaign_id="spring", sk="COUNTERS#TOTAL")["opened_total"] == 3
+
+
+def test_sender_write_between_read_and_write_is_detected_and_merged(ddb):
+    store, engine = engine_for(ddb)
+    engine.apply([ses_event("Send")])
+    real_commit = store.commit
+    state = {"done": False}
+
+    def commit_after_sender(tx):
+        if not state["done"]:
+            state["done"] = True
+            ddb.update_item(
+                TableName="sesame-dev-messages",
+                Key={"message_id": {"S": MESSAGE_ID}},
+                UpdateExpression="SET subject = :s ADD version :one",
+                ExpressionAttributeValues={":s": {"S": "from sender"}, ":one": {"N": "1"}},
+            )
+        return real_commit(tx)
+
+    store.commit = commit_after_sender
+    result = engine.apply([ses_event("Delivery")])
+    assert result.failed == {}
+    summary = get(ddb, "messages", message_id=MESSAGE_ID)
+    assert summary["subject"] == "from sender"
+    assert summary["status"] == "delivered" and summary["version"] == 3
+    assert get(ddb, "campaigns", campaign_id="spring", sk="COUNTERS#TOTAL")["delivered"] == 1
+
+
+def test_soft_bounces_and_reset_in_dynamodb(ddb):
+    _, engine = engine_for(ddb, soft_bounce_limit=2)
+    engine.apply([ses_event("Bounce", message_id="a", bounce_type="Transient", ts="2024-06-20T01:00:00.000Z")])
+    assert get(ddb, "suppressions", recipient_hash=H, scope="SOFTBOUNCE")["count"] == 1
+    engine.apply([ses_event("Delivery", message_id="b", ts="2024-06-21T01:00:00.000Z")])
+    assert get(ddb, "suppressions", recipient_hash=H, scope="SOFTBOUNCE")["count"] == 0
+    engine.apply([ses_event("Bounce", message_id="c", bounce_type="Transient", ts="2024-06-22T01:00:00.000Z")])
+    engine.apply([ses_event("Bounce", message_id="d", bounce_type="Transient", ts="2024-06-23T01:00:00.000Z")])
+    suppression = get(ddb, "suppressions", recipient_hash=H, scope="ALL")
+    assert suppression["reason"] == "SOFT_BOUNCE" and suppression["expires_at"] > 0
+    # a later hard bounce makes it permanent
+    engine.apply([ses_event("Bounce", message_id="e", bounce_type="Permanent", ts="2024-06-24T01:00:00.000Z")])
+    suppression = get(ddb, "suppressions", recipient_hash=H, scope="ALL")
+    assert suppression["reason"] == "BOUNCE" and "expires_at" not in suppression
+
+
+def test_identity_notification_without_tags_uses_the_stored_attribution(ddb):
+    mid = "0000014644fe5ef6-9a483358-9170-4cb4-a269-f5dcdf415321-000000"
+    ddb.put_item(
+        TableName="sesame-dev-messages",
+        Item=to_item({"message_id": mid, "campaign_id": "launch", "list_name": "beta", "version": 1}),
+    )
+    _, engine = engine_for(ddb)
+    engine.apply([fixture_event("notification_bounce")])
+    assert get(ddb, "campaigns", campaign_id="launch", sk="COUNTERS#LIST#beta")["bounced_hard"] == 1
+    assert get(ddb, "suppressions", recipient_hash=recipient_hash("richard@example.com"), scope="ALL")
+
+
+def test_throttled_transaction_is_retried_then_reported(ddb):
+    store, engine = engine_for(ddb)
+    from botocore.exceptions import ClientError
+
+    def throttled(**_):
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
+
+    store._client = _Proxy(ddb, transact_write_items=throttled)
+    event = ses_event("Delivery")
+    result = engine.apply([event])
+    assert event.event_id in result.failed
+    assert get(ddb, "messages", message_id=MESSAGE_ID) is None
+
+
+class _Proxy:
+    def __init__(self, inner, **overrides):
+        self._inner = inner
+        self._overrides = overrides
+
+    def __getattr__(self, name):
+        return self._overrides.get(name) or getattr(self._inner, name)
