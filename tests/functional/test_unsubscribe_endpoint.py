@@ -111,3 +111,18 @@ def test_unsubscribe_is_forwarded_at_once_when_forwarding_is_on(monkeypatch):
         assert len(hook.requests) == 1  # only the first (new) unsubscribe is an event
         event = json.loads(hook.requests[0][1])["events"][0]
         assert event["event_type"] == "Unsubscribe" and event["campaign_id"] == "c1"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded; charset=UTF-8", "multipart/form-data; boundary=xyz", None],
+)
+def test_one_click_accepts_the_content_types_mail_clients_send(api, content_type):
+    client, ddb = api
+    headers = {"Content-Type": content_type} if content_type else {}
+    body = "List-Unsubscribe=One-Click"
+    if content_type and content_type.startswith("multipart"):
+        body = '--xyz\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--xyz--\r\n'
+    response = client.http.post(f"/unsubscribe?token={token()}", headers=headers, body=body)
+    assert response.status_code == 200
+    assert len(table_items(ddb, "suppressions")) == 1
