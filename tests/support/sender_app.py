@@ -84,7 +84,11 @@ class SenderStack:
             messages = self.receive()
             if not messages:
                 return responses
-            response = self.client.lambda_.invoke("sender", self.sqs_event(messages))
+            try:
+                response = self.client.lambda_.invoke("sender", self.sqs_event(messages))
+            except Exception as exc:  # the handler raised: Lambda leaves the batch for redelivery
+                responses.append(exc)
+                continue
             responses.append(response)
             if "errorMessage" not in (response.payload or {}):
                 self.sqs.delete_message_batch(

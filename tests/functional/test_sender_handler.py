@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from runtime.emails import recipient_hash
+from runtime.sender.consumer import BatchIncompleteError
+from runtime.stores.suppressions import DynamoSuppressionStore, Suppression
+from tests.support.sender_app import BACKUP, ENV, REGION, sender_stack
+from tests.support.sender_fakes import client_error
+
+
+def simple_line(to: str, **extra) -> str:
+    return json.dumps(
+        {
+            "FromEmailAddress": "news@example.com",
+            "Destination": {"ToAddresses": [to]},
+            "Content": {"Simple": {"Subject": {"Data": "Hello"}, "Body": {"Text": {"Data": "Hi there"}}}},
+            "EmailTags": [{"Name": "campaign_id", "Value": "weekly"}, {"Name": "list_name", "Value": "news"}],
+            "ConfigurationSetName": "marketing",
+            **extra,
+        }
+    )
+
+
+def test_bare_send_email_line_is_sent_through_moto_ses_and_recorded(monkeypatch):
+    with sender_stack(monkeypatch, fake_ses=False) as stack:
+        stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=simple_line("reader@example.org"))
+        responses = stack.deliver_all()
+        assert all("errorMessage" not in (r.payload or {}) for r in responses)
+        (item,) = stack.message_items()
+        assert item["status"] == "sent"
+        assert item["recipient"] == "reader@example.org"
+        assert item["recipient_hash"] == recipient_hash("reader@example.org")
+        assert item["region"] == REGION
+        assert item["campaign_id"] == "weekly" and item["list_name"] == "news"
+        assert item["subject"] == "Hello"
+        assert not item["message_id"].startswith("local-")
+        assert stack.counters("weekly")["sent"] == 1
+        assert stack.receive() == []
+
+
+def test_suppressed_recipient_is_not_sent_and_recorded_as_suppressed(monkeypatch):
+    with sender_stack(monkeypatch) as stack:
+        store = DynamoSuppressionStore(stack.ddb, f"sesame-{ENV}-suppressions")
+        store.put(Suppression(recipient_hash("gone@example.org"), "LIST#news", "UNSUBSCRIBE"))
+        for to in ("gone@example.org", "here@example.org"):
+            stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=simple_line(to))
+        stack.deliver_all()
+        assert [m["to"] for m in stack.fakes[REGION].sent] == [["here@example.org"]]
+        statuses = {i["recipient"]: i["status"] for i in stack.message_items()}
+        assert statuses == {"gone@example.org": "suppressed", "here@example.org": "sent"}
+        counters = stack.counters("weekly")
+        assert counters["sent"] == 1 and counters["suppressed"] == 1
+
+
+def test_primary_region_failure_fails_over_to_backup_with_its_configuration_set(monkeypatch):
+    with sender_stack(monkeypatch) as stack:
+        stack.fakes[REGION].fail = lambda op, params: client_error("InternalFailure", 500)
+        stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=simple_line("far@example.org"))
+        stack.deliver_all()
+        (sent,) = stack.fakes[BACKUP].sent
+        assert sent["config_set"] == f"sesame-{ENV}-marketing-backup"
+        (item,) = stack.message_items()
+        assert item["region"] == BACKUP
+        assert item["config_set"] == f"sesame-{ENV}-marketing-backup"
+
+
+def test_throttled_message_is_re_enqueued_with_a_delay_and_the_batch_succeeds(monkeypatch):
+    with sender_stack(monkeypatch) as stack:
+        stack.fakes[REGION].fail = lambda op, params: client_error("TooManyRequestsException", 429)
+        stack.fakes[BACKUP].fail = stack.fakes[REGION].fail
+        stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=simple_line("later@example.org"))
+        messages = stack.receive()
+        response = stack.client.lambda_.invoke("sender", stack.sqs_event(messages))
+        assert "errorMessage" not in (response.payload or {})
+        # the original is replaced by a delayed copy that carries attempt 1; nothing was recorded as failed
+        attrs = stack.sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["All"])["Attributes"]
+        assert int(attrs["ApproximateNumberOfMessagesDelayed"]) + int(attrs["ApproximateNumberOfMessages"]) >= 1
+        assert stack.message_items() == []
+
+
+def test_permanent_failure_is_recorded_with_reason_and_not_retried(monkeypatch):
+    with sender_stack(monkeypatch) as stack:
+        stack.fakes[REGION].fail = lambda op, params: client_error("MailFromDomainNotVerifiedException", 400, "nope")
+        stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=simple_line("never@example.org"))
+        stack.deliver_all()
+        (item,) = stack.message_items()
+        assert item["status"] == "failed"
+        assert item["failure_reason"] == "MailFromDomainNotVerifiedException: nope"
+        assert item["message_id"].startswith("local-")
+        assert len(stack.fakes[REGION].calls) == 1
+
+
+def test_a_batch_with_an_unretryable_body_raises_after_deleting_the_finished_messages(monkeypatch):
+    with sender_stack(monkeypatch) as stack:
+        stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody="not json")
+        stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=simple_line("ok@example.org"))
+        messages = stack.receive()
+        assert len(messages) == 2
+        with pytest.raises(BatchIncompleteError):
+            stack.client.lambda_.invoke("sender", stack.sqs_event(messages))
+        # the sent one was deleted by the handler itself; only the bad body remains (for the DLQ)
+        stack.sqs.change_message_visibility(
+            QueueUrl=stack.queue_url,
+            ReceiptHandle=next(m for m in messages if m["Body"] == "not json")["ReceiptHandle"],
+            VisibilityTimeout=0,
+        )
+        remaining = stack.receive()
+        assert [m["Body"] for m in remaining] == ["not json"]
+        assert [m["to"] for m in stack.fakes[REGION].sent] == [["ok@example.org"]]
+
+
+@pytest.mark.parametrize("rate", ["3"])
+def test_pacing_state_lives_in_the_control_table(monkeypatch, rate):
+    with sender_stack(monkeypatch, SESAME_MAX_SEND_RATE=rate) as stack:
+        stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=simple_line("p@example.org"))
+        stack.deliver_all()
+        item = stack.ddb.get_item(
+            TableName=f"sesame-{ENV}-control", Key={"pk": {"S": f"RATE#{REGION}"}, "sk": {"S": "WINDOW"}}
+        )["Item"]
+        assert item["day_sent"]["N"] == "1"
+        assert item["version"]["N"] == "1"
