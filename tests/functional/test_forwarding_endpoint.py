@@ -125,3 +125,28 @@ def test_dlq_cli_redrive_derives_the_source_queue(queues, capsys, monkeypatch):
     assert main(["dlq", "redrive", "--queue-url", dead]) == 0
     assert json.loads(capsys.readouterr().out) == {"moved": 1, "failed": 0}
     assert len(drain(sqs, queue)) == 1
+
+
+def test_event_sink_is_none_when_forwarding_is_off(monkeypatch):
+    with api_client(monkeypatch) as _:
+        from chalicelib import forwarding
+
+        assert forwarding.event_sink() is None
+
+
+def test_ingestion_normalised_events_are_forwarded(queues):
+    normalize = pytest.importorskip("runtime.events.normalize")
+    sqs, queue, dead = queues
+    event = normalize.NormalizedEvent(
+        event_id="e" * 32,
+        event_type="Bounce",
+        message_id="0100018f00000000-aaaa-000000",
+        timestamp="2026-05-01T10:00:00.000Z",
+        sent_at="2026-05-01T09:59:59.000Z",
+        recipients=("a@example.com",),
+        bounce_type="Permanent",
+    )
+    with receiver() as hook:
+        sink_for(hook.url, sqs, queue, dead).publish([event])
+        forwarded = json.loads(hook.requests[0][1])["events"][0]
+    assert forwarded["event_type"] == "Bounce" and forwarded["recipients"] == ["a@example.com"]
