@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from runtime.sender.jobs import JobError, SendJob, parse_job, units_of
+from runtime.sender.ses_models import SendBulkEmailRequest, SendEmailRequest, parse_send_line, parse_send_lines
+from tests.support.sender_fakes import validate
+
+SEED_LINE = (
+    '{"FromEmailAddress":"from@email.com","Destination":{"ToAddresses":["toAddress@email.com"]},'
+    '"Content":{"Template":{"TemplateName":"STRING_VALUE","TemplateData":"{}"}},'
+    '"EmailTags":[{"Name":"campaignId","Value":"some-campaign"},{"Name":"segmentId","Value":"some-list"}],'
+    '"ConfigurationSetName":"myConfigSet"}'
+)
+
+
+def test_seed_campaign_file_line_parses_and_round_trips_to_a_valid_boto_request():
+    request = parse_send_line(SEED_LINE)
+    assert request.Content.Template is not None
+    assert request.Content.Template.TemplateName == "STRING_VALUE"
+    validate("SendEmail", request.to_api())
+
+
+def test_malformed_lines_are_rejected_naming_the_line_and_the_field():
+    lines = [
+        SEED_LINE,
+        "",
+        "// comment lines as in the seed are skipped",
+        '{"Destination":{"ToAddresses":["x@example.com"]},"Content":{"Simple":{"Subject":{"Data":"s"}}}}',
+        '{"Content":{"Template":{"TemplateName":"t","TemplateData":"[1]"}},"Destination":{"ToAddresses":["a@b.co"]}}',
+        '{"Content":{"Simple":{"Subject":{"Data":"s"},"Body":{"Text":{"Data":"b"}}},"Raw":{"Data":"eA=="}},'
+        '"Destination":{"ToAddresses":["a@b.co"]}}',
+        '{"FromEmailAddress":"not an address","Content":{"Raw":{"Data":"eA=="}}}',
+        "[1, 2]",
+        "{broken",
+        '{"Contnt": {}}',
+    ]
+    good, errors = parse_send_lines(lines)
+    assert [n for n, _ in good] == [1]
+    text = {e.line: str(e) for e in errors}
+    assert text[4] == "line 4: Content.Simple.Body: Field required"
+    assert "line 5: Content.Template.TemplateData: TemplateData must be a JSON object text" in text[5]
+    assert "Content: Content needs exactly one of Simple, Raw, Template" in text[6]
+    assert "line 7: FromEmailAddress: not a valid email address" in text[7]
+    assert "must be a JSON object" in text[8]
+    assert text[9].startswith("line 9: not valid JSON")
+    assert "Contnt: Extra inputs are not permitted" in text[10]
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"Destination": {}}, "Destination"),
+        ({"Destination": {"ToAddresses": [f"a{i}@example.com" for i in range(51)]}}, "Destination"),
+        ({"Content": {"Template": {"TemplateData": "{}"}}}, "Content.Template"),
+        (
+            {"Content": {"Template": {"TemplateName": "t", "Headers": [{"Name": "Bad Name", "Value": "v"}]}}},
+            "Content.Template.Headers.0.Name",
+        ),
+        ({"Content": {"Raw": {"Data": "%%%"}}}, "Content.Raw.Data"),
+        ({"ListManagementOptions": {}}, "ListManagementOptions.ContactListName"),
+        ({"ConfigurationOverrides": {"Tracking": {"OpenTrackingEnabled": "YES"}}}, "OpenTrackingEnabled"),
+    ],
+)
+def test_invalid_members_are_named(patch, field):
+    data = {**json.loads(SEED_LINE), **patch}
+    with pytest.raises(ValueError, match=field.replace(".", r"\.")):
+        parse_send_line(json.dumps(data))
+
+
+def test_models_accept_what_botocore_accepts_for_simple_raw_and_bulk():
+    simple = SendEmailRequest.model_validate(
+        {
+            "FromEmailAddress": "News <news@example.com>",
+            "Destination": {"ToAddresses": ["a@example.com"], "BccAddresses": ["b@example.com"]},
+            "ReplyToAddresses": ["help@example.com"],
+            "Content": {
+                "Simple": {
+                    "Subject": {"Data": "Hi", "Charset": "UTF-8"},
+                    "Body": {"Html": {"Data": "<p>x</p>"}},
+                    "Headers": [{"Name": "X-Campaign", "Value": "1"}],
+                }
+            },
+            "ListManagementOptions": {"ContactListName": "news", "TopicName": "weekly"},
+        }
+    )
+    validate("SendEmail", simple.to_api())
+    bulk = SendBulkEmailRequest.model_validate(
+        {
+            "FromEmailAddress": "news@example.com",
+            "DefaultContent": {"Template": {"TemplateName": "t", "TemplateData": "{}"}},
+            "BulkEmailEntries": [{"Destination": {"ToAddresses": ["a@example.com"]}}],
+        }
+    )
+    validate("SendBulkEmail", bulk.to_api())
+    with pytest.raises(ValueError, match="BulkEmailEntries"):
+        SendBulkEmailRequest.model_validate({**bulk.to_api(), "BulkEmailEntries": []})
+
+
+def test_queue_body_may_be_a_bare_request_or_a_job_envelope():
+    bare = parse_job(SEED_LINE, "sqs-id-1")
+    assert bare.job_id == "sqs-sqs-id-1"
+    (unit,) = units_of(bare)
+    assert unit.campaign_id == "some-campaign"  # from the seed's campaignId tag
+    assert unit.list_name == "some-list"  # from segmentId
+    envelope = SendJob(job_id="c.0.0", campaign_id="c", list_name="l", email=bare.email)
+    assert parse_job(envelope.body(), "other").job_id == "c.0.0"
+    with pytest.raises(JobError, match="exactly one of 'email'"):
+        parse_job(json.dumps({"sesame": 1, "job_id": "x"}), "id")
+    with pytest.raises(JobError, match="not JSON"):
+        parse_job("nope", "id")
+
+
+def test_units_of_bulk_job_carry_entry_ids_data_and_default_tags():
+    body = {
+        "sesame": 1,
+        "job_id": "c.1.0",
+        "campaign_id": "c",
+        "list_name": "l",
+        "entry_ids": ["7", "9"],
+        "bulk": {
+            "FromEmailAddress": "news@example.com",
+            "DefaultEmailTags": [{"Name": "team", "Value": "growth"}],
+            "DefaultContent": {"Template": {"TemplateName": "t", "TemplateData": '{"a": "default"}'}},
+            "BulkEmailEntries": [
+                {"Destination": {"ToAddresses": ["x@example.com"]}},
+                {
+                    "Destination": {"ToAddresses": ["y@example.com"]},
+                    "ReplacementEmailContent": {"ReplacementTemplate": {"ReplacementTemplateData": '{"a": "y"}'}},
+                },
+            ],
+        },
+    }
+    units = units_of(parse_job(json.dumps(body), "id"))
+    assert [u.unit_id for u in units] == ["7", "9"]
+    assert [u.template_data for u in units] == ['{"a": "default"}', '{"a": "y"}']
+    assert units[0].tags == [("team", "growth")]
+    assert units[0].group_key() == units[1].group_key() is not None
