@@ -90,10 +90,10 @@ def start_moto(state_dir: Path, port: int | None = None) -> tuple[ManagedProcess
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     proc = ManagedProcess(
         "moto_server",
-        [_bin("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "runtime.local.moto_runner", "--host", "127.0.0.1", "--port", str(port)],
         env,
         state_dir / "moto_server.log",
-        state_dir,
+        REPO_ROOT,
     )
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/moto-api/", proc)

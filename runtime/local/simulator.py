@@ -438,7 +438,7 @@ class SesEventSimulator:
             ]
             events.extend(duplicates)
             events.sort(key=lambda e: (e.at, e.message_id, e.duplicate))
-        if opts.out_of_order:
+        if opts.out_of_order and events:
             # SNS gives no ordering guarantee: shuffle within sliding windows so later events of a message
             # regularly overtake earlier ones, and move a few events far from their place.
             window = 25

@@ -1,0 +1,302 @@
+"""``python -m runtime.local.moto_runner --port P``: moto_server, tuned for the local stack's load.
+
+The same WSGI application ``moto_server`` serves (``moto.server.DomainDispatcherApplication``), with two changes:
+
+* ``TCP_NODELAY`` and HTTP/1.1 keep-alive on the request handler, so each boto3 call costs one round trip;
+* the SESv2 operations moto 5.2.5 lacks and the app uses are added: email templates (Create/Get/Update/Delete,
+  ``{{name}}`` substitution), ``SendEmail`` with template content, ``SendBulkEmail`` (one moto message per entry,
+  per-entry results), ``GetAccount`` (a healthy production account; ``SESAME_LOCAL_MAX_SEND_RATE`` sets its
+  MaxSendRate) and ``PutSuppressedDestination`` (accepted, stored nowhere);
+* ``TransactWriteItems`` snapshots only the items a transaction touches instead of deep-copying every table it
+  names (moto 5.2.5 deep-copies whole tables for its rollback, so each transaction costs time proportional to the
+  data stored; the ingestion engine commits one transaction per batch). Rollback semantics are kept: when the
+  transaction is cancelled, every touched item is restored to its state before the call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import unquote
+
+_TRANSACT_LOCK = threading.RLock()
+
+
+class _TableCopyShim:
+    """Stands in for the ``copy`` module inside moto's DynamoDB backend: tables are not deep-copied (the patched
+    ``transact_write_items`` keeps its own item-level snapshot); everything else is the real ``copy``."""
+
+    def __init__(self, table_type: type) -> None:
+        self._table_type = table_type
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        if isinstance(value, self._table_type):
+            return value
+        return copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+def _item_key(backend: Any, op_type: str, op: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    table_name = op.get("TableName")
+    if not table_name or table_name not in backend.tables:
+        return None
+    if op_type == "Put":
+        table = backend.tables[table_name]
+        attrs = op.get("Item") or {}
+        if table.hash_key_attr not in attrs:
+            return None
+        key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+        if table.range_key_attr is not None:
+            if table.range_key_attr not in attrs:
+                return None
+            key[table.range_key_attr] = attrs[table.range_key_attr]
+        return table_name, key
+    given = op.get("Key")
+    return (table_name, given) if isinstance(given, dict) else None
+
+
+def patch_moto() -> None:
+    import moto.dynamodb.models as ddb_models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    if getattr(DynamoDBBackend.transact_write_items, "_sesame_patched", False):
+        return
+    original = DynamoDBBackend.transact_write_items
+    ddb_models.copy = _TableCopyShim(Table)  # type: ignore[assignment,attr-defined]
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        with _TRANSACT_LOCK:
+            snapshot: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+            for entry in transact_items:
+                if len(entry) != 1:
+                    continue
+                op_type, op = next(iter(entry.items()))
+                located = _item_key(self, op_type, op)
+                if located is None:
+                    continue
+                table_name, key = located
+                try:
+                    current = self.get_item(table_name, key)
+                except Exception:  # noqa: S112 - invalid keys are reported by the original call
+                    continue
+                snapshot.append((table_name, key, copy.deepcopy(current.to_json()["Attributes"]) if current else None))
+            try:
+                original(self, transact_items)
+            except Exception:
+                for table_name, key, attrs in reversed(snapshot):
+                    table = self.tables.get(table_name)
+                    if table is None:
+                        continue
+                    if attrs is None:
+                        try:
+                            if self.get_item(table_name, key) is not None:
+                                self.delete_item(table_name, key)
+                        except Exception:  # noqa: S112 - nothing to restore
+                            continue
+                    else:
+                        table.put_item(attrs)
+                raise
+
+    transact_write_items._sesame_patched = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+_TEMPLATES: dict[tuple[str, str, str], dict[str, Any]] = {}  # (account, region, name) -> TemplateContent
+_VAR = re.compile(r"{{\s*([A-Za-z0-9_.-]+)\s*}}")
+
+
+def _render(text: str, data: dict[str, Any]) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in data:
+            raise _sesv2_error("BadRequestException", f"Attribute '{name}' is not present in the rendering data.")
+        return str(data[name])
+
+    return _VAR.sub(value, text or "")
+
+
+def _sesv2_error(code: str, message: str, status: int = 400) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    error = JsonRESTError(code, message)
+    error.code = status
+    return error
+
+
+def _ses_message_id() -> str:
+    """A MessageId shaped like SES's (``0100`` + 12 hex digits of epoch millis + a uuid + ``-000000``), so the
+    app's "sent when?" parsing of ids works locally too."""
+    return f"0100{int(time.time() * 1000):012x}-{uuid.uuid4()}-000000"
+
+
+def patch_sesv2() -> None:
+    from moto.sesv2.responses import SESV2Response
+
+    if getattr(SESV2Response, "_sesame_patched", False):
+        return
+    original_send_email = SESV2Response.send_email
+
+    def _key(self: Any, name: str) -> tuple[str, str, str]:
+        return (self.current_account, self.region, name)
+
+    def _path_name(self: Any) -> str:
+        return unquote(self.path.rstrip("/").rsplit("/", 1)[-1])
+
+    def create_email_template(self: Any) -> str:
+        params = json.loads(self.body)
+        key = _key(self, params["TemplateName"])
+        if key in _TEMPLATES:
+            raise _sesv2_error("AlreadyExistsException", f"Template {params['TemplateName']} already exists.")
+        _TEMPLATES[key] = dict(params.get("TemplateContent") or {})
+        return "{}"
+
+    def get_email_template(self: Any) -> str:
+        name = _path_name(self)
+        content = _TEMPLATES.get(_key(self, name))
+        if content is None:
+            raise _sesv2_error("NotFoundException", f"Template {name} does not exist.", 404)
+        return json.dumps({"TemplateName": name, "TemplateContent": content})
+
+    def update_email_template(self: Any) -> str:
+        name = _path_name(self)
+        if _key(self, name) not in _TEMPLATES:
+            raise _sesv2_error("NotFoundException", f"Template {name} does not exist.", 404)
+        _TEMPLATES[_key(self, name)] = dict(json.loads(self.body).get("TemplateContent") or {})
+        return "{}"
+
+    def delete_email_template(self: Any) -> str:
+        name = _path_name(self)
+        if _TEMPLATES.pop(_key(self, name), None) is None:
+            raise _sesv2_error("NotFoundException", f"Template {name} does not exist.", 404)
+        return "{}"
+
+    def _template(self: Any, template: dict[str, Any]) -> dict[str, Any]:
+        if template.get("TemplateContent"):
+            return dict(template["TemplateContent"])
+        name = template.get("TemplateName") or ""
+        content = _TEMPLATES.get(_key(self, name))
+        if content is None:
+            raise _sesv2_error("NotFoundException", f"Template {name} does not exist.", 404)
+        return content
+
+    def _send_rendered(self: Any, source: str, destination: dict[str, Any], content: dict[str, Any], data: Any) -> str:
+        values = json.loads(data) if isinstance(data, str) and data else (data or {})
+        subject = _render(content.get("Subject", ""), values)
+        body = _render(content.get("Html") or content.get("Text") or "", values)
+        message = self.sesv2_backend.send_email(source=source, destinations=destination, subject=subject, body=body)
+        return str(message.id)
+
+    def send_email(self: Any) -> str:
+        params = json.loads(self.body)
+        content = params.get("Content") or {}
+        if "Template" not in content:
+            return str(original_send_email(self))
+        template = content["Template"]
+        message_id = _send_rendered(
+            self,
+            params.get("FromEmailAddress", ""),
+            params.get("Destination", {}),
+            _template(self, template),
+            template.get("TemplateData") or "{}",
+        )
+        return json.dumps({"MessageId": message_id})
+
+    def send_bulk_email(self: Any) -> str:
+        params = json.loads(self.body)
+        default = (params.get("DefaultContent") or {}).get("Template") or {}
+        content = _template(self, default)
+        entries = params.get("BulkEmailEntries") or []
+        if not 1 <= len(entries) <= 50:
+            raise _sesv2_error("BadRequestException", "BulkEmailEntries must hold 1 to 50 entries.")
+        results = []
+        for entry in entries:
+            replacement = ((entry.get("ReplacementEmailContent") or {}).get("ReplacementTemplate") or {}).get(
+                "ReplacementTemplateData"
+            )
+            data = {**json.loads(default.get("TemplateData") or "{}"), **json.loads(replacement or "{}")}
+            try:
+                message_id = _send_rendered(
+                    self, params.get("FromEmailAddress", ""), entry["Destination"], content, data
+                )
+                results.append({"Status": "SUCCESS", "MessageId": message_id})
+            except Exception as exc:  # per-entry failure, as SES reports it
+                results.append({"Status": "FAILED", "Error": str(getattr(exc, "message", exc))})
+        return json.dumps({"BulkEmailEntryResults": results})
+
+    def get_account(self: Any) -> str:
+        rate = float(os.environ.get("SESAME_LOCAL_MAX_SEND_RATE", "1000"))
+        sent = len(getattr(self.sesv2_backend.core_backend, "sent_messages", []))
+        return json.dumps(
+            {
+                "DedicatedIpAutoWarmupEnabled": False,
+                "EnforcementStatus": "HEALTHY",
+                "ProductionAccessEnabled": True,
+                "SendingEnabled": True,
+                "SendQuota": {"Max24HourSend": 1_000_000.0, "MaxSendRate": rate, "SentLast24Hours": float(sent)},
+                "SuppressionAttributes": {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]},
+            }
+        )
+
+    def put_suppressed_destination(self: Any) -> str:
+        return "{}"
+
+    for func in (
+        create_email_template,
+        get_email_template,
+        update_email_template,
+        delete_email_template,
+        send_email,
+        send_bulk_email,
+        get_account,
+        put_suppressed_destination,
+    ):
+        setattr(SESV2Response, func.__name__, func)
+    SESV2Response._sesame_patched = True  # type: ignore[attr-defined]
+    import moto.ses.models as ses_models
+
+    ses_models.get_random_message_id = _ses_message_id  # type: ignore[attr-defined]
+    from moto.sesv2 import urls as sesv2_urls
+
+    for path in (
+        "{0}/v2/email/templates$",
+        "{0}/v2/email/templates/(?P<TemplateName>[^/]+)$",
+        "{0}/v2/email/outbound-bulk-emails$",
+        "{0}/v2/email/account$",
+        "{0}/v2/email/suppression/addresses$",
+    ):
+        sesv2_urls.url_paths.setdefault(path, SESV2Response.dispatch)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runtime.local.moto_runner", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import WSGIRequestHandler, run_simple
+
+    patch_moto()
+    patch_sesv2()
+
+    class Handler(WSGIRequestHandler):
+        disable_nagle_algorithm = True
+        protocol_version = "HTTP/1.1"
+
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(args.host, args.port, app, threaded=True, request_handler=Handler, use_reloader=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
