@@ -170,9 +170,10 @@ class SenderConsumer:
     # -- suppression and resolution --------------------------------------------------------------------------
     def _screen(self, work: list[_JobWork], result: BatchResult) -> list[_Pending]:
         todo = [(w, u) for w in work for u in w.units if u.unit_id not in w.done]
+        hashes_of = self._hashes(todo)
         by_scope: dict[tuple[str | None, str | None], set[str]] = defaultdict(set)
         for _, unit in todo:
-            by_scope[(unit.list_name, unit.campaign_id)].update(recipient_hash(a) for a in unit.recipients)
+            by_scope[(unit.list_name, unit.campaign_id)].update(hashes_of[a] for a in unit.recipients)
         blocked: dict[tuple[str | None, str | None], dict[str, str]] = {}
         for (list_name, campaign_id), hashes in by_scope.items():
             found = self._suppressions.suppressed(hashes, list_name=list_name, campaign_id=campaign_id)
@@ -181,7 +182,7 @@ class SenderConsumer:
         for w, unit in todo:
             scopes = blocked.get((unit.list_name, unit.campaign_id), {})
             if scopes:
-                kept_scope = self._drop_suppressed(unit, scopes)
+                kept_scope = self._drop_suppressed(unit, scopes, hashes_of)
                 if kept_scope is not None:
                     w.screened[unit.unit_id] = Outcome(
                         "suppressed", local_message_id(w.job.job_id, unit.unit_id), "", kept_scope
@@ -202,14 +203,27 @@ class SenderConsumer:
         return pending
 
     @staticmethod
-    def _drop_suppressed(unit: Unit, scopes: dict[str, str]) -> str | None:
+    def _hashes(todo: list[tuple[_JobWork, Unit]]) -> dict[str, str]:
+        """Recipient hash of every address in the batch, computed once (the primary's is the unit's own)."""
+        hashes: dict[str, str] = {}
+        for _, unit in todo:
+            recipients = unit.recipients
+            if recipients:
+                hashes[recipients[0]] = unit.recipient_hash
+            for address in recipients[1:]:
+                if address not in hashes:
+                    hashes[address] = recipient_hash(address)
+        return hashes
+
+    @staticmethod
+    def _drop_suppressed(unit: Unit, scopes: dict[str, str], hashes_of: dict[str, str]) -> str | None:
         """Remove suppressed addresses from the destination; return the scope if nobody is left."""
         first_scope: str | None = None
         kept: dict[str, list[str]] = {}
         for kind, addresses in unit.destination.items():
             remaining = []
             for address in addresses:
-                scope = scopes.get(recipient_hash(address))
+                scope = scopes.get(hashes_of.get(address) or recipient_hash(address))
                 if scope is None:
                     remaining.append(address)
                 else:
@@ -218,7 +232,7 @@ class SenderConsumer:
                 kept[kind] = remaining
         if not kept:
             return first_scope or "ALL"
-        unit.destination = kept
+        unit.set_destination(kept)
         return None
 
     def _unsubscribe_headers(self, unit: Unit) -> list[dict[str, str]]:

@@ -15,6 +15,7 @@ regroups units that share sender, template and configuration set into SendBulkEm
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from runtime.emails import normalize_email, recipient_hash
+from runtime.emails import normalize_email
 from runtime.sender.ses_models import (
     MAX_BULK_ENTRIES,
     SendBulkEmailRequest,
@@ -103,6 +104,12 @@ class Unit:
     tags: list[tuple[str, str]] = field(default_factory=list)
     list_management: dict[str, Any] | None = None
     groupable: bool = True
+    _recipient: str | None = None
+    _hash: str | None = None
+
+    def set_destination(self, destination: dict[str, list[str]]) -> None:
+        self.destination = destination
+        self._recipient = self._hash = None
 
     @property
     def key(self) -> str:
@@ -116,15 +123,19 @@ class Unit:
     @property
     def recipient(self) -> str:
         """The primary recipient (first To address): attribution and the unsubscribe token are theirs."""
-        first = self.recipients[0] if self.recipients else ""
-        try:
-            return normalize_email(first)
-        except ValueError:
-            return first.strip().lower()
+        if self._recipient is None:
+            first = self.recipients[0] if self.recipients else ""
+            try:
+                self._recipient = normalize_email(first)
+            except ValueError:
+                self._recipient = first.strip().lower()
+        return self._recipient
 
     @property
     def recipient_hash(self) -> str:
-        return recipient_hash(self.recipient)
+        if self._hash is None:
+            self._hash = hashlib.sha256(self.recipient.encode("utf-8")).hexdigest()
+        return self._hash
 
     def group_key(self) -> str | None:
         """Units with the same key can share one SendBulkEmail call; None = send alone."""
