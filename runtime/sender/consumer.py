@@ -281,7 +281,7 @@ class SenderConsumer:
         regional: Classified | None = None
         rest: list[_Pending] = []
         for region, backup in self._regions():
-            sizes = [len(p.unit.recipients) for p in chunk]
+            sizes = [max(1, len(p.unit.recipients)) for p in chunk]
             reservation = self._pacer.acquire(region, sum(sizes), minimum=sizes[0])
             if reservation.exhausted:
                 verdict = Classified("quota", "DailyQuotaGuard", f"daily sending cap reached in {region}")
@@ -345,8 +345,7 @@ class SenderConsumer:
                     self._leave([p], answer, by_job)
             self._persist(done_by_job, by_job)
             if failing:
-                self._leave(retry, regional or Classified("regional", "", ""), by_job)
-                return failing, regional
+                return failing + retry, regional  # throttled entries of the same call follow the failover
             if not retry:
                 return [], None
             self._sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + self._rng.random()))
@@ -392,7 +391,8 @@ class SenderConsumer:
     def send_email_args(self, p: _Pending, config_set: str) -> dict[str, Any]:
         unit = p.unit
         args = self._addressing(p, config_set)
-        args["Destination"] = unit.destination
+        if unit.recipients:  # a Raw message without Destination goes to the MIME's recipients
+            args["Destination"] = unit.destination
         args["EmailTags"] = p.tags
         if unit.kind == "template":
             template = dict(unit.content)

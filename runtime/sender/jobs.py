@@ -15,10 +15,13 @@ regroups units that share sender, template and configuration set into SendBulkEm
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -197,7 +200,8 @@ def _email_unit(job: SendJob, request: SendEmailRequest) -> Unit:
         assert content.Raw is not None
         kind = "raw"
         body = content.Raw.to_api()
-    destination = request.Destination.to_api() if request.Destination is not None else {"ToAddresses": []}
+    # Raw without Destination: SES uses the MIME recipients, and so do suppression and attribution
+    destination = request.Destination.to_api() if request.Destination is not None else _mime_destination(body["Data"])
     return Unit(
         job_id=job.job_id,
         unit_id="0",
@@ -214,6 +218,16 @@ def _email_unit(job: SendJob, request: SendEmailRequest) -> Unit:
         list_management=request.ListManagementOptions.to_api() if request.ListManagementOptions else None,
         groupable=groupable,
     )
+
+
+def _mime_destination(raw_b64: str) -> dict[str, list[str]]:
+    headers = BytesHeaderParser().parsebytes(base64.b64decode(raw_b64))
+    destination: dict[str, list[str]] = {}
+    for header, member in (("To", "ToAddresses"), ("Cc", "CcAddresses"), ("Bcc", "BccAddresses")):
+        addresses = [address for _, address in getaddresses(headers.get_all(header, [])) if address]
+        if addresses:
+            destination[member] = addresses
+    return destination or {"ToAddresses": []}
 
 
 def _bulk_units(job: SendJob, request: SendBulkEmailRequest) -> list[Unit]:

@@ -82,7 +82,7 @@ class FakeSes:
     def send_email(self, **params: Any) -> dict[str, Any]:
         self._call("SendEmail", params)
         message_id = self._message_id()
-        self._record(params["Destination"], params, message_id, params.get("Content", {}))
+        self._record(params.get("Destination", {}), params, message_id, params.get("Content", {}))
         return {"MessageId": message_id}
 
     def send_bulk_email(self, **params: Any) -> dict[str, Any]:

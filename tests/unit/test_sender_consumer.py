@@ -298,3 +298,44 @@ def test_pacing_keeps_every_one_second_window_under_the_rate_across_consumers():
     busiest = max(sum(n for t, n in times if start <= t < start + 1) for start, _ in times)
     assert busiest <= 40
     assert len(h.sent_to()) == 600
+
+
+def test_suppressed_address_is_dropped_from_a_multi_recipient_message_and_token_follows_the_new_primary():
+    h = harness()
+    gone = "first@example.org"
+    h.suppressions.items[(recipient_hash(gone), "ALL")] = Suppression(recipient_hash(gone), "ALL", "COMPLAINT")
+    line = json.loads(send_line(gone))
+    line["Destination"] = {"ToAddresses": [gone, "second@example.org"], "CcAddresses": ["cc@example.org"]}
+    h.queue.send(json.dumps(line))
+    h.drain()
+    (message,) = h.primary.sent
+    assert message["to"] == ["second@example.org", "cc@example.org"]
+    headers = {x["Name"]: x["Value"] for x in message["detail"]["Template"]["Headers"]}
+    token = parse_qs(urlparse(headers["List-Unsubscribe"].split(",")[0].strip("<>")).query)["token"][0]
+    assert TokenSigner([SECRET]).verify(token).recipient_hash == recipient_hash("second@example.org")
+
+
+def test_raw_message_without_destination_is_screened_and_sent_to_its_mime_recipients():
+    h = harness()
+    gone = "gone@example.org"
+    h.suppressions.items[(recipient_hash(gone), "ALL")] = Suppression(recipient_hash(gone), "ALL", "BOUNCE")
+    mime = b"From: news@example.com\nTo: Mime <mime@example.org>, gone@example.org\nSubject: hi\n\nbody"
+    h.queue.send(json.dumps({"Content": {"Raw": {"Data": base64.b64encode(mime).decode()}}}))
+    h.drain()
+    (call,) = [params for op, params in h.primary.calls if op == "SendEmail"]
+    assert call["Destination"] == {"ToAddresses": ["mime@example.org"]}
+    assert b"\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\nFrom:" in base64.b64decode(
+        call["Content"]["Raw"]["Data"]
+    )
+
+
+def test_throttled_entries_of_a_regionally_failing_call_fail_over_too():
+    h = harness()
+    statuses = iter(["ACCOUNT_SENDING_PAUSED", "ACCOUNT_THROTTLED"])
+    h.primary.entry_status = lambda entry: next(statuses, "SUCCESS")
+    for body in _bulk_jobs(["a@example.org", "b@example.org", "c@example.org"]):
+        h.queue.send(body)
+    h.drain()
+    assert sorted(a for m in h.backup.sent for a in m["to"]) == ["a@example.org", "b@example.org"]
+    assert [a for m in h.primary.sent for a in m["to"]] == ["c@example.org"]
+    assert max(h.sent_to().values()) == 1
