@@ -78,7 +78,7 @@ def parse_outputs(text: str) -> StackOutputs:
 
 def merge_stage(config: dict[str, Any], outputs: StackOutputs, *, stage: str | None = None) -> dict[str, Any]:
     """Return ``config`` with the stage from ``outputs`` merged in (input not modified)."""
-    merged = json.loads(json.dumps(config))
+    merged: dict[str, Any] = json.loads(json.dumps(config))
     merged.setdefault("version", "2.0")
     merged.setdefault("app_name", "sesame")
     stages = merged.setdefault("stages", {})

@@ -3,6 +3,7 @@ user can add them at their DNS provider (``manualDnsRecords`` output)."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pulumi
@@ -44,7 +45,7 @@ def declare(
         return []
     created = []
     for record in records:
-        value = pulumi.Output.from_input(record.value).apply(lambda v, t=record.type: route53_value(t, v))
+        value = pulumi.Output.from_input(record.value).apply(functools.partial(route53_value, record.type))
         created.append(
             aws.route53.Record(
                 f"{prefix}-{record.key}",

@@ -150,7 +150,7 @@ class RecordingMocks(Mocks):
             self.captured.append(CapturedResource(token, args.name, inputs, state, region, True))
             return name, state
         resource_id = self._computed(token, args.name, inputs, state, region)
-        self.captured.append(CapturedResource(token, args.name, inputs, state, region, args.custom))
+        self.captured.append(CapturedResource(token, args.name, inputs, state, region, bool(args.custom)))
         return resource_id, state
 
     def _computed(self, token: str, name: str, inputs: dict[str, Any], state: dict[str, Any], region: str) -> str:
@@ -265,12 +265,11 @@ def _run(
     set_mocks(mocks, project=project, stack=stack, preview=False, organization=organization)
     run = ProgramRun(stack=stack)
 
-    @pulumi.runtime.test  # type: ignore[misc]
     def program() -> pulumi.Output[Any]:
         cfg = load_config()  # raises ConfigError before any resource registers
         outputs = build(cfg)
         return pulumi.Output.from_input(outputs).apply(run.outputs.update)
 
-    program()
+    pulumi.runtime.test(program)()  # type: ignore[no-untyped-call]  # runs it, waits for every registration
     run.resources = list(mocks.captured)
     return run

@@ -8,6 +8,7 @@ read that output through a StackReference, so an unsubscribe link signed in one 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -24,6 +25,13 @@ def home_stack_name(cfg: StackConfig) -> str:
     if cfg.home_stack:
         return cfg.home_stack
     return f"{pulumi.get_organization()}/{pulumi.get_project()}/{cfg.environment}-{cfg.home_region}"
+
+
+def _field(key: str) -> Callable[[Any], Any]:
+    def pick(doc: Any) -> Any:
+        return (doc or {}).get(key) or []
+
+    return pick
 
 
 class AppSecrets(pulumi.ComponentResource):
@@ -58,7 +66,7 @@ class AppSecrets(pulumi.ComponentResource):
             home = pulumi.StackReference(home_stack_name(cfg), opts=child)
             shared = home.require_output("appSecrets")
             for key in (*missing, "api_key_hashes"):
-                document[key] = shared.apply(lambda doc, k=key: (doc or {}).get(k) or [])
+                document[key] = shared.apply(_field(key))
         for key, value in configured.items():
             if value:
                 document[key] = value

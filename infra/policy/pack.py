@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import EnforcementLevel, Policy, ReportViolation, StackValidationArgs, StackValidationPolicy
 
 from infra.policy.checks import CHECKS, Check, Resource
 
@@ -21,7 +21,7 @@ def _validator(check: Check) -> Any:
     return validate
 
 
-def policies() -> list[StackValidationPolicy]:
+def policies() -> list[Policy]:
     return [
         StackValidationPolicy(
             name=name,
