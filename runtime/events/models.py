@@ -328,6 +328,30 @@ _Record = Annotated[
 ]
 
 
+MODEL_BY_TAG: dict[str, type[_Model]] = {
+    "Send": SendEvent,
+    "Reject": RejectEvent,
+    "Bounce": BounceEvent,
+    "Complaint": ComplaintEvent,
+    "Delivery": DeliveryEvent,
+    "Open": OpenEvent,
+    "Click": ClickEvent,
+    "Rendering Failure": RenderingFailureEvent,
+    "DeliveryDelay": DeliveryDelayEvent,
+    "Subscription": SubscriptionEvent,
+    "notification:Bounce": BounceNotification,
+    "notification:Complaint": ComplaintNotification,
+    "notification:Delivery": DeliveryNotification,
+    "unknown": UnknownEvent,
+}
+
+
+def validate_record(raw: dict[str, Any]) -> AnySesRecord:
+    """Validate a decoded SES record with the model its type names (same result as ``record_adapter()``, faster:
+    the discriminator runs once in Python and only one model validates)."""
+    return MODEL_BY_TAG[_discriminate(raw)].model_validate(raw)  # type: ignore[return-value]
+
+
 @functools.cache
 def record_adapter() -> TypeAdapter[AnySesRecord]:
     """The validator for one SES record (built on first use, then cached for the container's life)."""

@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import json
 import re
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from runtime.emails import extract_address, recipient_hash
 from runtime.events import models as m
@@ -43,17 +44,20 @@ def address_and_hash(address: str) -> tuple[str, str]:
     return extract_address(address).strip().lower(), recipient_hash(address)
 
 
-class NormalizedEvent(BaseModel):
-    """One SES event reduced to the fields sesame stores and forwards."""
+@dataclass(slots=True, eq=True)
+class NormalizedEvent:
+    """One SES event reduced to the fields sesame stores and forwards (treat as immutable).
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A slotted dataclass rather than a pydantic model: it is built from an already validated record on the hot path
+    (tens of thousands per second), and ``model_dump(mode="json")`` gives the JSON form the forwarding feature posts.
+    """
 
     event_id: str
     event_type: str  # SES name: Send, Bounce, ..., "Rendering Failure", DeliveryDelay, or the raw unknown name
-    source_format: str = "event"  # "event" (configuration set) or "notification" (identity feedback)
     message_id: str
     timestamp: str  # when the event happened (canonical ISO-8601 UTC)
     sent_at: str  # mail.timestamp
+    source_format: str = "event"  # "event" (configuration set) or "notification" (identity feedback)
     recipient: str | None = None  # mail.destination[0] (the message's recipient), lower-cased
     recipients: tuple[str, ...] = ()  # the addresses this event concerns
     recipient_hashes: tuple[str, ...] = ()
@@ -80,7 +84,7 @@ class NormalizedEvent(BaseModel):
     contact_list: str | None = None
     unsubscribe_all: bool | None = None
     topics_opted_out: tuple[str, ...] = ()
-    detail: dict[str, Any] = {}
+    detail: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_unknown(self) -> bool:
@@ -92,7 +96,18 @@ class NormalizedEvent(BaseModel):
 
     def to_json_dict(self) -> dict[str, Any]:
         """JSON-ready form (what the forwarding feature posts)."""
-        return self.model_dump(mode="json")
+        out: dict[str, Any] = {}
+        for name in _FIELD_NAMES:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def model_dump(self, mode: str = "json") -> dict[str, Any]:
+        """Same as :meth:`to_json_dict` (pydantic-style name, for consumers that accept models)."""
+        return self.to_json_dict()
+
+
+_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(NormalizedEvent))
 
 
 _DETAIL_KEYS = {
@@ -119,7 +134,7 @@ def parse_record(message: str | bytes) -> tuple[m.AnySesRecord, dict[str, Any]]:
     if not isinstance(raw, dict):
         raise EventParseError("SNS Message is not a JSON object")
     try:
-        record = m.record_adapter().validate_python(raw)
+        record = m.validate_record(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -209,7 +224,7 @@ def normalize(record: m.AnySesRecord, raw: dict[str, Any], event_id: str) -> Nor
     recipients, hashes = _addresses(targets)
     destination = mail.destination
     common = mail.commonHeaders
-    return NormalizedEvent.model_construct(
+    return NormalizedEvent(
         event_id=event_id,
         event_type=event_type,
         source_format=source_format,

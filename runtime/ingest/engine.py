@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.events.normalize import NormalizedEvent
-from runtime.ingest.merge import MessagePlan, RecipientPlan, merge_message, plan_recipients, recipient_keys
+from runtime.ingest.merge import (
+    MessagePlan,
+    RecipientPlan,
+    epoch_seconds,
+    merge_message,
+    plan_recipients,
+    recipient_keys,
+)
 from runtime.ingest.ports import (
     TRANSACTION_ITEM_LIMIT,
     CounterUpdate,
@@ -37,6 +44,7 @@ from runtime.stores.schema import (
 )
 
 _log = get_logger(__name__)
+_ONE_TX_MESSAGES = 60
 
 CREATED = "created"
 UPDATED = "updated"
@@ -213,7 +221,7 @@ class IngestEngine:
                         "list_name": list_name,
                         "timestamp": event.timestamp,
                         "detail": event.detail,
-                        "expires_at": _epoch(event.timestamp) + ttl_seconds,
+                        "expires_at": epoch_seconds(event.timestamp) + ttl_seconds,
                     }
                 )
         if items:
@@ -245,6 +253,12 @@ class IngestEngine:
 
         transactions: list[Transaction] = []
         current = _TxBuilder(self.ttl_days)
+        if not recipients and len(plans) <= _ONE_TX_MESSAGES:
+            # the common engagement batch: no shared recipient items; one transaction when it surely fits
+            counter_keys = current.counter_keys(list(plans.values()))
+            if len(plans) + len(counter_keys) <= TRANSACTION_ITEM_LIMIT:
+                current.add(list(plans.values()), [])
+                return [current.build()]
         for root, mids in groups.items():
             group_plans = [plans[m] for m in mids]
             rps = group_recipients.get(root, [])
@@ -274,7 +288,7 @@ class _TxBuilder:
         self.counters: dict[tuple[str, str], CounterUpdate] = {}
         self.size = 0
 
-    def _counter_keys(self, plans: list[MessagePlan]) -> set[tuple[str, str]]:
+    def counter_keys(self, plans: list[MessagePlan]) -> set[tuple[str, str]]:
         keys: set[tuple[str, str]] = set()
         for plan in plans:
             for campaign, list_name, ts, _, _ in plan.counters:
@@ -284,7 +298,7 @@ class _TxBuilder:
         return keys
 
     def fits(self, plans: list[MessagePlan], recipients: list[RecipientPlan]) -> bool:
-        new_keys = self._counter_keys(plans) - self.counters.keys()
+        new_keys = self.counter_keys(plans) - self.counters.keys()
         extra = len(plans) + sum(r.writes for r in recipients) + len(new_keys)
         return self.size + extra <= TRANSACTION_ITEM_LIMIT
 
@@ -309,20 +323,6 @@ class _TxBuilder:
         for update in self.counters.values():
             update.expires_at = ttl_epoch(update.last_at, self.ttl_days)
         return Transaction(self.messages, self.recipients, list(self.counters.values()))
-
-
-_EPOCH_CACHE: dict[str, int] = {}
-
-
-def _epoch(timestamp: str) -> int:
-    """Epoch seconds of a canonical timestamp (cached per second: a batch repeats the same seconds)."""
-    second = timestamp[:19]
-    value = _EPOCH_CACHE.get(second)
-    if value is None:
-        if len(_EPOCH_CACHE) > 4096:
-            _EPOCH_CACHE.clear()
-        value = _EPOCH_CACHE[second] = ttl_epoch(timestamp, 0)
-    return value
 
 
 def _untagged_fields(result: ApplyResult) -> dict[str, Any]:

@@ -56,6 +56,7 @@ SIMPLE_COUNTER = {
     "Rendering Failure": "rendering_failed",
     "Subscription": "subscription",
 }
+_TIME_KEYS: dict[str, tuple[str, str]] = {t: (f"first_{s}_at", f"last_{s}_at") for t, s in TIME_FIELD.items()}
 # "latest wins" details: event type -> (summary attributes, event attributes)
 LATEST_DETAIL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "Bounce": (("bounce_type", "bounce_subtype"), ("bounce_type", "bounce_subtype")),
@@ -82,6 +83,20 @@ class MessagePlan:
     created: bool
     counters: list[tuple[str, str, str, str, int]]  # (campaign_id, list_name, event ts, counter, delta)
     untagged: bool
+
+
+_EPOCH_CACHE: dict[str, int] = {}
+
+
+def epoch_seconds(timestamp: str) -> int:
+    """Epoch seconds of a canonical timestamp (cached per second: a batch repeats the same seconds)."""
+    second = timestamp[:19]
+    value = _EPOCH_CACHE.get(second)
+    if value is None:
+        if len(_EPOCH_CACHE) > 8192:
+            _EPOCH_CACHE.clear()
+        value = _EPOCH_CACHE[second] = ttl_epoch(second + "Z", 0)
+    return value
 
 
 def _max_key(current: tuple[Any, ...] | None, candidate: tuple[Any, ...]) -> bool:
@@ -146,10 +161,9 @@ def merge_message(
         if new_status is not None and STATUS_RANK[new_status] > rank:
             rank = STATUS_RANK[new_status]
             status = new_status
-        stem = TIME_FIELD.get(etype)
-        if stem is not None:
-            first_key = f"first_{stem}_at"
-            last_key = f"last_{stem}_at"
+        keys = _TIME_KEYS.get(etype)
+        if keys is not None:
+            first_key, last_key = keys
             current_first = item.get(first_key)
             if current_first is None or ts < current_first:
                 item[first_key] = ts
@@ -198,7 +212,7 @@ def merge_message(
         item["status"] = status
         item["status_rank"] = rank
         item["status_key"] = status_key(str(status), str(item.get("sent_at") or newest), first.message_id)
-    expires = ttl_epoch(newest, ttl_days) if newest else None
+    expires = epoch_seconds(newest) + ttl_days * 86400 if newest else None
     if expires is not None and expires > int(item.get("expires_at", 0)):
         item["expires_at"] = expires
     version = existing.get("version") if existing else None
