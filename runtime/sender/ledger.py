@@ -5,8 +5,9 @@ works on a job at a time, even when SQS delivers it twice), ``done`` (unit id ->
 call: a unit found there is never sent again) and ``rec`` (unit ids whose message item and counters are written).
 
 Recording is one ``TransactWriteItems`` per chunk of a job's units: the job record's ``rec`` marks (conditional on
-the first unit not being recorded yet), the ``messages`` items and the campaign counter ``ADD``s — so a counter is
-never applied twice or lost, even if the Lambda dies between steps. Message items follow docs/DESIGN.md "Writers of
+the first unit not being recorded yet), the ``messages`` items and the campaign counter ``ADD``s (``suppressed``,
+``failed``; ``sent`` is the ingestion engine's, from SES Send events) — so a counter is never applied twice or lost,
+even if the Lambda dies between steps. Message items follow docs/DESIGN.md "Writers of
 the messages table": ``ADD version 1``, status ``sent`` only via ``if_not_exists`` (events may arrive first).
 """
 
@@ -148,11 +149,17 @@ def _message_update(
     }
 
 
+# Counters the sender owns. ``sent`` is counted by the ingestion engine from SES Send events (exactly once per
+# message, also for mail sent outside sesame); counting it here as well would count every message twice.
+SENDER_COUNTERS = frozenset({"suppressed", "failed"})
+
+
 def counter_deltas(entries: Sequence[tuple[str, Outcome, Attribution]]) -> dict[tuple[str, str], dict[str, int]]:
-    """``{(campaign, list): {"sent": n, "suppressed": n, "failed": n}}`` for a set of outcomes."""
+    """``{(campaign, list): {"suppressed": n, "failed": n}}`` for a set of outcomes (``sent`` excluded)."""
     deltas: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for _, outcome, attribution in entries:
-        deltas[(attribution.campaign_id or UNTAGGED, attribution.list_name or UNTAGGED)][outcome.kind] += 1
+        if outcome.kind in SENDER_COUNTERS:
+            deltas[(attribution.campaign_id or UNTAGGED, attribution.list_name or UNTAGGED)][outcome.kind] += 1
     return {k: dict(v) for k, v in deltas.items()}
 
 

@@ -93,8 +93,8 @@ def test_campaign_is_sent_end_to_end_with_bulk_calls_records_and_counters(stack)
     vip = next(i for i in items if i["recipient"] == "vip0@example.org")
     assert vip["status"] == "sent" and vip["region"] == REGION and vip["campaign_id"] == "spring-2026"
     assert vip["config_set"] == "sesame-ftest-marketing" and vip["version"] == 1
-    assert stack.counters("spring-2026")["sent"] == 61
-    assert stack.counters("spring-2026", "COUNTERS#LIST#news_letter")["sent"] == 1
+    assert sum(1 for i in items if i["status"] == "sent" and i["list_name"] == "news_letter") == 1
+    assert "sent" not in stack.counters("spring-2026")  # the ingestion engine counts SES Send events
 
 
 def test_future_campaign_is_stored_described_redated_and_launched_by_the_minute_check(stack):

@@ -37,7 +37,7 @@ def test_bare_send_email_line_is_sent_through_moto_ses_and_recorded(monkeypatch)
         assert item["campaign_id"] == "weekly" and item["list_name"] == "news"
         assert item["subject"] == "Hello"
         assert not item["message_id"].startswith("local-")
-        assert stack.counters("weekly")["sent"] == 1
+        assert "sent" not in stack.counters("weekly")  # counted by ingestion from the SES Send event
         assert stack.receive() == []
 
 
@@ -52,7 +52,7 @@ def test_suppressed_recipient_is_not_sent_and_recorded_as_suppressed(monkeypatch
         statuses = {i["recipient"]: i["status"] for i in stack.message_items()}
         assert statuses == {"gone@example.org": "suppressed", "here@example.org": "sent"}
         counters = stack.counters("weekly")
-        assert counters["sent"] == 1 and counters["suppressed"] == 1
+        assert counters["suppressed"] == 1 and "sent" not in counters
 
 
 def test_primary_region_failure_fails_over_to_backup_with_its_configuration_set(monkeypatch):

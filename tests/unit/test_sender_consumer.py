@@ -52,7 +52,7 @@ def test_ten_thousand_recipients_with_ten_percent_suppressed_sends_nothing_to_su
     assert not suppressed & set(sent)
     assert set(sent) == set(addresses) - suppressed
     assert max(sent.values()) == 1
-    assert h.ledger.counters[("spring", "COUNTERS#TOTAL")] == {"sent": 9_000, "suppressed": 1_000}
+    assert h.ledger.counters[("spring", "COUNTERS#TOTAL")] == {"suppressed": 1_000}  # sent: from Send events
     statuses = Counter(m["status"] for m in h.ledger.messages.values())
     assert statuses == {"sent": 9_000, "suppressed": 1_000}
     # SendBulkEmail with up to 50 entries: at most ceil(9000/50) + a few partial groups
@@ -181,7 +181,7 @@ def test_redelivered_message_is_not_sent_again():
     h.consumer.process(records)
     h.consumer.process(records)  # SQS delivered it again (e.g. the delete was lost)
     assert h.sent_to() == {"once@example.org": 1}
-    assert h.ledger.counters[("spring_sale", "COUNTERS#TOTAL")] == {"sent": 1}
+    assert len(h.ledger.messages) == 1 and next(iter(h.ledger.messages.values()))["version"] == 1
 
 
 def test_second_concurrent_delivery_is_left_on_the_queue_while_the_job_is_leased():
