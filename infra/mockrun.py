@@ -18,13 +18,16 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import json
+import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks, set_mocks
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.settings import get_root_resource
 
 from infra.config import SECRET_KEYS, load_config
 
@@ -238,16 +241,19 @@ def run_program(
     organization: str = "organization",
     account_id: str = MOCK_ACCOUNT_ID,
     stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    entry: Path | None = None,
 ) -> ProgramRun:
     """Run ``infra.program.build`` under mocks with the given config (keys like ``sesame:domain`` or ``domain``,
     values as strings or JSON-able objects). ``stack_outputs`` feeds StackReferences (``org/project/stack``).
+    With ``entry`` (a Pulumi entry file such as the repository's ``__main__.py``) that file runs instead, and the
+    outputs are what it exported.
     Raises ``infra.config.ConfigError`` for an invalid config before any resource registers."""
     values = _config_map(config)
     region = values.get("aws:region", "us-east-1")
     environment = values.get("sesame:environment", "dev")
     stack_name = stack or f"{environment}-{region}"
     ctx = contextvars.Context()
-    return ctx.run(_run, values, stack_name, project, organization, account_id, dict(stack_outputs or {}))
+    return ctx.run(_run, values, stack_name, project, organization, account_id, dict(stack_outputs or {}), entry)
 
 
 def _run(
@@ -257,6 +263,7 @@ def _run(
     organization: str,
     account_id: str,
     stack_outputs: dict[str, Mapping[str, Any]],
+    entry: Path | None,
 ) -> ProgramRun:
     from infra.program import build
 
@@ -266,8 +273,12 @@ def _run(
     run = ProgramRun(stack=stack)
 
     def program() -> pulumi.Output[Any]:
-        cfg = load_config()  # raises ConfigError before any resource registers
-        outputs = build(cfg)
+        if entry is not None:
+            runpy.run_path(str(entry), run_name="__main__")
+            root = get_root_resource()
+            outputs: dict[str, Any] = dict(getattr(root, "outputs", {}) or {})
+        else:
+            outputs = build(load_config())  # load_config raises ConfigError before any resource registers
         return pulumi.Output.from_input(outputs).apply(run.outputs.update)
 
     pulumi.runtime.test(program)()  # type: ignore[no-untyped-call]  # runs it, waits for every registration

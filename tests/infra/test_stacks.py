@@ -602,3 +602,12 @@ def test_environment_variables_build_the_runtime_settings(stack: str) -> None:
     assert settings.sns_allowed_topic_arns == (f"arn:aws:sns:{region}:{MOCK_ACCOUNT_ID}:sesame-prod-ses-events",)
     assert env["SESAME_SECRETS_PARAMETER"] == "/sesame/prod/app-secrets"
     assert run.outputs["iamRoleArn"] == f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/sesame-prod-{region}-app"
+
+
+def test_pulumi_entry_exports_what_the_program_returns(second: ProgramRun) -> None:
+    from infra.mockrun import run_program
+    from tests.support.infra_stacks import ROOT, example_config
+
+    via_main = run_program(example_config(SECOND_STACK), stack=SECOND_STACK, entry=ROOT / "__main__.py")
+    assert via_main.outputs == second.outputs
+    assert via_main.type_counts() == second.type_counts()
