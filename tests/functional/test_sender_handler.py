@@ -122,3 +122,24 @@ def test_pacing_state_lives_in_the_control_table(monkeypatch, rate):
         )["Item"]
         assert item["day_sent"]["N"] == "1"
         assert item["version"]["N"] == "1"
+
+
+def test_a_job_leased_by_another_invocation_is_left_on_the_queue(monkeypatch):
+    from runtime.sender.ledger import DynamoLedger
+
+    with sender_stack(monkeypatch) as stack:
+        stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=simple_line("busy@example.org"))
+        messages = stack.receive()
+        ledger = DynamoLedger(
+            stack.ddb,
+            control_table=f"sesame-{ENV}-control",
+            messages_table=f"sesame-{ENV}-messages",
+            campaigns_table=f"sesame-{ENV}-campaigns",
+        )
+        ledger.claim(f"sqs-{messages[0]['MessageId']}", "another-lambda", 300)
+        with pytest.raises(BatchIncompleteError):
+            stack.client.lambda_.invoke("sender", stack.sqs_event(messages))
+        assert stack.fakes[REGION].sent == []
+        ledger.release(f"sqs-{messages[0]['MessageId']}", "another-lambda")
+        stack.client.lambda_.invoke("sender", stack.sqs_event(messages))
+        assert [m["to"] for m in stack.fakes[REGION].sent] == [["busy@example.org"]]

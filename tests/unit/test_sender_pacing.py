@@ -130,3 +130,34 @@ def test_pacer_daily_cap_combines_quota_headroom_and_warmup():
     assert pacer.daily_cap("r", AccountLimits(10.0, 10_000.0)) == pytest.approx(9_800.0)
     pacer.warmup_start = "2026-01-01"
     assert pacer.daily_cap("r", AccountLimits(10.0, 10_000.0)) == 50
+
+
+def test_dynamo_rate_store_retries_when_another_sender_changed_the_item():
+    from runtime.sender.pacing import DynamoRateStore
+
+    class Ddb:
+        def __init__(self):
+            self.item = None
+            self.puts = 0
+            self.conflicts = 1
+
+        def get_item(self, **kwargs):
+            return {"Item": self.item} if self.item else {}
+
+        def put_item(self, Item, **kwargs):
+            self.puts += 1
+            if self.conflicts:
+                self.conflicts -= 1
+                self.item = {**Item, "version": {"N": "7"}, "log": {"S": "0.500000:3"}}
+                raise client_error("ConditionalCheckFailedException")
+            assert kwargs["ExpressionAttributeValues"][":v"] == {"N": "7"}
+            self.item = Item
+
+    ddb = Ddb()
+    store = DynamoRateStore(ddb, "control")
+    reservation = store.reserve(
+        "us-east-1", now=1.0, want=5, minimum=1, rate=5, daily_cap=None, already_sent=0, max_ahead=10
+    )
+    assert ddb.puts == 2
+    assert reservation.granted == 2  # the competitor's 3 recipients at t=0.5 are still in the window
+    assert ddb.item["log"]["S"] == "0.500000:3,1.000000:2"
