@@ -155,6 +155,11 @@ class SenderConsumer:
                 )
                 result.retry.append(record.message_id)
                 continue
+            if any(w.job.job_id == job.job_id for w in work):
+                # two copies of one job in a batch (e.g. a re-enqueued copy and a redelivered original): the
+                # second waits; by then the job record shows what the first one sent
+                result.retry.append(record.message_id)
+                continue
             try:
                 state = self._ledger.claim(job.job_id, self.owner, self.config.lease_seconds)
             except JobBusyError:

@@ -339,3 +339,13 @@ def test_throttled_entries_of_a_regionally_failing_call_fail_over_too():
     assert sorted(a for m in h.backup.sent for a in m["to"]) == ["a@example.org", "b@example.org"]
     assert [a for m in h.primary.sent for a in m["to"]] == ["c@example.org"]
     assert max(h.sent_to().values()) == 1
+
+
+def test_two_copies_of_one_job_in_a_batch_send_once():
+    h = harness()
+    (body,) = _bulk_jobs(["dup@example.org"])
+    h.queue.send(body)
+    h.queue.send(body)
+    h.drain()
+    assert h.sent_to() == {"dup@example.org": 1}
+    assert h.queue.dlq == []
