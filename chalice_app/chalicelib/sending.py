@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ log = logs.get_logger("sesame.sender")
 # Deploy-time configuration read when Chalice builds the event source mapping (the queue name is the same in
 # every region; the stage's env sets it). Everything else is read lazily through wiring.settings().
 SEND_QUEUE = os.environ.get("SESAME_SEND_QUEUE", "sesame-dev-send")
+RECORDING_RESERVE_SECONDS = 10.0
 
 
 class SqsQueueOps:
@@ -152,7 +154,13 @@ def queue_records(event: SQSEvent) -> list[QueueRecord]:
 
 @bp.on_sqs_message(queue=SEND_QUEUE, batch_size=10, name="sender")
 def send_batch(event: SQSEvent) -> None:
-    result = consumer().process(queue_records(event))
+    deadline = None
+    remaining = getattr(event.context, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        # stop calling SES with enough time left to record outcomes and re-enqueue the rest
+        seconds = remaining() / 1000
+        deadline = time.time() + seconds - min(RECORDING_RESERVE_SECONDS, seconds * 0.3)
+    result = consumer().process(queue_records(event), deadline=deadline)
     wiring.metrics().add("EmailsSent", result.counts.get("sent", 0), region=wiring.settings().region)
     for kind in ("suppressed", "failed"):
         if result.counts.get(kind):

@@ -140,10 +140,14 @@ class SenderConsumer:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._primary_down_until = 0.0
+        self._deadline: float | None = None
         self.owner = uuid.uuid4().hex
 
     # -- the batch -------------------------------------------------------------------------------------------
-    def process(self, records: Sequence[QueueRecord]) -> BatchResult:
+    def process(self, records: Sequence[QueueRecord], deadline: float | None = None) -> BatchResult:
+        """Handle one SQS batch. ``deadline`` (epoch seconds, from the Lambda's remaining time) stops new SES calls
+        in time to record and re-enqueue what was not sent."""
+        self._deadline = deadline
         result = BatchResult()
         work: list[_JobWork] = []
         for record in records:
@@ -265,6 +269,8 @@ class SenderConsumer:
         stop: Classified | None = None  # once the quota is exhausted, nothing else is attempted
         while calls:
             chunk = calls.pop(0)
+            if stop is None and self._deadline is not None and self._clock() >= self._deadline:
+                stop = Classified("throttled", "OutOfTime", "invocation ending; re-enqueued")
             if stop is not None:
                 self._leave(chunk, stop, by_job)
                 continue

@@ -349,3 +349,16 @@ def test_two_copies_of_one_job_in_a_batch_send_once():
     h.drain()
     assert h.sent_to() == {"dup@example.org": 1}
     assert h.queue.dlq == []
+
+
+def test_work_left_when_the_invocation_runs_out_of_time_is_re_enqueued_not_lost():
+    h = harness(rate=50)
+    for body in _bulk_jobs([f"late{i}@example.org" for i in range(500)]):
+        h.queue.send(body)
+    records = h.queue.receive()
+    result = h.consumer.process(records, deadline=h.clock.now + 2.5)
+    assert 0 < len(h.sent_to()) < 500
+    assert len(result.requeued) > 0
+    h.queue.delete(records)
+    h.drain()
+    assert len(h.sent_to()) == 500 and max(h.sent_to().values()) == 1
