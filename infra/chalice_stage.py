@@ -6,6 +6,11 @@
 The stage gets the app's environment variables, ``manage_iam_role: false`` with the stack's role ARN, and the
 per-function timeouts and memory the queues were sized for. Other stages and unrelated keys of the stage are kept;
 values from the outputs win.
+
+Unsubscribe links need the app's public URL (``SESAME_UNSUBSCRIBE_BASE_URL``), known only after the first
+``chalice deploy``: unless ``sesame:unsubscribeBaseUrl`` is set, it is taken from ``--api-url`` or from Chalice's
+record of the deployed stage (``.chalice/deployed/<stage>.json``, ``rest_api_url``), so run the command again after
+the first deploy and redeploy.
 """
 
 from __future__ import annotations
@@ -76,8 +81,29 @@ def parse_outputs(text: str) -> StackOutputs:
         raise StageError(f"stack outputs are missing or invalid: {problems}") from exc
 
 
-def merge_stage(config: dict[str, Any], outputs: StackOutputs, *, stage: str | None = None) -> dict[str, Any]:
-    """Return ``config`` with the stage from ``outputs`` merged in (input not modified)."""
+UNSUBSCRIBE_BASE_URL = "SESAME_UNSUBSCRIBE_BASE_URL"
+
+
+def deployed_api_url(config_path: Path, stage: str) -> str:
+    """The REST API URL Chalice recorded for a deployed stage, or ``""``."""
+    record = config_path.parent / "deployed" / f"{stage}.json"
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return ""
+    for resource in data.get("resources", []) if isinstance(data, dict) else []:
+        if isinstance(resource, dict) and resource.get("resource_type") == "rest_api":
+            url = resource.get("rest_api_url")
+            if isinstance(url, str) and url.startswith("https://"):
+                return url.rstrip("/")
+    return ""
+
+
+def merge_stage(
+    config: dict[str, Any], outputs: StackOutputs, *, stage: str | None = None, api_url: str = ""
+) -> dict[str, Any]:
+    """Return ``config`` with the stage from ``outputs`` merged in (input not modified). ``api_url`` fills
+    ``SESAME_UNSUBSCRIBE_BASE_URL`` when the outputs do not set it."""
     merged: dict[str, Any] = json.loads(json.dumps(config))
     merged.setdefault("version", "2.0")
     merged.setdefault("app_name", "sesame")
@@ -88,6 +114,8 @@ def merge_stage(config: dict[str, Any], outputs: StackOutputs, *, stage: str | N
     current = stages.get(name) or {}
     env = dict(current.get("environment_variables") or {})
     env.update(outputs.environment_variables)
+    if api_url and not outputs.environment_variables.get(UNSUBSCRIBE_BASE_URL):
+        env[UNSUBSCRIBE_BASE_URL] = api_url.rstrip("/")
     functions = dict(current.get("lambda_functions") or {})
     for fn, settings in outputs.lambda_functions.items():
         functions[fn] = {**(functions.get(fn) or {}), **settings.model_dump()}
@@ -129,6 +157,11 @@ def _parser() -> argparse.ArgumentParser:
         "--config", type=Path, default=DEFAULT_CONFIG, help=f"Chalice config (default {DEFAULT_CONFIG})"
     )
     parser.add_argument("--stage", default=None, help="stage name (default: the 'stage' output, <env>-<region>)")
+    parser.add_argument(
+        "--api-url",
+        default="",
+        help="the deployed API's https URL, for unsubscribe links (default: read from .chalice/deployed/<stage>.json)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="print the merged config instead of writing it")
     return parser
 
@@ -144,11 +177,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 existing = json.loads(args.config.read_text(encoding="utf-8"))
             except json.JSONDecodeError as exc:
                 raise StageError(f"{args.config} is not valid JSON ({exc.msg})") from exc
-        merged = merge_stage(existing, outputs, stage=args.stage)
+        stage = args.stage or outputs.stage
+        if args.api_url and not args.api_url.startswith("https://"):
+            raise StageError(f"--api-url must be an https:// URL, got {args.api_url!r}")
+        api_url = args.api_url or deployed_api_url(args.config, stage)
+        merged = merge_stage(existing, outputs, stage=stage, api_url=api_url)
     except (OSError, StageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    stage = args.stage or outputs.stage
     if args.dry_run:
         print(json.dumps(merged, indent=2))
         return 0
@@ -158,6 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"role {outputs.iam_role_arn}; next: cd chalice_app && chalice deploy --stage {stage}",
         file=sys.stderr,
     )
+    if not merged["stages"][stage]["environment_variables"].get(UNSUBSCRIBE_BASE_URL):
+        print(
+            "note: SESAME_UNSUBSCRIBE_BASE_URL is not set yet, so sends carry no List-Unsubscribe headers: run this "
+            "command again after `chalice deploy` (it reads the API URL Chalice recorded) and deploy once more",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -160,3 +160,58 @@ def test_module_runs_as_a_command_with_help() -> None:
     )
     assert "pulumi stack output --json" in result.stdout
     assert "--config" in result.stdout and "--stage" in result.stdout
+
+
+def _deployed(config: Path, stage: str, url: str) -> None:
+    record = config.parent / "deployed" / f"{stage}.json"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(
+        json.dumps(
+            {
+                "schema_version": "2.0",
+                "resources": [
+                    {"name": "api_handler", "resource_type": "lambda_function"},
+                    {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": "abc123", "rest_api_url": url},
+                ],
+            }
+        )
+    )
+
+
+def test_unsubscribe_base_url_comes_from_the_deployed_api(
+    tmp_path: Path, outputs: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / ".chalice" / "config.json"
+    source = tmp_path / "outputs.json"
+    source.write_text(json.dumps(outputs))
+    assert chalice_stage.main(["--outputs", str(source), "--config", str(config)]) == 0
+    assert (
+        "SESAME_UNSUBSCRIBE_BASE_URL"
+        not in json.loads(config.read_text())["stages"]["prod-eu-west-1"]["environment_variables"]
+    )
+    assert "no List-Unsubscribe headers" in capsys.readouterr().err
+    _deployed(config, "prod-eu-west-1", "https://abc123.execute-api.eu-west-1.amazonaws.com/api/")
+    assert chalice_stage.main(["--outputs", str(source), "--config", str(config)]) == 0
+    env = json.loads(config.read_text())["stages"]["prod-eu-west-1"]["environment_variables"]
+    assert env["SESAME_UNSUBSCRIBE_BASE_URL"] == "https://abc123.execute-api.eu-west-1.amazonaws.com/api"
+    assert "no List-Unsubscribe headers" not in capsys.readouterr().err
+
+
+def test_configured_unsubscribe_base_url_wins_over_the_api_url(tmp_path: Path, outputs: dict[str, Any]) -> None:
+    configured = json.loads(json.dumps(outputs))
+    configured["environmentVariables"]["SESAME_UNSUBSCRIBE_BASE_URL"] = "https://mail.example.com"
+    config = tmp_path / "config.json"
+    source = tmp_path / "outputs.json"
+    source.write_text(json.dumps(configured))
+    args = [
+        "--outputs",
+        str(source),
+        "--config",
+        str(config),
+        "--api-url",
+        "https://abc.execute-api.eu-west-1.amazonaws.com/api",
+    ]
+    assert chalice_stage.main(args) == 0
+    env = json.loads(config.read_text())["stages"]["prod-eu-west-1"]["environment_variables"]
+    assert env["SESAME_UNSUBSCRIBE_BASE_URL"] == "https://mail.example.com"
+    assert chalice_stage.main([*args[:-1], "http://insecure"]) == 2
