@@ -2,8 +2,9 @@
 
 SES send operations only on this environment's identities and configuration sets (in every region of
 ``sesame:regions``, so client-side failover works) with a ``ses:FromAddress`` condition on the domain; DynamoDB
-only on the tables and their indexes; SQS only on the stack's queues; the campaign bucket; the secrets parameter;
-its own log groups.
+only on the tables and their indexes; SQS only on the stack's queues (consume the four work queues and the forward
+DLQ; send to the send, forward and engagement queues and the forward DLQ); the campaign bucket; the secrets
+parameter; confirming the event topic's subscription; its own log groups.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def app_policy(
     produced_queue_arns: Sequence[pulumi.Input[str]],
     bucket_arn: pulumi.Input[str],
     parameter_arn: pulumi.Input[str],
+    topic_arn: pulumi.Input[str],
 ) -> dict[str, Any]:
     ses_resources: list[pulumi.Input[str]] = []
     for region in cfg.regions:
@@ -94,6 +96,13 @@ def app_policy(
             },
             {"Sid": "AppSecrets", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": parameter_arn},
             {
+                # the webhook confirms its own SNS subscription (SubscriptionConfirmation) through the API
+                "Sid": "ConfirmEventSubscription",
+                "Effect": "Allow",
+                "Action": ["sns:ConfirmSubscription"],
+                "Resource": topic_arn,
+            },
+            {
                 "Sid": "Logs",
                 "Effect": "Allow",
                 "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
@@ -118,6 +127,7 @@ class AppRole(pulumi.ComponentResource):
         produced_queue_arns: Sequence[pulumi.Input[str]],
         bucket_arn: pulumi.Input[str],
         parameter_arn: pulumi.Input[str],
+        topic_arn: pulumi.Input[str],
         provider: pulumi.ProviderResource,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -143,6 +153,7 @@ class AppRole(pulumi.ComponentResource):
                     produced_queue_arns=produced_queue_arns,
                     bucket_arn=bucket_arn,
                     parameter_arn=parameter_arn,
+                    topic_arn=topic_arn,
                 )
             ),
             opts=child,

@@ -77,9 +77,16 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         account_id=account_id,
         table_arns=tables.arns,
         consumed_queue_arns=[p.queue.arn for p in consumed] + [messaging.forward.dlq.arn],
-        produced_queue_arns=[messaging.send.queue.arn, messaging.forward.queue.arn, messaging.forward.dlq.arn],
+        # the webhook hands engagement events to the engagement queue; the forwarder parks failures in its DLQ
+        produced_queue_arns=[
+            messaging.send.queue.arn,
+            messaging.forward.queue.arn,
+            messaging.forward.dlq.arn,
+            messaging.engagement.queue.arn,
+        ],
         bucket_arn=storage.bucket.arn,
         parameter_arn=secrets.parameter.arn,
+        topic_arn=messaging.topic.arn,
         provider=provider,
     )
     dlq_names = [names.dlq(p.logical) for p in consumed] + [names.dlq("webhook")]

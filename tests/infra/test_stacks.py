@@ -461,6 +461,14 @@ def test_app_role_is_least_privilege(second: ProgramRun) -> None:
     assert len(tables) == 2 * len(TABLES)
     consumed = statements["ConsumeQueues"]["Resource"]
     assert all(arn.startswith(f"arn:aws:sqs:eu-west-1:{MOCK_ACCOUNT_ID}:sesame-prod-") for arn in consumed)
+    produced = statements["ProduceQueues"]["Resource"]
+    assert sorted(arn.rsplit(":", 1)[1] for arn in produced) == [
+        "sesame-prod-engagement",
+        "sesame-prod-forward",
+        "sesame-prod-forward-dlq",
+        "sesame-prod-send",
+    ]
+    assert statements["ConfirmEventSubscription"]["Resource"].endswith(":sesame-prod-ses-events")
     wildcard = [s["Sid"] for s in statements.values() if s["Resource"] == "*"]
     assert wildcard == ["ReadSendingQuota"]
 
