@@ -152,15 +152,18 @@ def queue_records(event: SQSEvent) -> list[QueueRecord]:
     return records
 
 
+def invocation_deadline(event: SQSEvent) -> float | None:
+    """When to stop calling SES: the Lambda's end minus time to record outcomes and re-enqueue the rest."""
+    remaining = getattr(event.context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    seconds = remaining() / 1000
+    return time.time() + seconds - min(RECORDING_RESERVE_SECONDS, seconds * 0.3)
+
+
 @bp.on_sqs_message(queue=SEND_QUEUE, batch_size=10, name="sender")
 def send_batch(event: SQSEvent) -> None:
-    deadline = None
-    remaining = getattr(event.context, "get_remaining_time_in_millis", None)
-    if callable(remaining):
-        # stop calling SES with enough time left to record outcomes and re-enqueue the rest
-        seconds = remaining() / 1000
-        deadline = time.time() + seconds - min(RECORDING_RESERVE_SECONDS, seconds * 0.3)
-    result = consumer().process(queue_records(event), deadline=deadline)
+    result = consumer().process(queue_records(event), deadline=invocation_deadline(event))
     wiring.metrics().add("EmailsSent", result.counts.get("sent", 0), region=wiring.settings().region)
     for kind in ("suppressed", "failed"):
         if result.counts.get(kind):
