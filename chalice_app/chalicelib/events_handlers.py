@@ -23,7 +23,7 @@ from runtime import logs
 from runtime.events.models import ENGAGEMENT_TYPES
 from runtime.events.normalize import NormalizedEvent
 from runtime.ingest.engine import ApplyResult, IngestEngine
-from runtime.ingest.pipeline import Decoded, decode
+from runtime.ingest.pipeline import Decoded, decode, decode_batch
 from runtime.sns.certs import CertificateStore
 from runtime.sns.confirm import SubscriptionConfirmer
 from runtime.sns.errors import SnsError
@@ -245,12 +245,10 @@ def consume_records(records: Iterable[Any], queue_url: str) -> None:
     transient: list[Any] = []
     pending: list[tuple[Any, NormalizedEvent]] = []
     try:
-        for record in batch:
-            try:
-                decoded = decode(_verifier(), record.body)
-            except SnsError as exc:
-                _reject(exc, "sqs")
-                (transient if exc.http_status >= 500 else done).append(record)
+        for record, decoded in zip(batch, decode_batch(_verifier(), [r.body for r in batch]), strict=True):
+            if isinstance(decoded, SnsError):
+                _reject(decoded, "sqs")
+                (transient if decoded.http_status >= 500 else done).append(record)
                 continue
             if decoded.is_confirmation:
                 try:

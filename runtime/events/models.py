@@ -18,6 +18,12 @@ class _Model(BaseModel):
     model_config = _CONFIG
 
 
+class _Detail(BaseModel):
+    """A detail object (``bounce``, ``delivery``...): unknown fields are kept so the stored history has them all."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+
+
 # --- mail object -------------------------------------------------------------------------------------------------
 
 
@@ -66,7 +72,7 @@ class BouncedRecipient(_Model):
     diagnosticCode: str | None = None
 
 
-class Bounce(_Model):
+class Bounce(_Detail):
     bounceType: str  # Permanent | Transient | Undetermined (kept open: SES may add values)
     bounceSubType: str = "General"
     bouncedRecipients: list[BouncedRecipient] = Field(default_factory=list)
@@ -80,7 +86,7 @@ class ComplainedRecipient(_Model):
     emailAddress: str
 
 
-class Complaint(_Model):
+class Complaint(_Detail):
     complainedRecipients: list[ComplainedRecipient] = Field(default_factory=list)
     timestamp: str
     feedbackId: str = ""
@@ -90,7 +96,7 @@ class Complaint(_Model):
     arrivalDate: str | None = None
 
 
-class Delivery(_Model):
+class Delivery(_Detail):
     timestamp: str
     processingTimeMillis: int | None = None
     recipients: list[str] = Field(default_factory=list)
@@ -99,21 +105,21 @@ class Delivery(_Model):
     remoteMtaIp: str | None = None
 
 
-class Send(_Model):
+class Send(_Detail):
     pass
 
 
-class Reject(_Model):
+class Reject(_Detail):
     reason: str = ""
 
 
-class Open(_Model):
+class Open(_Detail):
     ipAddress: str | None = None
     timestamp: str
     userAgent: str | None = None
 
 
-class Click(_Model):
+class Click(_Detail):
     ipAddress: str | None = None
     timestamp: str
     userAgent: str | None = None
@@ -121,7 +127,7 @@ class Click(_Model):
     linkTags: dict[str, list[str]] | None = None
 
 
-class RenderingFailure(_Model):
+class RenderingFailure(_Detail):
     templateName: str | None = None
     errorMessage: str = ""
 
@@ -132,7 +138,7 @@ class DelayedRecipient(_Model):
     diagnosticCode: str | None = None
 
 
-class DeliveryDelay(_Model):
+class DeliveryDelay(_Detail):
     timestamp: str
     delayType: str = "General"
     expirationTime: str | None = None
@@ -151,7 +157,7 @@ class TopicPreferences(_Model):
     topicDefaultSubscriptionStatus: list[TopicPreference] = Field(default_factory=list)
 
 
-class Subscription(_Model):
+class Subscription(_Detail):
     contactList: str = ""
     timestamp: str
     source: str | None = None
@@ -287,14 +293,14 @@ NOTIFICATION_TYPES: tuple[str, ...] = ("Bounce", "Complaint", "Delivery")
 CRITICAL_TYPES = frozenset({"Bounce", "Complaint", "Reject", "Subscription", "Rendering Failure"})
 ENGAGEMENT_TYPES = frozenset({"Send", "Delivery", "Open", "Click", "DeliveryDelay"})
 # SES also spells it "RenderingFailure" in some places (event destinations use RENDERING_FAILURE).
-_ALIASES = {"RenderingFailure": "Rendering Failure"}
+RENDERING_ALIASES = {"RenderingFailure": "Rendering Failure"}
 
 
 def _discriminate(value: Any) -> str:
     if isinstance(value, dict):
         event_type = value.get("eventType")
         if isinstance(event_type, str):
-            event_type = _ALIASES.get(event_type, event_type)
+            event_type = RENDERING_ALIASES.get(event_type, event_type)
             return event_type if event_type in EVENT_TYPES and value.get("mail") is not None else "unknown"
         notification = value.get("notificationType")
         if isinstance(notification, str) and notification in NOTIFICATION_TYPES and value.get("mail") is not None:

@@ -125,8 +125,37 @@ _DETAIL_KEYS = {
 }
 
 
-def parse_record(message: str | bytes) -> tuple[m.AnySesRecord, dict[str, Any]]:
-    """JSON text of an SNS ``Message`` -> (validated record, the raw JSON object). Raises EventParseError."""
+_TYPE_RE = re.compile(r'"(eventType|notificationType)"\s*:\s*"([A-Za-z ]{1,40})"')
+
+
+def _fast_record(message: str | bytes) -> m.AnySesRecord | None:
+    """Validate straight from the JSON text with the model the type names (one pass in pydantic-core).
+
+    The type is read with a regular expression; the model's ``Literal`` type field re-checks it, so a match inside
+    a nested value cannot select the wrong model (validation fails and the caller takes the general path).
+    """
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+    match = _TYPE_RE.search(text)
+    if match is None:
+        return None
+    key, value = match.groups()
+    value = m.RENDERING_ALIASES.get(value, value)
+    tag = value if key == "eventType" else f"notification:{value}"
+    model = m.MODEL_BY_TAG.get(tag)
+    if model is None or model is m.UnknownEvent:
+        return None
+    try:
+        return model.model_validate_json(message)  # type: ignore[return-value]
+    except ValidationError:
+        return None
+
+
+def parse_record(message: str | bytes) -> tuple[m.AnySesRecord, dict[str, Any] | None]:
+    """JSON text of an SNS ``Message`` -> (validated record, the raw JSON object or None when the fast path
+    validated the text directly). Raises EventParseError."""
+    record = _fast_record(message)
+    if record is not None:
+        return record, None
     try:
         raw = json.loads(message)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -147,7 +176,7 @@ def _addresses(values: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
 
 
-def normalize(record: m.AnySesRecord, raw: dict[str, Any], event_id: str) -> NormalizedEvent:
+def normalize(record: m.AnySesRecord, raw: dict[str, Any] | None, event_id: str) -> NormalizedEvent:
     """Flatten a validated record. Raises EventParseError for a record without a usable mail object."""
     mail = record.mail
     if mail is None or not mail.messageId:
@@ -158,7 +187,9 @@ def normalize(record: m.AnySesRecord, raw: dict[str, Any], event_id: str) -> Nor
     source_format = "event"
     if isinstance(record, m.UnknownEvent):
         event_type = record.type_name
-        detail = {k: v for k, v in raw.items() if k not in ("mail", "eventType", "notificationType")}
+        extras = record.model_extra or {}
+        source = raw if raw is not None else extras
+        detail = {k: v for k, v in source.items() if k not in ("mail", "eventType", "notificationType")}
         stamp = _nested_timestamp(detail)
         if stamp:
             timestamp = stamp
@@ -168,8 +199,12 @@ def normalize(record: m.AnySesRecord, raw: dict[str, Any], event_id: str) -> Nor
             source_format = "notification"
         else:
             event_type = "Rendering Failure" if record.eventType == "RenderingFailure" else record.eventType
-        detail_value = raw.get(_DETAIL_KEYS[event_type])
-        detail = detail_value if isinstance(detail_value, dict) else {}
+        detail_key = _DETAIL_KEYS[event_type]
+        if raw is not None:
+            detail_value = raw.get(detail_key)
+            detail = detail_value if isinstance(detail_value, dict) else {}
+        else:
+            detail = getattr(record, detail_key).model_dump(mode="json", by_alias=True, exclude_none=True)
         if isinstance(record, m.BounceEvent | m.BounceNotification):
             b = record.bounce
             timestamp = b.timestamp

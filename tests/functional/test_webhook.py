@@ -229,14 +229,16 @@ def test_sqs_partial_failure_deletes_only_settled_records_and_raises(client, app
     good = body_for(signer, ses_record("Bounce", message_id="good"))
     flaky = body_for(signer, ses_record("Bounce", message_id="flaky"))
     forged = as_body(ATTACKS[0].build(signer))
-    real_decode = events_handlers.decode
+    real_decode_batch = events_handlers.decode_batch
 
-    def decode(verifier, body):
-        if body == flaky:
-            raise CertificateUnavailableError("certificate download timed out")
-        return real_decode(verifier, body)
+    def decode_batch(verifier, bodies):
+        results = real_decode_batch(verifier, bodies)
+        return [
+            CertificateUnavailableError("certificate download timed out") if body == flaky else result
+            for body, result in zip(bodies, results, strict=True)
+        ]
 
-    app_env["monkeypatch"].setattr(events_handlers, "decode", decode)
+    app_env["monkeypatch"].setattr(events_handlers, "decode_batch", decode_batch)
     event = _sqs_event(sqs, url, [good, flaky, forged])
     with pytest.raises(events_handlers.TransientBatchFailure):
         client.lambda_.invoke("critical_events", event)
