@@ -114,6 +114,7 @@ def consumer() -> SenderConsumer:
         pacer=pacer,
         queue=SqsQueueOps(wiring.client("sqs", s.region), send_queue_url()),
         headers=unsubscribe_headers(),
+        campaigns=lambda data: campaign_service().submit(data),
     )
 
 

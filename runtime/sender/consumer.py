@@ -18,6 +18,7 @@ Per batch:
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 import uuid
@@ -28,13 +29,16 @@ from typing import Any, Protocol
 
 from runtime.emails import recipient_hash
 from runtime.logs import get_logger
+from runtime.sender.campaign import CampaignError
 from runtime.sender.errors import Classified, classify, classify_bulk_status
 from runtime.sender.headers import HeaderError, UnsubscribeHeaders, inject_raw_headers, merge_headers
-from runtime.sender.jobs import JobError, SendJob, Unit, parse_job, rebuild_job, units_of
+from runtime.sender.jobs import CampaignMessage, JobError, SendJob, Unit, parse_job, rebuild_job, units_of
 from runtime.sender.ledger import Attribution, JobBusyError, Ledger, Outcome, local_message_id
 from runtime.sender.pacing import Pacer
 from runtime.sender.ses_models import MAX_BULK_ENTRIES
 from runtime.sender.tags import sanitise_tags
+from runtime.sender.templates import TemplateSyncError
+from runtime.stores.campaigns import CampaignExistsError
 from runtime.stores.suppressions import SuppressionStore
 
 log = get_logger(__name__)
@@ -128,6 +132,7 @@ class SenderConsumer:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        campaigns: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.config = config
         self._ses = ses
@@ -139,6 +144,7 @@ class SenderConsumer:
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._campaigns = campaigns
         self._primary_down_until = 0.0
         self._deadline: float | None = None
         self.owner = uuid.uuid4().hex
@@ -153,6 +159,9 @@ class SenderConsumer:
         for record in records:
             try:
                 job = parse_job(record.body, record.message_id)
+            except CampaignMessage as message:
+                getattr(result, self._launch_campaign(record, message.data)).append(record.message_id)
+                continue
             except JobError as exc:
                 log.error(
                     "unparseable send request left for the DLQ", extra={"sqs_id": record.message_id, "error": str(exc)}
@@ -175,6 +184,37 @@ class SenderConsumer:
         self._send_all(pending, work, result)
         self._finish(work, result)
         return result
+
+    def _launch_campaign(self, record: QueueRecord, data: dict[str, Any]) -> str:
+        """A whole Campaign Candidate put on the send queue: hand it to the campaign service (templates, expansion,
+        enqueue or schedule). Without an id it gets one derived from the SQS message id, so a redelivery is
+        recognised as the same campaign."""
+        if self._campaigns is None:
+            log.error("campaign message but no campaign service configured", extra={"sqs_id": record.message_id})
+            return "retry"
+        if not data.get("campaign_id"):
+            data = {**data, "campaign_id": "q-" + hashlib.sha256(record.message_id.encode()).hexdigest()[:24]}
+        try:
+            answer = self._campaigns(data)
+        except CampaignExistsError:
+            return "finished"  # submitted by an earlier delivery of this message
+        except CampaignError as exc:
+            log.error(
+                "invalid campaign on the send queue left for the DLQ",
+                extra={"sqs_id": record.message_id, "error": str(exc)[:1000]},
+            )
+            return "retry"
+        except TemplateSyncError as exc:
+            log.warning(
+                "campaign templates not stored; will retry", extra={"sqs_id": record.message_id, "error": str(exc)}
+            )
+            return "retry"
+        if answer.get("complete") is False:
+            log.error(
+                "campaign from the send queue partly not enqueued",
+                extra={"campaign_id": data["campaign_id"], "jobs": answer.get("not_enqueued_jobs")},
+            )
+        return "finished"
 
     # -- suppression and resolution --------------------------------------------------------------------------
     def _screen(self, work: list[_JobWork], result: BatchResult) -> list[_Pending]:

@@ -45,6 +45,14 @@ class JobError(ValueError):
     """A queue message body is not a valid send request; ``str(exc)`` names the field."""
 
 
+class CampaignMessage(Exception):
+    """The body is a Campaign Candidate (seed 003) rather than a send request; ``data`` is its JSON."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__("campaign candidate")
+        self.data = data
+
+
 class SendJob(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -79,6 +87,8 @@ def parse_job(body: str, sqs_message_id: str) -> SendJob:
         raise JobError(f"message body is not JSON ({exc.msg})") from exc
     if not isinstance(data, dict):
         raise JobError("message body must be a JSON object")
+    if "segments" in data and "Content" not in data and "sesame" not in data:
+        raise CampaignMessage(data)
     try:
         if "sesame" in data:
             return SendJob.model_validate(data)

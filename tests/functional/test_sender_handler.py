@@ -143,3 +143,30 @@ def test_a_job_leased_by_another_invocation_is_left_on_the_queue(monkeypatch):
         ledger.release(f"sqs-{messages[0]['MessageId']}", "another-lambda")
         stack.client.lambda_.invoke("sender", stack.sqs_event(messages))
         assert [m["to"] for m in stack.fakes[REGION].sent] == [["busy@example.org"]]
+
+
+def test_a_campaign_candidate_put_on_the_send_queue_is_expanded_and_sent_once(monkeypatch):
+    from tests.support.sender_app import candidate
+
+    with sender_stack(monkeypatch) as stack:
+        body = candidate(recipients=4)
+        del body["campaign_id"]  # gets a stable id derived from the SQS message id
+        stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps(body))
+        messages = stack.receive()
+        stack.client.lambda_.invoke("sender", stack.sqs_event(messages))
+        stack.client.lambda_.invoke("sender", stack.sqs_event(messages))  # a redelivery changes nothing
+        stack.sqs.delete_message(QueueUrl=stack.queue_url, ReceiptHandle=messages[0]["ReceiptHandle"])
+        stack.deliver_all()
+        sent = sorted(a for m in stack.fakes[REGION].sent for a in m["to"])
+        assert sent == ["reader@example.org"] + [f"vip{i}@example.org" for i in range(4)]
+        campaigns = {i["campaign_id"] for i in stack.message_items()}
+        assert len(campaigns) == 1 and next(iter(campaigns)).startswith("q-")
+
+
+def test_an_invalid_campaign_on_the_queue_is_left_for_the_dlq(monkeypatch):
+    with sender_stack(monkeypatch) as stack:
+        stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps({"segments": []}))
+        messages = stack.receive()
+        with pytest.raises(BatchIncompleteError):
+            stack.client.lambda_.invoke("sender", stack.sqs_event(messages))
+        assert stack.fakes[REGION].calls == []
