@@ -236,6 +236,14 @@ class StackConfig(BaseModel):
             raise ValueError(f"must be an https:// URL, got {value!r}")
         return value
 
+    @field_validator("dmarc_rua")
+    @classmethod
+    def _rua(cls, value: str) -> str:
+        for uri in filter(None, (part.strip() for part in value.split(","))):
+            if not re.match(r"^mailto:[^@\s;]+@[^@\s;]+\.[^@\s;]+$", uri):
+                raise ValueError(f"must be mailto: URIs separated by commas, got {uri!r}")
+        return value
+
     @field_validator("alarm_email")
     @classmethod
     def _email(cls, value: str) -> str:
@@ -284,6 +292,11 @@ class StackConfig(BaseModel):
             raise ValueError("sesame:byodkimSelector and sesame:byodkimPrivateKey must be set together")
         if self.multi_region_endpoint and len(self.regions) != 2:
             raise ValueError("sesame:multiRegionEndpoint needs exactly two sesame:regions")
+        # SES requires the MAIL FROM domain to be a subdomain of the identity; tracking domains must be covered by a
+        # verified identity too
+        for key, name in (("mailFromDomain", self.mail_from), ("trackingDomain", self.tracking_domain_name)):
+            if not name.endswith(f".{self.domain}"):
+                raise ValueError(f"sesame:{key} ({name}) must be a subdomain of sesame:domain ({self.domain})")
         if self.archive_expiration_days <= self.archive_transition_days:
             raise ValueError("sesame:archiveExpirationDays must be greater than sesame:archiveTransitionDays")
         return self

@@ -84,6 +84,9 @@ def test_each_missing_required_key_is_named(key: str) -> None:
         ({"eventTtlDays": "0"}, "sesame:eventTtlDays: Input should be greater than or equal to 1"),
         ({"deletionProtection": "sometimes"}, "sesame:deletionProtection: Input should be a valid boolean"),
         ({"trackingDomian": "x.example.org"}, "sesame:trackingDomian: unknown key"),
+        ({"mailFromDomain": "bounce.example.net"}, "sesame:mailFromDomain (bounce.example.net) must be a subdomain"),
+        ({"trackingDomain": "example.org"}, "sesame:trackingDomain (example.org) must be a subdomain"),
+        ({"dmarcRua": "dmarc@example.org"}, "sesame:dmarcRua: must be mailto: URIs"),
     ],
 )
 def test_invalid_values_are_rejected_naming_the_key(overrides: dict[str, str], message: str) -> None:
