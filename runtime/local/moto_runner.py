@@ -7,6 +7,9 @@ The same WSGI application ``moto_server`` serves (``moto.server.DomainDispatcher
   ``{{name}}`` substitution), ``SendEmail`` with template content, ``SendBulkEmail`` (one moto message per entry,
   per-entry results), ``GetAccount`` (a healthy production account; ``SESAME_LOCAL_MAX_SEND_RATE`` sets its
   MaxSendRate) and ``PutSuppressedDestination`` (accepted, stored nowhere);
+* SQS visibility checks use ``time.time()`` directly: moto 5.2.5 computes "now" through datetime conversions for
+  every message on every send and receive (``Queue.messages``), which makes a queue of a few thousand messages
+  cost seconds per call;
 * ``TransactWriteItems`` snapshots only the items a transaction touches instead of deep-copying every table it
   names (moto 5.2.5 deep-copies whole tables for its rollback, so each transaction costs time proportional to the
   data stored; the ingestion engine commits one transaction per batch). Rollback semantics are kept: when the
@@ -23,6 +26,7 @@ import re
 import threading
 import time
 import uuid
+from datetime import UTC
 from typing import Any
 from urllib.parse import unquote
 
@@ -277,6 +281,47 @@ def patch_sesv2() -> None:
         sesv2_urls.url_paths.setdefault(path, SESV2Response.dispatch)
 
 
+def _unix_time(dt: Any = None) -> float:
+    if dt is not None:  # moto's datetimes are naive UTC
+        return float((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
+    return time.time()
+
+
+def _unix_time_millis(dt: Any = None) -> float:
+    return _unix_time(dt) * 1000.0
+
+
+def patch_sqs() -> None:
+    import moto.sqs.models as sqs_models
+
+    sqs_models.unix_time = _unix_time  # type: ignore[attr-defined]
+    sqs_models.unix_time_millis = _unix_time_millis  # type: ignore[attr-defined]
+
+    def visible(self: Any) -> bool:
+        return bool(time.time() * 1000.0 > self.visible_at)
+
+    def delayed(self: Any) -> bool:
+        return bool(time.time() * 1000.0 < self.delayed_until)
+
+    def messages(self: Any) -> list[Any]:  # one clock reading per call instead of two per message
+        now = time.time() * 1000.0
+        return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+    def not_visible(self: Any) -> int:
+        now = time.time() * 1000.0
+        return sum(1 for m in self._messages if not now > m.visible_at)
+
+    def delayed_count(self: Any) -> int:
+        now = time.time() * 1000.0
+        return sum(1 for m in self._messages if now < m.delayed_until)
+
+    sqs_models.Message.visible = property(visible)  # type: ignore[method-assign,assignment]
+    sqs_models.Message.delayed = property(delayed)  # type: ignore[method-assign,assignment]
+    sqs_models.Queue.messages = property(messages)  # type: ignore[method-assign,assignment]
+    sqs_models.Queue.approximate_number_of_messages_not_visible = property(not_visible)  # type: ignore[method-assign,assignment]
+    sqs_models.Queue.approximate_number_of_messages_delayed = property(delayed_count)  # type: ignore[method-assign,assignment]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime.local.moto_runner", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -288,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
 
     patch_moto()
     patch_sesv2()
+    patch_sqs()
 
     class Handler(WSGIRequestHandler):
         disable_nagle_algorithm = True
