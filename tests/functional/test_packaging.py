@@ -1,0 +1,81 @@
+"""``chalice package`` output contains runtime/ and the app imports from the unpacked zip alone (+ boto3)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from runtime.packaging import package, vendor_runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+BOTO = ("boto3", "botocore", "jmespath", "dateutil", "urllib3", "s3transfer", "six")
+
+
+def _boto_only_dir(tmp_path: Path) -> Path:
+    """A folder holding only what the Lambda Python runtime provides: boto3 and its dependencies."""
+    target = tmp_path / "lambda-provided"
+    target.mkdir()
+    for name in BOTO:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        source = origin.parent if origin.name == "__init__.py" else origin
+        (target / source.name).symlink_to(source)
+    return target
+
+
+def test_vendored_runtime_excludes_the_local_stack_and_caches(tmp_path):
+    vendored = vendor_runtime()
+    assert (vendored / "settings.py").exists()
+    assert (vendored / "ingest" / "engine.py").exists()
+    assert not (vendored / "local").exists()
+    assert not list(vendored.rglob("__pycache__"))
+
+
+@pytest.mark.slow
+def test_deployment_zip_contains_runtime_and_imports_cleanly(tmp_path):
+    report = package("dev-local", tmp_path / "out")
+    zip_path = Path(str(report["zip"]))
+    with zipfile.ZipFile(zip_path) as archive:
+        names = set(archive.namelist())
+        archive.extractall(tmp_path / "unpacked")
+    assert "app.py" in names
+    assert "runtime/__init__.py" in names and "runtime/ingest/engine.py" in names
+    assert "chalicelib/events_handlers.py" in names
+    assert not any(n.startswith("runtime/local/") for n in names)
+
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join([str(tmp_path / "unpacked"), str(_boto_only_dir(tmp_path))]),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PYTHONNOUSERSITE": "1",
+        "UNPACKED": str(tmp_path / "unpacked"),
+    }
+    probe = (
+        "import os, sys, app\n"
+        "assert not any('site-packages' in p for p in sys.path), sys.path\n"
+        "import runtime.ingest, runtime.sns, runtime.events, pydantic_core, cryptography\n"
+        "for module in (runtime, pydantic_core, cryptography):\n"
+        "    assert module.__file__.startswith(os.environ['UNPACKED']), module.__file__\n"
+        "names = sorted(app.app.handler_map)\n"
+        "assert 'critical_events' in names and 'engagement_events' in names, names\n"
+        "print('ok', len(names))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-S", "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stdout.startswith("ok")
