@@ -337,7 +337,8 @@ class StackConfig(BaseModel):
 
     @property
     def dmarc_value(self) -> str:
-        rua = self.dmarc_rua or f"mailto:dmarc@{self.domain}"
+        uris = [part.strip() for part in self.dmarc_rua.split(",") if part.strip()]
+        rua = ",".join(uris) or f"mailto:dmarc@{self.domain}"
         return f"v=DMARC1; p={self.dmarc_policy}; rua={rua}; pct={self.dmarc_pct}"
 
     @property
