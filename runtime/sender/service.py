@@ -177,7 +177,7 @@ class CampaignService:
         payloads = self._payloads() if launch_at is not None else None
         if launch_at is not None and payloads is None:
             raise SchedulingUnavailableError("scheduling needs SESAME_CAMPAIGN_BUCKET (the campaign payload bucket)")
-        self._publisher.publish(specs, self.config.regions)
+        warnings = self._publisher.publish(specs, self.config.regions)
         now = iso(self._now())
         record = CampaignRecord(
             campaign_id=campaign_id,
@@ -198,12 +198,17 @@ class CampaignService:
             record = replace(record, payload_bucket=bucket, payload_key=key)
             self._store.create(record)
             log.info("campaign scheduled", extra={"campaign_id": campaign_id, "launch_at": record.launch_at})
-            return {**self._summary(record), "complete": True}
+            return {**self._summary(record), "complete": True, "warnings": warnings}
         self._store.create(record)
         report = self._enqueuer().enqueue(expansion.jobs)
         record = self._launched(record, report)
         not_enqueued = _not_enqueued(expansion.recipients_by_job, report, expansion.jobs)
-        return {**self._summary(record), "complete": not not_enqueued, "not_enqueued": not_enqueued}
+        return {
+            **self._summary(record),
+            "complete": not not_enqueued,
+            "not_enqueued": not_enqueued,
+            "warnings": warnings,
+        }
 
     def submit_lines(self, lines: list[str]) -> dict[str, Any]:
         """Validate a JSON-lines file of SendEmail requests and enqueue it (all lines valid, or nothing happens).

@@ -137,14 +137,24 @@ class TemplatePublisher:
         self._ses = ses
         self.calls = 0
 
-    def publish(self, specs: list[TemplateSpec], regions: list[str]) -> None:
+    def publish(self, specs: list[TemplateSpec], regions: list[str]) -> list[str]:
+        """Upsert every template in every region. The first (primary) region is required: its failure raises.
+        A backup region that fails is reported (returned warnings) but does not block the campaign — failover
+        for it would then fail with TEMPLATE_NOT_FOUND, which the sender records as a permanent failure."""
         seen: set[str] = set()
+        warnings: list[str] = []
         for spec in specs:
             if spec.content is None or spec.name in seen:
                 continue
             seen.add(spec.name)
-            for region in regions:
-                self._upsert(region, spec)
+            for index, region in enumerate(regions):
+                try:
+                    self._upsert(region, spec)
+                except TemplateSyncError as exc:
+                    if index == 0:
+                        raise
+                    warnings.append(f"{exc} (failover to {region} will not find this template)")
+        return warnings
 
     def _upsert(self, region: str, spec: TemplateSpec) -> None:
         client = self._ses(region)

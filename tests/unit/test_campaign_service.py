@@ -289,3 +289,11 @@ def test_json_lines_submission_enqueues_each_line_with_deterministic_ids():
     assert first["batch_id"] == second["batch_id"]
     ids = [json.loads(b)["job_id"] for b in sqs.bodies]
     assert ids[:2] == ids[2:] and ids[0] != ids[1]
+
+
+def test_backup_region_template_failure_is_a_warning_not_a_refusal():
+    svc, ses, sqs, *_ = service()
+    ses["eu-west-1"].fail = lambda op, p: client_error("ServiceUnavailable", 503)
+    result = svc.submit(candidate())
+    assert result["complete"] and len(sqs.bodies) == 2
+    assert result["warnings"] and "eu-west-1" in result["warnings"][0]
