@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
 
 from chalicelib import sending
@@ -66,6 +67,10 @@ def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any
                 raise BadRequestError(f"template: {exc}") from exc
             except DynamoUnavailableError:
                 return _error(503, "ServiceUnavailable", "the data store is busy, retry shortly")
+            except (ClientError, BotoCoreError) as exc:  # an AWS dependency failed: nothing the caller did wrong
+                code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
+                log.error("AWS call failed", extra={"path": path, "code": code or type(exc).__name__})
+                return _error(503, "ServiceUnavailable", f"an AWS dependency failed ({code or type(exc).__name__})")
 
         return bp.route(path, methods=methods, content_types=_CONTENT_TYPES)(view)
 

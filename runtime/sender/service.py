@@ -174,9 +174,10 @@ class CampaignService:
         existing = self._store.get(campaign_id)
         if existing is not None and existing.status not in ("deleted", "external"):
             raise CampaignExistsError(f"campaign {campaign_id} already exists (status {existing.status})")
-        payloads = self._payloads() if launch_at is not None else None
+        payloads = self._payloads()
         if launch_at is not None and payloads is None:
             raise SchedulingUnavailableError("scheduling needs SESAME_CAMPAIGN_BUCKET (the campaign payload bucket)")
+        enqueuer = self._enqueuer() if launch_at is None else None  # resolves the queue before anything is written
         warnings = self._publisher.publish(specs, self.config.regions)
         now = iso(self._now())
         record = CampaignRecord(
@@ -191,16 +192,19 @@ class CampaignService:
             list_names=[s.list_name for s in expansion.segments],
             lease_until=iso(self._now() + timedelta(seconds=self.config.launch_lease_seconds)),
         )
-        if launch_at is not None:
-            assert payloads is not None
-            record = replace(record, lease_until="")
+        if payloads is not None:
+            # stored for immediate campaigns too: if this invocation dies mid-enqueue, the per-minute check finds
+            # the "launching" campaign once its lease ends and enqueues it again (job ids make that harmless)
             bucket, key = payloads.put(campaign_id, data, expansion.jobs)
             record = replace(record, payload_bucket=bucket, payload_key=key)
+        if launch_at is not None:
+            record = replace(record, lease_until="")
             self._store.create(record)
             log.info("campaign scheduled", extra={"campaign_id": campaign_id, "launch_at": record.launch_at})
             return {**self._summary(record), "complete": True, "warnings": warnings}
+        assert enqueuer is not None
         self._store.create(record)
-        report = self._enqueuer().enqueue(expansion.jobs)
+        report = enqueuer.enqueue(expansion.jobs)
         record = self._launched(record, report)
         not_enqueued = _not_enqueued(expansion.recipients_by_job, report, expansion.jobs)
         return {
@@ -243,6 +247,9 @@ class CampaignService:
 
     def _launched(self, record: CampaignRecord, report: EnqueueReport) -> CampaignRecord:
         now = iso(self._now())
+        payloads = self._payloads()
+        # once every job is on the queue the stored recipients (personal data) are no longer needed
+        drop_payload = payloads is not None and bool(record.payload_key) and not report.failed
         launched = replace(
             record,
             status="launched",
@@ -251,8 +258,12 @@ class CampaignService:
             lease_until="",
             enqueued_jobs=len(report.enqueued),
             not_enqueued=sorted(report.failed),
+            payload_bucket="" if drop_payload else record.payload_bucket,
+            payload_key="" if drop_payload else record.payload_key,
         )
         self._store.save(launched, expect_status=("launching",))
+        if drop_payload and payloads is not None:
+            payloads.delete(record.payload_bucket, record.payload_key)
         log.info(
             "campaign launched",
             extra={"campaign_id": record.campaign_id, "jobs": len(report.enqueued), "failed_jobs": len(report.failed)},
@@ -315,8 +326,9 @@ class CampaignService:
             if claimed is None:
                 continue
             payloads = self._payloads()
-            if payloads is None:
-                raise SchedulingUnavailableError("SESAME_CAMPAIGN_BUCKET is not set; cannot launch scheduled campaigns")
+            if payloads is None or not claimed.payload_key:
+                log.error("due campaign has no stored payload", extra={"campaign_id": claimed.campaign_id})
+                continue
             jobs = payloads.jobs(claimed.payload_bucket, claimed.payload_key)
             report = self._enqueuer().enqueue(jobs)
             if report.failed:

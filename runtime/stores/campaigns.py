@@ -83,8 +83,8 @@ class CampaignRecord:
             "lease_until": self.lease_until or None,
             "list_names": list(self.list_names) or None,
         }
-        if self.status in ("scheduled", "launching"):
-            data["schedule_pk"] = SCHEDULE_PK
+        if self.status == "scheduled" or (self.status == "launching" and self.payload_key):
+            data["schedule_pk"] = SCHEDULE_PK  # a launch with a stored payload can be resumed by the check
         return dynamo.to_item(data)
 
     @classmethod
@@ -204,7 +204,8 @@ class DynamoCampaignStore:
             names[f"#a{i}"] = name
             values[f":a{i}"] = value
             sets.append(f"#a{i} = :a{i}")
-        removes = [n for n in ("schedule_pk", "lease_until", "not_enqueued") if n not in item]
+        removable = ("schedule_pk", "lease_until", "not_enqueued", "payload_bucket", "payload_key")
+        removes = [n for n in removable if n not in item]
         for i, name in enumerate(removes):
             names[f"#r{i}"] = name
         expression = "SET " + ", ".join(sets)
@@ -258,7 +259,11 @@ class InMemoryCampaignStore:
         return self.items.get(campaign_id)
 
     def due(self, now: str, limit: int = 25) -> list[CampaignRecord]:
-        found = [r for r in self.items.values() if r.status in ("scheduled", "launching") and r.launch_at <= now]
+        found = [
+            r
+            for r in self.items.values()
+            if (r.status == "scheduled" or (r.status == "launching" and r.payload_key)) and r.launch_at <= now
+        ]
         return sorted(found, key=lambda r: r.launch_at)[:limit]
 
     def claim_launch(self, campaign_id: str, now: str, lease_until: str) -> CampaignRecord | None:

@@ -119,6 +119,8 @@ def test_future_campaign_is_stored_described_redated_and_launched_by_the_minute_
     after = json.loads(stack.client.http.get("/campaigns/spring-2026/schedule", headers=AUTH).body)
     assert after["status"] == "launched"
     assert after["enqueued_jobs"] == 2
+    assert stack.s3.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0  # recipients not kept after launch
+    assert after["payload"] is None
     # launched campaigns can no longer be re-dated or deleted
     late = stack.client.http.delete("/campaigns/spring-2026/schedule", headers=AUTH)
     assert late.status_code == 409
@@ -163,3 +165,14 @@ def test_json_lines_submission_rejects_malformed_lines_naming_line_and_field(sta
     ok = stack.client.http.post("/campaigns", headers=headers, body=json.dumps(good))
     assert ok.status_code == 201
     assert json.loads(ok.body)["enqueued"] == 1
+
+
+def test_unreachable_send_queue_is_503_not_500(monkeypatch):
+    with sender_stack(monkeypatch, SESAME_SEND_QUEUE_URL="") as stack:
+        monkeypatch.setenv("SESAME_SEND_QUEUE", "no-such-queue")
+        from chalicelib import sending
+
+        monkeypatch.setattr(sending, "SEND_QUEUE", "no-such-queue")
+        response = post(stack, candidate())
+        assert response.status_code == 503
+        assert json.loads(response.body)["Code"] == "ServiceUnavailable"

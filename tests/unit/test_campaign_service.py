@@ -297,3 +297,27 @@ def test_backup_region_template_failure_is_a_warning_not_a_refusal():
     result = svc.submit(candidate())
     assert result["complete"] and len(sqs.bodies) == 2
     assert result["warnings"] and "eu-west-1" in result["warnings"][0]
+
+
+def test_immediate_launch_interrupted_mid_enqueue_is_resumed_by_the_minute_check():
+    clock = SimClock(now=1_800_000_000.0)
+
+    class Crashing(FakeSqs):
+        def send_message_batch(self, QueueUrl, Entries):
+            raise RuntimeError("Lambda killed")
+
+    svc, _, sqs, store, _ = service(clock=clock)
+    good_enqueuer = svc._enqueuer
+    svc._enqueuer = lambda: Enqueuer(Crashing(), "q", sleep=lambda s: None, attempts=1)
+    result = svc.submit(candidate())
+    assert result["complete"] is False  # every job reported as not enqueued
+    assert store.get("launch").status == "launched"
+    # a crash *inside* the service (not a reported failure) leaves "launching" with a lease and a stored payload:
+    record = store.get("launch")
+    from dataclasses import replace
+
+    store.items["launch"] = replace(record, status="launching", lease_until="2000-01-01T00:00:00.000Z")
+    svc._enqueuer = good_enqueuer
+    (resumed,) = svc.launch_due()
+    assert resumed["status"] == "launched" and resumed["complete"]
+    assert len(sqs.bodies) == 2
