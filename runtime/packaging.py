@@ -13,11 +13,13 @@ and size.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import uuid
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,12 +32,12 @@ class PackagingError(RuntimeError):
     """``chalice package`` failed or produced no deployment zip."""
 
 
-def vendor_runtime(root: Path = ROOT) -> Path:
-    """Copy ``runtime/`` into ``chalice_app/vendor/runtime`` (replacing an older copy). Returns the copy's path."""
+def vendor_runtime(root: Path = ROOT, target: Path | None = None) -> Path:
+    """Copy ``runtime/`` into ``chalice_app/vendor/runtime`` (or ``target``), replacing an older copy. The copy is
+    built beside the target and swapped in by renames, so a concurrent packaging never sees a half-written tree."""
     source = root / "runtime"
-    target = root / "chalice_app" / "vendor" / "runtime"
-    if target.exists():
-        shutil.rmtree(target)
+    target = target or root / "chalice_app" / "vendor" / "runtime"
+    target.parent.mkdir(parents=True, exist_ok=True)
 
     def ignore(directory: str, names: list[str]) -> set[str]:
         skipped = {n for n in names if n == "__pycache__" or n.endswith((".pyc", ".pyo"))}
@@ -43,7 +45,16 @@ def vendor_runtime(root: Path = ROOT) -> Path:
             skipped |= {n for n in names if n in EXCLUDED}
         return skipped
 
-    shutil.copytree(source, target, ignore=ignore)
+    fresh = target.with_name(f".{target.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    shutil.copytree(source, fresh, ignore=ignore)
+    old = fresh.with_name(fresh.name + "-old")
+    with contextlib.suppress(FileNotFoundError):
+        target.rename(old)
+    try:
+        fresh.rename(target)
+    except OSError:  # another packaging put a fresh copy in place meanwhile: use that one
+        shutil.rmtree(fresh, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
     return target
 
 

@@ -32,7 +32,7 @@ def _boto_only_dir(tmp_path: Path) -> Path:
 
 
 def test_vendored_runtime_excludes_the_local_stack_and_caches(tmp_path):
-    vendored = vendor_runtime()
+    vendored = vendor_runtime(target=tmp_path / "vendor" / "runtime")
     assert (vendored / "settings.py").exists()
     assert (vendored / "ingest" / "engine.py").exists()
     assert not (vendored / "local").exists()
