@@ -259,9 +259,19 @@ class IngestEngine:
             if len(plans) + len(counter_keys) <= TRANSACTION_ITEM_LIMIT:
                 current.add(list(plans.values()), [])
                 return [current.build()]
+        units: list[tuple[list[MessagePlan], list[RecipientPlan]]] = []
         for root, mids in groups.items():
             group_plans = [plans[m] for m in mids]
             rps = group_recipients.get(root, [])
+            if _TxBuilder(self.ttl_days).fits(group_plans, rps):
+                units.append((group_plans, rps))
+            else:
+                # Too big for one transaction (many messages sharing a recipient): split it. Still exactly once:
+                # the SOFTBOUNCE item is a set of bounce ids under a version condition, so a retried message can
+                # neither count twice nor overwrite a newer counter.
+                units.append((group_plans[:1], rps))
+                units.extend(([plan], []) for plan in group_plans[1:])
+        for group_plans, rps in units:
             if current.size and not current.fits(group_plans, rps):
                 transactions.append(current.build())
                 current = _TxBuilder(self.ttl_days)

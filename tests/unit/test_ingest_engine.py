@@ -286,3 +286,16 @@ def test_large_batches_are_split_into_transactions_of_at_most_100_items():
     assert result.count("created") == 120
     assert len(seen_sizes) > 1 and max(seen_sizes) <= 100
     assert sum(store.counters(f"c{i}", COUNTERS_TOTAL).get("delivered", 0) for i in range(40)) == 120
+
+
+def test_many_messages_sharing_a_recipient_are_split_safely():
+    store, engine = make()
+    engine.apply([ses_event("Bounce", message_id="soft", bounce_type="Transient", ts="2024-06-19T01:00:00.000Z")])
+    sizes = []
+    store.before_commit = lambda tx: sizes.append(tx.size)
+    events = [ses_event("Delivery", message_id=f"m{i}", campaign=f"c{i}") for i in range(40)]
+    result = engine.apply(events)
+    assert result.count("created") == 40 and not result.failed
+    assert max(sizes) <= 100 and len(sizes) > 1
+    assert store.suppressions[(H, "SOFTBOUNCE")]["count"] == 0
+    assert sum(store.counters(f"c{i}", COUNTERS_TOTAL)["delivered"] for i in range(40)) == 40
