@@ -255,3 +255,21 @@ def test_sqs_forged_records_are_dropped_without_retry(client, app_env, signer):
     response = client.lambda_.invoke("critical_events", event)
     assert response.payload is None  # nothing transient: the batch succeeds and SQS deletes it
     assert count(app_env["ddb"], "messages") == 0
+
+
+def test_newly_applied_events_are_handed_to_forwarding_and_its_failure_is_harmless(client, app_env, signer):
+    from chalicelib import forwarding
+
+    published: list[list[Any]] = []
+
+    class Sink:
+        def publish(self, events):
+            published.append(list(events))
+            raise RuntimeError("user API down")
+
+    app_env["monkeypatch"].setattr(forwarding, "event_sink", lambda: Sink())
+    body = body_for(signer, ses_record("Complaint"))
+    assert post(client, body).status_code == 200
+    assert post(client, body).status_code == 200  # duplicate: nothing new to forward
+    assert len(published) == 1
+    assert published[0][0].model_dump()["event_type"] == "Complaint"
