@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -39,8 +40,18 @@ def test_vendored_runtime_excludes_the_local_stack_and_caches(tmp_path):
     assert not list(vendored.rglob("__pycache__"))
 
 
+@pytest.fixture
+def restore_vendor():
+    """Leave chalice_app/vendor as the test found it (a stale vendored copy must not outlive the test)."""
+    vendored = ROOT / "chalice_app" / "vendor" / "runtime"
+    existed = vendored.exists()
+    yield
+    if not existed:
+        shutil.rmtree(vendored, ignore_errors=True)
+
+
 @pytest.mark.slow
-def test_deployment_zip_contains_runtime_and_imports_cleanly(tmp_path):
+def test_deployment_zip_contains_runtime_and_imports_cleanly(tmp_path, restore_vendor):
     report = package("dev-local", tmp_path / "out")
     zip_path = Path(str(report["zip"]))
     with zipfile.ZipFile(zip_path) as archive:
