@@ -163,6 +163,18 @@ def counter_deltas(entries: Sequence[tuple[str, Outcome, Attribution]]) -> dict[
     return {k: dict(v) for k, v in deltas.items()}
 
 
+def counter_items(
+    entries: Sequence[tuple[str, Outcome, Attribution]], day: str
+) -> dict[tuple[str, str], dict[str, int]]:
+    """Deltas per counter item ``(campaign, sort key)``, summed — one transaction may not touch an item twice."""
+    items: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (campaign, list_name), deltas in counter_deltas(entries).items():
+        for sort_key in counter_sort_keys(list_name, day):
+            for name, delta in deltas.items():
+                items[(campaign, sort_key)][name] += delta
+    return {k: dict(v) for k, v in items.items()}
+
+
 def _is_code(exc: Exception, *codes: str) -> bool:
     return getattr(exc, "response", {}).get("Error", {}).get("Code") in codes
 
@@ -253,11 +265,9 @@ class DynamoLedger:
         items: list[dict[str, Any]] = [{"Update": job_update}]
         for _, outcome, attribution in entries:
             items.append({"Update": _message_update(self._messages, outcome, attribution, now_iso, expires_at)})
-        day = now_iso[:10]
-        for (campaign, list_name), deltas in counter_deltas(entries).items():
-            for sort_key in counter_sort_keys(list_name, day):
-                update = counter_update(self._campaigns, campaign, sort_key, deltas, event_at=None, expires_at=None)
-                items.append({"Update": update})
+        for (campaign, sort_key), deltas in counter_items(entries, now_iso[:10]).items():
+            update = counter_update(self._campaigns, campaign, sort_key, deltas, event_at=None, expires_at=None)
+            items.append({"Update": update})
         for attempt in range(6):
             try:
                 self._client.transact_write_items(TransactItems=items)
@@ -333,12 +343,10 @@ class InMemoryLedger:
             if outcome.kind == "failed":
                 item["failure_reason"] = outcome.reason
             item["version"] += 1
-        day = now_iso[:10]
-        for (campaign, list_name), deltas in counter_deltas(fresh).items():
-            for sort_key in counter_sort_keys(list_name, day):
-                bucket = self.counters[(campaign, sort_key)]
-                for name, delta in deltas.items():
-                    bucket[name] = bucket.get(name, 0) + delta
+        for key, deltas in counter_items(fresh, now_iso[:10]).items():
+            bucket = self.counters[key]
+            for name, delta in deltas.items():
+                bucket[name] = bucket.get(name, 0) + delta
 
     def release(self, job_id: str, owner: str) -> None:
         job = self.jobs.get(job_id)

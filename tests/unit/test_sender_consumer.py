@@ -362,3 +362,16 @@ def test_work_left_when_the_invocation_runs_out_of_time_is_re_enqueued_not_lost(
     h.queue.delete(records)
     h.drain()
     assert len(h.sent_to()) == 500 and max(h.sent_to().values()) == 1
+
+
+def test_counter_items_are_summed_so_a_transaction_touches_each_item_once():
+    from runtime.sender.ledger import Attribution, Outcome, counter_items
+
+    def entry(list_name, kind):
+        return ("u", Outcome(kind, "m"), Attribution("a@b.co", "h", "c1", list_name, None, None, None))
+
+    items = counter_items([entry("l1", "failed"), entry("l2", "failed"), entry("l2", "suppressed")], "2026-01-02")
+    assert items[("c1", "COUNTERS#TOTAL")] == {"failed": 2, "suppressed": 1}
+    assert items[("c1", "COUNTERS#DAY#2026-01-02")] == {"failed": 2, "suppressed": 1}
+    assert items[("c1", "COUNTERS#LIST#l1")] == {"failed": 1}
+    assert len(items) == 4
