@@ -220,10 +220,11 @@ class Expansion:
     segments: list[ResolvedSegment]
     jobs: list[SendJob]
     recipients_by_job: dict[str, list[str]]  # job id -> to_address of each entry (for "not enqueued" reports)
+    duplicates: int = 0  # repeated addresses within a segment, sent once
 
     @property
     def recipient_count(self) -> int:
-        return sum(len(s.recipients) for s in self.segments)
+        return sum(len(s.recipients) for s in self.segments) - self.duplicates
 
 
 def new_campaign_id() -> str:
@@ -267,6 +268,7 @@ def expand(campaign_id: str, segments: list[ResolvedSegment], reply_to: list[str
     jobs: list[SendJob] = []
     recipients_by_job: dict[str, list[str]] = {}
     problems: list[str] = []
+    duplicates = 0
     for segment in segments:
         base: dict[str, Any] = {
             "FromEmailAddress": segment.from_address,
@@ -277,7 +279,13 @@ def expand(campaign_id: str, segments: list[ResolvedSegment], reply_to: list[str
             base["ReplyToAddresses"] = reply_to
         chunks: list[list[tuple[str, dict[str, Any], str]]] = [[]]
         size = 0
+        seen: set[str] = set()
         for i, recipient in enumerate(segment.recipients):
+            address = normalize_email(recipient.to_address)
+            if address in seen:  # the same person twice in one list gets one email (the first entry's data)
+                duplicates += 1
+                continue
+            seen.add(address)
             data = json.dumps(recipient.data(), separators=(",", ":"), ensure_ascii=False)
             if len(data) > MAX_TEMPLATE_DATA or len(data) > MAX_JOB_BYTES:
                 problems.append(f"segments[{segment.index}].recipients[{i}]: personalisation data is too large")
@@ -300,4 +308,4 @@ def expand(campaign_id: str, segments: list[ResolvedSegment], reply_to: list[str
             recipients_by_job[job_id] = [address for _, _, address in chunk]
     if problems:
         raise CampaignError(problems)
-    return Expansion(campaign_id, segments, jobs, recipients_by_job)
+    return Expansion(campaign_id, segments, jobs, recipients_by_job, duplicates)

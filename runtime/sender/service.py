@@ -201,7 +201,12 @@ class CampaignService:
             record = replace(record, lease_until="")
             self._store.create(record)
             log.info("campaign scheduled", extra={"campaign_id": campaign_id, "launch_at": record.launch_at})
-            return {**self._summary(record), "complete": True, "warnings": warnings}
+            return {
+                **self._summary(record),
+                "complete": True,
+                "duplicates_skipped": expansion.duplicates,
+                "warnings": warnings,
+            }
         assert enqueuer is not None
         self._store.create(record)
         report = enqueuer.enqueue(expansion.jobs)
@@ -211,6 +216,7 @@ class CampaignService:
             **self._summary(record),
             "complete": not not_enqueued,
             "not_enqueued": not_enqueued,
+            "duplicates_skipped": expansion.duplicates,
             "warnings": warnings,
         }
 

@@ -321,3 +321,14 @@ def test_immediate_launch_interrupted_mid_enqueue_is_resumed_by_the_minute_check
     (resumed,) = svc.launch_due()
     assert resumed["status"] == "launched" and resumed["complete"]
     assert len(sqs.bodies) == 2
+
+
+def test_an_address_listed_twice_in_a_segment_gets_one_email():
+    svc, _, sqs, *_ = service()
+    body = candidate(n=2)
+    body["segments"][0]["recipients"].append({"to_address": "V0@Example.org", "name": "again"})
+    result = svc.submit(body)
+    assert result["duplicates_skipped"] == 1
+    assert result["recipients"] == 3
+    entries = [e for b in sqs.bodies for e in json.loads(b)["bulk"]["BulkEmailEntries"]]
+    assert len(entries) == 3
