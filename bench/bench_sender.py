@@ -55,7 +55,7 @@ def _bench_consumer() -> tuple[float, float]:
     h = harness(rate=1_000_000.0, backup_region="", validate_requests=False)
 
     class Sqs:
-        def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:  # noqa: N803
+        def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, str]]) -> dict[str, Any]:
             for entry in Entries:
                 h.queue.send(entry["MessageBody"])
             return {"Successful": [{"Id": e["Id"]} for e in Entries], "Failed": []}
