@@ -289,7 +289,7 @@ def test_unparseable_message_ends_in_the_dlq_without_blocking_the_rest():
     assert h.queue.dlq == ['{"Content": "nope"}']
 
 
-def test_pacing_keeps_every_one_second_window_under_the_rate_across_consumers():
+def test_consumer_pacing_keeps_every_one_second_window_under_the_rate():
     h = harness(rate=40)
     for body in _bulk_jobs([f"p{i}@example.org" for i in range(600)]):
         h.queue.send(body)
@@ -375,3 +375,37 @@ def test_counter_items_are_summed_so_a_transaction_touches_each_item_once():
     assert items[("c1", "COUNTERS#DAY#2026-01-02")] == {"failed": 2, "suppressed": 1}
     assert items[("c1", "COUNTERS#LIST#l1")] == {"failed": 1}
     assert len(items) == 4
+
+
+def test_two_consumers_sharing_the_rate_log_stay_under_the_rate_together():
+    from runtime.sender.consumer import SenderConsumer
+
+    h = harness(rate=30)
+    c = h.consumer
+    second = SenderConsumer(
+        config=c.config,
+        ses=c._ses,
+        suppressions=h.suppressions,
+        ledger=h.ledger,
+        pacer=c._pacer,  # same store: the shared DynamoDB item in production
+        queue=h.queue,
+        headers=None,
+        clock=h.clock,
+        sleep=h.clock.sleep,
+    )
+    for body in _bulk_jobs([f"two{i}@example.org" for i in range(400)]):
+        h.queue.send(body)
+    consumers = [c, second]
+    turn = 0
+    while h.queue.messages:
+        records = h.queue.receive(2)
+        if not records:
+            h.clock.now = h.queue.next_visible()
+            continue
+        result = consumers[turn % 2].process(records)
+        turn += 1
+        if not result.incomplete:
+            h.queue.delete(records)
+    times = sorted(h.primary.send_times)
+    assert max(sum(n for t, n in times if start <= t < start + 1) for start, _ in times) <= 30
+    assert len(h.sent_to()) == 400 and max(h.sent_to().values()) == 1
