@@ -75,3 +75,46 @@ def test_direct_mode_uses_the_campaign_service(monkeypatch, capsys):
     assert calls == ["c9"]
     assert cli.main(["campaign", "redate", "c9", "later", "--direct"]) == 1
     assert "date: nope" in capsys.readouterr().err
+
+
+def test_api_mode_sends_the_file_with_the_bearer_key_and_reports_http_errors(tmp_path, capsys):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append((self.path, self.headers["Authorization"], self.headers["Content-Type"], json.loads(body)))
+            self._answer(201, {"campaign_id": "cli-1", "complete": True})
+
+        def do_DELETE(self):  # noqa: N802
+            self._answer(409, {"Code": "ConflictError", "Message": "campaign cli-1 is launched"})
+
+        def _answer(self, status, payload):
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        path = tmp_path / "c.json"
+        path.write_text(json.dumps(CANDIDATE))
+        assert cli.main(["campaign", "submit", str(path), "--api-url", url, "--api-key", "k1"]) == 0
+        assert seen == [("/campaigns", "Bearer k1", "application/json", CANDIDATE)]
+        assert json.loads(capsys.readouterr().out)["campaign_id"] == "cli-1"
+        assert cli.main(["campaign", "delete", "cli-1", "--api-url", url, "--api-key", "k1"]) == 1
+        assert "HTTP 409: campaign cli-1 is launched" in capsys.readouterr().err
+    finally:
+        server.shutdown()
+        server.server_close()
