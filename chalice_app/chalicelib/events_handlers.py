@@ -94,7 +94,7 @@ def _count(outcome: str, n: int = 1) -> None:
         wiring.metrics().add(METRIC, float(n), outcome=outcome)
 
 
-def _reject(exc: SnsError, source: str, sns_message_id: str | None = None) -> None:
+def _reject(exc: SnsError, source: str) -> None:
     _count("rejected")
     log.warning(
         "sns message rejected",
