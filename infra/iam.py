@@ -24,6 +24,8 @@ LAMBDA_TRUST = {
 }
 
 SES_SEND_ACTIONS = ["ses:SendEmail", "ses:SendBulkEmail", "ses:SendRawEmail"]
+# campaign launch creates/updates the campaign's SES templates in the primary and the backup region
+SES_TEMPLATE_ACTIONS = ["ses:CreateEmailTemplate", "ses:UpdateEmailTemplate", "ses:GetEmailTemplate"]
 DYNAMODB_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
@@ -57,12 +59,14 @@ def app_policy(
     topic_arn: pulumi.Input[str],
 ) -> dict[str, Any]:
     ses_resources: list[pulumi.Input[str]] = []
+    template_resources: list[pulumi.Input[str]] = []
     for region in cfg.regions:
         prefix = pulumi.Output.concat("arn:aws:ses:", region, ":", account_id, ":")
         ses_resources.append(pulumi.Output.concat(prefix, "identity/", cfg.domain))
         for logical in cfg.configuration_sets:
             ses_resources.append(pulumi.Output.concat(prefix, "configuration-set/", names.configuration_set(logical)))
         ses_resources.append(pulumi.Output.concat(prefix, "template/*"))
+        template_resources.append(pulumi.Output.concat(prefix, "template/*"))
     table_resources: list[pulumi.Input[str]] = []
     for arn in table_arns:
         table_resources += [arn, pulumi.Output.concat(arn, "/index/*")]
@@ -78,6 +82,12 @@ def app_policy(
                 "Action": SES_SEND_ACTIONS,
                 "Resource": ses_resources,
                 "Condition": {"StringLike": {"ses:FromAddress": f"*@{cfg.domain}"}},
+            },
+            {
+                "Sid": "ManageCampaignTemplates",
+                "Effect": "Allow",
+                "Action": SES_TEMPLATE_ACTIONS,
+                "Resource": template_resources,
             },
             {"Sid": "ReadSendingQuota", "Effect": "Allow", "Action": ["ses:GetAccount"], "Resource": "*"},
             {"Sid": "Tables", "Effect": "Allow", "Action": DYNAMODB_ACTIONS, "Resource": table_resources},

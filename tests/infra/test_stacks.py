@@ -469,6 +469,11 @@ def test_app_role_is_least_privilege(second: ProgramRun) -> None:
         "sesame-prod-send",
     ]
     assert statements["ConfirmEventSubscription"]["Resource"].endswith(":sesame-prod-ses-events")
+    templates = statements["ManageCampaignTemplates"]
+    assert set(templates["Action"]) == {"ses:CreateEmailTemplate", "ses:UpdateEmailTemplate", "ses:GetEmailTemplate"}
+    assert sorted(templates["Resource"]) == [
+        f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:template/*" for region in ("eu-west-1", "us-east-1")
+    ]
     wildcard = [s["Sid"] for s in statements.values() if s["Resource"] == "*"]
     assert wildcard == ["ReadSendingQuota"]
 
