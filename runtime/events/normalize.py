@@ -84,6 +84,7 @@ class NormalizedEvent:
     contact_list: str | None = None
     unsubscribe_all: bool | None = None
     topics_opted_out: tuple[str, ...] = ()
+    unsubscribed: bool = False  # this change opted the recipient out (all topics, or a topic not opted out before)
     detail: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -246,15 +247,15 @@ def normalize(record: m.AnySesRecord, raw: dict[str, Any] | None, event_id: str)
         elif isinstance(record, m.SubscriptionEvent):
             s = record.subscription
             timestamp = s.timestamp
-            new = s.newTopicPreferences
+            new, old = s.newTopicPreferences, s.oldTopicPreferences
+            opted_out = [t.topicName for t in (new.topicSubscriptionStatus if new else []) if _opted_out(t)]
+            was_out = {t.topicName for t in (old.topicSubscriptionStatus if old else []) if _opted_out(t)}
+            newly_out = tuple(t for t in opted_out if t not in was_out)
             fields.update(
                 contact_list=s.contactList,
                 unsubscribe_all=new.unsubscribeAll if new else None,
-                topics_opted_out=tuple(
-                    t.topicName
-                    for t in (new.topicSubscriptionStatus if new else [])
-                    if t.subscriptionStatus == "OptOut"
-                ),
+                topics_opted_out=tuple(opted_out),
+                unsubscribed=bool(new and new.unsubscribeAll and not (old and old.unsubscribeAll)) or bool(newly_out),
             )
     recipients, hashes = _addresses(targets)
     destination = mail.destination
@@ -277,6 +278,10 @@ def normalize(record: m.AnySesRecord, raw: dict[str, Any] | None, event_id: str)
         detail=detail,
         **fields,
     )
+
+
+def _opted_out(topic: m.TopicPreference) -> bool:
+    return topic.subscriptionStatus.replace("_", "").lower() == "optout"
 
 
 def _nested_timestamp(detail: dict[str, Any]) -> str | None:

@@ -198,7 +198,7 @@ def merge_message(
             )
         elif etype in SIMPLE_COUNTER:
             counters.append((campaign, list_name, day, SIMPLE_COUNTER[etype], 1))
-            if etype == "Subscription" and (event.unsubscribe_all or event.topics_opted_out):
+            if etype == "Subscription" and event.unsubscribed:
                 counters.append((campaign, list_name, day, "unsubscribed", 1))
         else:
             counters.append((campaign, list_name, day, "unknown", 1))

@@ -66,6 +66,7 @@ def test_complaint_click_delay_subscription_details_are_flattened():
     assert sub.contact_list == "ContactListName"
     assert sub.unsubscribe_all is True
     assert sub.topics_opted_out == ("ExampleTopicName",)
+    assert sub.unsubscribed is True  # unsubscribeAll went from false to true
     assert fixture_event("reject").reject_reason == "Bad content"
     failure = fixture_event("rendering_failure")
     assert failure.template_name == "MyTemplate"
@@ -158,3 +159,18 @@ def test_normalized_event_is_json_ready_for_forwarding():
     data = fixture_event("click").to_json_dict()
     assert json.loads(json.dumps(data))["link"].startswith("http://docs.aws.amazon.com")
     assert data["recipient_hashes"] == [recipient_hash("recipient@example.com")]
+
+
+def test_subscription_change_that_opts_nothing_new_out_is_not_an_unsubscribe():
+    record = ses_record("Subscription", unsubscribe_all=False)
+    record["subscription"]["newTopicPreferences"]["topicSubscriptionStatus"] = [
+        {"topicName": "news", "subscriptionStatus": "OptOut"},
+        {"topicName": "offers", "subscriptionStatus": "OptIn"},
+    ]
+    record["subscription"]["oldTopicPreferences"] = {
+        "unsubscribeAll": False,
+        "topicSubscriptionStatus": [{"topicName": "news", "subscriptionStatus": "OptOut"}],
+    }
+    event = event_from_message(json.dumps(record))
+    assert event.topics_opted_out == ("news",)
+    assert event.unsubscribed is False
