@@ -45,6 +45,14 @@ class ManagedProcess:
             argv, env=dict(env), cwd=str(cwd), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU the child has used so far (Linux /proc; 0.0 elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return 0.0
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 
