@@ -14,7 +14,7 @@ import threading
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,7 +146,23 @@ class SnsDelivery:
             )
         return self._envelopes[key]
 
-    def deliver(self, events: Iterable[SimulatedEvent]) -> DeliveryStats:
+    def deliver(
+        self, events: Iterable[SimulatedEvent], *, progress: Callable[[int], None] | None = None, chunk: int = 200
+    ) -> DeliveryStats:
+        """Publish ``events`` in order, ``chunk`` at a time (so consumers can start while publishing goes on)."""
+        pending: list[SimulatedEvent] = []
+        for event in events:
+            pending.append(event)
+            if len(pending) >= chunk:
+                self._deliver_chunk(pending)
+                pending = []
+                if progress:
+                    progress(self.stats.published)
+        if pending:
+            self._deliver_chunk(pending)
+        return self.stats
+
+    def _deliver_chunk(self, events: Iterable[SimulatedEvent]) -> DeliveryStats:
         by_queue: dict[str, list[str]] = {}
         posts: list[tuple[str, str]] = []
         for event in events:

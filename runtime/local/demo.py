@@ -22,11 +22,13 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -237,8 +239,11 @@ def start(opts: DemoOptions, progress: Progress) -> LocalStack:
 
 def _start(stack: LocalStack, progress: Progress) -> None:
     opts = stack.options
-    progress.step("starting moto_server (the AWS emulator) on 127.0.0.1")
-    stack.moto, stack.moto_url = start_moto(opts.state_dir, opts.moto_port)
+    progress.step("reading the dev stack from the Pulumi program (under Pulumi's mocks), starting moto on 127.0.0.1")
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the program runs in its own process meanwhile
+        captured = pool.submit(_capture_resources, opts, progress)
+        stack.moto, stack.moto_url = start_moto(opts.state_dir, opts.moto_port)
+        resources, stack.program_source = captured.result()
     progress.step(f"moto_server listening on {stack.moto_url}")
     aws_env = {
         "AWS_ENDPOINT_URL": stack.moto_url,
@@ -252,8 +257,6 @@ def _start(stack: LocalStack, progress: Progress) -> None:
     for name in ("AWS_PROFILE", "AWS_SECURITY_TOKEN"):
         os.environ.pop(name, None)
 
-    progress.step("reading the dev stack from the Pulumi program (under Pulumi's mocks)")
-    resources, stack.program_source = _capture_resources(opts, progress)
     stack.plan = provision.translate(resources)
     counts: dict[str, int] = {}
     for op in stack.plan.operations:
@@ -474,6 +477,27 @@ def _direct_send(stack: LocalStack, campaign_id: str, recipients: list[str]) -> 
     return mails
 
 
+@contextlib.contextmanager
+def _background_consumers(poller: SqsPoller, logicals: tuple[str, ...]) -> Iterator[None]:
+    """Poll ``logicals`` on a background thread while the body runs (one thread: handlers never run concurrently
+    with each other, as with a reserved concurrency of 1)."""
+    stop = threading.Event()
+    bindings = [b for logical in logicals for b in poller.binding_for(logical)]
+
+    def loop() -> None:
+        while not stop.is_set():
+            if not sum(poller.poll_once(b) for b in bindings):
+                stop.wait(0.05)
+
+    thread = threading.Thread(target=loop, name="sqs-poller", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _fire_schedules(stack: LocalStack) -> None:
     for name, handler in stack.schedules.items():
         handler(scheduled_event(name, stack.options.region), None)
@@ -563,18 +587,22 @@ def run_demo(stack: LocalStack, progress: Progress) -> Report:
         f"{'shuffled' if opts.out_of_order else 'in order'}): "
         + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
     )
-    stats = stack.delivery.deliver(events)
+    # Lambda consumes while SNS publishes: the poller drains the event queues while events are being delivered
+    before = sum(stack.poller.stats.records.values())
+    with _background_consumers(stack.poller, ("critical", "engagement")):
+        stats = stack.delivery.deliver(events, progress=lambda n: progress.update(f"published {n} events"))
     progress.step(
         "delivered as signed SNS envelopes: "
         + ", ".join(f"SQS {q} {n}" for q, n in sorted(stats.sqs_messages.items()))
         + f", webhook POSTs {stats.webhook_posts} (status {stats.webhook_status})"
     )
-    handled = stack.poller.drain(
+    stack.poller.drain(
         ("critical", "engagement"), timeout_s=300, progress=lambda n: progress.update(f"event queues: {n} handled")
     )
     with _quiet_stdout(stack.app_log):
         _fire_schedules(stack)
     stack.poller.drain(("critical", "engagement", "forward"), timeout_s=60)
+    handled = sum(stack.poller.stats.records.values()) - before
     progress.step(f"ingestion consumers handled {handled} SQS records")
     timings["events"] = time.monotonic() - t2
 
