@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -34,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.recipients < 1:
@@ -54,11 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         quiet=args.quiet,
     )
     progress = Progress(args.quiet)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the stack as cleanly as Ctrl-C
     try:
         stack = start(opts, progress)
     except LocalStackError as exc:
         print(f"local stack failed to start: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
     try:
         if not args.no_demo:
             report = run_demo(stack, progress)
