@@ -620,7 +620,7 @@ def run_demo(stack: LocalStack, progress: Progress) -> Report:
     )
     timings["report"] = time.monotonic() - t3
     timings["total"] = time.monotonic() - progress.started
-    timings["cpu: this process (poller, handlers, signing)"] = time.process_time()
+    timings["cpu: demo process (handlers, signing)"] = time.process_time()
     if stack.moto is not None:
         timings["cpu: moto"] = stack.moto.cpu_seconds()
     if stack.chalice is not None:

@@ -71,7 +71,7 @@ def render_text(report: Report) -> str:
     out += ["", "Counters"]
     out += [f"  {label:<42} {c.get(key, 0):>7}" for key, label in COUNTER_ROWS]
     if report.ses_suppressed:
-        out.append(f"  {'bounced: on the SES account suppression list':<42} {report.ses_suppressed:>7}")
+        out.append(f"  {'bounced: on SES account suppression list':<42} {report.ses_suppressed:>7}")
     out += ["", "Rates"]
     out += [f"  {label:<42} {100 * r.get(key, 0.0):>6.2f}%" for key, label in RATE_ROWS]
     if report.suppression_list:
@@ -119,7 +119,7 @@ def render_html(report: Report) -> str:
     )
     if report.ses_suppressed:
         counter_rows += (
-            "<tr><th scope='row'>bounced: on the SES account suppression list</th>"
+            "<tr><th scope='row'>bounced: on SES account suppression list</th>"
             f"<td>{report.ses_suppressed}</td></tr>"
         )
     rate_rows = "".join(
