@@ -207,6 +207,25 @@ def _capture_resources(opts: DemoOptions, progress: Progress) -> tuple[list[prov
     return provision.builtin_resources(opts.environment, opts.region, opts.domain), "docs/DESIGN.md naming (fallback)"
 
 
+def _warm_up(moto_url: str, region: str) -> None:
+    import boto3
+
+    session: Any = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+    )
+    calls = (
+        ("ssm", "describe_parameters"),
+        ("dynamodb", "list_tables"),
+        ("sqs", "list_queues"),
+        ("sns", "list_topics"),
+        ("sesv2", "list_email_identities"),
+        ("s3", "list_buckets"),
+    )
+    for service, operation in calls:
+        with contextlib.suppress(Exception):  # only a warm-up: provisioning reports real errors
+            getattr(session.client(service, endpoint_url=moto_url), operation)()
+
+
 def _install_log_file(path: Path) -> Any:
     """Send the in-process app's JSON logs to a file (runtime.logs.configure keeps a JsonFormatter handler)."""
     from runtime.logs import JsonFormatter
@@ -243,6 +262,7 @@ def _start(stack: LocalStack, progress: Progress) -> None:
     with ThreadPoolExecutor(max_workers=1) as pool:  # the program runs in its own process meanwhile
         captured = pool.submit(_capture_resources, opts, progress)
         stack.moto, stack.moto_url = start_moto(opts.state_dir, opts.moto_port)
+        _warm_up(stack.moto_url, opts.region)  # moto loads each service on first use: do it while Pulumi runs
         resources, stack.program_source = captured.result()
     progress.step(f"moto_server listening on {stack.moto_url}")
     aws_env = {

@@ -119,8 +119,7 @@ def render_html(report: Report) -> str:
     )
     if report.ses_suppressed:
         counter_rows += (
-            "<tr><th scope='row'>bounced: on SES account suppression list</th>"
-            f"<td>{report.ses_suppressed}</td></tr>"
+            f"<tr><th scope='row'>bounced: on SES account suppression list</th><td>{report.ses_suppressed}</td></tr>"
         )
     rate_rows = "".join(
         f"<tr><th scope='row'>{html.escape(label)}</th><td>{100 * r.get(key, 0.0):.2f}%</td></tr>"
