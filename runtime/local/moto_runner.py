@@ -16,6 +16,8 @@ The same WSGI application ``moto_server`` serves (``moto.server.DomainDispatcher
 * the update-expression "one ADD/SET/REMOVE clause" check runs once on the root of the expression instead of on
   every sub-expression (moto 5.2.5 re-walks the whole tree for each node: quadratic, ~10 % of the emulator's CPU
   in the demo); the verdict is the same because every sub-expression's clauses are among the root's;
+* parsed update expressions are cached by their text (moto parses each one twice per update and only ever
+  reads the parsed tree or deep-copies it before validation), and each tree walker computes its node types once;
 * ``TransactWriteItems`` snapshots only the items a transaction touches instead of deep-copying every table it
   names (moto 5.2.5 deep-copies whole tables for its rollback, so each transaction costs time proportional to the
   data stored; the ingestion engine commits one transaction per batch). Rollback semantics are kept: when the
@@ -322,6 +324,36 @@ def patch_update_expression_validation() -> None:
         return node
 
     validators.ActionCountValidator.traverse = traverse
+
+    from moto.dynamodb.parsing import expressions
+
+    parser = getattr(expressions, "UpdateExpressionParser")  # noqa: B009 - untyped module
+    original_make = parser.make.__func__
+    parsed: dict[str, Any] = {}
+
+    def make(cls: Any, expression: str) -> Any:
+        if cls is not parser:
+            return original_make(cls, expression)
+        tree = parsed.get(expression)
+        if tree is None:
+            tree = original_make(cls, expression)  # invalid expressions raise and are not cached
+            if len(parsed) > 4096:
+                parsed.clear()
+            parsed[expression] = tree
+        return tree
+
+    parser.make = classmethod(make)
+
+    traverser = getattr(ast_nodes, "DepthFirstTraverser")  # noqa: B009 - untyped module
+
+    def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+        cached = self.__dict__.get("_sesame_node_types")
+        if cached is None:
+            cached = tuple(self._processing_map().keys())
+            self.__dict__["_sesame_node_types"] = cached
+        return cached  # type: ignore[no-any-return]
+
+    traverser.nodes_to_be_processed = nodes_to_be_processed
 
 
 def _unix_time(dt: Any = None) -> float:
