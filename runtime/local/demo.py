@@ -157,6 +157,7 @@ class LocalStack:
     delivery: SnsDelivery | None = None
     app_log: Any = None
     schedules: dict[str, Callable[[dict[str, Any], Any], Any]] = field(default_factory=dict)
+    simulated: set[str] = field(default_factory=set)  # message ids whose SES events were published
 
     def close(self) -> None:
         for proc in (self.chalice, self.moto):
@@ -440,27 +441,49 @@ def _sent_mails(stack: LocalStack, campaign_id: str) -> list[SentMail]:
         if "LastEvaluatedKey" not in page:
             break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    sets = json.loads(stack.env.get("SESAME_CONFIGURATION_SETS", "{}") or "{}")
-    mails = []
-    for item in items:
-        message_id = item["message_id"]["S"]
-        if message_id.startswith("local-") or "sent_at" not in item:
-            continue  # suppressed or failed before reaching SES
-        mails.append(
-            SentMail(
-                message_id=message_id,
-                recipient=item.get("recipient", {}).get("S", ""),
-                sent_at=parse_time(item["sent_at"]["S"]),
-                source=item.get("from_address", {}).get("S", "demo@example.com"),
-                subject=item.get("subject", {}).get("S", "Hello"),
-                configuration_set=item.get("config_set", {}).get("S", sets.get("marketing", "sesame-dev-marketing")),
-                campaign_id=item.get("campaign_id", {}).get("S"),
-                list_name=item.get("list_name", {}).get("S"),
-                region=item.get("region", {}).get("S", stack.options.region),
-            )
-        )
+    mails = [m for m in (_mail_from_item(stack, item) for item in items) if m is not None]
     mails.sort(key=lambda m: m.message_id)
     return mails
+
+
+def _mail_from_item(stack: LocalStack, item: dict[str, Any]) -> SentMail | None:
+    """A messages-table item the sender wrote, as what SES knows about the message (None: never reached SES)."""
+    message_id = item["message_id"]["S"]
+    if message_id.startswith("local-") or "sent_at" not in item:
+        return None  # suppressed or failed before reaching SES
+    sets = json.loads(stack.env.get("SESAME_CONFIGURATION_SETS", "{}") or "{}")
+    return SentMail(
+        message_id=message_id,
+        recipient=item.get("recipient", {}).get("S", ""),
+        sent_at=parse_time(item["sent_at"]["S"]),
+        source=item.get("from_address", {}).get("S", "demo@example.com"),
+        subject=item.get("subject", {}).get("S", "Hello"),
+        configuration_set=item.get("config_set", {}).get("S", sets.get("marketing", "sesame-dev-marketing")),
+        campaign_id=item.get("campaign_id", {}).get("S"),
+        list_name=item.get("list_name", {}).get("S"),
+        region=item.get("region", {}).get("S", stack.options.region),
+    )
+
+
+def _unsimulated_mails(stack: LocalStack) -> list[SentMail]:
+    """Messages sent since the last look (a scan: fine for a local table), not yet given SES events."""
+    ddb = stack.client("dynamodb")
+    table = stack.env.get("SESAME_MESSAGES_TABLE", f"sesame-{stack.options.environment}-messages")
+    kwargs: dict[str, Any] = {"TableName": table}
+    found: list[SentMail] = []
+    while True:
+        page = ddb.scan(**kwargs)
+        for item in page.get("Items", []):
+            if item["message_id"]["S"] in stack.simulated:
+                continue
+            mail = _mail_from_item(stack, item)
+            if mail is not None:
+                found.append(mail)
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    found.sort(key=lambda m: m.message_id)
+    return found
 
 
 def _direct_send(stack: LocalStack, campaign_id: str, recipients: list[str]) -> list[SentMail]:
@@ -598,6 +621,7 @@ def run_demo(stack: LocalStack, progress: Progress) -> Report:
         SimulatorOptions(seed=opts.seed, duplicate_rate=opts.duplicate_rate, out_of_order=opts.out_of_order)
     )
     events = sim.schedule(mails)
+    stack.simulated.update(m.message_id for m in mails)
     kinds: dict[str, int] = {}
     for e in events:
         kinds[e.event_type] = kinds.get(e.event_type, 0) + 1
@@ -698,8 +722,23 @@ def serve_forever(stack: LocalStack, progress: Progress) -> None:
         if stack.chalice is not None and not stack.chalice.alive():
             raise LocalStackError(f"chalice local stopped; see {stack.chalice.log_path}")
         busy = 0
+        sent = 0
         for binding in stack.poller.bindings:
-            busy += stack.poller.poll_once(binding)
+            handled = stack.poller.poll_once(binding)
+            busy += handled
+            if binding.queue_name.endswith("-send"):
+                sent += handled
+        if sent and stack.delivery is not None:  # a campaign posted meanwhile: SES would now publish its events
+            opts = stack.options
+            new = _unsimulated_mails(stack)
+            if new:
+                sim = SesEventSimulator(
+                    SimulatorOptions(seed=opts.seed, duplicate_rate=opts.duplicate_rate, out_of_order=opts.out_of_order)
+                )
+                events = sim.schedule(new)
+                stack.simulated.update(m.message_id for m in new)
+                stack.delivery.deliver(events)
+                progress.step(f"SES accepted {len(new)} new messages; published their {len(events)} simulated events")
         if time.monotonic() - last_schedule >= 60:
             with _quiet_stdout(stack.app_log):
                 _fire_schedules(stack)
