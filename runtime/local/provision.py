@@ -238,7 +238,10 @@ def translate(resources: Iterable[DeclaredResource]) -> Plan:
                 )
             )
         else:
-            reason = next((why for prefix, why in _SKIP_REASONS if t.startswith(prefix)), "not emulated locally")
+            reason = next(
+                (why for prefix, why in _SKIP_REASONS if t.startswith(prefix)),
+                "no moto equivalent the local stack uses",
+            )
             plan.skipped.append((t, res.name, reason))
     # dependencies first: DLQs before the queues that redrive to them, topics and queues before subscriptions
     order = {"table": 0, "bucket": 0, "parameter": 0, "configuration_set": 1, "identity": 2, "topic": 3, "queue": 4}
