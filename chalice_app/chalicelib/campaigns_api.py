@@ -17,17 +17,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
 
 from chalicelib import sending
 from chalicelib.tracking_api import require_api_key
 from runtime import logs
-from runtime.sender.campaign import CampaignError
-from runtime.sender.service import CampaignNotFoundError, SchedulingUnavailableError
-from runtime.sender.templates import TemplateSyncError
-from runtime.stores.campaigns import CampaignExistsError, CampaignStateError
-from runtime.stores.dynamo import DynamoUnavailableError
 
 bp = Blueprint(__name__)
 log = logs.get_logger("sesame.campaigns")
@@ -51,6 +45,15 @@ def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any
         @functools.wraps(func)
         def view(**kwargs: Any) -> Any:
             require_api_key(bp.current_request)
+            # imported on first use (botocore and the sender's pydantic models cost Lambda cold start)
+            from botocore.exceptions import BotoCoreError, ClientError
+
+            from runtime.sender.campaign import CampaignError
+            from runtime.sender.service import CampaignNotFoundError, SchedulingUnavailableError
+            from runtime.sender.templates import TemplateSyncError
+            from runtime.stores.campaigns import CampaignExistsError, CampaignStateError
+            from runtime.stores.dynamo import DynamoUnavailableError
+
             try:
                 return func(**kwargs)
             except CampaignError as exc:

@@ -14,21 +14,20 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import BadRequestError, Blueprint, ForbiddenError, Response
 
 from chalicelib import wiring
 from runtime import logs
-from runtime.events.models import ENGAGEMENT_TYPES
-from runtime.events.normalize import NormalizedEvent
-from runtime.ingest.engine import ApplyResult, IngestEngine
-from runtime.ingest.pipeline import Decoded, decode, decode_batch
-from runtime.sns.certs import CertificateStore
-from runtime.sns.confirm import SubscriptionConfirmer
-from runtime.sns.errors import SnsError
-from runtime.sns.verify import SnsVerifier
-from runtime.stores.tracking import DynamoTrackingStore
+
+if TYPE_CHECKING:  # imported on first use below: they pull in pydantic and cryptography (cold start)
+    from runtime.events.normalize import NormalizedEvent
+    from runtime.ingest.engine import ApplyResult, IngestEngine
+    from runtime.ingest.pipeline import Decoded
+    from runtime.sns.confirm import SubscriptionConfirmer
+    from runtime.sns.errors import SnsError
+    from runtime.sns.verify import SnsVerifier
 
 bp = Blueprint(__name__)
 log = logs.get_logger("sesame.events")
@@ -52,6 +51,9 @@ class TransientBatchFailure(RuntimeError):
 
 @functools.cache
 def _verifier() -> SnsVerifier:
+    from runtime.sns.certs import CertificateStore
+    from runtime.sns.verify import SnsVerifier
+
     s = wiring.settings()
     return SnsVerifier(
         s.sns_allowed_topic_arns, CertificateStore(s.sns_cert_dir or None), max_age_seconds=s.sns_max_age_seconds
@@ -60,12 +62,17 @@ def _verifier() -> SnsVerifier:
 
 @functools.cache
 def _confirmer() -> SubscriptionConfirmer:
+    from runtime.sns.confirm import SubscriptionConfirmer
+
     s = wiring.settings()
     return SubscriptionConfirmer(s.sns_allowed_topic_arns, lambda region: wiring.client("sns", region or s.region))
 
 
 @functools.cache
 def _engine() -> IngestEngine:
+    from runtime.ingest.engine import IngestEngine
+    from runtime.stores.tracking import DynamoTrackingStore
+
     s = wiring.settings()
     store = DynamoTrackingStore.from_settings(wiring.client("dynamodb", s.region), s)
     return IngestEngine(
@@ -103,6 +110,8 @@ def _reject(exc: SnsError, source: str) -> None:
 
 
 def _apply(events: Sequence[NormalizedEvent]) -> ApplyResult:
+    from runtime.events.models import ENGAGEMENT_TYPES
+
     result = _engine().apply(events)
     for outcome in ("created", "updated", "duplicate"):
         _count(outcome, result.count(outcome))
@@ -170,6 +179,9 @@ def ses_webhook() -> Response:
 
 
 def _webhook(body: bytes) -> Response:
+    from runtime.ingest.pipeline import decode
+    from runtime.sns.errors import SnsError
+
     try:
         decoded = decode(_verifier(), body)
     except SnsError as exc:
@@ -240,6 +252,9 @@ def consume_records(records: Iterable[Any], queue_url: str) -> None:
     records fail transiently, the others are deleted with DeleteMessageBatch and the handler raises, so SQS
     redelivers only the failed ones (DLQ after 3 receives).
     """
+    from runtime.ingest.pipeline import decode_batch
+    from runtime.sns.errors import SnsError
+
     batch = list(records)
     done: list[Any] = []  # processed or permanently rejected: delete if the batch fails
     transient: list[Any] = []

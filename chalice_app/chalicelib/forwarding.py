@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from chalicelib import wiring
 from runtime import logs
-from runtime.forwarding.delivery import Forwarder
-from runtime.forwarding.sink import ForwardingSink
+
+if TYPE_CHECKING:  # imported on first use below (urllib.request is costly at cold start)
+    from runtime.forwarding.sink import ForwardingSink
 
 bp = Blueprint(__name__)
 log = logs.get_logger("sesame.forwarding")
@@ -27,6 +28,9 @@ FORWARD_BATCH_WINDOW_SECONDS = 15
 
 @functools.cache
 def _sink() -> ForwardingSink | None:
+    from runtime.forwarding.delivery import Forwarder
+    from runtime.forwarding.sink import ForwardingSink
+
     s = wiring.settings()
     if not s.forward_url:
         return None
@@ -40,6 +44,9 @@ def _sink() -> ForwardingSink | None:
 @functools.cache
 def _urgent_sink() -> ForwardingSink | None:
     """Same sink with a short HTTP timeout: the immediate path runs inside ingestion and unsubscribe requests."""
+    from runtime.forwarding.delivery import Forwarder
+    from runtime.forwarding.sink import ForwardingSink
+
     sink = _sink()
     if sink is None:
         return None

@@ -10,23 +10,18 @@ import functools
 import os
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
 from chalicelib import wiring
 from runtime import logs
-from runtime.sender.consumer import BatchIncompleteError, QueueRecord, SenderConfig, SenderConsumer, summary
-from runtime.sender.enqueue import Enqueuer
-from runtime.sender.headers import UnsubscribeHeaders
-from runtime.sender.ledger import DynamoLedger
-from runtime.sender.pacing import AccountLimitsProvider, DynamoRateStore, Pacer
-from runtime.sender.service import CampaignConfig, CampaignService, S3PayloadStore
-from runtime.sender.templates import TemplateLoader, TemplatePublisher
-from runtime.stores.campaigns import DynamoCampaignStore
-from runtime.stores.suppressions import DynamoSuppressionStore
-from runtime.tokens import TokenSigner
+
+if TYPE_CHECKING:  # imported on first use below: the sender's models pull in pydantic (cold start)
+    from runtime.sender.consumer import QueueRecord, SenderConsumer
+    from runtime.sender.headers import UnsubscribeHeaders
+    from runtime.sender.service import CampaignService
 
 bp = Blueprint(__name__)
 log = logs.get_logger("sesame.sender")
@@ -78,6 +73,9 @@ def _ses(region: str) -> Any:
 
 @functools.cache
 def unsubscribe_headers() -> UnsubscribeHeaders | None:
+    from runtime.sender.headers import UnsubscribeHeaders
+    from runtime.tokens import TokenSigner
+
     s = wiring.settings()
     if not s.unsubscribe_secrets or not s.unsubscribe_base_url:
         log.warning("unsubscribe headers disabled: SESAME_UNSUBSCRIBE_SECRETS or SESAME_UNSUBSCRIBE_BASE_URL unset")
@@ -87,6 +85,11 @@ def unsubscribe_headers() -> UnsubscribeHeaders | None:
 
 @functools.cache
 def consumer() -> SenderConsumer:
+    from runtime.sender.consumer import SenderConfig, SenderConsumer
+    from runtime.sender.ledger import DynamoLedger
+    from runtime.sender.pacing import AccountLimitsProvider, DynamoRateStore, Pacer
+    from runtime.stores.suppressions import DynamoSuppressionStore
+
     s = wiring.settings()
     dynamodb = wiring.client("dynamodb", s.region)
     pacer = Pacer(
@@ -120,6 +123,11 @@ def consumer() -> SenderConsumer:
 
 @functools.cache
 def campaign_service() -> CampaignService:
+    from runtime.sender.enqueue import Enqueuer
+    from runtime.sender.service import CampaignConfig, CampaignService, S3PayloadStore
+    from runtime.sender.templates import TemplateLoader, TemplatePublisher
+    from runtime.stores.campaigns import DynamoCampaignStore
+
     s = wiring.settings()
     regions = [s.region] + ([s.backup_region] if s.backup_region and s.backup_region != s.region else [])
     return CampaignService(
@@ -145,6 +153,8 @@ def _reset() -> None:
 
 
 def queue_records(event: SQSEvent) -> list[QueueRecord]:
+    from runtime.sender.consumer import QueueRecord
+
     records = []
     for record in event:
         raw = record.to_dict()
@@ -164,6 +174,8 @@ def invocation_deadline(event: SQSEvent) -> float | None:
 
 @bp.on_sqs_message(queue=SEND_QUEUE, batch_size=10, name="sender")
 def send_batch(event: SQSEvent) -> None:
+    from runtime.sender.consumer import BatchIncompleteError, summary
+
     result = consumer().process(queue_records(event), deadline=invocation_deadline(event))
     wiring.metrics().add("EmailsSent", result.counts.get("sent", 0), region=wiring.settings().region)
     for kind in ("suppressed", "failed"):

@@ -11,7 +11,7 @@ import functools
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from chalice import BadRequestError, Blueprint, ForbiddenError, Response, UnauthorizedError
@@ -22,11 +22,9 @@ from chalicelib import wiring
 from runtime import logs
 from runtime.auth import ApiKeyAuthenticator, InvalidCredentialsError, MissingCredentialsError
 from runtime.query import errors
-from runtime.query.pagination import PageTokens
-from runtime.query.reader import DynamoTrackingReader, TableNames
-from runtime.query.service import TrackingQueries
-from runtime.stores.dynamo import DynamoUnavailableError
-from runtime.stores.suppressions import DynamoSuppressionStore, SuppressionStoreError
+
+if TYPE_CHECKING:  # imported on first use below (cold start of every function that imports app.py)
+    from runtime.query.service import TrackingQueries
 
 bp = Blueprint(__name__)
 log = logs.get_logger("sesame.api")
@@ -49,6 +47,11 @@ def _authenticator() -> ApiKeyAuthenticator:
 
 @functools.cache
 def queries() -> TrackingQueries:
+    from runtime.query.pagination import PageTokens
+    from runtime.query.reader import DynamoTrackingReader, TableNames
+    from runtime.query.service import TrackingQueries
+    from runtime.stores.suppressions import DynamoSuppressionStore
+
     s = wiring.settings()
     dynamodb = wiring.client("dynamodb", s.region)
     reader = DynamoTrackingReader(dynamodb, TableNames(s.messages_table, s.events_table, s.campaigns_table))
@@ -127,6 +130,9 @@ def api_route(path: str, methods: list[str], *, auth: bool = True) -> Callable[[
             request = bp.current_request
             if auth:
                 require_api_key(request)
+            from runtime.stores.dynamo import DynamoUnavailableError
+            from runtime.stores.suppressions import SuppressionStoreError
+
             try:
                 return func(**kwargs)
             except errors.ExpiredError as exc:

@@ -9,7 +9,7 @@ import functools
 import hashlib
 import html
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote
 
 from chalice import Blueprint, Response
@@ -18,8 +18,10 @@ from chalicelib import wiring
 from runtime import logs
 from runtime.stores.dynamo import DynamoUnavailableError
 from runtime.stores.schema import counter_sort_keys, counter_update, day_of, iso, ttl_epoch
-from runtime.stores.suppressions import DynamoSuppressionStore, Suppression, SuppressionStoreError
 from runtime.tokens import TokenError, TokenSigner, UnsubscribeClaim
+
+if TYPE_CHECKING:  # imported on first use below (cold start of every function that imports app.py)
+    from runtime.stores.suppressions import DynamoSuppressionStore
 
 bp = Blueprint(__name__)
 log = logs.get_logger("sesame.unsubscribe")
@@ -49,6 +51,8 @@ def _signer() -> TokenSigner | None:
 
 @functools.cache
 def _store() -> DynamoSuppressionStore:
+    from runtime.stores.suppressions import DynamoSuppressionStore
+
     s = wiring.settings()
     return DynamoSuppressionStore(wiring.client("dynamodb", s.region), s.suppressions_table)
 
@@ -175,6 +179,8 @@ def unsubscribe_post() -> Response:
     claim = _verify(_token_from_request(form))
     if isinstance(claim, Response):
         return claim
+    from runtime.stores.suppressions import SuppressionStoreError
+
     try:
         newly = record(claim)
     except SuppressionStoreError as exc:
@@ -208,6 +214,8 @@ def record(claim: UnsubscribeClaim, now: datetime | None = None) -> bool:
 
     Returns True the first time (then the event is forwarded), False when already unsubscribed at that scope.
     """
+    from runtime.stores.suppressions import Suppression
+
     s = wiring.settings()
     moment = now or datetime.now(UTC)
     stamp = iso(moment)

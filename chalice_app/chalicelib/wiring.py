@@ -2,6 +2,11 @@
 
 Everything is lazy and cached per Lambda container: nothing happens at import time. Tests call ``reset()``
 after changing env vars.
+
+Cold start: importing ``app.py`` registers every route and handler of every Lambda function, so the blueprints
+import only chalice, the stdlib and light ``runtime`` modules at module level; boto3, pydantic models and each
+area's machinery are imported by the handler that needs them, on first use, so each function pays only for its
+own path.
 """
 
 from __future__ import annotations
@@ -9,10 +14,12 @@ from __future__ import annotations
 import functools
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime import logs
-from runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from runtime.settings import Settings
 
 _BOTO_CONFIG: dict[str, Any] = {
     "connect_timeout": 3,
@@ -23,6 +30,8 @@ _BOTO_CONFIG: dict[str, Any] = {
 
 @functools.cache
 def settings() -> Settings:
+    from runtime.settings import Settings
+
     logs.configure(os.environ.get("SESAME_LOG_LEVEL", "INFO"), stage=os.environ.get("SESAME_STAGE", "dev-local"))
     return Settings.from_env(os.environ, secrets_loader=_load_ssm_secrets)
 

@@ -5,15 +5,11 @@ The low-level client is used everywhere (the resource layer is slower to import 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-_SER = TypeSerializer()
-_DES = TypeDeserializer()
 
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
@@ -22,6 +18,14 @@ TRANSACT_LIMIT = 100
 
 class DynamoUnavailableError(RuntimeError):
     """DynamoDB kept returning unprocessed items/throttling after retries (transient: retry the work later)."""
+
+
+@functools.cache
+def _codecs() -> tuple[Any, Any]:
+    """boto3's (de)serialisers, imported on first use: importing boto3 costs ~200 ms of Lambda cold start."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 def _plain(value: Any) -> Any:
@@ -38,19 +42,21 @@ def _plain(value: Any) -> Any:
 
 def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
     """Python mapping -> DynamoDB attribute map (floats become Decimals, None values are dropped)."""
+    serializer = _codecs()[0]
     out: dict[str, Any] = {}
     for key, value in data.items():
         if value is None:
             continue
         if isinstance(value, float):
             value = Decimal(str(value))
-        out[key] = _SER.serialize(value)
+        out[key] = serializer.serialize(value)
     return out
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     """DynamoDB attribute map -> plain Python (Decimals become int/float)."""
-    return {key: _plain(_DES.deserialize(value)) for key, value in item.items()}
+    deserializer = _codecs()[1]
+    return {key: _plain(deserializer.deserialize(value)) for key, value in item.items()}
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

@@ -229,7 +229,9 @@ def test_sqs_partial_failure_deletes_only_settled_records_and_raises(client, app
     good = body_for(signer, ses_record("Bounce", message_id="good"))
     flaky = body_for(signer, ses_record("Bounce", message_id="flaky"))
     forged = as_body(ATTACKS[0].build(signer))
-    real_decode_batch = events_handlers.decode_batch
+    from runtime.ingest import pipeline
+
+    real_decode_batch = pipeline.decode_batch
 
     def decode_batch(verifier, bodies):
         results = real_decode_batch(verifier, bodies)
@@ -238,7 +240,7 @@ def test_sqs_partial_failure_deletes_only_settled_records_and_raises(client, app
             for body, result in zip(bodies, results, strict=True)
         ]
 
-    app_env["monkeypatch"].setattr(events_handlers, "decode_batch", decode_batch)
+    app_env["monkeypatch"].setattr(pipeline, "decode_batch", decode_batch)
     event = _sqs_event(sqs, url, [good, flaky, forged])
     with pytest.raises(events_handlers.TransientBatchFailure):
         client.lambda_.invoke("critical_events", event)
