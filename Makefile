@@ -9,9 +9,9 @@ STAGE ?= dev-local
 
 .PHONY: local test lint typecheck unit functional infra bench package clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade 'pip>=23,<26.3'  # chalice 1.34 packages with pip<26.3
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
