@@ -329,8 +329,8 @@ def _start(stack: LocalStack, progress: Progress) -> None:
             "SESAME_DEFAULT_FROM": f"Sesame Demo <demo@{opts.domain}>",
             "SNS_CERT_DIR": signer.cert_dir,
             "SNS_MAX_AGE_SECONDS": "3600",
-            # the sender insists on https (RFC 8058); chalice local serves http on the same port (docs/local.md)
-            "SESAME_UNSUBSCRIBE_BASE_URL": f"https://localhost:{port}/unsubscribe",
+            # the app's base URL (the sender appends /unsubscribe?token=...); plain http is accepted for loopback only
+            "SESAME_UNSUBSCRIBE_BASE_URL": f"http://127.0.0.1:{port}",
             "SESAME_MAX_SEND_RATE": os.environ.get("SESAME_MAX_SEND_RATE", "1000"),  # moto lacks GetAccount
             "SESAME_CORS_ORIGINS": "*",
         }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from runtime.tokens import Scope, TokenSigner
 
@@ -33,7 +33,7 @@ class UnsubscribeHeaders:
     mailto: str = ""
 
     def __post_init__(self) -> None:
-        if not self.base_url.startswith("https://"):
+        if not (self.base_url.startswith("https://") or _is_loopback_http(self.base_url)):
             raise HeaderError("SESAME_UNSUBSCRIBE_BASE_URL must be an https:// URL (RFC 8058 one-click needs HTTPS)")
 
     def url(self, recipient_hash: str, *, campaign_id: str | None, list_name: str | None) -> str:
@@ -51,6 +51,12 @@ class UnsubscribeHeaders:
         if len(value) > MAX_HEADER_VALUE:
             raise HeaderError("List-Unsubscribe would exceed SES's 995-character header limit")
         return [{"Name": LIST_UNSUBSCRIBE, "Value": value}, {"Name": LIST_UNSUBSCRIBE_POST, "Value": ONE_CLICK}]
+
+
+def _is_loopback_http(url: str) -> bool:
+    """Plain http is accepted only for this machine (the local stack's ``chalice local``), never for real mail."""
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in {"localhost", "127.0.0.1", "::1"}
 
 
 def has_header(headers: list[dict[str, str]] | None, name: str) -> bool:
