@@ -289,6 +289,19 @@ EVENT_TYPES: tuple[str, ...] = (
     "DeliveryDelay",
     "Subscription",
 )
+# eventType -> the key of its detail object in the SES payload
+DETAIL_KEYS: dict[str, str] = {
+    "Send": "send",
+    "Reject": "reject",
+    "Bounce": "bounce",
+    "Complaint": "complaint",
+    "Delivery": "delivery",
+    "Open": "open",
+    "Click": "click",
+    "Rendering Failure": "failure",
+    "DeliveryDelay": "deliveryDelay",
+    "Subscription": "subscription",
+}
 NOTIFICATION_TYPES: tuple[str, ...] = ("Bounce", "Complaint", "Delivery")
 CRITICAL_TYPES = frozenset({"Bounce", "Complaint", "Reject", "Subscription", "Rendering Failure"})
 ENGAGEMENT_TYPES = frozenset({"Send", "Delivery", "Open", "Click", "DeliveryDelay"})

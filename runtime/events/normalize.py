@@ -111,19 +111,7 @@ class NormalizedEvent:
 _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(NormalizedEvent))
 
 
-_DETAIL_KEYS = {
-    "Send": "send",
-    "Reject": "reject",
-    "Bounce": "bounce",
-    "Complaint": "complaint",
-    "Delivery": "delivery",
-    "Open": "open",
-    "Click": "click",
-    "Rendering Failure": "failure",
-    "RenderingFailure": "failure",
-    "DeliveryDelay": "deliveryDelay",
-    "Subscription": "subscription",
-}
+_DETAIL_KEYS = {**m.DETAIL_KEYS, "RenderingFailure": "failure"}  # the type as some SES payloads spell it
 
 
 _TYPE_RE = re.compile(r'"(eventType|notificationType)"\s*:\s*"([A-Za-z ]{1,40})"')

@@ -38,37 +38,12 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from runtime.events.models import DETAIL_KEYS, EVENT_TYPES
 from runtime.stores.schema import iso
 
 SIMULATOR_DOMAIN = "simulator.amazonses.com"
 DEFAULT_ACCOUNT_ID = "123456789012"
 
-EVENT_TYPES: tuple[str, ...] = (
-    "Send",
-    "Reject",
-    "Bounce",
-    "Complaint",
-    "Delivery",
-    "Open",
-    "Click",
-    "Rendering Failure",
-    "DeliveryDelay",
-    "Subscription",
-)
-
-# eventType -> the key of its detail object
-DETAIL_KEYS: dict[str, str] = {
-    "Send": "send",
-    "Reject": "reject",
-    "Bounce": "bounce",
-    "Complaint": "complaint",
-    "Delivery": "delivery",
-    "Open": "open",
-    "Click": "click",
-    "Rendering Failure": "failure",
-    "DeliveryDelay": "deliveryDelay",
-    "Subscription": "subscription",
-}
 
 _USER_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
