@@ -3,8 +3,11 @@ region (the primary region's SES is failing)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
+
+from runtime.emails import mask_email
 
 Verdict = Literal["throttled", "quota", "permanent", "regional", "transient"]
 
@@ -50,6 +53,9 @@ BULK_STATUS: dict[str, Verdict] = {
     "TRANSIENT_FAILURE": "transient",
     "FAILED": "transient",
 }
+# SES error messages can name addresses ("The following identities failed the check in region ...: a@b.c");
+# reasons are logged and stored on job records, so addresses in them are masked
+_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"']+@[A-Za-z0-9.-]+")
 _CONNECTION_ERRORS = (
     "EndpointConnectionError",
     "ConnectionClosedError",
@@ -68,7 +74,8 @@ class Classified:
     @property
     def reason(self) -> str:
         """The ``failure_reason`` recorded for permanent failures (never contains an address)."""
-        return f"{self.code}: {self.message}"[:500]
+        message = _ADDRESS.sub(lambda m: mask_email(m.group(0)), self.message)
+        return f"{self.code}: {message}"[:500]
 
 
 def classify(exc: BaseException) -> Classified:

@@ -409,3 +409,23 @@ def test_two_consumers_sharing_the_rate_log_stay_under_the_rate_together():
     times = sorted(h.primary.send_times)
     assert max(sum(n for t, n in times if start <= t < start + 1) for start, _ in times) <= 30
     assert len(h.sent_to()) == 400 and max(h.sent_to().values()) == 1
+
+
+def test_failure_reasons_naming_addresses_are_stored_and_logged_masked(caplog: pytest.LogCaptureFixture):
+    message = (
+        "Email address is not verified. The following identities failed the check in region US-EAST-1: "
+        "news@example.com, x@example.org"
+    )
+    h = harness(primary_fail=lambda op, params: client_error("MessageRejected", 400, message))
+    h.queue.send(send_line("x@example.org"))
+    with caplog.at_level("DEBUG"):
+        h.drain()
+    (item,) = h.ledger.messages.values()
+    assert item["failure_reason"].startswith("MessageRejected: Email address is not verified")
+    assert "x***@example.org" in item["failure_reason"]
+    assert "x@example.org" not in item["failure_reason"]
+    assert "news@example.com" not in item["failure_reason"]
+    logged = " ".join(str(vars(r)) for r in caplog.records)
+    assert "send failed permanently" in logged
+    assert "x@example.org" not in logged
+    assert "news@example.com" not in logged
