@@ -70,9 +70,11 @@ def app_policy(
     table_resources: list[pulumi.Input[str]] = []
     for arn in table_arns:
         table_resources += [arn, pulumi.Output.concat(arn, "/index/*")]
-    log_groups = pulumi.Output.concat(
-        "arn:aws:logs:", cfg.region, ":", account_id, ":log-group:/aws/lambda/sesame-", cfg.stage, "-*"
+    # Chalice names the REST API handler ``sesame-<stage>`` and every other function ``sesame-<stage>-<name>``
+    api_log_group = pulumi.Output.concat(
+        "arn:aws:logs:", cfg.region, ":", account_id, ":log-group:/aws/lambda/sesame-", cfg.stage
     )
+    log_groups = pulumi.Output.concat(api_log_group, "-*")
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -116,7 +118,12 @@ def app_policy(
                 "Sid": "Logs",
                 "Effect": "Allow",
                 "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [log_groups, pulumi.Output.concat(log_groups, ":*")],
+                "Resource": [
+                    api_log_group,
+                    pulumi.Output.concat(api_log_group, ":*"),
+                    log_groups,
+                    pulumi.Output.concat(log_groups, ":*"),
+                ],
             },
         ],
     }

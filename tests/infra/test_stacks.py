@@ -478,6 +478,28 @@ def test_app_role_is_least_privilege(second: ProgramRun) -> None:
     assert wildcard == ["ReadSendingQuota"]
 
 
+def test_app_role_may_log_from_the_api_handler_and_every_other_function(second: ProgramRun) -> None:
+    from fnmatch import fnmatchcase
+
+    (logs,) = [
+        s
+        for s in json.loads(second.of_type("aws:iam/rolePolicy:RolePolicy")[0].inputs["policy"])["Statement"]
+        if s["Sid"] == "Logs"
+    ]
+    prefix = f"arn:aws:logs:eu-west-1:{MOCK_ACCOUNT_ID}:log-group:/aws/lambda/"
+    # Chalice: the REST API handler is <app>-<stage>, the others <app>-<stage>-<function>
+    for function in (
+        "sesame-prod-eu-west-1",
+        "sesame-prod-eu-west-1-sender",
+        "sesame-prod-eu-west-1-check_for_campaign",
+    ):
+        group = prefix + function
+        assert any(fnmatchcase(group, r) for r in logs["Resource"]), group
+        assert any(fnmatchcase(f"{group}:log-stream:2026/11/22/[$LATEST]abc", r) for r in logs["Resource"]), group
+    assert not any(fnmatchcase(prefix + "sesame-prod-us-east-1", r) for r in logs["Resource"])
+    assert not any(fnmatchcase(prefix + "other-function", r) for r in logs["Resource"])
+
+
 def test_alarms_cover_reputation_thresholds_and_every_dlq(home: ProgramRun) -> None:
     alarms = {
         a.inputs["metricName"] + ":" + a.inputs.get("dimensions", {}).get("QueueName", ""): a.inputs
