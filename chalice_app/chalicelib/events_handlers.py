@@ -260,7 +260,8 @@ def consume_records(records: Iterable[Any], queue_url: str) -> None:
     transient: list[Any] = []
     pending: list[tuple[Any, NormalizedEvent]] = []
     try:
-        for record, decoded in zip(batch, decode_batch(_verifier(), [r.body for r in batch]), strict=True):
+        decoded_batch = decode_batch(_verifier(), [r.body for r in batch], [_sent_at(r) for r in batch])
+        for record, decoded in zip(batch, decoded_batch, strict=True):
             if isinstance(decoded, SnsError):
                 _reject(decoded, "sqs")
                 (transient if decoded.http_status >= 500 else done).append(record)
@@ -294,6 +295,19 @@ def consume_records(records: Iterable[Any], queue_url: str) -> None:
         raise TransientBatchFailure(
             f"{len(transient)} of {len(batch)} records failed transiently; they will be retried"
         )
+
+
+def _sent_at(record: Any) -> float | None:
+    """When SQS received the record (``attributes.SentTimestamp``, epoch ms) in epoch seconds, or None.
+
+    SNS_MAX_AGE_SECONDS is measured up to this moment: a record that reached the queue fresh stays valid through a
+    queue backlog and retries instead of being dropped as stale.
+    """
+    try:
+        raw = record.to_dict().get("attributes", {}).get("SentTimestamp")
+        return int(raw) / 1000.0 if raw else None
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _delete(queue_url: str, records: Sequence[Any]) -> None:

@@ -155,12 +155,19 @@ class SnsVerifier:
     def is_allowed_topic(self, topic_arn: object) -> bool:
         return type(topic_arn) is str and topic_arn in self._allowed
 
-    def verify(self, body: str | bytes | bytearray | Mapping[str, Any]) -> SnsEnvelope:
+    def verify(
+        self, body: str | bytes | bytearray | Mapping[str, Any], *, received_at: float | None = None
+    ) -> SnsEnvelope:
         """Verify one SNS message and return it as a model, or raise an ``SnsError``.
 
         ``SnsMalformedError`` (400) when the body is not an SNS message; a ``SnsVerificationError`` subclass
         (403) when it fails verification; ``CertificateUnavailableError`` (503) when the certificate cannot be
         obtained right now.
+
+        ``received_at`` (epoch seconds): when a trusted queue received the message (an SQS record's
+        ``SentTimestamp``). The age check then measures the delay from SNS to the queue, not to now, so a queue
+        backlog or a retry never turns a message that arrived fresh into a stale one (and drops it). The
+        future-timestamp check always uses the clock.
         """
         data = _load(body)
 
@@ -178,7 +185,8 @@ class SnsVerifier:
 
         timestamp = parse_timestamp(data["Timestamp"])
         now = self._clock()
-        if self._max_age and now - timestamp > self._max_age:
+        age_at = now if received_at is None else min(now, received_at)
+        if self._max_age and age_at - timestamp > self._max_age:
             raise StaleMessageError("Timestamp is older than SNS_MAX_AGE_SECONDS")
         if timestamp - now > self._max_skew:
             raise StaleMessageError("Timestamp is in the future")

@@ -233,8 +233,8 @@ def test_sqs_partial_failure_deletes_only_settled_records_and_raises(client, app
 
     real_decode_batch = pipeline.decode_batch
 
-    def decode_batch(verifier, bodies):
-        results = real_decode_batch(verifier, bodies)
+    def decode_batch(verifier, bodies, *args):
+        results = real_decode_batch(verifier, bodies, *args)
         return [
             CertificateUnavailableError("certificate download timed out") if body == flaky else result
             for body, result in zip(bodies, results, strict=True)
@@ -249,6 +249,31 @@ def test_sqs_partial_failure_deletes_only_settled_records_and_raises(client, app
     ddb = app_env["ddb"]
     assert "Item" in ddb.get_item(TableName="sesame-dev-messages", Key={"message_id": {"S": "good"}})
     assert "Item" not in ddb.get_item(TableName="sesame-dev-messages", Key={"message_id": {"S": "flaky"}})
+
+
+def test_sqs_record_that_reached_the_queue_fresh_is_applied_after_a_long_backlog(client, app_env, signer):
+    from runtime.stores.schema import parse_time
+
+    stamp = "2024-06-20T01:50:12.190Z"  # far older than SNS_MAX_AGE_SECONDS (3600) by now
+    body = signer.notification_json(TOPIC_ARN, json.dumps(ses_record("Bounce", message_id="late")), timestamp=stamp)
+    event = client.events.generate_sqs_event(message_bodies=[body], queue_name="sesame-dev-critical")
+    event["Records"][0]["attributes"]["SentTimestamp"] = str(int(parse_time(stamp).timestamp() * 1000) + 2000)
+    response = client.lambda_.invoke("critical_events", event)
+    assert response.payload is None
+    ddb = app_env["ddb"]
+    assert "Item" in ddb.get_item(TableName="sesame-dev-messages", Key={"message_id": {"S": "late"}})
+
+
+def test_sqs_record_that_was_already_stale_when_queued_is_dropped(client, app_env, signer):
+    from runtime.stores.schema import parse_time
+
+    stamp = "2024-06-20T01:50:12.190Z"
+    body = signer.notification_json(TOPIC_ARN, json.dumps(ses_record("Bounce", message_id="old")), timestamp=stamp)
+    event = client.events.generate_sqs_event(message_bodies=[body], queue_name="sesame-dev-critical")
+    event["Records"][0]["attributes"]["SentTimestamp"] = str(int(parse_time(stamp).timestamp() * 1000) + 7_200_000)
+    response = client.lambda_.invoke("critical_events", event)
+    assert response.payload is None  # dropped, not retried
+    assert count(app_env["ddb"], "messages") == 0
 
 
 def test_sqs_forged_records_are_dropped_without_retry(client, app_env, signer):

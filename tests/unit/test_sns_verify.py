@@ -88,6 +88,17 @@ def test_message_within_max_age_by_the_injected_clock_is_accepted(signer):
         make_verifier(signer, max_age_seconds=60, clock=lambda: sent + 61).verify(envelope)
 
 
+def test_age_is_measured_up_to_the_queue_receive_time_when_given(signer):
+    envelope = signer.notification(TOPIC_ARN, "m", timestamp="2012-05-02T00:54:06.655Z")
+    sent = 1335920046.655
+    verifier = make_verifier(signer, max_age_seconds=60, clock=lambda: sent + 86400)  # a day of queue backlog
+    assert verifier.verify(envelope, received_at=sent + 5).Message == "m"
+    with pytest.raises(StaleMessageError):
+        verifier.verify(envelope, received_at=sent + 61)  # it was already stale when it reached the queue
+    with pytest.raises(StaleMessageError):  # the future check still uses the clock
+        make_verifier(signer, max_age_seconds=60, clock=lambda: sent - 3600).verify(envelope, received_at=sent)
+
+
 def test_negative_max_age_is_a_configuration_error(signer):
     with pytest.raises(ValueError):
         make_verifier(signer, max_age_seconds=-1)
