@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from runtime.emails import recipient_hash
+from runtime.emails import mask_email, recipient_hash
 from runtime.logs import get_logger
 from runtime.sender.campaign import CampaignError
 from runtime.sender.errors import Classified, classify, classify_bulk_status
@@ -116,6 +116,7 @@ class _JobWork:
     new: dict[str, Outcome] = field(default_factory=dict)
     screened: dict[str, Outcome] = field(default_factory=dict)  # suppressed/failed before any SES call
     verdicts: dict[str, Classified] = field(default_factory=dict)  # units still unsent, why
+    erased: set[str] = field(default_factory=set)  # suppressed units whose recipient was erased (GDPR)
 
 
 class SenderConsumer:
@@ -224,15 +225,19 @@ class SenderConsumer:
         for _, unit in todo:
             by_scope[(unit.list_name, unit.campaign_id)].update(hashes_of[a] for a in unit.recipients)
         blocked: dict[tuple[str | None, str | None], dict[str, str]] = {}
+        erased: set[str] = set()
         for (list_name, campaign_id), hashes in by_scope.items():
             found = self._suppressions.suppressed(hashes, list_name=list_name, campaign_id=campaign_id)
             blocked[(list_name, campaign_id)] = {h: s.scope for h, s in found.items()}
+            erased.update(h for h, s in found.items() if s.erased_at)
         pending: list[_Pending] = []
         for w, unit in todo:
             scopes = blocked.get((unit.list_name, unit.campaign_id), {})
             if scopes:
                 kept_scope = self._drop_suppressed(unit, scopes, hashes_of)
                 if kept_scope is not None:
+                    if unit.recipient_hash in erased:
+                        w.erased.add(unit.unit_id)
                     w.screened[unit.unit_id] = Outcome(
                         "suppressed", local_message_id(w.job.job_id, unit.unit_id), "", kept_scope
                     )
@@ -488,7 +493,7 @@ class SenderConsumer:
             w.new.update(w.screened)
             outcomes = {**w.done, **w.new}
             to_record = [
-                (u.unit_id, outcomes[u.unit_id], self._attribution(u, outcomes[u.unit_id]))
+                (u.unit_id, outcomes[u.unit_id], self._attribution(u, outcomes[u.unit_id], u.unit_id in w.erased))
                 for u in w.units
                 if u.unit_id in outcomes and u.unit_id not in w.recorded
             ]
@@ -533,14 +538,15 @@ class SenderConsumer:
         )
         return "requeued"
 
-    def _attribution(self, unit: Unit, outcome: Outcome) -> Attribution:
+    def _attribution(self, unit: Unit, outcome: Outcome, erased: bool = False) -> Attribution:
+        """``erased``: the recipient asked for erasure; the record keeps only the hash and a masked address."""
         subject = None
         if unit.kind == "simple":
             subject = unit.content.get("Subject", {}).get("Data")
         elif unit.kind == "template":
             subject = unit.content.get("TemplateContent", {}).get("Subject") or unit.content.get("TemplateName")
         return Attribution(
-            recipient=unit.recipient,
+            recipient=mask_email(unit.recipient) if erased else unit.recipient,
             recipient_hash=unit.recipient_hash,
             campaign_id=unit.campaign_id,
             list_name=unit.list_name,

@@ -54,6 +54,7 @@ class Suppression:
     created_at: str | None = None
     updated_at: str | None = None
     expires_at: int | None = None  # epoch seconds; only temporary (soft-bounce) suppressions have one
+    erased_at: str | None = None  # set on the ALL entry by GDPR erasure: the sender then records no address
 
     @property
     def list_name(self) -> str | None:
@@ -92,6 +93,7 @@ class Suppression:
             created_at=data.get("created_at"),
             updated_at=data.get("updated_at"),
             expires_at=int(expires) if expires is not None else None,
+            erased_at=data.get("erased_at"),
         )
 
 
@@ -340,25 +342,28 @@ class DynamoSuppressionStore:
                     ExpressionAttributeNames={"#email": "email"},
                 )
                 touched += 1
+        # the ALL entry is (re)written even when a permanent one exists: ``erased_at`` tells the sender to record
+        # messages it drops for this person without their address (queued or scheduled sends after the erasure)
+        now = iso(self._clock())
+        self.requests += 1
+        self._client.update_item(
+            TableName=self._table,
+            Key=_key(recipient_hash, ALL_SCOPE),
+            UpdateExpression=(
+                "SET #reason = if_not_exists(#reason, :manual), #created = if_not_exists(#created, :now), "
+                "#updated = :now, #erased = :now REMOVE #exp, #email"
+            ),
+            ExpressionAttributeNames={
+                "#reason": "reason",
+                "#created": "created_at",
+                "#updated": "updated_at",
+                "#erased": "erased_at",
+                "#exp": "expires_at",
+                "#email": "email",
+            },
+            ExpressionAttributeValues={":manual": {"S": "MANUAL"}, ":now": {"S": now}},
+        )
         if not has_permanent_all:
-            now = iso(self._clock())
-            self.requests += 1
-            self._client.update_item(
-                TableName=self._table,
-                Key=_key(recipient_hash, ALL_SCOPE),
-                UpdateExpression=(
-                    "SET #reason = if_not_exists(#reason, :manual), #created = if_not_exists(#created, :now), "
-                    "#updated = :now REMOVE #exp, #email"
-                ),
-                ExpressionAttributeNames={
-                    "#reason": "reason",
-                    "#created": "created_at",
-                    "#updated": "updated_at",
-                    "#exp": "expires_at",
-                    "#email": "email",
-                },
-                ExpressionAttributeValues={":manual": {"S": "MANUAL"}, ":now": {"S": now}},
-            )
             touched += 1
         return touched
 
@@ -437,6 +442,7 @@ class InMemorySuppressionStore:
             source_message_id=suppression.source_message_id or (old.source_message_id if old else None),
             created_at=old.created_at if old and old.created_at else now,
             updated_at=now,
+            erased_at=old.erased_at if old else None,
         )
         self.items[(stored.recipient_hash, stored.scope)] = stored
         return stored
@@ -476,8 +482,8 @@ class InMemorySuppressionStore:
                 self.items[key] = replace(item, email=None)
                 touched += 1
         current = self.items.get((recipient_hash, ALL_SCOPE))
+        now = iso(self.clock())
         if current is None or current.expires_at is not None:
-            now = iso(self.clock())
             self.items[(recipient_hash, ALL_SCOPE)] = Suppression(
                 recipient_hash=recipient_hash,
                 scope=ALL_SCOPE,
@@ -485,8 +491,11 @@ class InMemorySuppressionStore:
                 source_message_id=current.source_message_id if current else None,
                 created_at=current.created_at if current else now,
                 updated_at=now,
+                erased_at=now,
             )
             touched += 1
+        else:
+            self.items[(recipient_hash, ALL_SCOPE)] = replace(current, updated_at=now, erased_at=now)
         return touched
 
     def record_unsubscribe(self, suppression: Suppression, counter_updates: Sequence[Mapping[str, Any]] = ()) -> bool:

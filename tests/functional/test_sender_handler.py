@@ -170,3 +170,25 @@ def test_an_invalid_campaign_on_the_queue_is_left_for_the_dlq(monkeypatch):
         with pytest.raises(BatchIncompleteError):
             stack.client.lambda_.invoke("sender", stack.sqs_event(messages))
         assert stack.fakes[REGION].calls == []
+
+
+def test_message_queued_for_an_erased_recipient_is_dropped_and_recorded_without_their_address(monkeypatch):
+    from tests.support.sender_app import AUTH
+
+    with sender_stack(monkeypatch) as stack:
+        store = DynamoSuppressionStore(stack.ddb, f"sesame-{ENV}-suppressions")
+        # already unsubscribed from everything before asking for erasure: the ALL entry exists and is permanent
+        store.put(
+            Suppression(recipient_hash("forget.me@example.org"), "ALL", "UNSUBSCRIBE", email="forget.me@example.org")
+        )
+        erased = stack.client.http.delete("/recipients/forget.me@example.org", headers=AUTH)
+        assert erased.status_code == 200
+        for to in ("forget.me@example.org", "here@example.org"):
+            stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=simple_line(to))
+        stack.deliver_all()
+        assert [m["to"] for m in stack.fakes[REGION].sent] == [["here@example.org"]]
+        items = {i["recipient_hash"]: i for i in stack.message_items()}
+        dropped = items[recipient_hash("forget.me@example.org")]
+        assert dropped["status"] == "suppressed"
+        assert "forget.me" not in json.dumps(dropped, default=str)
+        assert items[recipient_hash("here@example.org")]["recipient"] == "here@example.org"
