@@ -23,13 +23,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--recipients", type=int, default=1000, help="demo campaign size (default 1000)")
     parser.add_argument("--port", type=int, help="chalice local port (default: a free port)")
     parser.add_argument("--moto-port", type=int, help="moto_server port (default: a free port)")
-    parser.add_argument("--seed", type=int, default=7, help="simulator seed (same seed, same events)")
-    parser.add_argument("--duplicates", type=float, default=0.05, help="share of events delivered twice")
+    parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7; same seed, same events)")
+    parser.add_argument(
+        "--duplicates", type=float, default=0.05, help="share of events delivered twice (default 0.05, 0-1)"
+    )
     parser.add_argument("--in-order", action="store_true", help="deliver events in event-time order")
-    parser.add_argument("--presuppressed", type=float, default=0.02, help="share of recipients suppressed up front")
+    parser.add_argument(
+        "--presuppressed",
+        type=float,
+        default=0.02,
+        help="share of recipients suppressed up front (default 0.02, at most 0.5)",
+    )
     parser.add_argument("--no-webhook", action="store_true", help="deliver events through SQS only")
     parser.add_argument("--no-demo", action="store_true", help="start the stack and serve, no demo campaign")
-    parser.add_argument("--state-dir", type=Path, default=REPO_ROOT / ".local", help="logs, key, cert, reports")
+    parser.add_argument(
+        "--state-dir", type=Path, default=REPO_ROOT / ".local", help="logs, key, cert, reports (default: .local)"
+    )
     parser.add_argument("--program", type=Path, help="Pulumi entry file (default: the repository's __main__.py)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser

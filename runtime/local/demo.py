@@ -608,7 +608,9 @@ def run_demo(stack: LocalStack, progress: Progress) -> Report:
             ("send",), timeout_s=300, progress=lambda n: progress.update(f"send queue: {n} handled")
         )
         mails = _sent_mails(stack, campaign_id)
-        progress.step(f"sender consumer handled {sent} queued sends; SES (moto) accepted {len(mails)} messages")
+        progress.step(
+            f"sender consumer handled {sent} send-queue messages (send jobs); SES (moto) accepted {len(mails)} emails"
+        )
         if not mails:
             raise LocalStackError(
                 f"nothing was sent (last sender error: {stack.poller.stats.last_error or 'none'}; "

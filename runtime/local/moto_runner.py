@@ -1,6 +1,6 @@
 """``python -m runtime.local.moto_runner --port P``: moto_server, tuned for the local stack's load.
 
-The same WSGI application ``moto_server`` serves (``moto.server.DomainDispatcherApplication``), with two changes:
+The same WSGI application ``moto_server`` serves (``moto.server.DomainDispatcherApplication``), with these changes:
 
 * ``TCP_NODELAY`` and HTTP/1.1 keep-alive on the request handler, so each boto3 call costs one round trip;
 * the SESv2 operations moto 5.2.5 lacks and the app uses are added: email templates (Create/Get/Update/Delete,
@@ -406,7 +406,11 @@ def patch_sqs() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runtime.local.moto_runner", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m runtime.local.moto_runner",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from runtime.local.__main__ import build_parser
 from runtime.local.demo import campaign_request
 from runtime.local.report import Report, funnel_text, render_html, render_text
@@ -71,3 +73,19 @@ def test_help_runs_without_starting_anything() -> None:
         [sys.executable, "-m", "runtime.local", "--help"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     assert "--once" in out and "--recipients" in out
+
+
+def test_help_states_the_defaults_docs_local_md_documents() -> None:
+    text = " ".join(build_parser().format_help().split())
+    for expected in ("default 1000", "default 7", "default 0.05", "default 0.02", "default: .local"):
+        assert expected in text
+
+
+def test_moto_runner_help_keeps_its_list_of_changes_readable(capsys: pytest.CaptureFixture[str]) -> None:
+    from runtime.local import moto_runner
+
+    with pytest.raises(SystemExit):
+        moto_runner.main(["--help"])
+    out = capsys.readouterr().out
+    assert "two changes" not in out
+    assert "\n* ``TCP_NODELAY``" in out and "\n* ``TransactWriteItems``" in out
