@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser(
         "campaign",
         help="submit, list, describe, re-date or delete campaigns",
-        description="Campaigns are seed 003's 'Campaign Candidate' JSON (segments of recipients with per-recipient "
+        description="Campaigns are 'Campaign Candidate' JSON (segments of recipients with per-recipient "
         "template data) or a JSON-lines file of SESv2 SendEmail requests. A campaign with a future 'date' is stored "
         "and launched by the per-minute schedule; until then it can be re-dated or deleted. See docs/sending.md.",
         epilog=EPILOG,
@@ -46,7 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
         sub: argparse.ArgumentParser = actions.add_parser(name, help=help_text, description=help_text)
         target = sub.add_argument_group("where to send the request")
-        target.add_argument("--api-url", default=os.environ.get("SESAME_API_URL", ""), help="the stage's API base URL")
+        target.add_argument(
+            "--api-url",
+            default=os.environ.get("SESAME_API_URL", ""),
+            help="the stage's API base URL (default: $SESAME_API_URL)",
+        )
         target.add_argument(
             "--api-key",
             default=os.environ.get("SESAME_API_KEY", ""),

@@ -1,0 +1,48 @@
+"""The product surface: every ``sesame`` help text speaks to a user of the repository (no references to the
+project's internal design notes) and names the environment variables its options default to."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from runtime import cli
+
+COMMANDS = [
+    [],
+    ["api-key"],
+    ["campaign"],
+    ["campaign", "submit"],
+    ["campaign", "list"],
+    ["campaign", "describe"],
+    ["campaign", "redate"],
+    ["campaign", "delete"],
+    ["dlq"],
+    ["dlq", "list"],
+    ["dlq", "redrive"],
+    ["simulate"],
+]
+
+
+def _help(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*argv, "--help"])
+    assert exit_info.value.code == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=lambda argv: " ".join(argv) or "sesame")
+def test_help_text_has_no_reference_to_internal_design_notes(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    text = _help(capsys, argv)
+    assert not re.search(r"\bseed \d{3}\b|\bseed's\b", text), text
+
+
+@pytest.mark.parametrize("action", ["submit", "list", "describe", "redate", "delete"])
+def test_campaign_help_names_the_env_vars_the_api_options_default_to(
+    capsys: pytest.CaptureFixture[str], action: str
+) -> None:
+    text = _help(capsys, ["campaign", action])
+    assert "$SESAME_API_URL" in text and "$SESAME_API_KEY" in text
