@@ -131,6 +131,8 @@ class StackConfig(BaseModel):
     # tables
     deletion_protection: bool | None = Field(default=None, alias="deletionProtection")
     event_ttl_days: int = Field(default=90, ge=1, le=3650, alias="eventTtlDays")
+    soft_bounce_limit: int = Field(default=3, ge=1, le=100, alias="softBounceLimit")
+    soft_bounce_suppress_days: int = Field(default=30, ge=1, le=3650, alias="softBounceSuppressDays")
 
     # alarms, failover, archive
     alarm_email: str = Field(default="", alias="alarmEmail")
@@ -148,6 +150,8 @@ class StackConfig(BaseModel):
     unsubscribe_mailto: str = Field(default="", alias="unsubscribeMailto")
     forward_url: str = Field(default="", alias="forwardUrl")
     max_send_rate: float | None = Field(default=None, gt=0, alias="maxSendRate")
+    daily_quota_headroom: float = Field(default=0.02, ge=0, lt=1, alias="dailyQuotaHeadroom")
+    sns_max_age_seconds: int = Field(default=3600, ge=0, alias="snsMaxAgeSeconds")
     warmup_start: str = Field(default="", alias="warmupStart")
     warmup_pool: str = Field(default="", alias="warmupPool")
 

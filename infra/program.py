@@ -191,6 +191,10 @@ def app_environment(
         "SESAME_DEFAULT_CONFIGURATION_SET": cfg.default_configuration_set,
         "SESAME_SECRETS_PARAMETER": names.secrets_parameter,
         "SESAME_EVENT_TTL_DAYS": str(cfg.event_ttl_days),
+        "SESAME_SOFT_BOUNCE_LIMIT": str(cfg.soft_bounce_limit),
+        "SESAME_SOFT_BOUNCE_SUPPRESS_DAYS": str(cfg.soft_bounce_suppress_days),
+        "SESAME_DAILY_QUOTA_HEADROOM": str(cfg.daily_quota_headroom),
+        "SNS_MAX_AGE_SECONDS": str(cfg.sns_max_age_seconds),
     }
     for pair in (messaging.critical, messaging.engagement, messaging.send, messaging.forward):
         env[f"SESAME_{pair.logical.upper()}_QUEUE"] = names.queue(pair.logical)

@@ -639,6 +639,39 @@ def test_environment_variables_build_the_runtime_settings(stack: str) -> None:
     assert run.outputs["iamRoleArn"] == f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/sesame-prod-{region}-app"
 
 
+#: Settings the stage does not carry as env vars: secrets come from the SSM document, SNS_CERT_DIR is offline-only.
+NOT_IN_STAGE = {"unsubscribe_secrets", "pagination_secret", "forward_secret", "api_key_hashes", "sns_cert_dir"}
+
+
+def test_stage_environment_sets_every_runtime_setting_from_config() -> None:
+    run = run_example(
+        SECOND_STACK,
+        domain="example.net",
+        defaultConfigurationSet="transactional",
+        eventTtlDays="30",
+        softBounceLimit="5",
+        softBounceSuppressDays="7",
+        dailyQuotaHeadroom="0.1",
+        snsMaxAgeSeconds="600",
+        maxSendRate="14",
+        corsOrigins='["https://app.example.net"]',
+        unsubscribeBaseUrl="https://api.example.net",
+        unsubscribeMailto="unsubscribe@example.net",
+        forwardUrl="https://hooks.example.net/ses",
+        warmupStart="2026-11-01",
+        warmupPool="warm",
+        configurationSets='{"marketing": {"tracking": true}, "transactional": {"ipPool": "warm"}}',
+    )
+    settings = Settings.from_env(run.outputs["environmentVariables"])
+    assert (settings.soft_bounce_limit, settings.soft_bounce_suppress_days) == (5, 7)
+    assert settings.daily_quota_headroom == 0.1
+    assert settings.sns_max_age_seconds == 600
+    assert settings.event_ttl_days == 30
+    defaults = Settings()
+    unset = [f for f in Settings.model_fields if f not in NOT_IN_STAGE and getattr(settings, f) == getattr(defaults, f)]
+    assert unset == []
+
+
 def test_pulumi_entry_exports_what_the_program_returns(second: ProgramRun) -> None:
     from infra.mockrun import run_program
     from tests.support.infra_stacks import ROOT, example_config
