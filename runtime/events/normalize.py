@@ -26,16 +26,20 @@ class EventParseError(ValueError):
 
 
 _CANONICAL_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+_MAX_TS = "9000"  # canonical timestamps from this year on are refused (see canonical_time)
 
 
 def canonical_time(value: str) -> str:
     """SES timestamps in the canonical ``YYYY-MM-DDTHH:MM:SS.mmmZ`` form (already canonical ones pass through)."""
-    if _CANONICAL_TS.match(value):
+    if _CANONICAL_TS.match(value) and value < _MAX_TS:
         return value
     try:
-        return iso(parse_time(value))
-    except ValueError as exc:
+        parsed = parse_time(value)
+    except (ValueError, OverflowError) as exc:  # OverflowError: e.g. year 1 with a positive UTC offset
         raise EventParseError(f"invalid timestamp {value[:40]!r}") from exc
+    if parsed.year >= 9000:  # TTL arithmetic (timestamp + days) would overflow later and fail the whole batch
+        raise EventParseError(f"invalid timestamp {value[:40]!r}")
+    return iso(parsed)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -58,3 +58,16 @@ def test_decode_batch_matches_one_by_one_decoding_with_errors_in_place(signer):
     assert isinstance(results[3], Decoded) and results[3].event.event_type == "Open"
     assert isinstance(results[4], Decoded) and results[4].event is None
     assert results[0].event == decode(verifier, bodies[0]).event
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59.000Z"])
+def test_out_of_range_event_timestamp_is_ignorable_and_does_not_break_the_batch(signer, stamp):
+    odd = ses_record("Bounce", message_id="odd")
+    odd["bounce"]["timestamp"] = stamp
+    bodies = [
+        signer.notification_json(TOPIC_ARN, json.dumps(odd)),
+        signer.notification_json(TOPIC_ARN, json.dumps(ses_record("Bounce", message_id="fine"))),
+    ]
+    first, second = decode_batch(make_verifier(signer), bodies)
+    assert isinstance(first, Decoded) and first.event is None and first.ignored
+    assert isinstance(second, Decoded) and second.event is not None and second.event.message_id == "fine"
