@@ -84,6 +84,8 @@ def render_text(report: Report) -> str:
         for queue, n in sorted((d.get("sqs_messages") or {}).items()):
             out.append(f"  {'-> SQS ' + queue:<42} {n:>7}")
         out.append(f"  {'-> HTTPS webhook POSTs':<42} {d.get('webhook_posts', 0):>7}")
+        for status, n in sorted((d.get("webhook_status") or {}).items(), key=lambda item: str(item[0])):
+            out.append(f"  {'   answered HTTP ' + str(status):<42} {n:>7}")
     if report.timings:
         out += ["", "Timings"] + [f"  {k:<42} {v:>6.1f}s" for k, v in report.timings.items()]
     return "\n".join(out)

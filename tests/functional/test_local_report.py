@@ -89,3 +89,11 @@ def test_moto_runner_help_keeps_its_list_of_changes_readable(capsys: pytest.Capt
     out = capsys.readouterr().out
     assert "two changes" not in out
     assert "\n* ``TCP_NODELAY``" in out and "\n* ``TransactWriteItems``" in out
+
+
+def test_text_report_shows_how_the_webhook_answered_as_the_troubleshooting_guide_says() -> None:
+    report = _report()
+    report.delivery = {**report.delivery, "webhook_status": {"200": 38, "403": 2}}
+    lines = render_text(report).splitlines()
+    assert any("answered HTTP 200" in line and line.rstrip().endswith("38") for line in lines)
+    assert any("answered HTTP 403" in line and line.rstrip().endswith("2") for line in lines)
