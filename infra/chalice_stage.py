@@ -104,6 +104,8 @@ def merge_stage(
 ) -> dict[str, Any]:
     """Return ``config`` with the stage from ``outputs`` merged in (input not modified). ``api_url`` fills
     ``SESAME_UNSUBSCRIBE_BASE_URL`` when the outputs do not set it."""
+    if not isinstance(config, dict):
+        raise StageError("config.json must be a JSON object")
     merged: dict[str, Any] = json.loads(json.dumps(config))
     merged.setdefault("version", "2.0")
     merged.setdefault("app_name", "sesame")
@@ -112,12 +114,19 @@ def merge_stage(
         raise StageError("config.json: 'stages' must be an object")
     name = stage or outputs.stage
     current = stages.get(name) or {}
+    if not isinstance(current, dict):
+        raise StageError(f"config.json: stage {name!r} must be an object")
+    for key in ("environment_variables", "lambda_functions"):
+        if not isinstance(current.get(key) or {}, dict):
+            raise StageError(f"config.json: stages.{name}.{key} must be an object")
     env = dict(current.get("environment_variables") or {})
     env.update(outputs.environment_variables)
     if api_url and not outputs.environment_variables.get(UNSUBSCRIBE_BASE_URL):
         env[UNSUBSCRIBE_BASE_URL] = api_url.rstrip("/")
     functions = dict(current.get("lambda_functions") or {})
     for fn, settings in outputs.lambda_functions.items():
+        if not isinstance(functions.get(fn) or {}, dict):
+            raise StageError(f"config.json: stages.{name}.lambda_functions.{fn} must be an object")
         functions[fn] = {**(functions.get(fn) or {}), **settings.model_dump()}
     current.update(
         {

@@ -154,6 +154,27 @@ def test_non_json_input_and_config_are_reported(tmp_path: Path, capsys: pytest.C
     assert "must be a JSON object" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("existing", "message"),
+    [
+        ([], "config.json must be a JSON object"),
+        ({"stages": {"prod-eu-west-1": "v1"}}, "stage 'prod-eu-west-1' must be an object"),
+        ({"stages": {"prod-eu-west-1": {"environment_variables": ["A=b"]}}}, "environment_variables must be"),
+        ({"stages": {"prod-eu-west-1": {"lambda_functions": {"sender": 30}}}}, "lambda_functions.sender must be"),
+    ],
+)
+def test_malformed_chalice_config_is_reported_not_a_traceback(
+    tmp_path: Path, outputs: dict[str, Any], capsys: pytest.CaptureFixture[str], existing: Any, message: str
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(existing))
+    source = tmp_path / "outputs.json"
+    source.write_text(json.dumps(outputs))
+    assert chalice_stage.main(["--outputs", str(source), "--config", str(config)]) == 2
+    assert message in capsys.readouterr().err
+    assert json.loads(config.read_text()) == existing
+
+
 def test_module_runs_as_a_command_with_help() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "infra.chalice_stage", "--help"], cwd=ROOT, capture_output=True, text=True, check=True
