@@ -35,7 +35,7 @@ from runtime.sender.headers import HeaderError, UnsubscribeHeaders, inject_raw_h
 from runtime.sender.jobs import CampaignMessage, JobError, SendJob, Unit, parse_job, rebuild_job, units_of
 from runtime.sender.ledger import Attribution, JobBusyError, Ledger, Outcome, local_message_id
 from runtime.sender.pacing import Pacer
-from runtime.sender.ses_models import MAX_BULK_ENTRIES
+from runtime.sender.ses_models import MAX_BULK_ENTRIES, MAX_HEADERS
 from runtime.sender.tags import sanitise_tags
 from runtime.sender.templates import TemplateSyncError
 from runtime.stores.campaigns import CampaignExistsError
@@ -251,6 +251,14 @@ class SenderConsumer:
                 headers = self._unsubscribe_headers(unit)
             except HeaderError as exc:
                 w.screened[unit.unit_id] = Outcome("failed", local_message_id(w.job.job_id, unit.unit_id), "", str(exc))
+                continue
+            if len(headers) > MAX_HEADERS:
+                # SES takes at most 15 headers; botocore would refuse the whole call, failing every unit grouped
+                # into the same SendBulkEmail with this one
+                reason = (
+                    f"BadRequest: {len(headers)} message headers (with List-Unsubscribe); SES accepts {MAX_HEADERS}"
+                )
+                w.screened[unit.unit_id] = Outcome("failed", local_message_id(w.job.job_id, unit.unit_id), "", reason)
                 continue
             tags = sanitise_tags(unit.tags, campaign_id=unit.campaign_id, list_name=unit.list_name)
             pending.append(_Pending(unit, w.job, headers, tags, from_address))

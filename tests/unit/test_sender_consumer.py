@@ -429,3 +429,25 @@ def test_failure_reasons_naming_addresses_are_stored_and_logged_masked(caplog: p
     assert "send failed permanently" in logged
     assert "x@example.org" not in logged
     assert "news@example.com" not in logged
+
+
+def test_a_message_with_too_many_headers_fails_alone_not_with_the_bulk_call_it_would_share():
+    from botocore.exceptions import ParamValidationError
+
+    def botocore_check(op, params):
+        lists = [params.get("Content", {}).get("Template", {}).get("Headers", [])]
+        lists += [e.get("ReplacementHeaders", []) for e in params.get("BulkEmailEntries", [])]
+        if any(len(headers) > 15 for headers in lists):
+            return ParamValidationError(report="Invalid length for parameter ReplacementHeaders, valid max length: 15")
+        return None
+
+    h = harness(primary_fail=botocore_check, validate_requests=False)
+    many = [{"Name": f"X-Custom-{i}", "Value": "v"} for i in range(14)]
+    h.queue.send(send_line("crowded@example.org", Content={"Template": {"TemplateName": "welcome", "Headers": many}}))
+    h.queue.send(send_line("fine@example.org"))
+    h.drain()
+    assert h.sent_to() == Counter({"fine@example.org": 1})
+    statuses = {m["recipient"]: m for m in h.ledger.messages.values()}
+    assert statuses["crowded@example.org"]["status"] == "failed"
+    assert "16 message headers" in statuses["crowded@example.org"]["failure_reason"]
+    assert statuses["fine@example.org"]["status"] == "sent"
