@@ -284,7 +284,20 @@ def consume_records(records: Iterable[Any], queue_url: str) -> None:
                 result = _apply([event for _, event in pending])
             except Exception as exc:
                 log.exception("ses event batch could not be applied", extra={"error": type(exc).__name__})
-                transient.extend(record for record, _ in pending)
+                if len(pending) == 1:
+                    transient.append(pending[0][0])
+                else:  # isolate the record(s) that fail, so one poison record does not take the batch to the DLQ
+                    for record, event in pending:
+                        try:
+                            single = _apply([event])
+                        except Exception as one_exc:
+                            log.exception(
+                                "ses event could not be applied",
+                                extra={"error": type(one_exc).__name__, "message_id": event.message_id},
+                            )
+                            transient.append(record)
+                        else:
+                            (transient if event.event_id in single.failed else done).append(record)
             else:
                 for record, event in pending:
                     (transient if event.event_id in result.failed else done).append(record)

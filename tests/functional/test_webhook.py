@@ -276,6 +276,34 @@ def test_sqs_record_that_was_already_stale_when_queued_is_dropped(client, app_en
     assert count(app_env["ddb"], "messages") == 0
 
 
+def test_sqs_poison_record_fails_alone_and_the_rest_of_the_batch_is_applied(client, app_env, signer):
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="sesame-dev-critical")["QueueUrl"]
+    app_env["monkeypatch"].setenv("SESAME_CRITICAL_QUEUE_URL", url)
+    from chalicelib import events_handlers, wiring
+
+    wiring.reset()
+    engine = events_handlers._engine()
+    real_apply = engine.apply
+
+    def apply(events):
+        events = list(events)
+        if any(e.message_id == "poison" for e in events):
+            raise ValueError("item too large")  # not transient: DynamoDB ValidationException
+        return real_apply(events)
+
+    app_env["monkeypatch"].setattr(engine, "apply", apply)
+    bodies = [body_for(signer, ses_record("Bounce", message_id=mid)) for mid in ("a", "poison", "b")]
+    event = _sqs_event(sqs, url, bodies)
+    with pytest.raises(events_handlers.TransientBatchFailure):
+        client.lambda_.invoke("critical_events", event)
+    remaining = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)["Messages"]
+    assert [m["Body"] for m in remaining] == [bodies[1]]  # only the poison record is redelivered
+    ddb = app_env["ddb"]
+    for mid in ("a", "b"):
+        assert "Item" in ddb.get_item(TableName="sesame-dev-messages", Key={"message_id": {"S": mid}})
+
+
 def test_sqs_forged_records_are_dropped_without_retry(client, app_env, signer):
     bodies = [as_body(attack.build(signer)) for attack in ATTACKS[:5]]
     event = client.events.generate_sqs_event(message_bodies=bodies, queue_name="sesame-dev-critical")
