@@ -1,10 +1,10 @@
 """A least-privilege role for the Chalice app (``manage_iam_role: false`` + ``iam_role_arn`` in the stage).
 
-SES send operations only on this environment's identities and configuration sets (in every region of
-``sesame:regions``, so client-side failover works) with a ``ses:FromAddress`` condition on the domain; DynamoDB
-only on the tables and their indexes; SQS only on the stack's queues (consume the four work queues and the forward
-DLQ; send to the send, forward and engagement queues and the forward DLQ); the campaign bucket; the secrets
-parameter; confirming the event topic's subscription; its own log groups.
+SES send operations only on this environment's identities, configuration sets, templates and contact lists (in
+every region of ``sesame:regions``, so client-side failover works) with a ``ses:FromAddress`` condition on the
+domain; DynamoDB only on the tables and their indexes; SQS only on the stack's queues (consume the four work
+queues and the forward DLQ; send to the send, forward and engagement queues and the forward DLQ); the campaign
+bucket; the secrets parameter; confirming the event topic's subscription; its own log groups.
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ def app_policy(
         for logical in cfg.configuration_sets:
             ses_resources.append(pulumi.Output.concat(prefix, "configuration-set/", names.configuration_set(logical)))
         ses_resources.append(pulumi.Output.concat(prefix, "template/*"))
+        # a send with ListManagementOptions is authorised against the contact list too
+        ses_resources.append(pulumi.Output.concat(prefix, "contact-list/*"))
         template_resources.append(pulumi.Output.concat(prefix, "template/*"))
     table_resources: list[pulumi.Input[str]] = []
     for arn in table_arns:

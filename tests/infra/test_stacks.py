@@ -453,6 +453,8 @@ def test_app_role_is_least_privilege(second: ProgramRun) -> None:
     for region in ("us-east-1", "eu-west-1"):  # failover sends through the other region
         assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:identity/example.com" in ses["Resource"]
         assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:configuration-set/sesame-prod-marketing" in ses["Resource"]
+        # SendEmail/SendBulkEmail with ListManagementOptions are also authorised against the contact list
+        assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:contact-list/*" in ses["Resource"]
     assert not any(r.endswith(":identity/*") or r == "*" for r in ses["Resource"])
     tables = statements["Tables"]["Resource"]
     for spec in TABLES:
