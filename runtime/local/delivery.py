@@ -133,16 +133,19 @@ class SnsDelivery:
         self._version = signature_version
         self._lock = threading.Lock()
         self.stats = DeliveryStats()
-        self._envelopes: dict[int, str] = {}
+        self._envelopes: dict[str, str] = {}
 
     def envelope_for(self, event: SimulatedEvent) -> str:
-        """One signed envelope per distinct event; a duplicate re-sends the same bytes (SNS redelivery)."""
-        key = id(event.payload)
+        """One signed envelope per distinct event; a duplicate re-sends the same bytes (SNS redelivery).
+
+        Keyed by the SNS ``Message`` text, the same identity the app deduplicates on (its event id is a hash of it),
+        never by ``id()`` of the payload: CPython reuses the id of a freed payload, which would re-send an earlier
+        event's envelope in place of a later event published by the same delivery (``make local`` keeps one while
+        it serves)."""
+        key = event.message_text()
         if key not in self._envelopes:
             self._envelopes[key] = json.dumps(
-                self._signer.notification(
-                    self.topic_arn, event.message_text(), message_id=str(uuid.uuid4()), version=self._version
-                )
+                self._signer.notification(self.topic_arn, key, message_id=str(uuid.uuid4()), version=self._version)
             )
         return self._envelopes[key]
 

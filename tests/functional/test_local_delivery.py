@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from runtime.local.delivery import SnsDelivery, Subscription, filter_policy_matches
 from runtime.local.poller import QueueBinding, SqsPoller
-from runtime.local.simulator import SentMail, SesEventSimulator, SimulatorOptions, simulator_address
+from runtime.local.simulator import SentMail, SesEventSimulator, SimulatedEvent, SimulatorOptions, simulator_address
 from runtime.settings import Settings
 from runtime.sns.signing import LocalSnsSigner
 from runtime.sns.verify import SnsVerifier
@@ -100,6 +100,22 @@ def test_events_reach_the_queues_their_filter_policies_select_as_verifiable_enve
         assert json.loads(verifier.verify(body).Message)["eventType"] not in CRITICAL["eventType"]
     # a redelivery is the same envelope (same MessageId and signature), as SNS redelivers
     assert len(set(got_critical + got_engagement)) == len({e.message_text() for e in events})
+
+
+def test_a_later_event_never_goes_out_in_an_earlier_events_envelope(aws: Any, tmp_path: Path) -> None:
+    queue = aws.create_queue(QueueName="all")["QueueUrl"]
+    delivery = SnsDelivery(
+        LocalSnsSigner(str(tmp_path)), TOPIC, [Subscription(TOPIC, "sqs", queue, None, "MessageBody")], aws
+    )
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    payload: dict[str, Any] = {"eventType": "Send", "mail": {"messageId": "first"}}
+    delivery.deliver([SimulatedEvent("Send", "first", at, payload)])
+    # CPython hands a freed payload's memory (and id()) to a new one: model it with one dict holding a new event
+    payload.clear()
+    payload.update({"eventType": "Send", "mail": {"messageId": "second"}})
+    delivery.deliver([SimulatedEvent("Send", "second", at, payload)])
+    sent = [json.loads(json.loads(body)["Message"])["mail"]["messageId"] for body in _drain(aws, queue)]
+    assert sorted(sent) == ["first", "second"]
 
 
 def _binding(sqs: Any, handler: Any, *, max_receive: int = 3) -> QueueBinding:
