@@ -59,6 +59,12 @@ class InMemoryTrackingStore:
             elif current is None or current.get("version") != plan.expected_version:
                 result.conflict_messages.add(plan.message_id)
         for rp in tx.recipients:
+            if rp.suppression is not None:
+                seen = self.suppressions.get((rp.recipient_hash, ALL_SCOPE))
+                if (seen is not None) != rp.suppression_existed or (
+                    seen is not None and seen.get("reason") != rp.suppression_expected_reason
+                ):
+                    result.conflict_recipients.add(rp.recipient_hash)
             if rp.softbounce is None and not rp.softbounce_delete:
                 continue
             current = self.suppressions.get((rp.recipient_hash, SOFTBOUNCE_SCOPE))

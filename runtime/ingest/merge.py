@@ -243,6 +243,9 @@ class RecipientPlan:
     softbounce_delete: bool = False
     softbounce_expected_version: int | None = None  # None: the item must not exist yet
     suppression: dict[str, Any] | None = None  # new ALL-scope suppression attributes (None: unchanged)
+    # what the ALL-scope suppression looked like when read (the write's condition: nobody changed it meanwhile)
+    suppression_existed: bool = False
+    suppression_expected_reason: str | None = None
 
     @property
     def writes(self) -> int:
@@ -365,6 +368,10 @@ def _plan_softbounce(
 
 
 def _plan_suppression(plan: RecipientPlan, rec: _Inputs, existing: Mapping[str, Any] | None) -> None:
+    plan.suppression_existed = existing is not None
+    plan.suppression_expected_reason = (
+        str(existing["reason"]) if existing is not None and existing.get("reason") is not None else None
+    )
     # strongest reason; among equals the earliest event (then the smallest message id) is the source
     reason, _, source, _ = min(rec.candidates, key=lambda c: (-REASON_PRIORITY[c[0]], c[1], c[2]))
     first_ts = min(c[1] for c in rec.candidates)

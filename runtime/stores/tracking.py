@@ -213,7 +213,19 @@ class DynamoTrackingStore:
                 items.append({"Put": put})
                 keys.append(("recipient", rp.recipient_hash))
             if rp.suppression is not None:
-                items.append({"Update": self._suppression_update(rp.recipient_hash, rp.suppression)})
+                update = self._suppression_update(rp.recipient_hash, rp.suppression)
+                # merged from what was read: a concurrent writer (unsubscribe, manual suppression, erasure) makes
+                # the condition fail, and the engine re-reads and merges again instead of overwriting its change
+                if not rp.suppression_existed:
+                    update["ConditionExpression"] = "attribute_not_exists(recipient_hash)"
+                elif rp.suppression_expected_reason is None:
+                    update["ConditionExpression"] = "attribute_exists(recipient_hash) AND attribute_not_exists(#sr)"
+                    update["ExpressionAttributeNames"]["#sr"] = "reason"
+                else:
+                    update["ConditionExpression"] = "#sr = :sr"
+                    update["ExpressionAttributeNames"]["#sr"] = "reason"
+                    update["ExpressionAttributeValues"][":sr"] = {"S": rp.suppression_expected_reason}
+                items.append({"Update": update})
                 keys.append(("suppression", rp.recipient_hash))
         for counter in tx.counters:
             update = counter_update(

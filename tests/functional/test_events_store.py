@@ -144,6 +144,28 @@ def test_soft_bounces_and_reset_in_dynamodb(ddb):
     assert suppression["reason"] == "BOUNCE" and "expires_at" not in suppression
 
 
+def test_manual_suppression_written_between_read_and_write_is_not_turned_into_an_expiring_one(ddb):
+    store, engine = engine_for(ddb, soft_bounce_limit=2)
+    engine.apply([ses_event("Bounce", message_id="a", bounce_type="Transient", ts="2024-06-20T01:00:00.000Z")])
+    real_commit = store.commit
+    state = {"done": False}
+
+    def commit_after_manual_suppression(tx):
+        if not state["done"]:
+            state["done"] = True
+            ddb.put_item(  # the API suppresses the address by hand meanwhile (permanent, no expiry)
+                TableName="sesame-dev-suppressions",
+                Item=to_item({"recipient_hash": H, "scope": "ALL", "reason": "MANUAL", "created_at": "2024-06-20"}),
+            )
+        return real_commit(tx)
+
+    store.commit = commit_after_manual_suppression
+    result = engine.apply([ses_event("Bounce", message_id="b", bounce_type="Transient", ts="2024-06-21T01:00:00.000Z")])
+    assert result.failed == {}
+    suppression = get(ddb, "suppressions", recipient_hash=H, scope="ALL")
+    assert suppression["reason"] == "MANUAL" and "expires_at" not in suppression
+
+
 def test_identity_notification_without_tags_uses_the_stored_attribution(ddb):
     mid = "0000014644fe5ef6-9a483358-9170-4cb4-a269-f5dcdf415321-000000"
     ddb.put_item(

@@ -261,6 +261,22 @@ def test_conflict_with_the_same_event_applied_elsewhere_becomes_a_duplicate():
     assert store.counters("spring", COUNTERS_TOTAL)["opened_total"] == 1
 
 
+def test_suppression_changed_by_another_writer_meanwhile_is_reread_not_overwritten():
+    store, engine = make()
+    engine.apply([ses_event("Bounce", message_id="a", bounce_type="Transient", ts="2024-06-19T01:00:00.000Z")])
+    engine.apply([ses_event("Bounce", message_id="b", bounce_type="Transient", ts="2024-06-20T01:00:00.000Z")])
+
+    def manual_suppression(tx):
+        store.before_commit = None
+        store.suppressions[(H, "ALL")] = {"recipient_hash": H, "scope": "ALL", "reason": "MANUAL"}
+
+    store.before_commit = manual_suppression
+    result = engine.apply([ses_event("Bounce", message_id="c", bounce_type="Transient", ts="2024-06-21T01:00:00.000Z")])
+    assert result.failed == {}
+    suppression = store.suppressions[(H, "ALL")]
+    assert suppression["reason"] == "MANUAL" and "expires_at" not in suppression
+
+
 def test_persistent_conflicts_are_reported_failed_not_raised():
     store, engine = make()
 
