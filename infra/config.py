@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from datetime import date
+from email.utils import parseaddr
 from typing import Any, Literal
 
 import pulumi
@@ -255,6 +257,23 @@ class StackConfig(BaseModel):
             raise ValueError("must be an email address")
         return value
 
+    @field_validator("unsubscribe_mailto")
+    @classmethod
+    def _mailto(cls, value: str) -> str:
+        if value and not re.match(r"^(mailto:)?[^@\s<>?]+@[^@\s<>?]+\.[^@\s<>?]+$", value):
+            raise ValueError(f"must be an email address (optionally mailto:...), got {value!r}")
+        return value
+
+    @field_validator("warmup_start")
+    @classmethod
+    def _warmup_start(cls, value: str) -> str:
+        if value:
+            try:
+                date.fromisoformat(value[:10])  # what the sender parses
+            except ValueError:
+                raise ValueError(f"must be an ISO date like 2026-01-31, got {value!r}") from None
+        return value
+
     @field_validator("byodkim_selector")
     @classmethod
     def _selector(cls, value: str) -> str:
@@ -301,6 +320,15 @@ class StackConfig(BaseModel):
         for key, name in (("mailFromDomain", self.mail_from), ("trackingDomain", self.tracking_domain_name)):
             if not name.endswith(f".{self.domain}"):
                 raise ValueError(f"sesame:{key} ({name}) must be a subdomain of sesame:domain ({self.domain})")
+        if self.default_from:
+            # the app role may send only with ses:FromAddress *@<domain> (StringLike is case-sensitive)
+            address = parseaddr(self.default_from)[1]
+            local, at, host = address.rpartition("@")
+            if not (local and at and host == self.domain):
+                raise ValueError(
+                    f"sesame:defaultFrom ({self.default_from}) must be an address at sesame:domain ({self.domain}), "
+                    "the only domain the app role may send from"
+                )
         if self.archive_expiration_days <= self.archive_transition_days:
             raise ValueError("sesame:archiveExpirationDays must be greater than sesame:archiveTransitionDays")
         return self

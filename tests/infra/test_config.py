@@ -87,12 +87,30 @@ def test_each_missing_required_key_is_named(key: str) -> None:
         ({"mailFromDomain": "bounce.example.net"}, "sesame:mailFromDomain (bounce.example.net) must be a subdomain"),
         ({"trackingDomain": "example.org"}, "sesame:trackingDomain (example.org) must be a subdomain"),
         ({"dmarcRua": "dmarc@example.org"}, "sesame:dmarcRua: must be mailto: URIs"),
+        ({"warmupStart": "next monday"}, "sesame:warmupStart: must be an ISO date"),
+        ({"unsubscribeMailto": "unsubscribe"}, "sesame:unsubscribeMailto: must be an email address"),
+        ({"defaultFrom": "no-reply@example.net"}, "sesame:defaultFrom (no-reply@example.net) must be an address at"),
+        ({"defaultFrom": "News <news@Example.org>"}, "must be an address at sesame:domain (example.org)"),
+        ({"defaultFrom": "example.org"}, "sesame:defaultFrom (example.org) must be an address at"),
     ],
 )
 def test_invalid_values_are_rejected_naming_the_key(overrides: dict[str, str], message: str) -> None:
     error = _error(**overrides)
     assert error.startswith("invalid stack config: ")
     assert message in error
+
+
+def test_app_settings_in_the_shapes_the_runtime_uses_are_accepted() -> None:
+    cfg = parse_config(
+        {
+            **REQUIRED,
+            "sesame:defaultFrom": "Example News <news@example.org>",
+            "sesame:warmupStart": "2026-11-01",
+            "sesame:unsubscribeMailto": "mailto:unsubscribe@example.org",
+        }
+    )
+    assert (cfg.sender_from, cfg.warmup_start) == ("Example News <news@example.org>", "2026-11-01")
+    assert parse_config({**REQUIRED, "sesame:unsubscribeMailto": "unsubscribe@example.org"}).unsubscribe_mailto
 
 
 def test_every_problem_is_reported_at_once() -> None:
