@@ -257,6 +257,16 @@ class StackConfig(BaseModel):
             raise ValueError("must be an email address")
         return value
 
+    @field_validator("topic_kms_key_id")
+    @classmethod
+    def _topic_key(cls, value: str) -> str:
+        if value.strip().endswith("alias/aws/sns"):
+            raise ValueError(
+                "SES cannot publish to a topic encrypted with the AWS managed key alias/aws/sns; use a customer "
+                "managed key whose key policy lets ses.amazonaws.com call kms:GenerateDataKey* and kms:Decrypt"
+            )
+        return value.strip()
+
     @field_validator("unsubscribe_mailto")
     @classmethod
     def _mailto(cls, value: str) -> str:

@@ -88,6 +88,8 @@ def test_each_missing_required_key_is_named(key: str) -> None:
         ({"trackingDomain": "example.org"}, "sesame:trackingDomain (example.org) must be a subdomain"),
         ({"dmarcRua": "dmarc@example.org"}, "sesame:dmarcRua: must be mailto: URIs"),
         ({"warmupStart": "next monday"}, "sesame:warmupStart: must be an ISO date"),
+        ({"topicKmsKeyId": "alias/aws/sns"}, "sesame:topicKmsKeyId: SES cannot publish to a topic encrypted with"),
+        ({"topicKmsKeyId": "arn:aws:kms:us-east-1:123456789012:alias/aws/sns"}, "sesame:topicKmsKeyId: SES cannot"),
         ({"unsubscribeMailto": "unsubscribe"}, "sesame:unsubscribeMailto: must be an email address"),
         ({"defaultFrom": "no-reply@example.net"}, "sesame:defaultFrom (no-reply@example.net) must be an address at"),
         ({"defaultFrom": "News <news@Example.org>"}, "must be an address at sesame:domain (example.org)"),
