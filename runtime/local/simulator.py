@@ -479,6 +479,16 @@ def demo_recipients(count: int, *, seed: int = 0, weights: Sequence[tuple[Scenar
 # --------------------------------------------------------------------------------------------------- CLI
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "simulate",
@@ -490,15 +500,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--type", choices=EVENT_TYPES, help="print only one event of this type")
     parser.add_argument("--to", default=simulator_address(Scenario.SUCCESS), help="recipient address")
     parser.add_argument("--from", dest="source", default="Sesame Demo <demo@example.com>", help="From header")
-    parser.add_argument("--subject", default="Hello from sesame")
+    parser.add_argument("--subject", default="Hello from sesame", help="Subject header")
     parser.add_argument("--message-id", help="SES message id (default: generated from the seed)")
-    parser.add_argument("--configuration-set", default="sesame-dev-marketing")
-    parser.add_argument("--campaign-id", default="demo")
-    parser.add_argument("--list-name", default="newsletter")
-    parser.add_argument("--region", default="us-east-1")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--open-rate", type=float, default=1.0, help="probability of opens for success@ mail")
-    parser.add_argument("--click-rate", type=float, default=1.0, help="probability of clicks once opened")
+    parser.add_argument(
+        "--configuration-set", default="sesame-dev-marketing", help="ses:configuration-set tag (default %(default)s)"
+    )
+    parser.add_argument("--campaign-id", default="demo", help="campaign_id tag (default %(default)s; '' = none)")
+    parser.add_argument("--list-name", default="newsletter", help="list_name tag (default %(default)s; '' = none)")
+    parser.add_argument("--region", default="us-east-1", help="sending region (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same events)")
+    parser.add_argument(
+        "--open-rate", type=_probability, default=1.0, help="probability of opens for success@ mail (0-1)"
+    )
+    parser.add_argument("--click-rate", type=_probability, default=1.0, help="probability of clicks once opened (0-1)")
     parser.add_argument("--compact", action="store_true", help="one JSON document per line")
     parser.set_defaults(func=_run)
 

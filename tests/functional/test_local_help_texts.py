@@ -3,6 +3,7 @@ project's internal design notes) and names the environment variables its options
 
 from __future__ import annotations
 
+import argparse
 import re
 
 import pytest
@@ -46,3 +47,30 @@ def test_campaign_help_names_the_env_vars_the_api_options_default_to(
 ) -> None:
     text = _help(capsys, ["campaign", action])
     assert "$SESAME_API_URL" in text and "$SESAME_API_KEY" in text
+
+
+def _parsers(parser: argparse.ArgumentParser, path: str = "sesame") -> list[tuple[str, argparse.ArgumentParser]]:
+    found = [(path, parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += _parsers(sub, f"{path} {name}")
+    return found
+
+
+def test_every_option_of_every_sesame_command_says_what_it_does() -> None:
+    undocumented = [
+        f"{path} {action.option_strings[-1]}"
+        for path, parser in _parsers(cli.build_parser())
+        for action in parser._actions
+        if action.option_strings and action.help is None
+    ]
+    assert undocumented == []
+
+
+@pytest.mark.parametrize("value", ["5", "-0.1", "often"])
+def test_simulate_refuses_a_rate_that_is_not_a_probability(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["simulate", "--open-rate", value])
+    assert exit_info.value.code == 2
+    assert "--open-rate" in capsys.readouterr().err
