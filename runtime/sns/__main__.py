@@ -34,13 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime.sns", description=__doc__.split("\n", 1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
     seed = commands.add_parser("seed-cert", help="download a SigningCertURL into SNS_CERT_DIR")
-    seed.add_argument("url")
-    seed.add_argument("cert_dir")
-    seed.add_argument("--timeout", type=float, default=5.0)
+    seed.add_argument(
+        "url", help="the SigningCertURL (https://sns.<region>.amazonaws.com/SimpleNotificationService-...)"
+    )
+    seed.add_argument("cert_dir", help="the folder SNS_CERT_DIR names; created if missing")
+    seed.add_argument("--timeout", type=float, default=5.0, help="download timeout in seconds (default 5)")
     local = commands.add_parser("local-signer", help="create a local signing key and certificate")
-    local.add_argument("key_path")
-    local.add_argument("cert_dir")
-    local.add_argument("--region", default="us-east-1")
+    local.add_argument("key_path", help="PEM file of the signing key (created if missing, reused otherwise)")
+    local.add_argument("cert_dir", help="folder the certificate is written to (use it as SNS_CERT_DIR)")
+    local.add_argument("--region", default="us-east-1", help="region in the SigningCertURL (default us-east-1)")
     args = parser.parse_args(argv)
     try:
         if args.command == "seed-cert":

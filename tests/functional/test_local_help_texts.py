@@ -74,3 +74,14 @@ def test_simulate_refuses_a_rate_that_is_not_a_probability(capsys: pytest.Captur
         cli.main(["simulate", "--open-rate", value])
     assert exit_info.value.code == 2
     assert "--open-rate" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("command", "expected"), [("seed-cert", "download timeout"), ("local-signer", "SNS_CERT_DIR")])
+def test_sns_operator_tools_explain_their_arguments(
+    capsys: pytest.CaptureFixture[str], command: str, expected: str
+) -> None:
+    from runtime.sns.__main__ import main as sns_main
+
+    with pytest.raises(SystemExit):
+        sns_main([command, "--help"])
+    assert expected in " ".join(capsys.readouterr().out.split())
