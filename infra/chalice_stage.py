@@ -203,7 +203,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"role {outputs.iam_role_arn}; next: cd chalice_app && chalice deploy --stage {stage}",
         file=sys.stderr,
     )
-    if not merged["stages"][stage]["environment_variables"].get(UNSUBSCRIBE_BASE_URL):
+    env = merged["stages"][stage]["environment_variables"]
+    kept = sorted(k for k in env if k not in outputs.environment_variables and k != UNSUBSCRIBE_BASE_URL)
+    if kept:
+        # optional settings are left out of the outputs when unset, so clearing one in the stack config does not
+        # remove the value an earlier run wrote
+        print(
+            f"note: kept from the existing stage, not in the stack outputs: {', '.join(kept)}; if you cleared the "
+            f"matching sesame: config key, delete them from stages.{stage}.environment_variables",
+            file=sys.stderr,
+        )
+    if not env.get(UNSUBSCRIBE_BASE_URL):
         print(
             "note: SESAME_UNSUBSCRIBE_BASE_URL is not set yet, so sends carry no List-Unsubscribe headers: run this "
             "command again after `chalice deploy` (it reads the API URL Chalice recorded) and deploy once more",

@@ -89,6 +89,21 @@ def test_merges_into_an_existing_config_keeping_other_stages_and_settings(
     }
 
 
+def test_stage_values_the_outputs_no_longer_carry_are_kept_and_named(
+    tmp_path: Path, outputs: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.json"
+    _existing_config(config)  # the stage has SESAME_CORS_ORIGINS, which the outputs do not set
+    source = tmp_path / "outputs.json"
+    source.write_text(json.dumps(outputs))
+    assert chalice_stage.main(["--outputs", str(source), "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "kept from the existing stage, not in the stack outputs: SESAME_CORS_ORIGINS;" in err
+    assert "stages.prod-eu-west-1.environment_variables" in err
+    assert chalice_stage.main(["--outputs", str(source), "--config", str(tmp_path / "fresh.json")]) == 0
+    assert "kept from the existing stage" not in capsys.readouterr().err
+
+
 def test_stage_written_twice_is_unchanged(tmp_path: Path, outputs: dict[str, Any]) -> None:
     config = tmp_path / "config.json"
     source = tmp_path / "outputs.json"
