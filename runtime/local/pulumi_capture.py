@@ -157,9 +157,13 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m runtime.local.pulumi_capture",
         description="Print the resources the Pulumi program declares for a stack, run under Pulumi's mocks.",
     )
-    parser.add_argument("--environment", default="dev")
-    parser.add_argument("--region", default="us-east-1")
-    parser.add_argument("--domain", default="example.com")
+    parser.add_argument("--environment", default="dev", help="sesame:environment (default dev)")
+    parser.add_argument(
+        "--region",
+        default="us-east-1",
+        help="aws:region, sesame:homeRegion and the one sesame:regions entry (default us-east-1)",
+    )
+    parser.add_argument("--domain", default="example.com", help="sesame:domain (default example.com)")
     parser.add_argument("--program", type=Path, help="Pulumi entry file (default: the repository's __main__.py)")
     parser.add_argument("--out", type=Path, help="write the JSON here instead of stdout")
     args = parser.parse_args(argv)
