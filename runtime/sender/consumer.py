@@ -147,6 +147,7 @@ class SenderConsumer:
         self._rng = rng or random.Random()
         self._campaigns = campaigns
         self._primary_down_until = 0.0
+        self._quota_hit: Classified | None = None  # SES said the daily quota is exhausted (set by _attempt)
         self._deadline: float | None = None
         self.owner = uuid.uuid4().hex
 
@@ -360,6 +361,9 @@ class SenderConsumer:
                 take += 1
             chunk, rest = chunk[:take], chunk[take:] + rest
             failing, regional = self._attempt(chunk, region, backup, by_job, result)
+            if self._quota_hit is not None:  # nothing else is attempted in this batch; the rest stays queued
+                self._leave(failing + rest, self._quota_hit, by_job)
+                return self._quota_hit, []
             if not failing:
                 return None, rest
             if not backup:
@@ -383,6 +387,7 @@ class SenderConsumer:
         """Send ``part`` in ``region``, retrying throttled entries inline; returns the regionally failed units."""
         config_set = self.config.configuration_set(part[0].unit.config_set, backup)
         remaining = part
+        self._quota_hit = None
         for attempt in range(INLINE_RETRIES + 1):
             result.ses_calls += 1
             try:
@@ -400,6 +405,9 @@ class SenderConsumer:
                 elif answer.verdict == "regional":
                     failing.append(p)
                     regional = regional or answer
+                elif answer.verdict == "quota":
+                    self._quota_hit = self._quota_hit or answer
+                    self._leave([p], answer, by_job)
                 elif answer.verdict == "permanent":
                     failed_id = local_message_id(job_id, unit_id)
                     done_by_job[job_id][unit_id] = Outcome("failed", failed_id, region, answer.reason)
@@ -408,6 +416,8 @@ class SenderConsumer:
                 else:
                     self._leave([p], answer, by_job)
             self._persist(done_by_job, by_job)
+            if self._quota_hit is not None:
+                return failing + retry, regional  # the caller leaves them queued
             if failing:
                 return failing + retry, regional  # throttled entries of the same call follow the failover
             if not retry:

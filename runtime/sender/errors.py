@@ -86,7 +86,9 @@ def classify(exc: BaseException) -> Classified:
         code = str(error.get("Code") or type(exc).__name__)
         message = str(error.get("Message") or "")
         status = int((response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
-        if code == "LimitExceededException" and "quota" in message.lower() and "daily" in message.lower():
+        # SES reports the exhausted daily quota as a throttling error ("Daily message quota exceeded.")
+        throttling = code in THROTTLING_CODES or status == 429
+        if throttling and "quota" in message.lower() and "daily" in message.lower():
             return Classified("quota", code, message)
         if code in THROTTLING_CODES or status == 429:
             return Classified("throttled", code, message)

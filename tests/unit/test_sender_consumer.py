@@ -451,3 +451,18 @@ def test_a_message_with_too_many_headers_fails_alone_not_with_the_bulk_call_it_w
     assert statuses["crowded@example.org"]["status"] == "failed"
     assert "16 message headers" in statuses["crowded@example.org"]["failure_reason"]
     assert statuses["fine@example.org"]["status"] == "sent"
+
+
+def test_ses_daily_quota_answer_stops_the_batch_and_leaves_messages_queued():
+    def quota(op, params):
+        return client_error("TooManyRequestsException", 429, "Daily message quota exceeded.")
+
+    h = harness(primary_fail=quota, backup_region="")
+    for i in range(4):
+        h.queue.send(send_line(f"d{i}@example.org", template=f"template-{i}"))  # four separate calls
+    result = h.run_once()
+    assert result is not None
+    assert len(h.primary.calls) == 1  # no inline retries, no further attempts once the quota is gone
+    assert len(result.deferred) == 4
+    assert len(h.queue.messages) == 4 and h.queue.dlq == []
+    assert h.ledger.messages == {}
