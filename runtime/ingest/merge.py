@@ -291,6 +291,8 @@ def plan_recipients(
 ) -> dict[str, RecipientPlan]:
     """Suppressions and soft-bounce counters implied by the new events of ``plans``."""
     inputs: dict[str, _Inputs] = {}
+    # deliveries to recipients without a SOFTBOUNCE item: they matter only if the batch also soft-bounces them
+    other_deliveries: dict[str, list[tuple[str, str]]] = {}
     for plan in plans:
         for event in plan.new_events:
             etype = event.event_type
@@ -302,6 +304,8 @@ def plan_recipients(
                         rec = inputs.setdefault(h, _Inputs())
                         rec.deliveries.append(event.timestamp)
                         rec.message_ids.add(plan.message_id)
+                    else:
+                        other_deliveries.setdefault(h, []).append((event.timestamp, plan.message_id))
                     continue
                 rec = inputs.setdefault(h, _Inputs())
                 if etype == "Bounce" and event.bounce_type == "Transient":
@@ -318,6 +322,12 @@ def plan_recipients(
                     continue
                 rec.emails.add(email)
                 rec.message_ids.add(plan.message_id)
+    for h, deliveries in other_deliveries.items():
+        rec_soft = inputs.get(h)
+        if rec_soft is not None and rec_soft.soft:  # same result as applying the bounce and the delivery one by one
+            for ts, mid in deliveries:
+                rec_soft.deliveries.append(ts)
+                rec_soft.message_ids.add(mid)
     out: dict[str, RecipientPlan] = {}
     for h, rec in inputs.items():
         plan_r = RecipientPlan(recipient_hash=h, message_ids=rec.message_ids)
@@ -340,7 +350,7 @@ def _plan_softbounce(
     entries.update(f"{ts}#{eid}#{mid}" for ts, eid, mid in rec.soft)
     entries = {e for e in entries if e.split("#", 1)[0] > last_delivery}
     version = int(item.get("version", 0)) if item else None
-    if not entries and (item is None or not item.get("count")):
+    if not entries and not rec.soft and (item is None or not item.get("count")):
         return  # nothing counted before or now: a delivery need not be recorded
     # Reset to zero keeps the item (with last_delivery_at) so a late, older soft bounce is still recognised as
     # older than the delivery; the TTL removes it eventually.

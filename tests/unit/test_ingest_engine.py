@@ -215,6 +215,21 @@ def test_soft_bounce_older_than_a_known_delivery_is_not_counted():
     assert store.suppressions[(H, "SOFTBOUNCE")]["count"] == 0
 
 
+def test_soft_bounces_and_a_later_delivery_of_another_message_in_one_batch_reset_the_count():
+    store, engine = make()  # soft-bounce limit 3
+    engine.apply(
+        [
+            ses_event("Bounce", message_id="m0", bounce_type="Transient", ts="2024-06-20T01:00:00.000Z"),
+            ses_event("Bounce", message_id="m1", bounce_type="Transient", ts="2024-06-21T01:00:00.000Z"),
+            ses_event("Delivery", message_id="m2", ts="2024-06-22T01:00:00.000Z"),
+        ]
+    )
+    assert store.suppressions[(H, "SOFTBOUNCE")]["count"] == 0  # as when applied one by one
+    engine.apply([ses_event("Bounce", message_id="m3", bounce_type="Transient", ts="2024-06-23T01:00:00.000Z")])
+    assert store.suppressions[(H, "SOFTBOUNCE")]["count"] == 1
+    assert (H, "ALL") not in store.suppressions
+
+
 def test_subscription_unsubscribe_all_suppresses_and_counts():
     store, engine = make()
     engine.apply([ses_event("Subscription", unsubscribe_all=True)])
