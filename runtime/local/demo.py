@@ -407,6 +407,8 @@ def campaign_request(campaign_id: str, recipients: list[str], template_uri: str)
     half = len(recipients) // 2
     segments = []
     for list_name, chunk in (("newsletter", recipients[:half]), ("customers", recipients[half:])):
+        if not chunk:  # a segment needs at least one recipient (--recipients 1)
+            continue
         segments.append(
             {
                 "list_name": list_name,

@@ -97,3 +97,11 @@ def test_text_report_shows_how_the_webhook_answered_as_the_troubleshooting_guide
     lines = render_text(report).splitlines()
     assert any("answered HTTP 200" in line and line.rstrip().endswith("38") for line in lines)
     assert any("answered HTTP 403" in line and line.rstrip().endswith("2") for line in lines)
+
+
+def test_campaign_request_of_a_single_recipient_is_a_valid_campaign() -> None:
+    from runtime.sender.campaign import parse_candidate
+
+    body = campaign_request("solo", ["success+r00000@simulator.amazonses.com"], "s3://sesame-bucket/t.html")
+    candidate = parse_candidate(body)
+    assert [len(s.recipients) for s in candidate.segments] == [1]
