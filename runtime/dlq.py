@@ -103,15 +103,31 @@ def _client(args: argparse.Namespace) -> Any:
     return boto3.client("sqs", region_name=args.region) if args.region else boto3.client("sqs")
 
 
+def _failed(exc: Exception) -> int:
+    """A readable one-line error instead of a traceback (unknown queue, no source queue, credentials...)."""
+    print(f"error: {exc}", file=sys.stderr)
+    return 1
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
-    messages = list_messages(_client(args), args.queue_url, args.max)
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        messages = list_messages(_client(args), args.queue_url, args.max)
+    except (BotoCoreError, ClientError) as exc:
+        return _failed(exc)
     json.dump(messages, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
 
 
 def _cmd_redrive(args: argparse.Namespace) -> int:
-    result = redrive(_client(args), args.queue_url, args.to, args.max)
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        result = redrive(_client(args), args.queue_url, args.to, args.max)
+    except (BotoCoreError, ClientError, ValueError) as exc:  # messages stay in the DLQ: deleted only once sent
+        return _failed(exc)
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
     return 1 if result["failed"] else 0
