@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 
@@ -97,10 +98,20 @@ def redrive(sqs: Any, dlq_url: str, to: str | None = None, limit: int | None = N
     return {"moved": moved, "failed": failed}
 
 
+_URL_REGION = re.compile(r"^https://(?:sqs\.([a-z0-9-]+)\.amazonaws\.com|([a-z0-9-]+)\.queue\.amazonaws\.com)/")
+
+
+def region_of(queue_url: str) -> str | None:
+    """The region an SQS queue URL names (``https://sqs.<region>.amazonaws.com/...``), or None (e.g. a local URL)."""
+    match = _URL_REGION.match(queue_url)
+    return (match.group(1) or match.group(2)) if match else None
+
+
 def _client(args: argparse.Namespace) -> Any:
     import boto3  # entry point: the CLI builds its own client
 
-    return boto3.client("sqs", region_name=args.region) if args.region else boto3.client("sqs")
+    region = args.region or region_of(args.queue_url)  # a client of another region cannot reach the queue
+    return boto3.client("sqs", region_name=region) if region else boto3.client("sqs")
 
 
 def _failed(exc: Exception) -> int:
@@ -137,7 +148,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("dlq", help="review and redrive dead-letter queues")
     commands = parser.add_subparsers(dest="dlq_command", metavar="ACTION")
     commands.required = True
-    region_help = "the queue's region (default: AWS_DEFAULT_REGION or your AWS profile's)"
+    region_help = "the queue's region (default: the one in the queue URL, else AWS_DEFAULT_REGION)"
     listing = commands.add_parser("list", help="peek at the messages of a DLQ (they stay in it)")
     listing.add_argument("--queue-url", required=True, help="the dead-letter queue")
     listing.add_argument("--max", type=int, default=50, help="show at most this many messages (default 50)")

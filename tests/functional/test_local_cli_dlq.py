@@ -52,3 +52,17 @@ def test_listing_an_unknown_queue_fails_readably(sqs: Any, capsys: pytest.Captur
     missing = "https://sqs.us-east-1.amazonaws.com/123456789012/sesame-dev-nothing-dlq"
     assert cli.main(["dlq", "list", "--queue-url", missing]) == 1
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_a_queue_url_of_another_region_is_reached_in_its_own_region(
+    sqs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    eu = boto3.client("sqs", region_name="eu-west-1")
+    dlq = eu.create_queue(QueueName="sesame-prod-forward-dlq")["QueueUrl"]
+    source = eu.create_queue(QueueName="sesame-prod-forward")["QueueUrl"]
+    assert ".eu-west-1." in dlq  # AWS_DEFAULT_REGION is us-east-1, as in docs/api.md's example
+    eu.send_message(QueueUrl=dlq, MessageBody="parked")
+    assert cli.main(["dlq", "list", "--queue-url", dlq]) == 0
+    assert '"body": "parked"' in capsys.readouterr().out
+    assert cli.main(["dlq", "redrive", "--queue-url", dlq]) == 0
+    assert _visible(eu, dlq) == 0 and _visible(eu, source) == 1
