@@ -79,25 +79,37 @@ class DemoOptions:
 
 
 class Progress:
-    def __init__(self, quiet: bool, stream: Any = None) -> None:
+    """Step lines, plus running counters: rewritten in place on a terminal, a line every few seconds otherwise (a
+    pipe or CI log still shows the long phases moving)."""
+
+    PIPE_INTERVAL_S = 5.0
+
+    def __init__(self, quiet: bool, stream: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.quiet = quiet
         self.stream = stream or sys.stderr
-        self.started = time.monotonic()
+        self._clock = clock
+        self.started = clock()
         self._inline = False
+        self._last_piped: float | None = None
 
     def step(self, text: str) -> None:
         if self.quiet:
             return
         self._end_inline()
-        self.stream.write(f"[{time.monotonic() - self.started:5.1f}s] {text}\n")
+        self.stream.write(f"[{self._clock() - self.started:5.1f}s] {text}\n")
         self.stream.flush()
 
     def update(self, text: str) -> None:
         if self.quiet:
             return
+        now = self._clock()
         if self.stream.isatty():
-            self.stream.write(f"\r[{time.monotonic() - self.started:5.1f}s]   {text}\033[K")
+            self.stream.write(f"\r[{now - self.started:5.1f}s]   {text}\033[K")
             self._inline = True
+            self.stream.flush()
+        elif self._last_piped is None or now - self._last_piped >= self.PIPE_INTERVAL_S:
+            self._last_piped = now
+            self.stream.write(f"[{now - self.started:5.1f}s]   {text}\n")
             self.stream.flush()
 
     def _end_inline(self) -> None:

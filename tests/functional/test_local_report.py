@@ -105,3 +105,19 @@ def test_campaign_request_of_a_single_recipient_is_a_valid_campaign() -> None:
     body = campaign_request("solo", ["success+r00000@simulator.amazonses.com"], "s3://sesame-bucket/t.html")
     candidate = parse_candidate(body)
     assert [len(s.recipients) for s in candidate.segments] == [1]
+
+
+def test_progress_counters_reach_a_pipe_every_few_seconds_not_on_every_update() -> None:
+    import io
+
+    from runtime.local.demo import Progress
+
+    now = [100.0]
+    stream = io.StringIO()  # not a terminal, like `make local | tee` or a CI log
+    progress = Progress(False, stream, clock=lambda: now[0])
+    for t, n in ((100.0, 10), (101.0, 20), (104.0, 30), (105.5, 40), (106.0, 50)):
+        now[0] = t
+        progress.update(f"published {n} events")
+    lines = stream.getvalue().splitlines()
+    assert [line.split()[-2] for line in lines] == ["10", "40"]
+    assert "\r" not in stream.getvalue()
