@@ -39,13 +39,30 @@ WEBHOOK_DELIVERY_POLICY: dict[str, Any] = {
 }
 
 
+# Identity notifications (SES identity feedback forwarded to the same topic) carry ``notificationType`` instead of
+# ``eventType``: bounces and complaints are critical, deliveries are engagement. Without these branches they would
+# match neither queue and be dropped by SNS.
+CRITICAL_NOTIFICATION_TYPES = ("Bounce", "Complaint")
+ENGAGEMENT_NOTIFICATION_TYPES = ("Delivery",)
+
+
 def critical_filter_policy() -> dict[str, Any]:
-    return {"eventType": list(CRITICAL_EVENT_TYPES)}
+    return {
+        "$or": [
+            {"eventType": list(CRITICAL_EVENT_TYPES)},
+            {"notificationType": list(CRITICAL_NOTIFICATION_TYPES)},
+        ]
+    }
 
 
 def engagement_filter_policy() -> dict[str, Any]:
     # "the rest": anything that is not critical, so event types SES adds later are never dropped
-    return {"eventType": [{"anything-but": list(CRITICAL_EVENT_TYPES)}]}
+    return {
+        "$or": [
+            {"eventType": [{"anything-but": list(CRITICAL_EVENT_TYPES)}]},
+            {"notificationType": list(ENGAGEMENT_NOTIFICATION_TYPES)},
+        ]
+    }
 
 
 @dataclass

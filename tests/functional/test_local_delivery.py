@@ -24,6 +24,32 @@ ENGAGEMENT = {"eventType": [{"anything-but": CRITICAL["eventType"]}]}
 
 
 @pytest.mark.parametrize(
+    ("body", "queue"),
+    [
+        ({"eventType": "Bounce"}, "critical"),
+        ({"eventType": "Rendering Failure"}, "critical"),
+        ({"eventType": "Open"}, "engagement"),
+        ({"eventType": "SomethingSesAddsLater"}, "engagement"),
+        ({"notificationType": "Bounce"}, "critical"),
+        ({"notificationType": "Complaint"}, "critical"),
+        ({"notificationType": "Delivery"}, "engagement"),
+    ],
+)
+def test_the_stacks_filter_policies_send_every_event_and_identity_notification_to_exactly_one_queue(
+    body: dict[str, str], queue: str
+) -> None:
+    from infra.messaging import critical_filter_policy, engagement_filter_policy
+
+    message = json.dumps({**body, "mail": {"messageId": "m"}})
+    matched = {
+        name
+        for name, policy in (("critical", critical_filter_policy()), ("engagement", engagement_filter_policy()))
+        if filter_policy_matches(policy, "MessageBody", message, {})
+    }
+    assert matched == {queue}
+
+
+@pytest.mark.parametrize(
     ("policy", "event_type", "expected"),
     [
         (CRITICAL, "Bounce", True),

@@ -407,10 +407,13 @@ def test_sqs_subscriptions_filter_on_event_type_in_the_body_and_keep_the_envelop
         assert sub["topic"].endswith(":sesame-prod-ses-events")
         assert sub["rawMessageDelivery"] is False
         assert sub["filterPolicyScope"] == "MessageBody"
+    critical_types = ["Bounce", "Complaint", "Reject", "Subscription", "Rendering Failure"]
     critical = json.loads(subs["critical-subscription"]["filterPolicy"])
-    assert critical == {"eventType": ["Bounce", "Complaint", "Reject", "Subscription", "Rendering Failure"]}
+    assert critical == {"$or": [{"eventType": critical_types}, {"notificationType": ["Bounce", "Complaint"]}]}
     engagement = json.loads(subs["engagement-subscription"]["filterPolicy"])
-    assert engagement == {"eventType": [{"anything-but": critical["eventType"]}]}
+    assert engagement == {
+        "$or": [{"eventType": [{"anything-but": critical_types}]}, {"notificationType": ["Delivery"]}]
+    }
 
 
 def test_queue_policies_admit_only_the_event_topic(second: ProgramRun) -> None:
