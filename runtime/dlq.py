@@ -14,6 +14,10 @@ import sys
 from typing import Any
 
 SOURCE_ATTRIBUTE = "sesame_source_queue"
+# When the message first reached SQS (epoch ms). SQS keeps a message's enqueue timestamp when it moves it to a DLQ,
+# but a redrive re-sends it: this attribute carries the original time, so the event consumers measure
+# SNS_MAX_AGE_SECONDS up to when the event first arrived, and redriven SES events are not dropped as stale.
+FIRST_SENT_ATTRIBUTE = "sesame_first_sent_timestamp"
 _RECEIVE = {
     "MaxNumberOfMessages": 10,
     "WaitTimeSeconds": 0,
@@ -81,6 +85,9 @@ def redrive(sqs: Any, dlq_url: str, to: str | None = None, limit: int | None = N
                     k: {key: v for key, v in value.items() if key in ("DataType", "StringValue", "BinaryValue")}
                     for k, value in (message.get("MessageAttributes") or {}).items()
                 }
+                first_sent = (message.get("Attributes") or {}).get("SentTimestamp")
+                if FIRST_SENT_ATTRIBUTE not in attributes and first_sent:
+                    attributes[FIRST_SENT_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(first_sent)}
                 if attributes:
                     entry["MessageAttributes"] = attributes
                 entries.append(entry)

@@ -311,16 +311,30 @@ def consume_records(records: Iterable[Any], queue_url: str) -> None:
 
 
 def _sent_at(record: Any) -> float | None:
-    """When SQS received the record (``attributes.SentTimestamp``, epoch ms) in epoch seconds, or None.
+    """When the record first reached SQS, in epoch seconds, or None.
 
-    SNS_MAX_AGE_SECONDS is measured up to this moment: a record that reached the queue fresh stays valid through a
-    queue backlog and retries instead of being dropped as stale.
+    That is ``attributes.SentTimestamp`` (epoch ms), or the earlier ``sesame_first_sent_timestamp`` message
+    attribute that ``sesame dlq redrive`` sets from the DLQ copy's original enqueue time. SNS_MAX_AGE_SECONDS is
+    measured up to this moment: a record that reached the queue fresh stays valid through a queue backlog, retries
+    and a redrive instead of being dropped as stale. (Only the topic and the app's role can send to these queues.)
     """
+    from runtime.dlq import FIRST_SENT_ATTRIBUTE
+
     try:
-        raw = record.to_dict().get("attributes", {}).get("SentTimestamp")
-        return int(raw) / 1000.0 if raw else None
-    except (AttributeError, TypeError, ValueError):
+        raw = record.to_dict()
+    except AttributeError:
         return None
+    candidates: list[float] = []
+    for value in (
+        (raw.get("attributes") or {}).get("SentTimestamp"),
+        ((raw.get("messageAttributes") or {}).get(FIRST_SENT_ATTRIBUTE) or {}).get("stringValue"),
+    ):
+        try:
+            if value:
+                candidates.append(int(value) / 1000.0)
+        except (TypeError, ValueError):
+            continue
+    return min(candidates) if candidates else None
 
 
 def _delete(queue_url: str, records: Sequence[Any]) -> None:

@@ -104,10 +104,13 @@ def test_three_failed_attempts_park_the_batch_in_the_dlq_and_redrive_moves_it_ba
     assert len(listed) == 1
     assert listed[0]["attributes"]["sesame_error"] == "HTTP 503"
     assert dlq.list_messages(sqs, dead)[0]["message_id"] == listed[0]["message_id"]  # listing keeps them
+    first_sent = sqs.receive_message(QueueUrl=dead, AttributeNames=["SentTimestamp"], VisibilityTimeout=0)
+    original = first_sent["Messages"][0]["Attributes"]["SentTimestamp"]
     assert dlq.redrive(sqs, dead) == {"moved": 1, "failed": 0}
     assert drain(sqs, dead) == []
     moved = drain(sqs, queue)
     assert json.loads(moved[0]["Body"])["message_id"] == "m1"
+    assert moved[0]["MessageAttributes"][dlq.FIRST_SENT_ATTRIBUTE]["StringValue"] == original
 
 
 def test_publish_never_raises_even_when_endpoint_and_dlq_fail(queues):

@@ -276,6 +276,29 @@ def test_sqs_record_that_was_already_stale_when_queued_is_dropped(client, app_en
     assert count(app_env["ddb"], "messages") == 0
 
 
+def test_sqs_record_redriven_from_a_dlq_is_measured_from_its_first_arrival(client, app_env, signer):
+    from runtime.dlq import FIRST_SENT_ATTRIBUTE
+    from runtime.stores.schema import parse_time
+
+    stamp = "2024-06-20T01:50:12.190Z"
+    first_arrival = int(parse_time(stamp).timestamp() * 1000) + 2000
+    bodies = {
+        mid: signer.notification_json(TOPIC_ARN, json.dumps(ses_record("Bounce", message_id=mid)), timestamp=stamp)
+        for mid in ("redriven", "forged-age")
+    }
+    event = client.events.generate_sqs_event(message_bodies=list(bodies.values()), queue_name="sesame-dev-critical")
+    redriven, other = event["Records"]
+    for record in event["Records"]:  # re-sent to the queue by the redrive two hours after the event
+        record["attributes"]["SentTimestamp"] = str(first_arrival + 7_200_000)
+    redriven["messageAttributes"] = {FIRST_SENT_ATTRIBUTE: {"stringValue": str(first_arrival), "dataType": "Number"}}
+    other["messageAttributes"] = {}
+    response = client.lambda_.invoke("critical_events", event)
+    assert response.payload is None
+    ddb = app_env["ddb"]
+    assert "Item" in ddb.get_item(TableName="sesame-dev-messages", Key={"message_id": {"S": "redriven"}})
+    assert "Item" not in ddb.get_item(TableName="sesame-dev-messages", Key={"message_id": {"S": "forged-age"}})
+
+
 def test_sqs_poison_record_fails_alone_and_the_rest_of_the_batch_is_applied(client, app_env, signer):
     sqs = boto3.client("sqs", region_name=REGION)
     url = sqs.create_queue(QueueName="sesame-dev-critical")["QueueUrl"]
