@@ -125,7 +125,12 @@ def start_chalice_local(
         stage,
         "--no-autoreload",
     ]
-    proc = ManagedProcess("chalice local", argv, env, state_dir / "chalice_local.log", REPO_ROOT)
+    # The repository's runtime/ first on the path: chalice adds chalice_app/vendor to sys.path, and a copy vendored
+    # there by `make package` (for `chalice deploy`) would otherwise shadow the live code with a stale one.
+    path = [str(REPO_ROOT), *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]]
+    proc = ManagedProcess(
+        "chalice local", argv, {**env, "PYTHONPATH": os.pathsep.join(path)}, state_dir / "chalice_local.log", REPO_ROOT
+    )
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/health", proc, timeout=60)
     return proc, url
