@@ -180,21 +180,17 @@ class DynamoTrackingReader:
         )
 
     def recipient_messages(self, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
-        return self._page(
-            limit,
-            cursor,
-            TableName=self._tables.messages,
-            IndexName=RECIPIENT_INDEX,
-            KeyConditionExpression="recipient_hash = :h",
-            ExpressionAttributeValues={":h": {"S": recipient_hash}},
-            ScanIndexForward=False,
-        )
+        return self._recipient_page(self._tables.messages, recipient_hash, limit, cursor)
 
     def recipient_events(self, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
+        return self._recipient_page(self._tables.events, recipient_hash, limit, cursor)
+
+    def _recipient_page(self, table: str, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
+        """Newest first, through the table's ``recipient-index`` (both tables have one, keyed the same way)."""
         return self._page(
             limit,
             cursor,
-            TableName=self._tables.events,
+            TableName=table,
             IndexName=RECIPIENT_INDEX,
             KeyConditionExpression="recipient_hash = :h",
             ExpressionAttributeValues={":h": {"S": recipient_hash}},
