@@ -11,18 +11,28 @@ waiting callers never poll. The read-modify-write is a conditional put on a ``ve
 concurrency), retried on conflict. docs/sending.md explains why this was chosen over reserved concurrency.
 
 The same item carries the UTC day's send count for the daily quota guard.
+
+Idempotency: every reservation carries an id (``Reservation.id``, kept in its log entry), so a write whose answer was
+lost and that botocore or the caller sent again is recognised (the re-sent conditional put fails, the re-read log
+holds the id: that reservation is returned instead of a second one). What SES did not accept (throttled, rejected,
+failed over) is given back with ``settle``: one transaction that writes a ``SETTLE#<id>`` marker (so a retried
+settlement is applied once) and subtracts the unused recipients from the day's count — so the daily count equals
+the emails SES accepted (plus those whose answer was lost, which may have been sent).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from runtime.logs import get_logger
+from runtime.stores import dynamo
 
 log = get_logger(__name__)
 
@@ -30,34 +40,38 @@ WINDOW = 1.0
 _EPS = 1e-6
 WARMUP_DAYS = 30
 WARMUP_FIRST_DAY = 50
+SETTLE_TTL_SECONDS = 2 * 86_400
+
+Entry = tuple[float, int, str]  # (when, recipients, reservation id)
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     at: float  # when the granted recipients may be sent (epoch seconds)
     granted: int
-    entries: tuple[tuple[float, int], ...]  # the new log
+    entries: tuple[Entry, ...]  # the new log
 
 
 def plan(
-    entries: list[tuple[float, int]] | tuple[tuple[float, int], ...],
+    entries: Sequence[tuple[float, int] | Entry],
     now: float,
     want: int,
     minimum: int,
     rate: float,
     max_ahead: float,
+    reservation_id: str = "",
 ) -> Plan | None:
     """Earliest reservation for ``minimum..want`` recipients, or None if it would start later than ``max_ahead``.
 
-    ``entries`` is the log of (time, count) reservations in time order. A single unit larger than the whole
+    ``entries`` is the log of (time, count[, id]) reservations in time order. A single unit larger than the whole
     window (``minimum > floor(rate)``) is allowed alone in an otherwise empty window.
     """
     cap = max(1, math.floor(rate * WINDOW + _EPS))
-    live = [(t, n) for t, n in entries if t > now - WINDOW]
+    live: list[Entry] = [(e[0], e[1], e[2] if len(e) > 2 else "") for e in entries if e[0] > now - WINDOW]
     t = max(now, live[-1][0] if live else now)
     while True:
-        window = [(ti, ni) for ti, ni in live if ti > t - WINDOW + _EPS / 2]
-        used = sum(n for _, n in window)
+        window = [e for e in live if e[0] > t - WINDOW + _EPS / 2]
+        used = sum(e[1] for e in window)
         free = cap - used
         if free >= minimum or (not window and minimum > cap):
             break
@@ -65,7 +79,7 @@ def plan(
     if t - now > max_ahead:
         return None
     granted = max(minimum, min(want, free)) if free >= minimum else minimum
-    return Plan(t, granted, (*live, (round(t, 6), granted)))
+    return Plan(t, granted, (*live, (round(t, 6), granted, reservation_id)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +88,12 @@ class Reservation:
     granted: int = 0
     exhausted: bool = False  # daily quota (or warm-up cap) reached: leave the messages queued
     wait: float = 0.0  # when not granted and not exhausted: how long until capacity (defer the work)
+    id: str = ""  # the reservation's id (its log entry; what ``settle`` refers to)
+    day: str = ""  # the UTC day whose count holds it
+
+
+def new_reservation_id() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 class RateStore(Protocol):
@@ -88,7 +108,21 @@ class RateStore(Protocol):
         daily_cap: float | None,
         already_sent: int,
         max_ahead: float,
+        reservation_id: str = "",
     ) -> Reservation: ...
+
+    def settle(self, region: str, *, reservation_id: str, unused: int, day: str, now: float) -> bool:
+        """Give ``unused`` recipients of a reservation back to the day's count, once; True when applied now."""
+        ...
+
+
+def _find(entries: Sequence[tuple[float, int] | Entry], reservation_id: str) -> Entry | None:
+    if not reservation_id:
+        return None
+    for entry in entries:
+        if len(entry) > 2 and entry[2] == reservation_id:
+            return entry
+    return None
 
 
 def _day(now: float) -> str:
@@ -105,9 +139,16 @@ def _decide(
     daily_cap: float | None,
     already_sent: int,
     max_ahead: float,
+    reservation_id: str = "",
 ) -> tuple[Reservation, dict[str, Any] | None]:
-    """Pure decision on the stored state; returns the reservation and the new state (None = unchanged)."""
+    """Pure decision on the stored state; returns the reservation and the new state (None = unchanged).
+
+    A state whose log already holds ``reservation_id`` (an earlier write of this very reservation was applied) returns
+    that reservation unchanged."""
     day = _day(now)
+    mine = _find(state.get("entries", ()), reservation_id)
+    if mine is not None:
+        return Reservation(at=mine[0], granted=mine[1], id=reservation_id, day=str(state.get("day") or day)), None
     day_sent = int(state.get("day_sent", 0)) if state.get("day") == day else 0
     if daily_cap is not None:
         left = math.floor(daily_cap) - max(day_sent, already_sent)
@@ -115,10 +156,10 @@ def _decide(
             return Reservation(exhausted=True), None
         want = min(want, left)
     entries = state.get("entries", ())
-    p = plan(entries, now, want, minimum, rate, max_ahead)
+    p = plan(entries, now, want, minimum, rate, max_ahead, reservation_id)
     if p is None:
         return Reservation(wait=max_ahead), None
-    return Reservation(at=p.at, granted=p.granted), {
+    return Reservation(at=p.at, granted=p.granted, id=reservation_id, day=day), {
         "entries": p.entries,
         "day": day,
         "day_sent": day_sent + p.granted,
@@ -130,6 +171,7 @@ class InMemoryRateStore:
     """One process's shared state (tests, the bench, and the local stack's single consumer)."""
 
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    settled: set[str] = field(default_factory=set)
     calls: int = 0
 
     def reserve(
@@ -143,6 +185,7 @@ class InMemoryRateStore:
         daily_cap: float | None,
         already_sent: int,
         max_ahead: float,
+        reservation_id: str = "",
     ) -> Reservation:
         self.calls += 1
         state = self.states.get(region, {})
@@ -155,10 +198,23 @@ class InMemoryRateStore:
             daily_cap=daily_cap,
             already_sent=already_sent,
             max_ahead=max_ahead,
+            reservation_id=reservation_id,
         )
         if new_state is not None:
             self.states[region] = new_state
         return result
+
+    def settle(self, region: str, *, reservation_id: str, unused: int, day: str, now: float) -> bool:
+        key = f"{region}/{reservation_id}"
+        if unused <= 0 or not reservation_id or key in self.settled:
+            return False
+        self.calls += 1
+        self.settled.add(key)
+        state = self.states.get(region)
+        if state is None or state.get("day") != day:
+            return False
+        state["day_sent"] = int(state.get("day_sent", 0)) - unused
+        return True
 
 
 class RateContentionError(RuntimeError):
@@ -168,10 +224,13 @@ class RateContentionError(RuntimeError):
 class DynamoRateStore:
     """The reservation log as one control-table item per region, updated with optimistic concurrency."""
 
-    def __init__(self, client: Any, table_name: str, *, attempts: int = 20) -> None:
+    def __init__(
+        self, client: Any, table_name: str, *, attempts: int = 20, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self._client = client
         self._table = table_name
         self._attempts = attempts
+        self._sleep = sleep
 
     def _key(self, region: str) -> dict[str, Any]:
         return {"pk": {"S": f"RATE#{region}"}, "sk": {"S": "WINDOW"}}
@@ -187,9 +246,13 @@ class DynamoRateStore:
         daily_cap: float | None,
         already_sent: int,
         max_ahead: float,
+        reservation_id: str = "",
     ) -> Reservation:
         for _ in range(self._attempts):
-            item = self._client.get_item(TableName=self._table, Key=self._key(region), ConsistentRead=True).get("Item")
+            item = dynamo.with_retries(
+                lambda: self._client.get_item(TableName=self._table, Key=self._key(region), ConsistentRead=True),
+                sleep=self._sleep,
+            ).get("Item")
             version = int(item["version"]["N"]) if item and "version" in item else None
             state: dict[str, Any] = {}
             if item:
@@ -207,6 +270,7 @@ class DynamoRateStore:
                 daily_cap=daily_cap,
                 already_sent=already_sent,
                 max_ahead=max_ahead,
+                reservation_id=reservation_id,
             )
             if new_state is None:
                 return result
@@ -227,27 +291,71 @@ class DynamoRateStore:
                     "ExpressionAttributeValues": {":v": {"N": str(version)}},
                 }
             try:
-                self._client.put_item(TableName=self._table, Item=new_item, **condition)
+                # a re-sent put (lost answer) fails its condition: the next read finds the reservation's id
+                put = functools.partial(self._client.put_item, TableName=self._table, Item=new_item, **condition)
+                dynamo.with_retries(put, sleep=self._sleep)
             except Exception as exc:  # botocore ClientError
-                code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-                if code == "ConditionalCheckFailedException":
+                if dynamo.error_code(exc) == "ConditionalCheckFailedException":
                     continue
                 raise
             return result
         raise RateContentionError(f"rate item RATE#{region} changed {self._attempts} times in a row")
 
+    def settle(self, region: str, *, reservation_id: str, unused: int, day: str, now: float) -> bool:
+        if unused <= 0 or not reservation_id:
+            return False
+        items = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        "pk": {"S": f"RATE#{region}"},
+                        "sk": {"S": f"SETTLE#{reservation_id}"},
+                        "unused": {"N": str(unused)},
+                        "expires_at": {"N": str(int(now) + SETTLE_TTL_SECONDS)},
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": self._key(region),
+                    "UpdateExpression": "ADD day_sent :neg, version :one",
+                    "ConditionExpression": "#day = :day",
+                    "ExpressionAttributeNames": {"#day": "day"},
+                    "ExpressionAttributeValues": {":neg": {"N": str(-unused)}, ":one": {"N": "1"}, ":day": {"S": day}},
+                }
+            },
+        ]
+        token = str(uuid.uuid4())  # every retry of this settlement: DynamoDB applies it once
+        for attempt in range(self._attempts):
+            try:
+                self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
+                return True
+            except Exception as exc:
+                code = dynamo.error_code(exc)
+                if code == "TransactionCanceledException":
+                    reasons = dynamo.cancellation_reasons(exc)
+                    if "ConditionalCheckFailed" in reasons:
+                        return False  # settled already, or the day (and its count) has moved on
+                elif not dynamo.is_transient(exc):
+                    raise
+                self._sleep(min(0.05 * 2**attempt, 1.0))
+        raise RateContentionError(f"settling reservation {reservation_id} on RATE#{region} kept failing")
 
-def _parse_entries(text: str) -> list[tuple[float, int]]:
-    out = []
+
+def _parse_entries(text: str) -> list[Entry]:
+    out: list[Entry] = []
     for part in text.split(","):
         if part:
-            t, _, n = part.partition(":")
-            out.append((float(t), int(n)))
+            t, n, ident = ([*part.split(":", 2), ""])[:3]
+            out.append((float(t), int(n), ident))
     return out
 
 
-def _format_entries(entries: tuple[tuple[float, int], ...]) -> str:
-    return ",".join(f"{t:.6f}:{n}" for t, n in entries)
+def _format_entries(entries: Sequence[Entry]) -> str:
+    return ",".join(f"{t:.6f}:{n}:{ident}" if ident else f"{t:.6f}:{n}" for t, n, ident in entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +453,22 @@ class Pacer:
             daily_cap=self.daily_cap(region, limits),
             already_sent=limits.sent_last_24_hours,
             max_ahead=self.max_wait,
+            reservation_id=new_reservation_id(),
         )
         if reservation.granted and reservation.at > now:
             self.sleep(reservation.at - now)
         return reservation
+
+    def settle(self, region: str, reservation: Reservation, accepted: int) -> None:
+        """Give back what SES did not accept of ``reservation`` (never raises: the count is only a guard)."""
+        unused = reservation.granted - accepted
+        if unused <= 0 or not reservation.id:
+            return
+        try:
+            self.store.settle(
+                region, reservation_id=reservation.id, unused=unused, day=reservation.day, now=self.clock()
+            )
+        except Exception as exc:
+            log.warning(
+                "could not give back unused send capacity", extra={"region": region, "error": type(exc).__name__}
+            )

@@ -120,3 +120,66 @@ def batch_write(
         else:
             raise DynamoUnavailableError("BatchWriteItem left unprocessed items after retries")
     return requests_made
+
+
+# Error codes (and transport failures) after which the same call may simply be made again.
+TRANSIENT_CODES = frozenset(
+    {
+        "TransactionConflict",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "ThrottlingError",
+        "ThrottlingException",
+        "ProvisionedThroughputExceeded",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+    }
+)
+
+
+def error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Throttling, a 5xx answer, or a transport failure (reset, timeout): trying again may succeed."""
+    code = error_code(exc)
+    if code:
+        status = int(((getattr(exc, "response", None) or {}).get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
+        return code in TRANSIENT_CODES or status >= 500
+    try:
+        from botocore.exceptions import BotoCoreError
+    except ImportError:  # pragma: no cover - botocore is always there with boto3
+        return False
+    return isinstance(exc, BotoCoreError)
+
+
+def with_retries(
+    call: Callable[[], Any],
+    *,
+    attempts: int = 3,
+    base_delay: float = 0.05,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
+    """Application-level retries of one small, idempotent call (botocore has already retried it): at most
+    ``attempts`` tries, backing off ``base_delay * 4**n``; the last transient error is raised."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:
+            if attempt == attempts - 1 or not is_transient(exc):
+                raise
+            sleep(base_delay * 4**attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def cancellation_reasons(exc: BaseException) -> list[str]:
+    """The per-item ``CancellationReasons`` codes of a ``TransactionCanceledException`` (empty for anything else)."""
+    response = getattr(exc, "response", None) or {}
+    return [str(reason.get("Code")) for reason in response.get("CancellationReasons") or []]
