@@ -85,6 +85,12 @@ class Settings(BaseModel):
     daily_quota_headroom: float = Field(default=0.02, ge=0, lt=1)
     warmup_start: str = ""
     warmup_pool: str = ""
+    # exactly-once sending: how long a recipient whose SES answer was lost waits for SES's Send event before it is
+    # considered never accepted and sent again (docs/sending.md "Exactly once")
+    send_unknown_grace_seconds: int = Field(default=900, ge=0, le=86_400)
+    # forwarding: a failed POST is retried every ``forward_retry_seconds``, ``forward_attempts`` tries in all
+    forward_retry_seconds: int = Field(default=60, ge=0, le=900)
+    forward_attempts: int = Field(default=3, ge=1, le=20)
 
     @field_validator("api_key_hashes")
     @classmethod
@@ -138,6 +144,9 @@ class Settings(BaseModel):
             "event_ttl_days": "SESAME_EVENT_TTL_DAYS",
             "soft_bounce_limit": "SESAME_SOFT_BOUNCE_LIMIT",
             "soft_bounce_suppress_days": "SESAME_SOFT_BOUNCE_SUPPRESS_DAYS",
+            "send_unknown_grace_seconds": "SESAME_SEND_UNKNOWN_GRACE_SECONDS",
+            "forward_retry_seconds": "SESAME_FORWARD_RETRY_SECONDS",
+            "forward_attempts": "SESAME_FORWARD_ATTEMPTS",
         }
         env_floats = {"max_send_rate": "SESAME_MAX_SEND_RATE", "daily_quota_headroom": "SESAME_DAILY_QUOTA_HEADROOM"}
         for field, var in env_ints.items():

@@ -68,7 +68,14 @@ def send_queue_url() -> str:
 
 
 def _ses(region: str) -> Any:
+    """SESv2 for templates and GetAccount (idempotent calls: botocore's standard retries)."""
     return wiring.client("sesv2", region)
+
+
+def _send_ses(region: str) -> Any:
+    """SESv2 for SendEmail/SendBulkEmail: one attempt, never retried by botocore. A re-send after a lost answer would send the
+    email again; the consumer retries only answers that prove nothing was sent (runtime/sender/errors.py)."""
+    return wiring.client("sesv2", region, total_attempts=1)
 
 
 @functools.cache
@@ -88,6 +95,7 @@ def consumer() -> SenderConsumer:
     from runtime.sender.consumer import SenderConfig, SenderConsumer
     from runtime.sender.ledger import DynamoLedger
     from runtime.sender.pacing import AccountLimitsProvider, DynamoRateStore, Pacer
+    from runtime.sender.resolve import DynamoSendResolver
     from runtime.stores.suppressions import DynamoSuppressionStore
 
     s = wiring.settings()
@@ -104,8 +112,9 @@ def consumer() -> SenderConsumer:
             backup_region=s.backup_region if s.backup_region != s.region else "",
             default_from=s.default_from,
             configuration_set=lambda name, backup: s.configuration_set_name(name, backup=backup),
+            unknown_grace=float(s.send_unknown_grace_seconds),
         ),
-        ses=_ses,
+        ses=_send_ses,
         suppressions=DynamoSuppressionStore(dynamodb, s.suppressions_table),
         ledger=DynamoLedger(
             dynamodb,
@@ -118,6 +127,13 @@ def consumer() -> SenderConsumer:
         queue=SqsQueueOps(wiring.client("sqs", s.region), send_queue_url()),
         headers=unsubscribe_headers(),
         campaigns=lambda data: campaign_service().submit(data),
+        resolver=DynamoSendResolver(
+            dynamodb,
+            s.messages_table,
+            sqs=wiring.client("sqs", s.region),
+            # an SES event parked in an event DLQ may be the Send event of an unknown unit (naming: docs/DESIGN.md)
+            event_dlq_urls=[f"{url}-dlq" for url in (s.engagement_queue_url, s.critical_queue_url) if url],
+        ),
     )
 
 

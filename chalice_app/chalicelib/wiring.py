@@ -52,12 +52,19 @@ def _session() -> Any:
 
 
 @functools.cache
-def client(service: str, region: str | None = None) -> Any:
-    """A cached boto3 client with explicit region, timeouts and standard retries."""
+def client(service: str, region: str | None = None, *, total_attempts: int | None = None) -> Any:
+    """A cached boto3 client with explicit region, timeouts and standard retries.
+
+    ``total_attempts=1``: a client that never re-sends a request by itself — for calls that are not idempotent,
+    where a re-send after a lost answer would repeat the effect (the sender's SES client: a second email). (botocore's
+    own ``max_attempts`` counts retries after the first attempt: ``max_attempts=1`` would still send twice.)"""
     from botocore.config import Config
 
     region_name = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    return _session().client(service, region_name=region_name, config=Config(**_BOTO_CONFIG))
+    config = dict(_BOTO_CONFIG)
+    if total_attempts is not None:
+        config["retries"] = {"mode": "standard", "total_max_attempts": total_attempts}
+    return _session().client(service, region_name=region_name, config=Config(**config))
 
 
 @functools.cache

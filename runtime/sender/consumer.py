@@ -3,17 +3,26 @@ retry (and eventually the DLQ).
 
 Per batch:
 
-1. parse each body (``jobs.parse_job``) and claim its job (``ledger``): units already done are never sent again;
-2. drop suppressed recipients (one batched suppression read per campaign/list in the batch) -> ``suppressed``;
-3. group units sharing sender, template and configuration set into SendBulkEmail calls (<= 50 entries, per-entry
-   template data, List-Unsubscribe headers and tags), SendEmail otherwise; pace every call (``pacing``);
-4. classify failures (``errors``): throttling and transient failures are retried with backoff and then re-enqueued
-   with a delay (a fresh message, so the receive count never climbs towards the DLQ); the daily quota leaves
-   messages queued; permanent errors are recorded as ``failed`` with the reason; regional failures fail over to
-   the backup region (its own configuration set);
-5. mark outcomes right after each SES call, then record message items and counters (``ledger.record``);
-6. delete what is finished and re-enqueued. If anything must be retried through SQS, the handler raises after the
+1. parse each body (``jobs.parse_job``) and claim its job (``ledger``; the claim also writes this invocation's
+   in-flight mark): units already done are never sent again;
+2. resolve *unknown* units — an earlier SES call for them got no answer, or an earlier invocation ended without
+   recording what it sent — from SES's own Send events (``resolve``): found -> recorded as sent with SES's
+   MessageId; not found -> they wait out the grace period and are sent again only then (never at once);
+3. drop suppressed recipients (one batched suppression read per campaign/list in the batch) -> ``suppressed``;
+4. group units sharing sender, template and configuration set into SendBulkEmail calls (<= 50 entries, per-entry
+   template data, List-Unsubscribe headers and tags, the per-recipient ``sesame_send_id`` tag), SendEmail otherwise;
+   pace every call (``pacing``) and give back what SES did not accept;
+5. classify failures (``errors``): only answers that prove nothing was sent lead to another send — throttling and
+   transient failures are retried with backoff and then re-enqueued with a delay (a fresh message, so the receive
+   count never climbs towards the DLQ); the daily quota leaves messages queued; permanent errors are recorded as
+   ``failed`` with the reason; regional failures fail over to the backup region (its own configuration set). A lost
+   answer is *unknown*: never retried, never failed over;
+6. mark outcomes right after each SES call, then record message items and counters (``ledger.record``);
+7. delete what is finished and re-enqueued. If anything must be retried through SQS, the handler raises after the
    deletes so only those messages come back (Chalice cannot report partial batch failures).
+
+Jobs are isolated: a job whose control-table calls fail (after bounded retries) is left for SQS redelivery on its
+own; the other jobs of the batch finish.
 """
 
 from __future__ import annotations
@@ -33,8 +42,17 @@ from runtime.sender.campaign import CampaignError
 from runtime.sender.errors import Classified, classify, classify_bulk_status
 from runtime.sender.headers import HeaderError, UnsubscribeHeaders, inject_raw_headers, merge_headers
 from runtime.sender.jobs import CampaignMessage, JobError, SendJob, Unit, parse_job, rebuild_job, units_of
-from runtime.sender.ledger import Attribution, JobBusyError, Ledger, Outcome, local_message_id
+from runtime.sender.ledger import (
+    Attribution,
+    JobBusyError,
+    Ledger,
+    Outcome,
+    Window,
+    local_message_id,
+    send_id,
+)
 from runtime.sender.pacing import Pacer
+from runtime.sender.resolve import SEND_ID_TAG, InMemorySendResolver, SendResolver
 from runtime.sender.ses_models import MAX_BULK_ENTRIES, MAX_HEADERS
 from runtime.sender.tags import sanitise_tags
 from runtime.sender.templates import TemplateSyncError
@@ -75,6 +93,7 @@ class SenderConfig:
     configuration_set: Callable[[str | None, bool], str] = lambda name, backup: name or ""
     lease_seconds: float = 300.0
     failover_cooldown: float = 30.0
+    unknown_grace: float = 900.0  # how long an unknown unit waits for its Send event before it is sent again
 
 
 @dataclass
@@ -83,8 +102,9 @@ class BatchResult:
     requeued: list[str] = field(default_factory=list)  # replaced by a delayed copy
     deferred: list[str] = field(default_factory=list)  # visibility extended (daily quota)
     retry: list[str] = field(default_factory=list)  # left for SQS redelivery
-    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # sent, failed, suppressed, unknown
     ses_calls: int = 0
+    resolved: int = 0  # unknown units found accepted through their Send events
 
     @property
     def incomplete(self) -> bool:
@@ -117,6 +137,20 @@ class _JobWork:
     screened: dict[str, Outcome] = field(default_factory=dict)  # suppressed/failed before any SES call
     verdicts: dict[str, Classified] = field(default_factory=dict)  # units still unsent, why
     erased: set[str] = field(default_factory=set)  # suppressed units whose recipient was erased (GDPR)
+    unknown: dict[str, Window] = field(default_factory=dict)  # persisted lost answers (units without an outcome)
+    stale: Window | None = None  # an earlier invocation ended unclean: units without an outcome may have been sent
+    waiting: dict[str, float] = field(default_factory=dict)  # unknown units -> when to look again
+    broken: bool = False  # a job-record write failed: stop, leave the job for SQS redelivery (in-flight mark kept)
+
+    def settled(self, unit_id: str) -> bool:
+        return unit_id in self.done or unit_id in self.new or unit_id in self.waiting
+
+
+@dataclass
+class _Attempt:
+    failing: list[_Pending]  # regionally failed (try the backup)
+    regional: Classified | None
+    used: int  # recipients SES accepted, or may have accepted (lost answer), out of the reservation
 
 
 class SenderConsumer:
@@ -134,6 +168,7 @@ class SenderConsumer:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         campaigns: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        resolver: SendResolver | None = None,
     ) -> None:
         self.config = config
         self._ses = ses
@@ -146,6 +181,8 @@ class SenderConsumer:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._campaigns = campaigns
+        self._resolver = resolver if resolver is not None else InMemorySendResolver()
+        self._events_pending: bool | None = None  # asked once per batch
         self._primary_down_until = 0.0
         self._quota_hit: Classified | None = None  # SES said the daily quota is exhausted (set by _attempt)
         self._deadline: float | None = None
@@ -156,6 +193,11 @@ class SenderConsumer:
         """Handle one SQS batch. ``deadline`` (epoch seconds, from the Lambda's remaining time) stops new SES calls
         in time to record and re-enqueue what was not sent."""
         self._deadline = deadline
+        self.owner = uuid.uuid4().hex[:16]  # per invocation: a retried claim is ours, an older mark is not
+        self._events_pending = None
+        lease = self.config.lease_seconds
+        if deadline is not None:  # the lease need not outlive the invocation by much: a crash is recovered sooner
+            lease = min(lease, max(60.0, deadline - self._clock() + 60.0))
         result = BatchResult()
         work: list[_JobWork] = []
         for record in records:
@@ -176,12 +218,30 @@ class SenderConsumer:
                 result.retry.append(record.message_id)
                 continue
             try:
-                state = self._ledger.claim(job.job_id, self.owner, self.config.lease_seconds)
+                state = self._ledger.claim(job.job_id, self.owner, lease)
             except JobBusyError:
                 result.retry.append(record.message_id)
                 continue
-            work.append(_JobWork(record, job, units_of(job), dict(state.done), state.recorded))
+            except Exception as exc:  # the job record is unavailable: this job is retried alone
+                log.warning(
+                    "job record unavailable; job left for redelivery",
+                    extra={"job_id": job.job_id, "error": type(exc).__name__},
+                )
+                result.retry.append(record.message_id)
+                continue
+            work.append(
+                _JobWork(
+                    record,
+                    job,
+                    units_of(job),
+                    dict(state.done),
+                    state.recorded,
+                    unknown=dict(state.unknown),
+                    stale=state.stale,
+                )
+            )
 
+        self._resolve(work, result)
         pending = self._screen(work, result)
         self._send_all(pending, work, result)
         self._finish(work, result)
@@ -218,21 +278,112 @@ class SenderConsumer:
             )
         return "finished"
 
+    # -- unknown units ---------------------------------------------------------------------------------------
+    def _resolve(self, work: list[_JobWork], result: BatchResult) -> None:
+        """Units that may have been accepted by SES without sesame learning it: a persisted lost answer, or any unit
+        without an outcome when an earlier invocation left its in-flight mark. Look for their Send events first;
+        re-send only what SES never accepted, once the grace period has passed (at once for ``at_least_once``)."""
+        now = self._clock()
+        grace = self.config.unknown_grace
+        for w in work:
+            suspects: dict[str, Window] = {}
+            for unit in w.units:
+                if unit.unit_id in w.done:
+                    continue
+                window = w.unknown.get(unit.unit_id)
+                if w.stale is not None:
+                    window = w.stale.merge(window)
+                if window is not None:
+                    suspects[unit.unit_id] = window
+            if not suspects:
+                continue
+            found: dict[str, Outcome] = {}
+            keep: dict[str, Window] = {}
+            for unit in w.units:
+                window = suspects.get(unit.unit_id)
+                if window is None:
+                    continue
+                if w.job.at_least_once:
+                    continue  # transactional: sent again now; a duplicate is preferred to a delay
+                try:
+                    message_id = self._resolver.find(
+                        send_id(w.job.job_id, unit.unit_id),
+                        [unit.recipient_hash, *(recipient_hash(a) for a in unit.recipients[1:])],
+                        window.since,
+                    )
+                except Exception as exc:
+                    log.warning("send lookup failed; will look again", extra={"error": type(exc).__name__})
+                    w.waiting[unit.unit_id] = now + min(grace, 60.0)
+                    keep[unit.unit_id] = window
+                    continue
+                if message_id:
+                    found[unit.unit_id] = Outcome("sent", message_id, window.region)
+                    continue
+                due = window.until + grace
+                if now >= due and not self._events_may_be_parked():
+                    log.info(
+                        "unknown send never accepted by SES; sending again",
+                        extra={"job_id": w.job.job_id, "unit": unit.unit_id},
+                    )
+                    continue
+                w.waiting[unit.unit_id] = due if now < due else now + min(grace, 300.0)
+                keep[unit.unit_id] = window
+            keep = {u: win for u, win in keep.items() if w.unknown.get(u) != win}
+            try:
+                if found:
+                    self._ledger.mark_done(w.job.job_id, found)
+                if keep:
+                    self._ledger.mark_unknown(w.job.job_id, keep)
+            except Exception as exc:
+                self._break(w, exc)
+                continue
+            w.new.update(found)
+            result.resolved += len(found)
+            for unit_id in w.waiting:
+                w.verdicts[unit_id] = Classified("unknown", "AwaitingSendEvent", "SES answer lost; waiting")
+
+    def _events_may_be_parked(self) -> bool:
+        if self._events_pending is None:
+            try:
+                self._events_pending = self._resolver.events_pending()
+            except Exception:
+                self._events_pending = True
+        return self._events_pending
+
+    def _break(self, w: _JobWork, exc: BaseException) -> None:
+        """A write to the job record failed after its retries: stop working on the job. Its in-flight mark stays, so
+        the redelivery treats what this invocation may have sent as unknown and resolves it from Send events."""
+        if not w.broken:
+            log.warning(
+                "job record write failed; job left for redelivery",
+                extra={"job_id": w.job.job_id, "error": type(exc).__name__},
+            )
+        w.broken = True
+
     # -- suppression and resolution --------------------------------------------------------------------------
     def _screen(self, work: list[_JobWork], result: BatchResult) -> list[_Pending]:
-        todo = [(w, u) for w in work for u in w.units if u.unit_id not in w.done]
+        todo = [(w, u) for w in work if not w.broken for u in w.units if not w.settled(u.unit_id)]
         hashes_of = self._hashes(todo)
         by_scope: dict[tuple[str | None, str | None], set[str]] = defaultdict(set)
         for _, unit in todo:
             by_scope[(unit.list_name, unit.campaign_id)].update(hashes_of[a] for a in unit.recipients)
         blocked: dict[tuple[str | None, str | None], dict[str, str]] = {}
+        unavailable: set[tuple[str | None, str | None]] = set()
         erased: set[str] = set()
         for (list_name, campaign_id), hashes in by_scope.items():
-            found = self._suppressions.suppressed(hashes, list_name=list_name, campaign_id=campaign_id)
+            try:
+                found = self._suppressions.suppressed(hashes, list_name=list_name, campaign_id=campaign_id)
+            except Exception as exc:  # only the units of this scope wait; the rest of the batch goes on
+                log.warning("suppression lookup failed; units re-enqueued", extra={"error": type(exc).__name__})
+                unavailable.add((list_name, campaign_id))
+                continue
             blocked[(list_name, campaign_id)] = {h: s.scope for h, s in found.items()}
             erased.update(h for h, s in found.items() if s.erased_at)
         pending: list[_Pending] = []
         for w, unit in todo:
+            if (unit.list_name, unit.campaign_id) in unavailable:
+                w.verdicts[unit.unit_id] = Classified("transient", "SuppressionsUnavailable", "lookup failed")
+                continue
             scopes = blocked.get((unit.list_name, unit.campaign_id), {})
             if scopes:
                 kept_scope = self._drop_suppressed(unit, scopes, hashes_of)
@@ -262,6 +413,8 @@ class SenderConsumer:
                 w.screened[unit.unit_id] = Outcome("failed", local_message_id(w.job.job_id, unit.unit_id), "", reason)
                 continue
             tags = sanitise_tags(unit.tags, campaign_id=unit.campaign_id, list_name=unit.list_name)
+            tags = [t for t in tags if t["Name"] != SEND_ID_TAG]
+            tags.append({"Name": SEND_ID_TAG, "Value": send_id(w.job.job_id, unit.unit_id)})
             pending.append(_Pending(unit, w.job, headers, tags, from_address))
         return pending
 
@@ -322,7 +475,9 @@ class SenderConsumer:
                 calls.append(members[start : start + MAX_BULK_ENTRIES])
         stop: Classified | None = None  # once the quota is exhausted, nothing else is attempted
         while calls:
-            chunk = calls.pop(0)
+            chunk = [p for p in calls.pop(0) if not by_job[p.job.job_id].broken]
+            if not chunk:
+                continue
             if stop is None and self._deadline is not None and self._clock() >= self._deadline:
                 stop = Classified("throttled", "OutOfTime", "invocation ending; re-enqueued")
             if stop is not None:
@@ -347,7 +502,12 @@ class SenderConsumer:
         rest: list[_Pending] = []
         for region, backup in self._regions():
             sizes = [max(1, len(p.unit.recipients)) for p in chunk]
-            reservation = self._pacer.acquire(region, sum(sizes), minimum=sizes[0])
+            try:
+                reservation = self._pacer.acquire(region, sum(sizes), minimum=sizes[0])
+            except Exception as exc:  # the rate item is unavailable: these units are re-enqueued, nothing is sent
+                log.warning("pacing unavailable; units re-enqueued", extra={"error": type(exc).__name__})
+                self._leave(chunk + rest, Classified("throttled", "PacingUnavailable", str(exc)[:200]), by_job)
+                return None, []
             if reservation.exhausted:
                 verdict = Classified("quota", "DailyQuotaGuard", f"daily sending cap reached in {region}")
                 self._leave(chunk + rest, verdict, by_job)
@@ -360,48 +520,62 @@ class SenderConsumer:
                 total += sizes[take]
                 take += 1
             chunk, rest = chunk[:take], chunk[take:] + rest
-            failing, regional = self._attempt(chunk, region, backup, by_job, result)
+            attempt = self._attempt(chunk, region, backup, by_job, result)
+            self._pacer.settle(region, reservation, attempt.used)
+            failing, regional = attempt.failing, attempt.regional
             if self._quota_hit is not None:  # nothing else is attempted in this batch; the rest stays queued
                 self._leave(failing + rest, self._quota_hit, by_job)
                 return self._quota_hit, []
             if not failing:
                 return None, rest
             if not backup:
-                self._primary_down_until = self._clock() + self.config.failover_cooldown
-                log.warning(
-                    "SES region failing; failing over",
-                    extra={
-                        "region": region,
-                        "backup_region": self.config.backup_region,
-                        "error": regional.reason if regional else "",
-                    },
-                )
+                self._primary_down(region, regional)
             chunk = failing
         if regional is not None:
             self._leave(chunk, regional, by_job)
         return None, rest
 
+    def _primary_down(self, region: str, why: Classified | None) -> None:
+        self._primary_down_until = self._clock() + self.config.failover_cooldown
+        log.warning(
+            "SES region failing; failing over",
+            extra={"region": region, "backup_region": self.config.backup_region, "error": why.reason if why else ""},
+        )
+
     def _attempt(
         self, part: list[_Pending], region: str, backup: bool, by_job: dict[str, _JobWork], result: BatchResult
-    ) -> tuple[list[_Pending], Classified | None]:
-        """Send ``part`` in ``region``, retrying throttled entries inline; returns the regionally failed units."""
+    ) -> _Attempt:
+        """Send ``part`` in ``region``, retrying throttled entries inline; returns the regionally failed units.
+
+        Only an answer proving nothing was sent leads to another call. A lost answer makes its units *unknown*:
+        their window is written to the job record at once and they wait for their Send events."""
         config_set = self.config.configuration_set(part[0].unit.config_set, backup)
         remaining = part
         self._quota_hit = None
+        used = 0
         for attempt in range(INLINE_RETRIES + 1):
             result.ses_calls += 1
-            try:
-                answers = self._call(remaining, region, config_set)
-            except Exception as exc:
-                answers = [classify(exc)] * len(remaining)
+            started = self._clock()
+            answers = self._call(remaining, region, config_set)
             retry: list[_Pending] = []
             failing: list[_Pending] = []
             regional: Classified | None = None
             done_by_job: dict[str, dict[str, Outcome]] = defaultdict(dict)
+            unknown_by_job: dict[str, dict[str, Window]] = defaultdict(dict)
+            lost: Classified | None = None
             for p, answer in zip(remaining, answers, strict=True):
                 job_id, unit_id = p.job.job_id, p.unit.unit_id
                 if isinstance(answer, str):
                     done_by_job[job_id][unit_id] = Outcome("sent", answer, region)
+                    used += max(1, len(p.unit.recipients))
+                elif answer.verdict == "unknown":
+                    lost = lost or answer
+                    used += max(1, len(p.unit.recipients))
+                    result.counts["unknown"] += 1
+                    if p.job.at_least_once:  # transactional: no waiting, sent again on the next attempt
+                        self._leave([p], Classified("transient", answer.code, answer.message), by_job)
+                    else:
+                        unknown_by_job[job_id][unit_id] = Window(started, self._clock(), region)
                 elif answer.verdict == "regional":
                     failing.append(p)
                     regional = regional or answer
@@ -415,24 +589,49 @@ class SenderConsumer:
                     retry.append(p)
                 else:
                     self._leave([p], answer, by_job)
-            self._persist(done_by_job, by_job)
+            self._persist(done_by_job, unknown_by_job, by_job)
+            retry = [p for p in retry if not by_job[p.job.job_id].broken]
+            if lost is not None:
+                log.warning(
+                    "SES answer lost; units wait for their Send events",
+                    extra={"region": region, "error": lost.code, "units": sum(map(len, unknown_by_job.values()))},
+                )
+                if not backup:
+                    self._primary_down(region, lost)  # new work goes to the backup; the unknown units wait
             if self._quota_hit is not None:
-                return failing + retry, regional  # the caller leaves them queued
+                return _Attempt(failing + retry, regional, used)  # the caller leaves them queued
             if failing:
-                return failing + retry, regional  # throttled entries of the same call follow the failover
+                return _Attempt(failing + retry, regional, used)  # throttled entries follow the failover
             if not retry:
-                return [], None
+                return _Attempt([], None, used)
             self._sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + self._rng.random()))
             remaining = retry
-        return [], None
+        return _Attempt([], None, used)
 
-    def _persist(self, done_by_job: dict[str, dict[str, Outcome]], by_job: dict[str, _JobWork]) -> None:
-        for job_id, outcomes in done_by_job.items():
-            if outcomes:
+    def _persist(
+        self,
+        done_by_job: dict[str, dict[str, Outcome]],
+        unknown_by_job: dict[str, dict[str, Window]],
+        by_job: dict[str, _JobWork],
+    ) -> None:
+        for job_id in {*done_by_job, *unknown_by_job}:
+            w = by_job[job_id]
+            outcomes = done_by_job.get(job_id, {})
+            windows = unknown_by_job.get(job_id, {})
+            try:
                 self._ledger.mark_done(job_id, outcomes)
-                by_job[job_id].new.update(outcomes)
-                for unit_id in outcomes:
-                    by_job[job_id].verdicts.pop(unit_id, None)
+                self._ledger.mark_unknown(job_id, windows)
+            except Exception as exc:
+                self._break(w, exc)
+                continue
+            w.new.update(outcomes)
+            for unit_id in outcomes:
+                w.verdicts.pop(unit_id, None)
+            now = self._clock()
+            for unit_id, window in windows.items():
+                w.unknown[unit_id] = window
+                w.waiting[unit_id] = now + self.config.unknown_grace
+                w.verdicts[unit_id] = Classified("unknown", "AnswerLost", "SES answer lost; waiting for its events")
 
     def _leave(self, chunk: list[_Pending], verdict: Classified, by_job: dict[str, _JobWork]) -> None:
         for p in chunk:
@@ -440,18 +639,31 @@ class SenderConsumer:
 
     # -- SES calls -------------------------------------------------------------------------------------------
     def _call(self, part: list[_Pending], region: str, config_set: str) -> list[str | Classified]:
-        client = self._ses(region)
-        if len(part) == 1:
-            return [client.send_email(**self.send_email_args(part[0], config_set))["MessageId"]]
-        response = client.send_bulk_email(**self.bulk_args(part, config_set))
+        """One SES call (the client never retries by itself); each unit's MessageId or why it was not sent."""
+        try:
+            client = self._ses(region)
+            single = len(part) == 1
+            args = self.send_email_args(part[0], config_set) if single else self.bulk_args(part, config_set)
+        except Exception as exc:  # nothing reached SES
+            return [Classified("transient", type(exc).__name__, str(exc)[:200])] * len(part)
+        try:
+            if single:
+                return [str(client.send_email(**args)["MessageId"])]
+            response = client.send_bulk_email(**args)
+        except Exception as exc:
+            return [classify(exc)] * len(part)
+        results = response.get("BulkEmailEntryResults") or []
+        if len(results) != len(part):  # an answer that cannot be matched to the entries: any of them may be sent
+            lost = Classified("unknown", "UnmatchedBulkAnswer", f"{len(results)} results for {len(part)} entries")
+            return [lost] * len(part)
         answers: list[str | Classified] = []
-        for entry in response["BulkEmailEntryResults"]:
+        for entry in results:
             if entry.get("Status") == "SUCCESS" and entry.get("MessageId"):
                 answers.append(str(entry["MessageId"]))
+            elif entry.get("Status") == "SUCCESS":  # accepted, but its id is missing: Send events will tell
+                answers.append(Classified("unknown", "MissingMessageId", "bulk entry accepted without a MessageId"))
             else:
                 answers.append(classify_bulk_status(str(entry.get("Status")), entry.get("Error")))
-        if len(answers) != len(part):
-            raise RuntimeError("SendBulkEmail answered a different number of entries than it was given")
         return answers
 
     def _addressing(self, p: _Pending, config_set: str) -> dict[str, Any]:
@@ -507,31 +719,47 @@ class SenderConsumer:
     def _finish(self, work: list[_JobWork], result: BatchResult) -> None:
         to_delete: list[QueueRecord] = []
         for w in work:
-            self._ledger.mark_done(w.job.job_id, w.screened)
+            if not w.broken:
+                outcomes = {**w.done, **w.new, **w.screened}
+                to_record = [
+                    (u.unit_id, outcomes[u.unit_id], self._attribution(u, outcomes[u.unit_id], u.unit_id in w.erased))
+                    for u in w.units
+                    if u.unit_id in outcomes and u.unit_id not in w.recorded
+                ]
+                try:
+                    self._ledger.mark_done(w.job.job_id, w.screened)
+                    self._ledger.record(w.job.job_id, to_record)
+                except Exception as exc:
+                    self._break(w, exc)
+            if w.broken:
+                # left for redelivery as it is: its in-flight mark stays (what it may have sent is unknown there)
+                result.retry.append(w.record.message_id)
+                self._release(w, clean=False)
+                continue
             w.new.update(w.screened)
-            outcomes = {**w.done, **w.new}
-            to_record = [
-                (u.unit_id, outcomes[u.unit_id], self._attribution(u, outcomes[u.unit_id], u.unit_id in w.erased))
-                for u in w.units
-                if u.unit_id in outcomes and u.unit_id not in w.recorded
-            ]
-            self._ledger.record(w.job.job_id, to_record)
             for outcome in w.new.values():
                 result.counts[outcome.kind] += 1
                 if outcome.kind == "failed":
                     log.warning("send failed permanently", extra={"job_id": w.job.job_id, "reason": outcome.reason})
-            unsent = [u for u in w.units if u.unit_id not in outcomes]
+            unsent = [u for u in w.units if u.unit_id not in w.done and u.unit_id not in w.new]
             disposition = self._dispose(w, unsent)
             getattr(result, disposition).append(w.record.message_id)
             if disposition in ("finished", "requeued"):
                 to_delete.append(w.record)
-            self._ledger.release(w.job.job_id, self.owner)
+            self._release(w, clean=True)
         if result.incomplete and to_delete:
             failed = self._queue.delete(to_delete)
             if failed:
                 log.warning(
                     "could not delete finished messages; they will be skipped on redelivery", extra={"sqs_ids": failed}
                 )
+
+    def _release(self, w: _JobWork, *, clean: bool) -> None:
+        """``clean``: everything this invocation may have sent is in ``done``/``unk``, so its in-flight mark goes."""
+        try:
+            self._ledger.release(w.job.job_id, self.owner, clean=clean)
+        except Exception as exc:  # the lease expires by itself; a kept mark only makes the next attempt look first
+            log.warning("job release failed", extra={"job_id": w.job.job_id, "error": type(exc).__name__})
 
     def _dispose(self, w: _JobWork, unsent: list[Unit]) -> str:
         if not unsent:
@@ -548,11 +776,18 @@ class SenderConsumer:
             return "retry"
         if kinds == {"quota"}:
             delay = MAX_DELAY
+        elif kinds == {"unknown"}:  # only units waiting for their Send events: come back when the wait is over
+            delay = int(min(MAX_DELAY, max(1.0, min(w.waiting.values(), default=0.0) - self._clock() + 1)))
         else:
             delay = int(min(MAX_DELAY, 2 ** min(attempt, 10)) * (0.5 + self._rng.random() / 2)) or 1
-        self._queue.requeue(rebuild_job(w.job, unsent, attempt=attempt).body(), delay)
+        try:
+            self._queue.requeue(rebuild_job(w.job, unsent, attempt=attempt).body(), delay)
+        except Exception as exc:  # SQS refused the copy: keep the original on the queue instead
+            log.warning("re-enqueue failed; message left for redelivery", extra={"error": type(exc).__name__})
+            return "retry"
         log.info(
-            "re-enqueued after throttling/quota", extra={"job_id": w.job.job_id, "units": len(unsent), "delay": delay}
+            "re-enqueued after throttling/quota/unknown",
+            extra={"job_id": w.job.job_id, "units": len(unsent), "delay": delay},
         )
         return "requeued"
 
@@ -584,5 +819,6 @@ def summary(result: BatchResult) -> dict[str, Any]:
         "deferred": len(result.deferred),
         "retry": len(result.retry),
         "ses_calls": result.ses_calls,
+        "resolved": result.resolved,
         **{f"count_{k}": v for k, v in result.counts.items()},
     }

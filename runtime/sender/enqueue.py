@@ -56,7 +56,7 @@ class Enqueuer:
             try:
                 response = self._sqs.send_message_batch(QueueUrl=self._url, Entries=entries)
             except Exception as exc:  # the whole call failed: every entry is retried
-                code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+                code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code", type(exc).__name__)
                 reasons = {i: str(code) for i in pending}
                 if code in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "AccessDenied"):
                     break

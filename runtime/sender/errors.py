@@ -1,5 +1,12 @@
-"""What an SES failure means for the message: retry later (throttled), give up (permanent), or try the backup
-region (the primary region's SES is failing)."""
+"""What an SES failure means for the message: retry later (throttled), give up (permanent), try the backup region
+(the primary region's SES is failing), or *unknown* (the request may have reached SES and been accepted).
+
+Only an answer that proves nothing was sent may lead to another send: an error response from SES (throttling,
+rejection, a 5xx error document) or a connection that was never established. A connection reset or a read
+timeout after the request went out is **unknown**: SES may have accepted it. The send client therefore never
+retries by itself (botocore ``max_attempts=1``) and unknown units wait for SES's own Send events (docs/sending.md
+"Exactly once").
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ from typing import Literal
 
 from runtime.emails import mask_email
 
-Verdict = Literal["throttled", "quota", "permanent", "regional", "transient"]
+Verdict = Literal["throttled", "quota", "permanent", "regional", "transient", "unknown"]
 
 THROTTLING_CODES = frozenset(
     {"TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException", "RequestLimitExceeded"}
@@ -56,12 +63,16 @@ BULK_STATUS: dict[str, Verdict] = {
 # SES error messages can name addresses ("The following identities failed the check in region ...: a@b.c");
 # reasons are logged and stored on job records, so addresses in them are masked
 _ADDRESS = re.compile(r"[^\s<>()\[\],;:\"']+@[A-Za-z0-9.-]+")
-_CONNECTION_ERRORS = (
-    "EndpointConnectionError",
-    "ConnectionClosedError",
-    "ConnectTimeoutError",
-    "ReadTimeoutError",
-    "ConnectionError",
+# raised before a byte of the request left (no connection, no credentials): nothing can have been sent
+_NEVER_SENT_ERRORS = frozenset(
+    {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ProxyConnectionError",
+        "NoCredentialsError",
+        "PartialCredentialsError",
+        "CredentialRetrievalError",
+    }
 )
 
 
@@ -100,9 +111,10 @@ def classify(exc: BaseException) -> Classified:
     name = type(exc).__name__
     if name == "ParamValidationError":
         return Classified("permanent", "BadRequestException", str(exc).replace("\n", " "))
-    if name in _CONNECTION_ERRORS or any(base.__name__ in _CONNECTION_ERRORS for base in type(exc).__mro__):
+    if name in _NEVER_SENT_ERRORS:
         return Classified("regional", name, str(exc))
-    return Classified("transient", name, str(exc))
+    # a reset connection, a read timeout, an unreadable answer, anything else: the request may have been accepted
+    return Classified("unknown", name, str(exc))
 
 
 def classify_bulk_status(status: str, error: str | None) -> Classified:

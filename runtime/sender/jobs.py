@@ -7,7 +7,9 @@ A queue message body is one of
 * a **sesame job envelope** ``{"sesame": 1, "job_id": ..., "campaign_id": ..., "list_name": ..., "email": {SendEmail
   request}}`` or ``{..., "bulk": {SendBulkEmail request}, "entry_ids": [...]}``. Campaign launches enqueue bulk jobs
   of up to 50 recipients whose ids are deterministic (``<campaign>.<segment>.<chunk>``), so enqueuing a campaign
-  twice never sends twice.
+  twice never sends twice. ``"delivery": "at_least_once"`` (transactional mail: one-time codes, password resets)
+  re-sends a message whose SES answer was lost at once instead of waiting for SES's Send event; the default
+  ``exactly_once`` never risks a duplicate for speed (docs/sending.md "Exactly once").
 
 ``units_of`` expands a job into one ``Unit`` per SendEmail-equivalent message (one per bulk entry); the consumer
 regroups units that share sender, template and configuration set into SendBulkEmail calls.
@@ -64,6 +66,11 @@ class SendJob(BaseModel):
     email: SendEmailRequest | None = None
     bulk: SendBulkEmailRequest | None = None
     entry_ids: list[str] | None = None
+    delivery: Literal["exactly_once", "at_least_once"] = "exactly_once"
+
+    @property
+    def at_least_once(self) -> bool:
+        return self.delivery == "at_least_once"
 
     @model_validator(mode="after")
     def _one_request(self) -> SendJob:
@@ -76,7 +83,7 @@ class SendJob(BaseModel):
         return self
 
     def body(self) -> str:
-        return self.model_dump_json(exclude_none=True)
+        return self.model_dump_json(exclude_none=True, exclude=None if self.at_least_once else {"delivery"})
 
 
 def parse_job(body: str, sqs_message_id: str) -> SendJob:

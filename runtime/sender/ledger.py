@@ -1,26 +1,42 @@
 """The sender's bookkeeping: idempotency per job, message records, campaign counters.
 
-Job record (control table, ``pk`` = ``SENDJOB#<job id>``, ``sk`` = ``JOB``): ``lease_until``/``owner`` (one invocation
-works on a job at a time, even when SQS delivers it twice), ``done`` (unit id -> outcome, written right after the SES
-call: a unit found there is never sent again) and ``rec`` (unit ids whose message item and counters are written).
+Job record (control table, ``pk`` = ``SENDJOB#<job id>``, ``sk`` = ``JOB``):
+
+* ``lease_until``/``owner``: one invocation works on a job at a time, even when SQS delivers it twice (the owner is
+  per invocation, so a retried claim of the same invocation is recognised);
+* ``fly``: the in-flight marks, one per claim (``<owner>|<claimed at>|<lease end>``), appended by the claim itself —
+  so they are written before any SES call at no extra write — and removed by a clean release. A mark of another
+  owner found at claim time means an earlier invocation ended without recording everything it may have sent: every
+  unit of the job without an outcome is then *unknown* for that window;
+* ``done`` (unit id -> outcome, written right after the SES call: a unit found there is never sent again);
+* ``unk`` (unit id -> ``<since>|<until>|<region>``): units whose SES answer was lost; they wait for SES's Send event
+  (docs/sending.md "Exactly once");
+* ``rec`` (unit ids whose message item and counters are written).
 
 Recording is one ``TransactWriteItems`` per chunk of a job's units: the job record's ``rec`` marks (conditional on
 the first unit not being recorded yet), the ``messages`` items and the campaign counter ``ADD``s (``suppressed``,
 ``failed``; ``sent`` is the ingestion engine's, from SES Send events) — so a counter is never applied twice or lost,
-even if the Lambda dies between steps. Message items follow docs/DESIGN.md "Writers of
-the messages table": ``ADD version 1``, status ``sent`` only via ``if_not_exists`` (events may arrive first).
+even if the Lambda dies between steps. Retries of one chunk reuse one ``ClientRequestToken``, so DynamoDB answers a
+retry of a transaction that was applied (its answer lost) with success instead of applying it again. Message items
+follow docs/DESIGN.md "Writers of the messages table": ``ADD version 1``, status ``sent`` only via
+``if_not_exists`` (events may arrive first).
+
+Every control-table call gets bounded application-level retries (``dynamo.with_retries``) on top of botocore's; they
+are all idempotent (``SET`` of the same values, conditions that recognise their own earlier write).
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
+from runtime.stores import dynamo
 from runtime.stores.schema import (
     STATUS_RANK,
     UNTAGGED,
@@ -75,9 +91,59 @@ class Attribution:
 
 
 @dataclass(frozen=True, slots=True)
+class Window:
+    """When an SES call for a unit may have been accepted without sesame learning its answer (epoch seconds)."""
+
+    since: float
+    until: float
+    region: str = ""
+
+    def encode(self) -> str:
+        return f"{self.since:.3f}|{self.until:.3f}|{self.region}"
+
+    @classmethod
+    def decode(cls, text: str) -> Window:
+        since, until, region = ([*text.split("|", 2), "", ""])[:3]
+        return cls(float(since), float(until), region)
+
+    def merge(self, other: Window | None) -> Window:
+        if other is None:
+            return self
+        region = self.region if self.region == other.region else ""
+        return Window(min(self.since, other.since), max(self.until, other.until), region)
+
+
+@dataclass(frozen=True, slots=True)
 class JobState:
     done: dict[str, Outcome]
     recorded: frozenset[str]
+    unknown: dict[str, Window] = field(default_factory=dict)  # lost answers, persisted (units without outcome)
+    stale: Window | None = None  # an earlier invocation ended unclean: units without outcome may have been sent
+
+
+def _mark(owner: str, now: float, until: float) -> str:
+    return f"{owner}|{now:.3f}|{until:.3f}"
+
+
+def _stale_window(marks: Sequence[str], owner: str) -> Window | None:
+    """The hull of the in-flight marks other invocations left (ours, possibly twice after a retry, excluded)."""
+    window: Window | None = None
+    for mark in marks:
+        parts = mark.split("|")
+        if len(parts) != 3 or parts[0] == owner:
+            continue
+        try:
+            found = Window(float(parts[1]), float(parts[2]))
+        except ValueError:
+            continue
+        window = found.merge(window)
+    return window
+
+
+def _state(
+    done: dict[str, Outcome], recorded: frozenset[str], unknown: dict[str, Window], stale: Window | None
+) -> JobState:
+    return JobState(done, recorded, {u: w for u, w in unknown.items() if u not in done}, stale)
 
 
 def local_message_id(job_id: str, unit_id: str) -> str:
@@ -85,14 +151,27 @@ def local_message_id(job_id: str, unit_id: str) -> str:
     return "local-" + hashlib.sha256(f"{job_id}/{unit_id}".encode()).hexdigest()[:32]
 
 
+def send_id(job_id: str, unit_id: str) -> str:
+    """The per-recipient send id (SES message tag ``sesame_send_id``): the same for every attempt of one unit, so any
+    Send event carrying it proves SES accepted the unit (docs/sending.md "Exactly once")."""
+    return hashlib.sha256(f"send/{job_id}/{unit_id}".encode()).hexdigest()[:24]
+
+
 class Ledger(Protocol):
-    def claim(self, job_id: str, owner: str, lease_seconds: float) -> JobState: ...
+    def claim(self, job_id: str, owner: str, lease_seconds: float) -> JobState:
+        """Take the job's lease and append this invocation's in-flight mark; raises JobBusyError."""
+        ...
 
     def mark_done(self, job_id: str, outcomes: dict[str, Outcome]) -> None: ...
 
+    def mark_unknown(self, job_id: str, windows: dict[str, Window]) -> None: ...
+
     def record(self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]]) -> None: ...
 
-    def release(self, job_id: str, owner: str) -> None: ...
+    def release(self, job_id: str, owner: str, *, clean: bool = True) -> None:
+        """Give the lease back; ``clean`` (everything this invocation may have sent is in ``done``/``unk``) also
+        removes the in-flight marks."""
+        ...
 
 
 def _message_update(
@@ -176,7 +255,7 @@ def counter_items(
 
 
 def _is_code(exc: Exception, *codes: str) -> bool:
-    return getattr(exc, "response", {}).get("Error", {}).get("Code") in codes
+    return dynamo.error_code(exc) in codes
 
 
 class DynamoLedger:
@@ -202,27 +281,36 @@ class DynamoLedger:
     def _key(self, job_id: str) -> dict[str, Any]:
         return {"pk": {"S": f"SENDJOB#{job_id}"}, "sk": {"S": "JOB"}}
 
+    def _retrying(self, call: Callable[[], Any]) -> Any:
+        return dynamo.with_retries(call, sleep=self._sleep)
+
     def claim(self, job_id: str, owner: str, lease_seconds: float) -> JobState:
         now = self._clock()
+        until = now + lease_seconds
+        kwargs = {
+            "TableName": self._control,
+            "Key": self._key(job_id),
+            "UpdateExpression": (
+                "SET lease_until = :until, #owner = :owner, done = if_not_exists(done, :empty), "
+                "rec = if_not_exists(rec, :empty), unk = if_not_exists(unk, :empty), "
+                "fly = list_append(if_not_exists(fly, :nil), :mark), expires_at = :exp"
+            ),
+            # a retry of this very claim (its answer lost) passes: the owner is this invocation's
+            "ConditionExpression": "attribute_not_exists(lease_until) OR lease_until < :now OR #owner = :owner",
+            "ExpressionAttributeNames": {"#owner": "owner"},
+            "ExpressionAttributeValues": {
+                ":until": {"N": str(round(until, 3))},
+                ":now": {"N": str(round(now, 3))},
+                ":owner": {"S": owner},
+                ":empty": {"M": {}},
+                ":nil": {"L": []},
+                ":mark": {"L": [{"S": _mark(owner, now, until)}]},
+                ":exp": {"N": str(int(now) + JOB_TTL_SECONDS)},
+            },
+            "ReturnValues": "ALL_NEW",
+        }
         try:
-            response = self._client.update_item(
-                TableName=self._control,
-                Key=self._key(job_id),
-                UpdateExpression=(
-                    "SET lease_until = :until, #owner = :owner, done = if_not_exists(done, :empty), "
-                    "rec = if_not_exists(rec, :empty), expires_at = :exp"
-                ),
-                ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now OR #owner = :owner",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={
-                    ":until": {"N": str(round(now + lease_seconds, 3))},
-                    ":now": {"N": str(round(now, 3))},
-                    ":owner": {"S": owner},
-                    ":empty": {"M": {}},
-                    ":exp": {"N": str(int(now) + JOB_TTL_SECONDS)},
-                },
-                ReturnValues="ALL_NEW",
-            )
+            response = self._retrying(lambda: self._client.update_item(**kwargs))
         except Exception as exc:
             if _is_code(exc, "ConditionalCheckFailedException"):
                 raise JobBusyError(f"job {job_id} is leased by another invocation") from exc
@@ -230,20 +318,29 @@ class DynamoLedger:
         item = response.get("Attributes", {})
         done = {k: Outcome.decode(v["S"]) for k, v in item.get("done", {}).get("M", {}).items()}
         recorded = frozenset(item.get("rec", {}).get("M", {}).keys())
-        return JobState(done, recorded)
+        unknown = {k: Window.decode(v["S"]) for k, v in item.get("unk", {}).get("M", {}).items()}
+        marks = [m["S"] for m in item.get("fly", {}).get("L", []) if "S" in m]
+        return _state(done, recorded, unknown, _stale_window(marks, owner))
+
+    def _set_map(self, job_id: str, attribute: str, values: dict[str, str]) -> None:
+        if not values:
+            return
+        names = {f"#u{i}": unit for i, unit in enumerate(values)}
+        encoded = {f":u{i}": {"S": text} for i, text in enumerate(values.values())}
+        kwargs = {
+            "TableName": self._control,
+            "Key": self._key(job_id),
+            "UpdateExpression": "SET " + ", ".join(f"{attribute}.#u{i} = :u{i}" for i in range(len(values))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": encoded,
+        }
+        self._retrying(lambda: self._client.update_item(**kwargs))
 
     def mark_done(self, job_id: str, outcomes: dict[str, Outcome]) -> None:
-        if not outcomes:
-            return
-        names = {f"#u{i}": unit for i, unit in enumerate(outcomes)}
-        values = {f":u{i}": {"S": outcome.encode()} for i, outcome in enumerate(outcomes.values())}
-        self._client.update_item(
-            TableName=self._control,
-            Key=self._key(job_id),
-            UpdateExpression="SET " + ", ".join(f"done.#u{i} = :u{i}" for i in range(len(outcomes))),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        self._set_map(job_id, "done", {unit: outcome.encode() for unit, outcome in outcomes.items()})
+
+    def mark_unknown(self, job_id: str, windows: dict[str, Window]) -> None:
+        self._set_map(job_id, "unk", {unit: window.encode() for unit, window in windows.items()})
 
     def record(self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]]) -> None:
         for start in range(0, len(entries), RECORD_CHUNK):
@@ -268,63 +365,88 @@ class DynamoLedger:
         for (campaign, sort_key), deltas in counter_items(entries, now_iso[:10]).items():
             update = counter_update(self._campaigns, campaign, sort_key, deltas, event_at=None, expires_at=None)
             items.append({"Update": update})
+        # one token for every retry of this chunk: DynamoDB answers a retry of an applied transaction with success
+        token = str(uuid.uuid4())
         for attempt in range(6):
             try:
-                self._client.transact_write_items(TransactItems=items)
+                self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
                 return
             except Exception as exc:
-                if not _is_code(exc, "TransactionCanceledException", "TransactionConflictException"):
+                if _is_code(exc, "TransactionCanceledException"):
+                    reasons = dynamo.cancellation_reasons(exc)
+                    if reasons and reasons[0] == "ConditionalCheckFailed":
+                        return  # this chunk was recorded by an earlier attempt
+                elif not dynamo.is_transient(exc):
                     raise
-                reasons = [r.get("Code") for r in getattr(exc, "response", {}).get("CancellationReasons", [])]
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    return  # this chunk was recorded by an earlier attempt
                 self._sleep(min(0.05 * 2**attempt, 1.0))
-        raise LedgerUnavailableError(f"recording job {job_id} kept conflicting")
+        raise LedgerUnavailableError(f"recording job {job_id} kept failing")
 
-    def release(self, job_id: str, owner: str) -> None:
+    def release(self, job_id: str, owner: str, *, clean: bool = True) -> None:
+        kwargs = {
+            "TableName": self._control,
+            "Key": self._key(job_id),
+            "UpdateExpression": "REMOVE lease_until, fly" if clean else "REMOVE lease_until",
+            "ConditionExpression": "#owner = :owner",
+            "ExpressionAttributeNames": {"#owner": "owner"},
+            "ExpressionAttributeValues": {":owner": {"S": owner}},
+        }
         try:
-            self._client.update_item(
-                TableName=self._control,
-                Key=self._key(job_id),
-                UpdateExpression="REMOVE lease_until",
-                ConditionExpression="#owner = :owner",
-                ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":owner": {"S": owner}},
-            )
+            self._retrying(lambda: self._client.update_item(**kwargs))
         except Exception as exc:
             if not _is_code(exc, "ConditionalCheckFailedException"):
                 raise
 
 
+def _new_job() -> dict[str, Any]:
+    return {"done": {}, "rec": set(), "unk": {}, "fly": []}
+
+
 @dataclass
 class InMemoryLedger:
-    """Same semantics in memory (unit tests, the bench)."""
+    """Same semantics in memory (unit tests, the bench). ``fail(operation, job_id)`` may return an exception to
+    raise instead of performing a call (a control-table failure that outlasted the retries)."""
 
     clock: Callable[[], float] = time.time
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     counters: dict[tuple[str, str], dict[str, int]] = field(default_factory=lambda: defaultdict(dict))
     calls: int = 0
+    fail: Callable[[str, str], Exception | None] | None = None
+
+    def _check(self, operation: str, job_id: str) -> None:
+        error = self.fail(operation, job_id) if self.fail is not None else None
+        if error is not None:
+            raise error
 
     def claim(self, job_id: str, owner: str, lease_seconds: float) -> JobState:
+        self._check("claim", job_id)
         self.calls += 1
         now = self.clock()
-        job = self.jobs.setdefault(job_id, {"done": {}, "rec": set()})
+        job = self.jobs.setdefault(job_id, _new_job())
         if job.get("lease_until", 0) >= now and job.get("owner") != owner:
             raise JobBusyError(f"job {job_id} is leased by another invocation")
         job["lease_until"], job["owner"] = now + lease_seconds, owner
-        return JobState(dict(job["done"]), frozenset(job["rec"]))
+        job["fly"].append(_mark(owner, now, now + lease_seconds))
+        return _state(dict(job["done"]), frozenset(job["rec"]), dict(job["unk"]), _stale_window(job["fly"], owner))
 
     def mark_done(self, job_id: str, outcomes: dict[str, Outcome]) -> None:
         if outcomes:
+            self._check("mark_done", job_id)
             self.calls += 1
-            self.jobs.setdefault(job_id, {"done": {}, "rec": set()})["done"].update(outcomes)
+            self.jobs.setdefault(job_id, _new_job())["done"].update(outcomes)
+
+    def mark_unknown(self, job_id: str, windows: dict[str, Window]) -> None:
+        if windows:
+            self._check("mark_unknown", job_id)
+            self.calls += 1
+            self.jobs.setdefault(job_id, _new_job())["unk"].update(windows)
 
     def record(self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]]) -> None:
-        job = self.jobs.setdefault(job_id, {"done": {}, "rec": set()})
+        job = self.jobs.setdefault(job_id, _new_job())
         fresh = [e for e in entries if e[0] not in job["rec"]]
         if not fresh:
             return
+        self._check("record", job_id)
         self.calls += -(-len(fresh) // RECORD_CHUNK)
         now_iso = iso(datetime.fromtimestamp(self.clock(), tz=UTC))
         for unit_id, outcome, attribution in fresh:
@@ -348,7 +470,10 @@ class InMemoryLedger:
             for name, delta in deltas.items():
                 bucket[name] = bucket.get(name, 0) + delta
 
-    def release(self, job_id: str, owner: str) -> None:
+    def release(self, job_id: str, owner: str, *, clean: bool = True) -> None:
+        self._check("release", job_id)
         job = self.jobs.get(job_id)
         if job and job.get("owner") == owner:
             job.pop("lease_until", None)
+            if clean:
+                job["fly"] = []

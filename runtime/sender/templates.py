@@ -33,7 +33,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def _error_code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__))
+    return str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", type(exc).__name__))
 
 
 class TemplateLoader:

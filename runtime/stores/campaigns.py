@@ -128,7 +128,7 @@ def _now() -> str:
 
 
 def _code(exc: Exception) -> str | None:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
     return str(code) if code else None
 
 

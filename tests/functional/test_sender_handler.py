@@ -192,3 +192,12 @@ def test_message_queued_for_an_erased_recipient_is_dropped_and_recorded_without_
         assert dropped["status"] == "suppressed"
         assert "forget.me" not in json.dumps(dropped, default=str)
         assert items[recipient_hash("here@example.org")]["recipient"] == "here@example.org"
+
+
+def test_the_ses_client_that_sends_makes_one_attempt_while_template_calls_keep_botocore_retries(monkeypatch):
+    with sender_stack(monkeypatch, fake_ses=False):
+        from chalicelib import sending
+
+        assert sending._send_ses(REGION).meta.config.retries["total_max_attempts"] == 1
+        assert sending._ses(REGION).meta.config.retries["total_max_attempts"] > 1
+        assert sending.consumer()._ses is sending._send_ses

@@ -159,6 +159,7 @@ def sender_stack(monkeypatch: pytest.MonkeyPatch, *, fake_ses: bool = True, **ex
         fakes = {REGION: FakeSes(REGION), BACKUP: FakeSes(BACKUP)}
         if fake_ses:
             monkeypatch.setattr(sending, "_ses", lambda region: fakes[region])
+            monkeypatch.setattr(sending, "_send_ses", lambda region: fakes[region])
         # chalice.test gives every invocation 3 s (Lambda's default timeout); the deployed sender has 60 s. The
         # deadline logic is unit-tested; here a loaded CI machine must not turn it into flaky re-enqueues.
         monkeypatch.setattr(sending, "invocation_deadline", lambda event: None)

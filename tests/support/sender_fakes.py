@@ -20,6 +20,7 @@ from runtime.sender.consumer import BatchResult, QueueRecord, SenderConfig, Send
 from runtime.sender.headers import UnsubscribeHeaders
 from runtime.sender.ledger import InMemoryLedger
 from runtime.sender.pacing import AccountLimitsProvider, InMemoryRateStore, Pacer
+from runtime.sender.resolve import InMemorySendResolver
 from runtime.stores.suppressions import InMemorySuppressionStore
 from runtime.tokens import TokenSigner
 
@@ -54,17 +55,23 @@ class SimClock:
 
 @dataclass
 class FakeSes:
-    """One region's SESv2 client. ``fail(op, params)`` may return an exception to raise for a call."""
+    """One region's SESv2 client. ``fail(op, params)`` may return an exception to raise for a call (nothing sent);
+    ``lose(op, params)`` may return one to raise *after* the call was accepted (the answer is lost on the way back).
+    ``accepted`` maps each accepted message's ``sesame_send_id`` tag to its MessageId (what SES's Send events will
+    tell; see ``Harness.resolver``)."""
 
     region: str
     clock: SimClock | None = None
     fail: Callable[[str, dict[str, Any]], Exception | None] | None = None
     entry_status: Callable[[dict[str, Any]], str] | None = None  # per bulk entry: "SUCCESS" or a failure status
     validate_requests: bool = True
+    lose: Callable[[str, dict[str, Any]], Exception | None] | None = None
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)  # one per delivered message
     send_times: list[tuple[float, int]] = field(default_factory=list)
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    accepted: dict[str, str] = field(default_factory=dict)
+    on_accept: Callable[[str, str], None] | None = None  # (send id, MessageId) for each accepted message
     _ids: itertools.count = field(default_factory=itertools.count)  # type: ignore[type-arg]
 
     def _message_id(self) -> str:
@@ -79,11 +86,19 @@ class FakeSes:
             if error is not None:
                 raise error
 
+    def _answer(self, op: str, params: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        if self.lose is not None:
+            error = self.lose(op, params)
+            if error is not None:
+                raise error
+        return answer
+
     def send_email(self, **params: Any) -> dict[str, Any]:
         self._call("SendEmail", params)
         message_id = self._message_id()
-        self._record(params.get("Destination", {}), params, message_id, params.get("Content", {}))
-        return {"MessageId": message_id}
+        tags = params.get("EmailTags", [])
+        self._record(params.get("Destination", {}), params, message_id, params.get("Content", {}), tags)
+        return self._answer("SendEmail", params, {"MessageId": message_id})
 
     def send_bulk_email(self, **params: Any) -> dict[str, Any]:
         self._call("SendBulkEmail", params)
@@ -94,13 +109,22 @@ class FakeSes:
                 results.append({"Status": status, "Error": "injected"})
                 continue
             message_id = self._message_id()
-            self._record(entry["Destination"], params, message_id, entry)
+            tags = [*params.get("DefaultEmailTags", []), *entry.get("ReplacementTags", [])]
+            self._record(entry["Destination"], params, message_id, entry, tags)
             results.append({"Status": "SUCCESS", "MessageId": message_id})
-        return {"BulkEmailEntryResults": results}
+        return self._answer("SendBulkEmail", params, {"BulkEmailEntryResults": results})
 
-    def _record(self, destination: dict[str, Any], params: dict[str, Any], message_id: str, detail: Any) -> None:
+    def _record(
+        self,
+        destination: dict[str, Any],
+        params: dict[str, Any],
+        message_id: str,
+        detail: Any,
+        tags: list[dict[str, str]],
+    ) -> None:
         addresses = [*destination.get("ToAddresses", []), *destination.get("CcAddresses", [])]
         addresses += destination.get("BccAddresses", [])
+        tag_map = {t["Name"]: t["Value"] for t in tags}
         self.sent.append(
             {
                 "message_id": message_id,
@@ -109,8 +133,13 @@ class FakeSes:
                 "region": self.region,
                 "detail": detail,
                 "params": params,
+                "tags": tag_map,
             }
         )
+        if "sesame_send_id" in tag_map:
+            self.accepted[tag_map["sesame_send_id"]] = message_id
+            if self.on_accept is not None:
+                self.on_accept(tag_map["sesame_send_id"], message_id)
         if self.clock is not None:
             self.send_times.append((self.clock.now, len(addresses)))
 
@@ -202,6 +231,7 @@ class Harness:
     ledger: InMemoryLedger
     rates: InMemoryRateStore
     consumer: SenderConsumer
+    resolver: InMemorySendResolver
     results: list[BatchResult] = field(default_factory=list)
 
     def ses(self, region: str) -> FakeSes:
@@ -240,10 +270,18 @@ def harness(
     validate_requests: bool = True,
     daily_quota: float | None = None,
     seed: int = 7,
+    ingest_send_events: bool = True,
+    grace: float = 900.0,
 ) -> Harness:
+    """``ingest_send_events``: SES's Send events reach the resolver as soon as SES accepts (a healthy ingestion);
+    off, tests feed ``h.resolver.accepted`` themselves."""
     clock = SimClock()
-    primary = FakeSes("us-east-1", clock, fail=primary_fail, validate_requests=validate_requests)
-    backup = FakeSes(backup_region or "eu-west-1", clock, fail=backup_fail, validate_requests=validate_requests)
+    resolver = InMemorySendResolver()
+    on_accept = resolver.accepted.__setitem__ if ingest_send_events else None
+    primary = FakeSes("us-east-1", clock, fail=primary_fail, validate_requests=validate_requests, on_accept=on_accept)
+    backup = FakeSes(
+        backup_region or "eu-west-1", clock, fail=backup_fail, validate_requests=validate_requests, on_accept=on_accept
+    )
     queue = FakeQueue(clock)
     suppressions = InMemorySuppressionStore()
     ledger = InMemoryLedger(clock=clock)
@@ -274,6 +312,7 @@ def harness(
             backup_region=backup_region,
             default_from="news@example.com",
             configuration_set=config_set,
+            unknown_grace=grace,
         ),
         ses=lambda region: h.ses(region),
         suppressions=suppressions,
@@ -284,8 +323,9 @@ def harness(
         clock=clock,
         sleep=clock.sleep,
         rng=random.Random(seed),
+        resolver=resolver,
     )
-    h = Harness(clock, queue, primary, backup, suppressions, ledger, rates, consumer)
+    h = Harness(clock, queue, primary, backup, suppressions, ledger, rates, consumer, resolver)
     return h
 
 

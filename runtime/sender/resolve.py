@@ -1,0 +1,117 @@
+"""Did SES accept a unit whose answer sesame never got? Ask SES's own Send events.
+
+Every message the sender hands to SES carries the message tag ``sesame_send_id`` (``ledger.send_id``: the same for
+every attempt of one unit). SES copies the message's tags into every event it publishes for it; the ingestion
+engine keeps the tag on the message summary (``messages.send_id``). So a unit whose SES answer was lost (a reset
+connection, a read timeout, a Lambda killed before it wrote the outcome) is resolved by looking for a summary with
+its send id: found -> SES accepted it (and that is its MessageId); not found once the grace period has passed and no
+SES event is parked in an event DLQ -> SES never accepted it, and it may be sent again (docs/sending.md).
+
+The lookup is a ``Query`` on the messages table's ``recipient-index`` (the recipient's hash, ``sent_at`` from the
+start of the window less a clock-skew margin) with a filter on ``send_id``: reads only, and only on this rare path —
+no write per email is spent on it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from runtime.logs import get_logger
+from runtime.stores import dynamo
+from runtime.stores.schema import iso
+
+log = get_logger(__name__)
+
+SEND_ID_TAG = "sesame_send_id"
+CLOCK_SKEW_SECONDS = 300.0  # SES's mail.timestamp against the Lambda's clock
+
+
+class SendResolver(Protocol):
+    def find(self, send_id: str, recipient_hashes: Sequence[str], since: float) -> str | None:
+        """The SES MessageId of the message carrying ``send_id`` (accepted at or after ``since``), or None."""
+        ...
+
+    def events_pending(self) -> bool:
+        """True when an SES event may be parked where ingestion has not applied it (an event DLQ holds messages)."""
+        ...
+
+
+class DynamoSendResolver:
+    def __init__(
+        self,
+        dynamodb: Any,
+        messages_table: str,
+        *,
+        sqs: Any = None,
+        event_dlq_urls: Sequence[str] = (),
+        index: str = "recipient-index",
+    ) -> None:
+        self._ddb = dynamodb
+        self._table = messages_table
+        self._sqs = sqs
+        self._dlqs = [url for url in event_dlq_urls if url]
+        self._index = index
+
+    def find(self, send_id: str, recipient_hashes: Sequence[str], since: float) -> str | None:
+        start = iso(datetime.fromtimestamp(since - CLOCK_SKEW_SECONDS, tz=UTC))
+        for recipient_hash in dict.fromkeys(recipient_hashes):
+            kwargs: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": self._index,
+                "KeyConditionExpression": "recipient_hash = :h AND sent_at >= :since",
+                "FilterExpression": "send_id = :sid",
+                "ExpressionAttributeValues": {
+                    ":h": {"S": recipient_hash},
+                    ":since": {"S": start},
+                    ":sid": {"S": send_id},
+                },
+                "ProjectionExpression": "message_id",
+            }
+            while True:
+                page = dynamo.with_retries(functools.partial(self._ddb.query, **kwargs))
+                for item in page.get("Items", []):
+                    return str(item["message_id"]["S"])
+                if not page.get("LastEvaluatedKey"):
+                    break
+                kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+        return None
+
+    def events_pending(self) -> bool:
+        if self._sqs is None:
+            return False
+        for url in self._dlqs:
+            try:
+                attributes = self._sqs.get_queue_attributes(
+                    QueueUrl=url,
+                    AttributeNames=[
+                        "ApproximateNumberOfMessages",
+                        "ApproximateNumberOfMessagesNotVisible",
+                        "ApproximateNumberOfMessagesDelayed",
+                    ],
+                )["Attributes"]
+            except Exception as exc:  # cannot tell: assume an event may be parked there
+                log.warning("event DLQ depth unknown", extra={"error": type(exc).__name__})
+                return True
+            if sum(int(v) for v in attributes.values()):
+                return True
+        return False
+
+
+@dataclass
+class InMemorySendResolver:
+    """Send ids the (fake) ingestion has seen, and whether an event DLQ holds messages (unit tests, the bench)."""
+
+    accepted: dict[str, str] = field(default_factory=dict)  # send id -> SES MessageId
+    pending: bool = False
+    lookups: int = 0
+
+    def find(self, send_id: str, recipient_hashes: Sequence[str], since: float) -> str | None:
+        self.lookups += 1
+        return self.accepted.get(send_id)
+
+    def events_pending(self) -> bool:
+        return self.pending

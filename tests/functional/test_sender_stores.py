@@ -1,0 +1,153 @@
+"""The sender's DynamoDB adapters on moto when answers are lost after the write was applied: the job ledger, the
+pacing reservation log, and the send-id lookup that resolves unknown sends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ConnectionClosedError
+from moto import mock_aws
+
+from runtime.emails import recipient_hash
+from runtime.sender.ledger import DynamoLedger, Outcome
+from runtime.sender.pacing import DynamoRateStore
+from runtime.sender.resolve import DynamoSendResolver
+from runtime.stores.schema import iso
+from runtime.stores.tables import create_tables
+
+REGION = "us-east-1"
+ENV = "stores"
+
+
+class LosesAnswers:
+    """A DynamoDB client whose named operations are applied and then lose their answer ``times`` times."""
+
+    def __init__(self, client: Any, operation: str, times: int = 1) -> None:
+        self._client = client
+        self._operation = operation
+        self.left = times
+        self.calls: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self._client, name)
+        if name != self._operation:
+            return real
+
+        def call(**kwargs: Any) -> Any:
+            self.calls.append(kwargs)
+            answer = real(**kwargs)
+            if self.left:
+                self.left -= 1
+                raise ConnectionClosedError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+            return answer
+
+        return call
+
+
+@pytest.fixture
+def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        create_tables(client, ENV)
+        yield client
+
+
+def _ledger(client: Any) -> DynamoLedger:
+    return DynamoLedger(
+        client,
+        control_table=f"sesame-{ENV}-control",
+        messages_table=f"sesame-{ENV}-messages",
+        campaigns_table=f"sesame-{ENV}-campaigns",
+        sleep=lambda s: None,
+    )
+
+
+def test_a_claim_retried_after_its_answer_was_lost_is_recognised_as_the_same_invocation(ddb: Any) -> None:
+    lossy = LosesAnswers(ddb, "update_item")
+    state = _ledger(lossy).claim("job-1", "invocation-a", 300)
+    assert len(lossy.calls) == 2  # applied, answer lost, sent again: the lease condition accepts its own owner
+    assert state.stale is None and not state.unknown
+
+
+def test_an_in_flight_mark_left_by_a_dead_invocation_makes_unfinished_units_unknown(ddb: Any) -> None:
+    ledger = _ledger(ddb)
+    ledger.claim("job-1", "dead", 0.001)  # its lease ends at once, its mark stays (no release)
+    ledger.mark_done("job-1", {"0": Outcome("sent", "0100-a", REGION)})
+    state = ledger.claim("job-1", "next", 300)
+    assert state.stale is not None and state.done == {"0": Outcome("sent", "0100-a", REGION)}
+    ledger.release("job-1", "next", clean=True)  # a clean release removes every mark
+    assert ledger.claim("job-1", "third", 300).stale is None
+
+
+def test_recording_retries_reuse_one_client_request_token(ddb: Any) -> None:
+    from runtime.sender.ledger import Attribution
+
+    lossy = LosesAnswers(ddb, "transact_write_items", times=1)
+    ledger = _ledger(lossy)
+    ledger.claim("job-1", "a", 300)
+    attribution = Attribution("r@example.org", recipient_hash("r@example.org"), "c", "l", "cs", "f@example.com", "s")
+    ledger.record("job-1", [("0", Outcome("failed", "local-x", REGION, "MessageRejected: no"), attribution)])
+    tokens = {call["ClientRequestToken"] for call in lossy.calls}
+    assert len(lossy.calls) >= 1 and len(tokens) == 1
+    counters = ddb.get_item(
+        TableName=f"sesame-{ENV}-campaigns", Key={"campaign_id": {"S": "c"}, "sk": {"S": "COUNTERS#TOTAL"}}
+    )["Item"]
+    assert counters["failed"] == {"N": "1"}  # applied once although the transaction was sent twice
+
+
+def test_a_reservation_whose_answer_was_lost_is_found_by_its_id_not_reserved_twice(ddb: Any) -> None:
+    lossy = LosesAnswers(ddb, "put_item")
+    store = DynamoRateStore(lossy, f"sesame-{ENV}-control", sleep=lambda s: None)
+    kwargs = {"now": 1000.0, "want": 50, "minimum": 1, "rate": 100, "daily_cap": None, "already_sent": 0}
+    reservation = store.reserve(REGION, max_ahead=10, reservation_id="res-1", **kwargs)
+    assert reservation.granted == 50 and reservation.id == "res-1"
+    item = ddb.get_item(TableName=f"sesame-{ENV}-control", Key={"pk": {"S": f"RATE#{REGION}"}, "sk": {"S": "WINDOW"}})
+    assert item["Item"]["day_sent"] == {"N": "50"}
+    assert item["Item"]["log"]["S"].count("res-1") == 1
+
+
+def test_settling_a_reservation_gives_back_the_unused_part_once(ddb: Any) -> None:
+    lossy = LosesAnswers(ddb, "transact_write_items")
+    store = DynamoRateStore(lossy, f"sesame-{ENV}-control", sleep=lambda s: None)
+    kwargs = {"now": 1000.0, "want": 50, "minimum": 1, "rate": 100, "daily_cap": None, "already_sent": 0}
+    reservation = store.reserve(REGION, max_ahead=10, reservation_id="res-1", **kwargs)
+    # the answer of the first settlement is lost; the retry and a second settlement change nothing
+    store.settle(REGION, reservation_id="res-1", unused=20, day=reservation.day, now=1001.0)
+    store.settle(REGION, reservation_id="res-1", unused=20, day=reservation.day, now=1002.0)
+    item = ddb.get_item(TableName=f"sesame-{ENV}-control", Key={"pk": {"S": f"RATE#{REGION}"}, "sk": {"S": "WINDOW"}})
+    assert item["Item"]["day_sent"] == {"N": "30"}
+
+
+def test_the_resolver_finds_an_accepted_send_by_its_send_id_tag_on_the_message_summary(ddb: Any) -> None:
+    now = datetime.now(UTC)
+    table = f"sesame-{ENV}-messages"
+    ddb.put_item(
+        TableName=table,
+        Item={
+            "message_id": {"S": "0100-accepted"},
+            "recipient_hash": {"S": recipient_hash("a@example.org")},
+            "sent_at": {"S": iso(now)},
+            "send_id": {"S": "sid-1"},
+        },
+    )
+    sqs = boto3.client("sqs", region_name=REGION)
+    dlq = sqs.create_queue(QueueName=f"sesame-{ENV}-engagement-dlq")["QueueUrl"]
+    resolver = DynamoSendResolver(ddb, table, sqs=sqs, event_dlq_urls=[dlq])
+    since = now.timestamp() - 5
+    assert resolver.find("sid-1", [recipient_hash("b@example.org"), recipient_hash("a@example.org")], since)
+    assert resolver.find("sid-2", [recipient_hash("a@example.org")], since) is None
+    assert resolver.find("sid-1", [recipient_hash("a@example.org")], since + 3600) is None  # outside the window
+    assert not resolver.events_pending()
+    sqs.send_message(QueueUrl=dlq, MessageBody="{}")
+    assert resolver.events_pending()
