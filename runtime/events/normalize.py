@@ -89,6 +89,7 @@ class NormalizedEvent:
     unsubscribe_all: bool | None = None
     topics_opted_out: tuple[str, ...] = ()
     unsubscribed: bool = False  # this change opted the recipient out (all topics, or a topic not opted out before)
+    send_id: str | None = None  # the ``sesame_send_id`` tag: which send of sesame's this message is (docs/sending.md)
     detail: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -263,6 +264,7 @@ def normalize(record: m.AnySesRecord, raw: dict[str, Any] | None, event_id: str)
         recipients=recipients,
         recipient_hashes=hashes,
         campaign_id=mail.tag("campaign_id"),
+        send_id=mail.tag("sesame_send_id"),
         list_name=mail.tag("list_name"),
         config_set=mail.tag("ses:configuration-set"),
         from_address=mail.source or None,

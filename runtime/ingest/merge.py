@@ -138,6 +138,7 @@ def merge_message(
         ("from_address", first.from_address),
         ("subject", first.subject),
         ("sent_at", first.sent_at),
+        ("send_id", first.send_id),  # resolves the sender's unknown sends (runtime/sender/resolve.py)
     ):
         if value and not item.get(attr):
             item[attr] = value

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
@@ -125,14 +126,17 @@ class DynamoTrackingStore:
 
     def commit(self, tx: Transaction) -> CommitResult:
         items, keys = self._transact_items(tx)
+        # one token for every retry of these items: DynamoDB answers a retry of a transaction that was applied (its
+        # answer lost) with success instead of failing its version conditions (a changed transaction gets a new one)
+        token = str(uuid.uuid4())
         for attempt in range(self._attempts):
             try:
-                self._client.transact_write_items(TransactItems=items)
+                self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
                 return CommitResult(ok=True)
             except Exception as exc:
                 code = _error_code(exc)
                 if code == "TransactionCanceledException":
-                    reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+                    reasons = (getattr(exc, "response", None) or {}).get("CancellationReasons") or []
                     result = CommitResult(ok=False)
                     for (kind, key), reason in zip(keys, reasons, strict=False):
                         if reason.get("Code") == "ConditionalCheckFailed":
