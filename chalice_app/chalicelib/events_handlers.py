@@ -80,6 +80,7 @@ def _engine() -> IngestEngine:
         event_ttl_days=s.event_ttl_days,
         soft_bounce_limit=s.soft_bounce_limit,
         soft_bounce_suppress_days=s.soft_bounce_suppress_days,
+        handover=_handover,
     )
 
 
@@ -140,23 +141,17 @@ def _apply(events: Sequence[NormalizedEvent]) -> ApplyResult:
             "transactions": result.transactions,
         },
     )
-    _forward(result.applied)
     return result
 
 
-def _forward(events: Sequence[NormalizedEvent]) -> None:
-    """Hand newly applied events to the forwarding feature (area "api"); never fails ingestion."""
-    if not events:
-        return
-    try:
-        from chalicelib import forwarding
+def _handover(events: Sequence[NormalizedEvent]) -> None:
+    """The engine hands the events it is about to apply to forwarding first (area "api"); raising keeps them
+    unapplied, so SQS brings them back and no applied event goes unforwarded (docs/DESIGN.md "Forwarding")."""
+    from chalicelib import forwarding
 
-        factory = getattr(forwarding, "event_sink", None)
-        sink = factory() if callable(factory) else None
-        if sink is not None:
-            sink.publish(list(events))
-    except Exception as exc:  # forwarding has its own retries and DLQ; ingestion must not fail because of it
-        log.error("event forwarding failed", extra={"error": type(exc).__name__, "events": len(events)})
+    sink = forwarding.event_sink()
+    if sink is not None:
+        sink.handover(list(events))
 
 
 def _ignored(decoded: Decoded, source: str) -> None:

@@ -1,8 +1,10 @@
 """Event forwarding to the user's own API (optional: ``SESAME_FORWARD_URL`` + ``SESAME_FORWARD_SECRET``).
 
-``event_sink()`` is what the ingestion engine and the unsubscribe endpoint call with newly applied events: it is
-None when forwarding is off, else an object with ``publish(events) -> None``. The consumer below posts queued
-events in signed batches (<= 50 events or 15 s); failures after 3 attempts are parked in the forward DLQ.
+``event_sink()`` is None when forwarding is off, else the sink the ingestion engine hands events to before it applies
+them (``handover``, raises if they could not be queued) and the unsubscribe endpoint publishes to (``publish``,
+never raises). The consumer below posts queued events in signed batches (<= 50 events or 15 s); a failed POST is
+retried every ``SESAME_FORWARD_RETRY_SECONDS`` (60), ``SESAME_FORWARD_ATTEMPTS`` (3) attempts, then parked in the
+forward DLQ.
 """
 
 from __future__ import annotations
@@ -38,7 +40,14 @@ def _sink() -> ForwardingSink | None:
         log.error("forwarding is off: SESAME_FORWARD_URL is set but SESAME_FORWARD_SECRET is empty")
         return None
     forwarder = Forwarder(s.forward_url, s.forward_secret)
-    return ForwardingSink(forwarder, wiring.client("sqs", s.region), s.forward_queue_url, s.forward_dlq_url)
+    return ForwardingSink(
+        forwarder,
+        wiring.client("sqs", s.region),
+        s.forward_queue_url,
+        s.forward_dlq_url,
+        retry_seconds=s.forward_retry_seconds,
+        attempts=s.forward_attempts,
+    )
 
 
 @functools.cache
@@ -51,7 +60,14 @@ def _urgent_sink() -> ForwardingSink | None:
     if sink is None:
         return None
     fast = Forwarder(sink.forwarder.url, wiring.settings().forward_secret, timeout=5.0, base_delay=0.25)
-    return ForwardingSink(fast, wiring.client("sqs", wiring.settings().region), sink.queue_url, sink.dlq_url)
+    return ForwardingSink(
+        fast,
+        wiring.client("sqs", wiring.settings().region),
+        sink.queue_url,
+        sink.dlq_url,
+        retry_seconds=sink.retry_seconds,
+        attempts=sink.attempts,
+    )
 
 
 @wiring.on_reset
@@ -61,7 +77,8 @@ def _reset() -> None:
 
 
 def event_sink() -> ForwardingSink | None:
-    """None when forwarding is off; else ``publish(events)`` (pydantic models or dicts), which never raises."""
+    """None when forwarding is off; else the sink with ``handover(events)`` (raises when the events could not be
+    queued) and ``publish(events)`` (never raises), for normalised events or dicts."""
     return _urgent_sink()
 
 
@@ -77,11 +94,17 @@ def _queue_name() -> str:
     name="forward_events",
 )
 def forward_events(event: Any) -> None:
-    """One signed POST per SQS batch; on final failure the batch is parked in the DLQ and the messages deleted
-    (by returning normally). Raising (DLQ unreachable) lets SQS redeliver the whole batch."""
+    """One signed POST per SQS batch; a failure is re-enqueued for a later attempt (or parked in the DLQ after the
+    last one) and the messages deleted by returning normally. Raising (queue and DLQ unreachable) lets SQS
+    redeliver the whole batch."""
+    from runtime.forwarding.sink import ATTEMPT_ATTRIBUTE, QueuedEvent
+
     sink = _sink()
-    bodies = [record.body for record in event]
+    records = []
+    for record in event:
+        attribute = ((record.to_dict().get("messageAttributes") or {}).get(ATTEMPT_ATTRIBUTE) or {}).get("stringValue")
+        records.append(QueuedEvent(record.body, int(attribute) if str(attribute or "").isdigit() else 0))
     if sink is None:
-        log.warning("forward queue message dropped: forwarding is off", extra={"messages": len(bodies)})
+        log.warning("forward queue message dropped: forwarding is off", extra={"messages": len(records)})
         return
-    sink.consume(bodies)
+    sink.consume(records)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +44,13 @@ class DeliveryResult:
     status: int | None = None
     error: str | None = None
     delivery_id: str = ""
+    retryable: bool = True  # a failure that a later attempt may fix (network, 408/425/429/5xx)
+
+
+def delivery_id_for(events: Sequence[Mapping[str, Any]]) -> str:
+    """The same id for every POST of the same events (a retried batch), whatever their order."""
+    ids = sorted(str(e.get("event_id", "")) for e in events)
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:32]
 
 
 def event_dict(event: Any) -> dict[str, Any]:
@@ -89,16 +96,21 @@ class Forwarder:
             "delivery_id": delivery_id,
             "sent_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
             "count": len(events),
+            "event_ids": [e.get("event_id") for e in events],  # what a receiver deduplicates on
             "events": list(events),
         }
         return json.dumps(doc, separators=(",", ":"), default=str).encode("utf-8")
 
-    def deliver(self, events: Sequence[Mapping[str, Any]]) -> DeliveryResult:
-        delivery_id = uuid.uuid4().hex
+    def deliver(self, events: Sequence[Mapping[str, Any]], *, attempts: int | None = None) -> DeliveryResult:
+        """POST ``events`` (``attempts`` tries here, default the forwarder's; the forward queue spaces its own
+        retries a minute apart and passes 1)."""
+        delivery_id = delivery_id_for(events)
         body = self.body(events, delivery_id)
         status: int | None = None
         error: str | None = None
-        for attempt in range(1, self.attempts + 1):
+        tries = self.attempts if attempts is None else attempts
+        attempt = 0
+        for attempt in range(1, tries + 1):
             timestamp = int(self._clock())
             headers = {
                 "Content-Type": "application/json",
@@ -121,6 +133,8 @@ class Forwarder:
             )
             if not retryable:
                 break
-            if attempt < self.attempts:
+            if attempt < tries:
                 self._sleep(self.base_delay * 2 ** (attempt - 1))
-        return DeliveryResult(False, attempt, status, error, delivery_id)
+        return DeliveryResult(
+            False, attempt, status, error, delivery_id, retryable=status is None or status in RETRYABLE_STATUS
+        )

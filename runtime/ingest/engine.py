@@ -7,13 +7,20 @@ items those messages change, and the campaign counters of exactly those messages
 therefore never be applied without its dedup mark, or the reverse. When a condition fails (a concurrent writer),
 only the conflicting keys are re-read and the failed transactions' messages merged again; duplicates found then
 change nothing.
+
+Forwarding (``handover``): the events a merge finds new are handed to forwarding *before* anything is written, and
+a failed hand-over fails them (they are retried). So every event that is ever committed was handed over by the
+apply that committed it, whatever happens afterwards (a lost transaction answer, a conflict that turns it into a
+"duplicate", a crash after the commit): no applied event goes unforwarded. The price is a rare second hand-over
+when an apply dies between hand-over and commit; forwarded batches carry event ids for the receiver to drop it.
+This depends only on the merge step, not on how the writes are shaped (docs/DESIGN.md "Forwarding").
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,8 +82,10 @@ class IngestEngine:
         soft_bounce_suppress_days: int = 30,
         max_attempts: int = 5,
         sleep: Callable[[float], None] = time.sleep,
+        handover: Callable[[Sequence[NormalizedEvent]], None] | None = None,
     ) -> None:
         self.store = store
+        self.handover = handover
         self.ttl_days = event_ttl_days
         self.soft_bounce_limit = soft_bounce_limit
         self.soft_bounce_suppress_days = soft_bounce_suppress_days
@@ -106,6 +115,7 @@ class IngestEngine:
 
         pending = set(by_message)
         history_done: set[str] = set()
+        handed: set[str] = set()  # event ids already handed to forwarding by this apply
         new_campaigns: dict[str, str] = {}
         for attempt in range(self.max_attempts):
             if attempt:
@@ -128,6 +138,15 @@ class IngestEngine:
                 soft_bounce_limit=self.soft_bounce_limit,
                 soft_bounce_suppress_days=self.soft_bounce_suppress_days,
             )
+            unhanded = [e for plan in plans.values() for e in plan.new_events if e.event_id not in handed]
+            if unhanded and self.handover is not None:
+                try:
+                    self.handover(unhanded)
+                except Exception as exc:  # not handed over -> not applied: SQS brings them back
+                    _log.warning("forwarding hand-over failed", extra={"error": type(exc).__name__})
+                    self._fail_all(result, {m: by_message[m] for m in pending}, f"forwarding: {exc}")
+                    return result
+                handed.update(e.event_id for e in unhanded)
             try:
                 self._write_history(plans.values(), history_done)
             except TrackingStoreUnavailableError as exc:

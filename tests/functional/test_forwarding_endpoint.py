@@ -12,7 +12,7 @@ from moto import mock_aws
 from runtime import dlq
 from runtime.forwarding import signing
 from runtime.forwarding.delivery import Forwarder
-from runtime.forwarding.sink import ForwardingSink
+from runtime.forwarding.sink import ATTEMPT_ATTRIBUTE, ForwardingSink, QueuedEvent
 from tests.support.api_app import api_client
 from tests.support.api_http import receiver
 
@@ -97,9 +97,16 @@ def test_consumer_posts_up_to_fifty_queued_events_in_one_signed_request(queues, 
 def test_three_failed_attempts_park_the_batch_in_the_dlq_and_redrive_moves_it_back(queues):
     sqs, queue, dead = queues
     with receiver(statuses=[500, 502, 503]) as hook:
-        sink = sink_for(hook.url, sqs, queue, dead)
-        sink.consume([json.dumps({"event_type": "Open", "message_id": "m1"})])
-        assert len(hook.requests) == 3
+        sink = ForwardingSink(Forwarder(hook.url, SECRET, sleep=no_sleep, timeout=5), sqs, queue, dead, retry_seconds=0)
+        records = [QueuedEvent(json.dumps({"event_type": "Open", "message_id": "m1"}))]
+        for attempt in (1, 2, 3):  # one POST per delivery; the failure comes back through the queue
+            sink.consume(records)
+            assert len(hook.requests) == attempt
+            requeued = drain(sqs, queue)
+            records = [
+                QueuedEvent(m["Body"], int(m["MessageAttributes"][ATTEMPT_ATTRIBUTE]["StringValue"])) for m in requeued
+            ]
+            assert [r.attempts for r in records] == ([attempt] if attempt < 3 else [])
     listed = dlq.list_messages(sqs, dead)
     assert len(listed) == 1
     assert listed[0]["attributes"]["sesame_error"] == "HTTP 503"

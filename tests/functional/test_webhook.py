@@ -335,19 +335,27 @@ def test_sqs_forged_records_are_dropped_without_retry(client, app_env, signer):
     assert count(app_env["ddb"], "messages") == 0
 
 
-def test_newly_applied_events_are_handed_to_forwarding_and_its_failure_is_harmless(client, app_env, signer):
+def test_new_events_are_handed_to_forwarding_before_they_are_applied_and_a_failed_handover_applies_nothing(
+    client, app_env, signer
+):
     from chalicelib import forwarding
 
-    published: list[list[Any]] = []
+    handed: list[list[Any]] = []
+    queue_down = {"on": True}
 
     class Sink:
-        def publish(self, events):
-            published.append(list(events))
-            raise RuntimeError("user API down")
+        def handover(self, events):
+            if queue_down["on"]:
+                raise RuntimeError("forward queue unavailable")
+            handed.append(list(events))
 
     app_env["monkeypatch"].setattr(forwarding, "event_sink", lambda: Sink())
     body = body_for(signer, ses_record("Complaint"))
+    assert post(client, body).status_code == 503  # not handed over -> not applied: SNS delivers it again
+    assert count(app_env["ddb"], "messages") == 0
+    queue_down["on"] = False
     assert post(client, body).status_code == 200
     assert post(client, body).status_code == 200  # duplicate: nothing new to forward
-    assert len(published) == 1
-    assert published[0][0].model_dump()["event_type"] == "Complaint"
+    assert len(handed) == 1
+    assert handed[0][0].model_dump()["event_type"] == "Complaint"
+    assert count(app_env["ddb"], "messages") == 1
