@@ -73,8 +73,8 @@ def _ses(region: str) -> Any:
 
 
 def _send_ses(region: str) -> Any:
-    """SESv2 for SendEmail/SendBulkEmail: one attempt, never retried by botocore. A re-send after a lost answer would send the
-    email again; the consumer retries only answers that prove nothing was sent (runtime/sender/errors.py)."""
+    """SESv2 for SendEmail/SendBulkEmail: one attempt, never retried by botocore. A re-send after a lost answer
+    would send the email again; the consumer retries only answers that prove nothing was sent (sender/errors.py)."""
     return wiring.client("sesv2", region, total_attempts=1)
 
 
