@@ -73,6 +73,12 @@ class QueueRecord:
     receipt_handle: str
     body: str
     receive_count: int = 1
+    origin_id: str = ""  # the MessageId it had when first enqueued, if a DLQ redrive re-sent it (runtime/dlq.py)
+
+    @property
+    def key(self) -> str:
+        """What identifies the message across redrives: a bare SendEmail line's job id is ``sqs-<key>``."""
+        return self.origin_id or self.message_id
 
 
 class QueueOps(Protocol):
@@ -202,7 +208,7 @@ class SenderConsumer:
         work: list[_JobWork] = []
         for record in records:
             try:
-                job = parse_job(record.body, record.message_id)
+                job = parse_job(record.body, record.key)
             except CampaignMessage as message:
                 getattr(result, self._launch_campaign(record, message.data)).append(record.message_id)
                 continue
@@ -228,6 +234,10 @@ class SenderConsumer:
                     extra={"job_id": job.job_id, "error": type(exc).__name__},
                 )
                 result.retry.append(record.message_id)
+                continue
+            if job.attempt < state.copy:  # an outdated duplicate of a re-enqueued copy: the live copy has it all
+                self._release_lease(job.job_id, clean=state.stale is None)
+                result.finished.append(record.message_id)
                 continue
             work.append(
                 _JobWork(
@@ -255,7 +265,7 @@ class SenderConsumer:
             log.error("campaign message but no campaign service configured", extra={"sqs_id": record.message_id})
             return "retry"
         if not data.get("campaign_id"):
-            data = {**data, "campaign_id": "q-" + hashlib.sha256(record.message_id.encode()).hexdigest()[:24]}
+            data = {**data, "campaign_id": "q-" + hashlib.sha256(record.key.encode()).hexdigest()[:24]}
         try:
             answer = self._campaigns(data)
         except CampaignExistsError:
@@ -306,7 +316,7 @@ class SenderConsumer:
                 if w.job.at_least_once:
                     continue  # transactional: sent again now; a duplicate is preferred to a delay
                 try:
-                    message_id = self._resolver.find(
+                    accepted = self._resolver.find(
                         send_id(w.job.job_id, unit.unit_id),
                         [unit.recipient_hash, *(recipient_hash(a) for a in unit.recipients[1:])],
                         window.since,
@@ -316,8 +326,9 @@ class SenderConsumer:
                     w.waiting[unit.unit_id] = now + min(grace, 60.0)
                     keep[unit.unit_id] = window
                     continue
-                if message_id:
-                    found[unit.unit_id] = Outcome("sent", message_id, window.region)
+                if accepted is not None:
+                    region = self._region_of(unit, accepted.config_set, window.region)
+                    found[unit.unit_id] = Outcome("sent", accepted.message_id, region)
                     continue
                 due = window.until + grace
                 if now >= due and not self._events_may_be_parked():
@@ -341,6 +352,18 @@ class SenderConsumer:
             result.resolved += len(found)
             for unit_id in w.waiting:
                 w.verdicts[unit_id] = Classified("unknown", "AwaitingSendEvent", "SES answer lost; waiting")
+
+    def _region_of(self, unit: Unit, config_set: str, fallback: str) -> str:
+        """The region a resolved unit was sent in, from the configuration set SES reported for it."""
+        if (
+            config_set
+            and self.config.backup_region
+            and config_set == self.config.configuration_set(unit.config_set, True)
+        ):
+            return self.config.backup_region
+        if config_set and config_set == self.config.configuration_set(unit.config_set, False):
+            return self.config.region
+        return fallback
 
     def _events_may_be_parked(self) -> bool:
         if self._events_pending is None:
@@ -746,20 +769,33 @@ class SenderConsumer:
             getattr(result, disposition).append(w.record.message_id)
             if disposition in ("finished", "requeued"):
                 to_delete.append(w.record)
-            self._release(w, clean=True)
+            self._release(w, clean=True, copy=w.job.attempt + 1 if disposition == "requeued" else None)
         if result.incomplete and to_delete:
-            failed = self._queue.delete(to_delete)
+            try:
+                failed = self._queue.delete(to_delete)
+            except Exception as exc:  # they come back with the rest; finished jobs and old copies are skipped then
+                failed = [r.message_id for r in to_delete]
+                log.warning("DeleteMessageBatch failed", extra={"error": type(exc).__name__})
             if failed:
                 log.warning(
                     "could not delete finished messages; they will be skipped on redelivery", extra={"sqs_ids": failed}
                 )
 
-    def _release(self, w: _JobWork, *, clean: bool) -> None:
-        """``clean``: everything this invocation may have sent is in ``done``/``unk``, so its in-flight mark goes."""
+    def _release(self, w: _JobWork, *, clean: bool, copy: int | None = None) -> None:
+        """``clean``: everything this invocation may have sent is in ``done``/``unk``, so its in-flight mark goes.
+        ``copy``: the attempt number of the copy just re-enqueued (older copies are then dropped as duplicates)."""
         try:
-            self._ledger.release(w.job.job_id, self.owner, clean=clean)
+            self._ledger.release(w.job.job_id, self.owner, clean=clean, copy=copy)
         except Exception as exc:  # the lease expires by itself; a kept mark only makes the next attempt look first
             log.warning("job release failed", extra={"job_id": w.job.job_id, "error": type(exc).__name__})
+
+    def _release_lease(self, job_id: str, *, clean: bool) -> None:
+        """Release a job this invocation claimed but did not work on. Nothing was sent, so its own mark may go — but
+        only with the marks of earlier invocations when there are none (``clean``): those are still unresolved."""
+        try:
+            self._ledger.release(job_id, self.owner, clean=clean)
+        except Exception as exc:
+            log.warning("job release failed", extra={"job_id": job_id, "error": type(exc).__name__})
 
     def _dispose(self, w: _JobWork, unsent: list[Unit]) -> str:
         if not unsent:

@@ -11,7 +11,11 @@ Job record (control table, ``pk`` = ``SENDJOB#<job id>``, ``sk`` = ``JOB``):
 * ``done`` (unit id -> outcome, written right after the SES call: a unit found there is never sent again);
 * ``unk`` (unit id -> ``<since>|<until>|<region>``): units whose SES answer was lost; they wait for SES's Send event
   (docs/sending.md "Exactly once");
-* ``rec`` (unit ids whose message item and counters are written).
+* ``rec`` (unit ids whose message item and counters are written);
+* ``copy``: the ``attempt`` number of the job's live re-enqueued copy (written by the release that follows the
+  re-enqueue, no extra write). A copy with a lower number is an outdated duplicate — an SQS ``SendMessage`` whose
+  answer was lost and that botocore sent again, or an original whose delete failed — and is dropped, so duplicates
+  cannot multiply while units wait.
 
 Recording is one ``TransactWriteItems`` per chunk of a job's units: the job record's ``rec`` marks (conditional on
 the first unit not being recorded yet), the ``messages`` items and the campaign counter ``ADD``s (``suppressed``,
@@ -119,6 +123,7 @@ class JobState:
     recorded: frozenset[str]
     unknown: dict[str, Window] = field(default_factory=dict)  # lost answers, persisted (units without outcome)
     stale: Window | None = None  # an earlier invocation ended unclean: units without outcome may have been sent
+    copy: int = 0  # the attempt number of the job's live re-enqueued copy (older copies are duplicates)
 
 
 def _mark(owner: str, now: float, until: float) -> str:
@@ -141,9 +146,13 @@ def _stale_window(marks: Sequence[str], owner: str) -> Window | None:
 
 
 def _state(
-    done: dict[str, Outcome], recorded: frozenset[str], unknown: dict[str, Window], stale: Window | None
+    done: dict[str, Outcome],
+    recorded: frozenset[str],
+    unknown: dict[str, Window],
+    stale: Window | None,
+    copy: int = 0,
 ) -> JobState:
-    return JobState(done, recorded, {u: w for u, w in unknown.items() if u not in done}, stale)
+    return JobState(done, recorded, {u: w for u, w in unknown.items() if u not in done}, stale, copy)
 
 
 def local_message_id(job_id: str, unit_id: str) -> str:
@@ -168,9 +177,9 @@ class Ledger(Protocol):
 
     def record(self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]]) -> None: ...
 
-    def release(self, job_id: str, owner: str, *, clean: bool = True) -> None:
+    def release(self, job_id: str, owner: str, *, clean: bool = True, copy: int | None = None) -> None:
         """Give the lease back; ``clean`` (everything this invocation may have sent is in ``done``/``unk``) also
-        removes the in-flight marks."""
+        removes the in-flight marks; ``copy``: the attempt number of the copy just re-enqueued."""
         ...
 
 
@@ -320,7 +329,8 @@ class DynamoLedger:
         recorded = frozenset(item.get("rec", {}).get("M", {}).keys())
         unknown = {k: Window.decode(v["S"]) for k, v in item.get("unk", {}).get("M", {}).items()}
         marks = [m["S"] for m in item.get("fly", {}).get("L", []) if "S" in m]
-        return _state(done, recorded, unknown, _stale_window(marks, owner))
+        copy = int(item.get("copy", {}).get("N", "0"))
+        return _state(done, recorded, unknown, _stale_window(marks, owner), copy)
 
     def _set_map(self, job_id: str, attribute: str, values: dict[str, str]) -> None:
         if not values:
@@ -381,14 +391,19 @@ class DynamoLedger:
                 self._sleep(min(0.05 * 2**attempt, 1.0))
         raise LedgerUnavailableError(f"recording job {job_id} kept failing")
 
-    def release(self, job_id: str, owner: str, *, clean: bool = True) -> None:
+    def release(self, job_id: str, owner: str, *, clean: bool = True, copy: int | None = None) -> None:
+        values: dict[str, Any] = {":owner": {"S": owner}}
+        expression = "REMOVE lease_until, fly" if clean else "REMOVE lease_until"
+        if copy is not None:
+            expression = f"SET #copy = :copy {expression}"
+            values[":copy"] = {"N": str(copy)}
         kwargs = {
             "TableName": self._control,
             "Key": self._key(job_id),
-            "UpdateExpression": "REMOVE lease_until, fly" if clean else "REMOVE lease_until",
+            "UpdateExpression": expression,
             "ConditionExpression": "#owner = :owner",
-            "ExpressionAttributeNames": {"#owner": "owner"},
-            "ExpressionAttributeValues": {":owner": {"S": owner}},
+            "ExpressionAttributeNames": {"#owner": "owner", **({"#copy": "copy"} if copy is not None else {})},
+            "ExpressionAttributeValues": values,
         }
         try:
             self._retrying(lambda: self._client.update_item(**kwargs))
@@ -427,7 +442,8 @@ class InMemoryLedger:
             raise JobBusyError(f"job {job_id} is leased by another invocation")
         job["lease_until"], job["owner"] = now + lease_seconds, owner
         job["fly"].append(_mark(owner, now, now + lease_seconds))
-        return _state(dict(job["done"]), frozenset(job["rec"]), dict(job["unk"]), _stale_window(job["fly"], owner))
+        stale = _stale_window(job["fly"], owner)
+        return _state(dict(job["done"]), frozenset(job["rec"]), dict(job["unk"]), stale, job.get("copy", 0))
 
     def mark_done(self, job_id: str, outcomes: dict[str, Outcome]) -> None:
         if outcomes:
@@ -470,10 +486,12 @@ class InMemoryLedger:
             for name, delta in deltas.items():
                 bucket[name] = bucket.get(name, 0) + delta
 
-    def release(self, job_id: str, owner: str, *, clean: bool = True) -> None:
+    def release(self, job_id: str, owner: str, *, clean: bool = True, copy: int | None = None) -> None:
         self._check("release", job_id)
         job = self.jobs.get(job_id)
         if job and job.get("owner") == owner:
             job.pop("lease_until", None)
             if clean:
                 job["fly"] = []
+            if copy is not None:
+                job["copy"] = copy

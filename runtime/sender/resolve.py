@@ -5,7 +5,8 @@ every attempt of one unit). SES copies the message's tags into every event it pu
 engine keeps the tag on the message summary (``messages.send_id``). So a unit whose SES answer was lost (a reset
 connection, a read timeout, a Lambda killed before it wrote the outcome) is resolved by looking for a summary with
 its send id: found -> SES accepted it (and that is its MessageId); not found once the grace period has passed and no
-SES event is parked in an event DLQ -> SES never accepted it, and it may be sent again (docs/sending.md).
+SES event can still be on its way (the region's event queues and their DLQs are empty) -> SES never accepted it, and
+it may be sent again (docs/sending.md).
 
 The lookup is a ``Query`` on the messages table's ``recipient-index`` (the recipient's hash, ``sent_at`` from the
 start of the window less a clock-skew margin) with a filter on ``send_id``: reads only, and only on this rare path —
@@ -30,13 +31,19 @@ SEND_ID_TAG = "sesame_send_id"
 CLOCK_SKEW_SECONDS = 300.0  # SES's mail.timestamp against the Lambda's clock
 
 
+@dataclass(frozen=True, slots=True)
+class Found:
+    message_id: str  # SES's MessageId
+    config_set: str = ""  # the configuration set it was sent with (tells the primary region from the backup)
+
+
 class SendResolver(Protocol):
-    def find(self, send_id: str, recipient_hashes: Sequence[str], since: float) -> str | None:
-        """The SES MessageId of the message carrying ``send_id`` (accepted at or after ``since``), or None."""
+    def find(self, send_id: str, recipient_hashes: Sequence[str], since: float) -> Found | None:
+        """The message carrying ``send_id`` (accepted at or after ``since``), or None."""
         ...
 
     def events_pending(self) -> bool:
-        """True when an SES event may be parked where ingestion has not applied it (an event DLQ holds messages)."""
+        """True when an SES event may not be applied yet: an event queue or its DLQ holds messages."""
         ...
 
 
@@ -47,16 +54,16 @@ class DynamoSendResolver:
         messages_table: str,
         *,
         sqs: Any = None,
-        event_dlq_urls: Sequence[str] = (),
+        event_queue_urls: Sequence[str] = (),
         index: str = "recipient-index",
     ) -> None:
         self._ddb = dynamodb
         self._table = messages_table
         self._sqs = sqs
-        self._dlqs = [url for url in event_dlq_urls if url]
+        self._queues = [url for url in event_queue_urls if url]
         self._index = index
 
-    def find(self, send_id: str, recipient_hashes: Sequence[str], since: float) -> str | None:
+    def find(self, send_id: str, recipient_hashes: Sequence[str], since: float) -> Found | None:
         start = iso(datetime.fromtimestamp(since - CLOCK_SKEW_SECONDS, tz=UTC))
         for recipient_hash in dict.fromkeys(recipient_hashes):
             kwargs: dict[str, Any] = {
@@ -69,12 +76,12 @@ class DynamoSendResolver:
                     ":since": {"S": start},
                     ":sid": {"S": send_id},
                 },
-                "ProjectionExpression": "message_id",
+                "ProjectionExpression": "message_id, config_set",
             }
             while True:
                 page = dynamo.with_retries(functools.partial(self._ddb.query, **kwargs))
                 for item in page.get("Items", []):
-                    return str(item["message_id"]["S"])
+                    return Found(str(item["message_id"]["S"]), str(item.get("config_set", {}).get("S", "")))
                 if not page.get("LastEvaluatedKey"):
                     break
                 kwargs = {**kwargs, "ExclusiveStartKey": page["LastEvaluatedKey"]}
@@ -83,7 +90,7 @@ class DynamoSendResolver:
     def events_pending(self) -> bool:
         if self._sqs is None:
             return False
-        for url in self._dlqs:
+        for url in self._queues:
             try:
                 attributes = self._sqs.get_queue_attributes(
                     QueueUrl=url,
@@ -93,8 +100,8 @@ class DynamoSendResolver:
                         "ApproximateNumberOfMessagesDelayed",
                     ],
                 )["Attributes"]
-            except Exception as exc:  # cannot tell: assume an event may be parked there
-                log.warning("event DLQ depth unknown", extra={"error": type(exc).__name__})
+            except Exception as exc:  # cannot tell: assume an event may be waiting there
+                log.warning("event queue depth unknown", extra={"error": type(exc).__name__})
                 return True
             if sum(int(v) for v in attributes.values()):
                 return True
@@ -103,15 +110,17 @@ class DynamoSendResolver:
 
 @dataclass
 class InMemorySendResolver:
-    """Send ids the (fake) ingestion has seen, and whether an event DLQ holds messages (unit tests, the bench)."""
+    """Send ids the (fake) ingestion has seen, and whether an event queue holds messages (unit tests, the bench)."""
 
     accepted: dict[str, str] = field(default_factory=dict)  # send id -> SES MessageId
+    config_sets: dict[str, str] = field(default_factory=dict)  # send id -> configuration set (when known)
     pending: bool = False
     lookups: int = 0
 
-    def find(self, send_id: str, recipient_hashes: Sequence[str], since: float) -> str | None:
+    def find(self, send_id: str, recipient_hashes: Sequence[str], since: float) -> Found | None:
         self.lookups += 1
-        return self.accepted.get(send_id)
+        message_id = self.accepted.get(send_id)
+        return Found(message_id, self.config_sets.get(send_id, "")) if message_id else None
 
     def events_pending(self) -> bool:
         return self.pending

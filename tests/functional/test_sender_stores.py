@@ -139,13 +139,15 @@ def test_the_resolver_finds_an_accepted_send_by_its_send_id_tag_on_the_message_s
             "recipient_hash": {"S": recipient_hash("a@example.org")},
             "sent_at": {"S": iso(now)},
             "send_id": {"S": "sid-1"},
+            "config_set": {"S": "sesame-stores-marketing"},
         },
     )
     sqs = boto3.client("sqs", region_name=REGION)
     dlq = sqs.create_queue(QueueName=f"sesame-{ENV}-engagement-dlq")["QueueUrl"]
-    resolver = DynamoSendResolver(ddb, table, sqs=sqs, event_dlq_urls=[dlq])
+    resolver = DynamoSendResolver(ddb, table, sqs=sqs, event_queue_urls=[dlq])
     since = now.timestamp() - 5
-    assert resolver.find("sid-1", [recipient_hash("b@example.org"), recipient_hash("a@example.org")], since)
+    found = resolver.find("sid-1", [recipient_hash("b@example.org"), recipient_hash("a@example.org")], since)
+    assert found is not None and (found.message_id, found.config_set) == ("0100-accepted", "sesame-stores-marketing")
     assert resolver.find("sid-2", [recipient_hash("a@example.org")], since) is None
     assert resolver.find("sid-1", [recipient_hash("a@example.org")], since + 3600) is None  # outside the window
     assert not resolver.events_pending()

@@ -281,3 +281,25 @@ def test_a_bulk_entry_accepted_without_message_id_is_unknown_not_resent(status):
     result = h.run_once()
     assert result is not None and result.counts["unknown"] == 2 and result.requeued
     assert not h.backup.calls
+
+
+def test_duplicate_re_enqueued_copies_are_dropped_so_they_cannot_multiply_while_units_wait():
+    h = harness(grace=900, ingest_send_events=False)
+    h.primary.fail = lambda op, params: ConnectionClosedError(endpoint_url="x") if not h.primary.calls[1:] else None
+    send = h.queue.send
+
+    def requeue_twice(body, delay):  # every SendMessage's answer is lost and botocore sends it again
+        send(body, delay)
+        send(body, delay)
+
+    h.queue.requeue = requeue_twice
+    h.queue.send(send_line("waiting@example.org"))
+    depth = []
+    while (ran := _run_batch(h)) is not False:
+        depth.append(len(h.queue.messages))
+        if ran is None:
+            if h.queue.next_visible() is None:
+                break
+            h.clock.now = h.queue.next_visible()
+    assert _accepted(h) == {"waiting@example.org": 1}
+    assert max(depth) <= 2  # each generation's duplicate is dropped instead of re-enqueuing itself
