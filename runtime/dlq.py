@@ -18,6 +18,10 @@ SOURCE_ATTRIBUTE = "sesame_source_queue"
 # but a redrive re-sends it: this attribute carries the original time, so the event consumers measure
 # SNS_MAX_AGE_SECONDS up to when the event first arrived, and redriven SES events are not dropped as stale.
 FIRST_SENT_ATTRIBUTE = "sesame_first_sent_timestamp"
+# The MessageId the message had when it was first enqueued (SQS keeps it into the DLQ; a redrive sends a new message
+# with a new id). The sender keys a bare SendEmail line's job on it, so a redriven line is the same job, not a new
+# one that would send again what the first one sent.
+ORIGIN_ATTRIBUTE = "sesame_origin_message_id"
 _RECEIVE = {
     "MaxNumberOfMessages": 10,
     "WaitTimeSeconds": 0,
@@ -88,6 +92,8 @@ def redrive(sqs: Any, dlq_url: str, to: str | None = None, limit: int | None = N
                 first_sent = (message.get("Attributes") or {}).get("SentTimestamp")
                 if FIRST_SENT_ATTRIBUTE not in attributes and first_sent:
                     attributes[FIRST_SENT_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(first_sent)}
+                if ORIGIN_ATTRIBUTE not in attributes and message.get("MessageId"):
+                    attributes[ORIGIN_ATTRIBUTE] = {"DataType": "String", "StringValue": str(message["MessageId"])}
                 if attributes:
                     entry["MessageAttributes"] = attributes
                 entries.append(entry)

@@ -131,8 +131,11 @@ def consumer() -> SenderConsumer:
             dynamodb,
             s.messages_table,
             sqs=wiring.client("sqs", s.region),
-            # an SES event parked in an event DLQ may be the Send event of an unknown unit (naming: docs/DESIGN.md)
-            event_dlq_urls=[f"{url}-dlq" for url in (s.engagement_queue_url, s.critical_queue_url) if url],
+            # an SES event still in an event queue or parked in its DLQ (naming: docs/DESIGN.md) may be the Send
+            # event of an unknown unit: nothing is sent again while any holds messages
+            event_queue_urls=[
+                u for url in (s.engagement_queue_url, s.critical_queue_url) if url for u in (url, f"{url}-dlq")
+            ],
         ),
     )
 
@@ -169,13 +172,15 @@ def _reset() -> None:
 
 
 def queue_records(event: SQSEvent) -> list[QueueRecord]:
+    from runtime.dlq import ORIGIN_ATTRIBUTE
     from runtime.sender.consumer import QueueRecord
 
     records = []
     for record in event:
         raw = record.to_dict()
         count = int((raw.get("attributes") or {}).get("ApproximateReceiveCount", "1") or 1)
-        records.append(QueueRecord(raw.get("messageId", ""), record.receipt_handle, record.body, count))
+        origin = ((raw.get("messageAttributes") or {}).get(ORIGIN_ATTRIBUTE) or {}).get("stringValue") or ""
+        records.append(QueueRecord(raw.get("messageId", ""), record.receipt_handle, record.body, count, origin))
     return records
 
 

@@ -201,3 +201,23 @@ def test_the_ses_client_that_sends_makes_one_attempt_while_template_calls_keep_b
         assert sending._send_ses(REGION).meta.config.retries["total_max_attempts"] == 1
         assert sending._ses(REGION).meta.config.retries["total_max_attempts"] > 1
         assert sending.consumer()._ses is sending._send_ses
+
+
+def test_a_bare_line_redriven_from_the_dlq_is_the_same_job_and_not_sent_again(monkeypatch):
+    from runtime import dlq
+
+    with sender_stack(monkeypatch) as stack:
+        dead = stack.sqs.create_queue(QueueName=f"sesame-{ENV}-send-dlq")["QueueUrl"]
+        dead_arn = stack.sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]
+        policy = {"deadLetterTargetArn": dead_arn["QueueArn"], "maxReceiveCount": "1"}
+        stack.sqs.set_queue_attributes(QueueUrl=stack.queue_url, Attributes={"RedrivePolicy": json.dumps(policy)})
+        stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=simple_line("once@example.org"))
+        (message,) = stack.receive()
+        stack.client.lambda_.invoke("sender", stack.sqs_event([message]))  # sent; its delete never happens
+        stack.sqs.change_message_visibility(
+            QueueUrl=stack.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+        assert stack.receive() == []  # moved to the DLQ with its MessageId
+        assert dlq.redrive(stack.sqs, dead, to=stack.queue_url) == {"moved": 1, "failed": 0}
+        stack.deliver_all()
+        assert sum(len(m["to"]) for m in stack.fakes[REGION].sent) == 1

@@ -51,6 +51,7 @@ class SenderStack:
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=limit,
             AttributeNames=["ApproximateReceiveCount"],
+            MessageAttributeNames=["All"],
             WaitTimeSeconds=0,
         )
         return list(response.get("Messages", []))
@@ -66,7 +67,10 @@ class SenderStack:
                     "attributes": {
                         "ApproximateReceiveCount": m.get("Attributes", {}).get("ApproximateReceiveCount", "1")
                     },
-                    "messageAttributes": {},
+                    "messageAttributes": {
+                        name: {"stringValue": a.get("StringValue"), "dataType": a.get("DataType", "String")}
+                        for name, a in (m.get("MessageAttributes") or {}).items()
+                    },
                     "md5OfBody": m.get("MD5OfBody", ""),
                     "eventSource": "aws:sqs",
                     "eventSourceARN": arn,
