@@ -57,6 +57,7 @@ def app_policy(
     bucket_arn: pulumi.Input[str],
     parameter_arn: pulumi.Input[str],
     topic_arn: pulumi.Input[str],
+    watched_queue_arns: Sequence[pulumi.Input[str]] = (),
 ) -> dict[str, Any]:
     ses_resources: list[pulumi.Input[str]] = []
     template_resources: list[pulumi.Input[str]] = []
@@ -102,6 +103,20 @@ def app_policy(
                 "Action": ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
                 "Resource": produced_queue_arns,
             },
+            *(
+                # the sender re-sends a recipient whose SES answer was lost only while no SES event is parked in an
+                # event DLQ (docs/sending.md "Exactly once"): it reads their depth, nothing else
+                [
+                    {
+                        "Sid": "WatchQueues",
+                        "Effect": "Allow",
+                        "Action": ["sqs:GetQueueAttributes"],
+                        "Resource": list(watched_queue_arns),
+                    }
+                ]
+                if watched_queue_arns
+                else []
+            ),
             {
                 "Sid": "CampaignPayloads",
                 "Effect": "Allow",
@@ -148,6 +163,7 @@ class AppRole(pulumi.ComponentResource):
         parameter_arn: pulumi.Input[str],
         topic_arn: pulumi.Input[str],
         provider: pulumi.ProviderResource,
+        watched_queue_arns: Sequence[pulumi.Input[str]] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("sesame:infra:AppRole", name, None, opts)
@@ -173,6 +189,7 @@ class AppRole(pulumi.ComponentResource):
                     bucket_arn=bucket_arn,
                     parameter_arn=parameter_arn,
                     topic_arn=topic_arn,
+                    watched_queue_arns=watched_queue_arns,
                 )
             ),
             opts=child,

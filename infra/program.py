@@ -88,6 +88,7 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         parameter_arn=secrets.parameter.arn,
         topic_arn=messaging.topic.arn,
         provider=provider,
+        watched_queue_arns=[messaging.critical.dlq.arn, messaging.engagement.dlq.arn],
     )
     dlq_names = [names.dlq(p.logical) for p in consumed] + [names.dlq("webhook")]
     queue_names = [names.queue(p.logical) for p in consumed]
@@ -194,6 +195,9 @@ def app_environment(
         "SESAME_SOFT_BOUNCE_LIMIT": str(cfg.soft_bounce_limit),
         "SESAME_SOFT_BOUNCE_SUPPRESS_DAYS": str(cfg.soft_bounce_suppress_days),
         "SESAME_DAILY_QUOTA_HEADROOM": str(cfg.daily_quota_headroom),
+        "SESAME_SEND_UNKNOWN_GRACE_SECONDS": str(cfg.send_unknown_grace_seconds),
+        "SESAME_FORWARD_RETRY_SECONDS": str(cfg.forward_retry_seconds),
+        "SESAME_FORWARD_ATTEMPTS": str(cfg.forward_attempts),
         "SNS_MAX_AGE_SECONDS": str(cfg.sns_max_age_seconds),
     }
     for pair in (messaging.critical, messaging.engagement, messaging.send, messaging.forward):

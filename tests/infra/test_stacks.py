@@ -474,6 +474,12 @@ def test_app_role_is_least_privilege(second: ProgramRun) -> None:
         "sesame-prod-send",
     ]
     assert statements["ConfirmEventSubscription"]["Resource"].endswith(":sesame-prod-ses-events")
+    watched = statements["WatchQueues"]  # the sender checks that no SES event is parked before it re-sends
+    assert watched["Action"] == ["sqs:GetQueueAttributes"]
+    assert sorted(arn.rsplit(":", 1)[1] for arn in watched["Resource"]) == [
+        "sesame-prod-critical-dlq",
+        "sesame-prod-engagement-dlq",
+    ]
     templates = statements["ManageCampaignTemplates"]
     assert set(templates["Action"]) == {"ses:CreateEmailTemplate", "ses:UpdateEmailTemplate", "ses:GetEmailTemplate"}
     assert sorted(templates["Resource"]) == [
@@ -665,6 +671,9 @@ def test_stage_environment_sets_every_runtime_setting_from_config() -> None:
         forwardUrl="https://hooks.example.net/ses",
         warmupStart="2026-11-01",
         warmupPool="warm",
+        sendUnknownGraceSeconds="1800",
+        forwardRetrySeconds="120",
+        forwardAttempts="5",
         configurationSets='{"marketing": {"tracking": true}, "transactional": {"ipPool": "warm"}}',
     )
     settings = Settings.from_env(run.outputs["environmentVariables"])
