@@ -325,6 +325,8 @@ class DynamoMeter:
         self.writes: list[WriteOp] = []
         self.calls: list[tuple[str, str]] = []  # (phase, operation) of every metered call
         self.meter_seconds = 0.0
+        self.busy = False  # True while the meter itself calls the endpoint (its reads are not the workload's)
+        self.enabled = True  # False: calls pass unmetered (e.g. while a bench times them)
 
     def attach(self, client: Any) -> None:
         client.meta.events.register("before-parameter-build.dynamodb", self._before)
@@ -366,7 +368,10 @@ class DynamoMeter:
 
     # hooks ----------------------------------------------------------------------------------------------------------
     def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        if not self.enabled:
+            return
         start = time.process_time()
+        self.busy = True
         try:
             operation = model.name
             if operation in WRITE_OPERATIONS:
@@ -377,6 +382,7 @@ class DynamoMeter:
             elif operation in READ_OPERATIONS:
                 context["sesame_meter"] = _Pending(operation, params, [], {}, start)
         finally:
+            self.busy = False
             self.meter_seconds += time.process_time() - start
 
     def _after(
@@ -386,6 +392,7 @@ class DynamoMeter:
         if pending is None:
             return
         start = time.process_time()
+        self.busy = True
         try:
             self.calls.append((self.phase, pending.operation))
             status = getattr(http_response, "status_code", 200)
@@ -394,6 +401,7 @@ class DynamoMeter:
             else:
                 self._charge_read(pending, parsed, status)
         finally:
+            self.busy = False
             self.meter_seconds += time.process_time() - start
 
     # writes ---------------------------------------------------------------------------------------------------------
@@ -519,20 +527,26 @@ class DynamoMeter:
         self.charges.append(Charge(self.phase, "RRU", table, index, None, units, why))
 
     # end of run -----------------------------------------------------------------------------------------------------
-    def finalize(self, phase: str = "ttl") -> None:
-        """Charge the future TTL deletes of every item that carries its table's TTL attribute now."""
-        for name, schema in list(self._schemas.items()):
-            if not schema.ttl_attribute:
-                continue
-            kwargs: dict[str, Any] = {"TableName": name}
-            while True:
-                page = self._raw.scan(**kwargs)
-                for item in page.get("Items", []):
-                    if schema.ttl_attribute in item:
-                        self.charges += ttl_charges(phase, schema, item)
-                if not page.get("LastEvaluatedKey"):
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    def finalize(self, phase: str = "ttl") -> list[tuple[TableSchema, dict[str, Any]]]:
+        """Charge the future TTL deletes of every item that carries its table's TTL attribute now; returns every
+        item of every metered table (schema, item), e.g. for a storage figure."""
+        items: list[tuple[TableSchema, dict[str, Any]]] = []
+        self.busy = True
+        try:
+            for name, schema in list(self._schemas.items()):
+                kwargs: dict[str, Any] = {"TableName": name}
+                while True:
+                    page = self._raw.scan(**kwargs)
+                    for item in page.get("Items", []):
+                        items.append((schema, item))
+                        if schema.ttl_attribute and schema.ttl_attribute in item:
+                            self.charges += ttl_charges(phase, schema, item)
+                    if not page.get("LastEvaluatedKey"):
+                        break
+                    kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        finally:
+            self.busy = False
+        return items
 
     # summaries ------------------------------------------------------------------------------------------------------
     def total(self, line: str, phases: Iterable[str] | None = None) -> float:
@@ -604,9 +618,13 @@ class SqsMeter:
         context["sesame_sqs_params"] = params
 
     def _after(self, parsed: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        params = context.pop("sesame_sqs_params", {})
-        self.calls.append((self.phase, model.name))
-        self.requests[(self.phase, model.name)] += sqs_requests(model.name, params, parsed)
+        self.count(model.name, context.pop("sesame_sqs_params", {}), parsed)
+
+    def count(self, operation: str, params: Mapping[str, Any], parsed: Mapping[str, Any] | None = None) -> None:
+        """Count one request; also for requests AWS makes on the workload's behalf (SNS deliveries, event source
+        mapping polls), which a bench simulates instead of sending."""
+        self.calls.append((self.phase, operation))
+        self.requests[(self.phase, operation)] += sqs_requests(operation, params, parsed or {})
 
     def total(self) -> int:
         return sum(self.requests.values())

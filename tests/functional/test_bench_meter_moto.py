@@ -195,3 +195,10 @@ def test_finalize_bills_future_ttl_deletes_in_the_replica_only(metered):
     meter.finalize()
     lines = sorted((c.line, c.index, c.units) for c in meter.charges)
     assert lines == [("rWRU", None, 1), ("replica_WRU", "by-campaign", 1)]
+
+
+def test_a_disabled_meter_lets_calls_pass_unbilled(metered):
+    client, meter = metered
+    meter.enabled = False
+    client.put_item(TableName=TABLE, Item={"id": {"S": "a"}})
+    assert meter.charges == [] and meter.calls == []
