@@ -81,7 +81,7 @@ def cost_lines(usage: Usage, regions: int = 1) -> list[CostLine]:
         )
     lines += [
         line("SNS publishes", usage.sns_publishes, PRICES["sns_publish"]),
-        line("SNS payload filtering (GB)", usage.sns_filter_bytes / GB, PRICES["sns_filter_gb"]),
+        line("SNS payload filtering (KB scanned)", usage.sns_filter_bytes / 1024, PRICES["sns_filter_gb"] * 1024 / GB),
         line("SQS requests", usage.sqs.total(), PRICES["sqs_request"]),
         line("Lambda invocations", sum(usage.lambda_invocations.values()), PRICES["lambda_request"]),
         line("Lambda GB-seconds", sum(usage.lambda_gb_seconds.values()), PRICES["lambda_gb_second"]),
