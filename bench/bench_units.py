@@ -32,10 +32,10 @@ Figures (per email = per message SES accepted):
 
 Lambda duration (for GB-seconds) is modelled per invocation: the invocation's CPU on this machine (process time
 minus the emulator's and the meter's) scaled by 1,769 MB / configured memory (Lambda gives one vCPU at 1,769 MB),
-plus typical in-region latencies per AWS call (``LATENCY_MS``), plus the time the code sleeps (pacing waits for its
-reservation; a simulated clock makes them exact and instant here); memory from ``Pulumi.yaml``'s
-``sesame:functions`` default (the API handler, not listed there, has Chalice's default 128 MB). The per-email
-table (units by phase, table and index) is written to ``.bench/units.md``.
+plus typical in-region latencies per AWS call (``bench.cost_model.LATENCY_MS``), plus the time the code sleeps
+(pacing waits for its reservation; a simulated clock makes them exact and instant here); memory from
+``Pulumi.yaml``'s ``sesame:functions`` default (the API handler, not listed there, has Chalice's default 128 MB).
+The per-email table (units by phase, table and index) is written to ``.bench/units.md``.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ for path in (ROOT, ROOT / "chalice_app"):
 
 from bench.canned import Recorder, Replayer  # noqa: E402
 from bench.contention import pacing_conflict_rate, transaction_conflict_rate  # noqa: E402
-from bench.cost_model import PRICES, cost_lines, usd_per_million_emails  # noqa: E402
+from bench.cost_model import PRICES, aws_call_latency_ms, cost_lines, usd_per_million_emails  # noqa: E402
 from bench.meter import (  # noqa: E402
     DynamoMeter,
     SqsMeter,
@@ -88,26 +88,6 @@ LAMBDA_MB_PER_VCPU = 1769
 RETENTION_MONTHS = 90 / 30.4
 STORAGE_ITEM_OVERHEAD = 100 + 48  # per item: indexing + global tables
 STORAGE_INDEX_OVERHEAD = 100
-
-# Typical in-region latencies (ms) of the calls the Lambdas make and wait for (assumptions, not measurements).
-LATENCY_MS: dict[tuple[str, str], float] = {
-    ("dynamodb", "GetItem"): 5,
-    ("dynamodb", "PutItem"): 6,
-    ("dynamodb", "UpdateItem"): 6,
-    ("dynamodb", "DeleteItem"): 6,
-    ("dynamodb", "BatchGetItem"): 8,
-    ("dynamodb", "Query"): 8,
-    ("dynamodb", "BatchWriteItem"): 10,
-    ("dynamodb", "TransactWriteItems"): 20,
-    ("sqs", "*"): 10,
-    ("sesv2", "SendBulkEmail"): 150,
-    ("sesv2", "SendEmail"): 60,
-    ("sesv2", "*"): 60,
-}
-
-
-def _latency(service: str, operation: str) -> float:
-    return LATENCY_MS.get((service, operation), LATENCY_MS.get((service, "*"), 10.0))
 
 
 def function_memory() -> dict[str, int]:
@@ -180,7 +160,7 @@ class Invocation:
 
     def duration_ms(self, memory_mb: int) -> float:
         cpu_ms = self.cpu_seconds * 1000 * LAMBDA_MB_PER_VCPU / memory_mb
-        return cpu_ms + sum(_latency(s, o) for s, o in self.calls) + self.waited_seconds * 1000
+        return cpu_ms + sum(aws_call_latency_ms(s, o) for s, o in self.calls) + self.waited_seconds * 1000
 
 
 @dataclass

@@ -17,7 +17,10 @@ Prices assumed: us-east-1 public list prices (2025), no free tier, no savings pl
   deliveries SNS makes into the queues, the Lambda event source mapping's ReceiveMessage and DeleteMessageBatch, the
   app's own SendMessageBatch;
 * Lambda request: $0.20 per million invocations (x86);
-* Lambda duration: $0.0000166667 per GB-second — modelled duration x configured memory (see ``bench.bench_units``).
+* Lambda duration: $0.0000166667 per GB-second — modelled duration x configured memory (see ``bench.bench_units``:
+  CPU scaled to the configured memory's CPU share + ``LATENCY_MS`` per AWS call the handler waits for + its sleeps).
+
+``LATENCY_MS`` holds the typical in-region latencies assumed for those calls (assumptions, not measurements).
 
 Left out and stated here: SES itself ($0.10 per 1,000 emails = $100 per million, identical in every design), DynamoDB
 storage (reported separately by the bench as ``usd_per_million_emails_storage``: $0.25 per GB-month, items + 100 bytes
@@ -52,6 +55,26 @@ PRICES: dict[str, float] = {
     "storage_gb_month": 0.25,
 }
 SES_PER_MILLION = 100.0  # stated, not included
+
+# Typical in-region latencies (ms) of the calls a Lambda makes and waits for (assumptions, not measurements).
+LATENCY_MS: dict[tuple[str, str], float] = {
+    ("dynamodb", "GetItem"): 5,
+    ("dynamodb", "PutItem"): 6,
+    ("dynamodb", "UpdateItem"): 6,
+    ("dynamodb", "DeleteItem"): 6,
+    ("dynamodb", "BatchGetItem"): 8,
+    ("dynamodb", "Query"): 8,
+    ("dynamodb", "BatchWriteItem"): 10,
+    ("dynamodb", "TransactWriteItems"): 20,
+    ("sqs", "*"): 10,
+    ("ssm", "*"): 10,
+    ("sesv2", "SendBulkEmail"): 150,
+    ("sesv2", "*"): 60,
+}
+
+
+def aws_call_latency_ms(service: str, operation: str) -> float:
+    return LATENCY_MS.get((service, operation), LATENCY_MS.get((service, "*"), 10.0))
 
 
 @dataclass(frozen=True)
