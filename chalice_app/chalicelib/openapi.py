@@ -137,7 +137,11 @@ def _paths() -> dict[str, dict[str, Any]]:
                             "by",
                             "Add breakdowns, comma-separated: `day` (per-day `series`), `list` (every list's block, "
                             "`by_list`)",
-                            {"type": "array", "items": {"type": "string", "enum": ["day", "list"]}, "uniqueItems": True},
+                            {
+                                "type": "array",
+                                "items": {"type": "string", "enum": ["day", "list"]},
+                                "uniqueItems": True,
+                            },
                         ),
                         "style": "form",
                         "explode": False,
@@ -262,7 +266,10 @@ def _paths() -> dict[str, dict[str, Any]]:
             }
         },
     }
+    from chalicelib.dashboard import OPENAPI_PATHS as DASHBOARD_PATHS
     from chalicelib.tracking_api import PREFLIGHT_PATHS
+
+    paths.update(copy.deepcopy(DASHBOARD_PATHS))
 
     for path in PREFLIGHT_PATHS:
         paths.setdefault(path, {})["options"] = _preflight(path)
