@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from runtime.stores.schema import iso
 from tests.support.api_app import API_KEY, OTHER_KEY, seed_campaign
-from tests.support.dashboard import DEMO_ID, EXPIRED_ID, SCHEDULED_ID
+from tests.support.dashboard import DEMO_ID, EXPIRED_ID, SCHEDULED_ID, stage_proxy
 
 RATE_KEYS = ("delivery_rate", "open_rate", "click_rate", "bounce_rate", "complaint_rate")
 
@@ -127,10 +127,8 @@ def test_messages_by_status_drill_down_to_the_event_timeline(browse):
     bounced = site.get(f"/campaigns/{DEMO_ID}/messages?status=bounced&limit=25")
     assert bounced["items"]
     messages = page.locator("section", has=page.get_by_role("heading", name="Messages"))
-    expect(messages.locator("tbody tr")).to_have_count(len(bounced["items"]))
-    assert [t.strip() for t in messages.locator('[data-field="status"]').all_inner_texts()] == ["bounced"] * len(
-        bounced["items"]
-    )
+    expect(messages.locator('[data-field="status"]')).to_have_text(["bounced"] * len(bounced["items"]))
+    assert row_keys(page, "section:has(#messages-title)") == [m["message_id"] for m in bounced["items"]]
     target = bounced["items"][0]
     messages.get_by_role("link", name=target["recipient"]).click()
     expect(page.get_by_role("heading", name="Message", exact=True)).to_be_focused()
@@ -236,13 +234,33 @@ def test_suppressions_filter_by_reason_lists_what_the_api_lists(browse):
     for reason in ("BOUNCE", "COMPLAINT", "MANUAL"):
         listed.get_by_label("Reason").select_option(reason)
         expected = site.get(f"/suppressions?reason={reason}&limit=25")["items"]
-        expect(listed.locator("tbody tr")).to_have_count(len(expected))
         keys = [f"{s['email'] or s['recipient_hash']}|{s['scope']}" for s in expected]  # erased ones: no address
+        rows = listed.locator("tbody tr")
+        expect(rows).to_have_count(len(keys))
+        expect(rows.first).to_have_attribute("data-key", keys[0])  # the new list, not the previous one
+        expect(rows.last).to_have_attribute("data-key", keys[-1])
         assert row_keys(page, "section:has(#list-title)") == keys
 
 
 # --------------------------------------------------------------------------------------------------------------
 # keys and errors
+
+
+def test_under_an_api_gateway_stage_path_every_url_stays_under_the_stage(browse):
+    """API Gateway serves the app under /<stage>/ (a custom domain may map it under a base path): the page, its
+    scripts and its API calls must all resolve below that path. A proxy stands in for the stage; a request outside
+    /prod/ would get API Gateway's 403 and fail the page."""
+    page = browse.page
+    with stage_proxy(browse.site.url) as base:
+        page.goto(f"{base}/dashboard/#key={API_KEY}")  # with a trailing slash: redirected to ../dashboard
+        expect(page.locator(f'tr[data-key="{DEMO_ID}"]')).to_be_visible()
+        page.get_by_role("link", name=DEMO_ID).click()
+        expect(page.locator('li[data-stage="sent"]')).to_be_visible()
+        assert page.url == f"{base}/dashboard#/campaigns/{DEMO_ID}"
+        page.get_by_role("link", name="OpenAPI document").click()
+        assert page.url == f"{base}/openapi.json"
+    assert [r.url for r in browse.requests if not r.url.startswith(f"{base}/")] == []
+    assert any(r.url.startswith(f"{base}/campaigns") for r in browse.requests)
 
 
 def test_a_wrong_key_shows_the_error_state_and_no_data(browse):

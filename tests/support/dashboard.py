@@ -105,6 +105,63 @@ def serve(app: Any) -> Iterator[str]:
         app.__class__ = original_class
 
 
+@contextlib.contextmanager
+def stage_proxy(target: str, stage: str = "prod") -> Iterator[str]:
+    """A stand-in for API Gateway's stage path on 127.0.0.1: ``/<stage>/x`` is forwarded to ``target/x`` (method,
+    headers, body; redirects passed back, not followed); any other path answers 403 "Missing Authentication Token",
+    as API Gateway does. Yields the stage's base URL."""
+    import http.client
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlsplit
+
+    upstream = urlsplit(target)
+    prefix = f"/{stage}"
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if not self.path.startswith(prefix + "/"):
+                self._answer(403, {"Content-Type": "application/json"}, b'{"message": "Missing Authentication Token"}')
+                return
+            connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=30)
+            try:
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                connection.request(self.command, self.path[len(prefix) :], body=body or None, headers=headers)
+                response = connection.getresponse()
+                payload = response.read()
+                skip = ("content-length", "connection", "transfer-encoding", "server", "date")
+                kept = {k: v for k, v in response.getheaders() if k.lower() not in skip}
+                self._answer(response.status, kept, payload)
+            finally:
+                connection.close()
+
+        def _answer(self, status: int, headers: dict[str, str], payload: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _forward
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{prefix}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 # --------------------------------------------------------------------------------------------------------------
 # seeding
 

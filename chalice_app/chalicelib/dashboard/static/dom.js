@@ -50,6 +50,14 @@ export function when(iso) {
   return h("time", { datetime: iso, title: iso }, dateTime.format(date));
 }
 
+/** A suppression scope key (ALL, LIST#x, CAMPAIGN#y) in words. */
+export function scopeText(scope) {
+  if (scope === "ALL") return "all mail";
+  if (scope.startsWith("LIST#")) return `list ${scope.slice(5)}`;
+  if (scope.startsWith("CAMPAIGN#")) return `campaign ${scope.slice(9)}`;
+  return scope;
+}
+
 export function badge(text, kind) {
   return h("span", { class: `badge badge-${kind || String(text).toLowerCase().replace(/[^a-z0-9]+/g, "-")}` }, text);
 }

@@ -51,7 +51,9 @@ export function timeline(events, { showMessage = false } = {}) {
           badge(event.event_type),
           " ",
           eventSummary(event),
-          showMessage && event.message_id ? [" ", h("a", { href: `#/messages/${seg(event.message_id)}` }, "message")] : null,
+          showMessage && event.message_id
+            ? [" ", h("a", { href: `#/messages/${seg(event.message_id)}`, "aria-label": `view message (${event.event_type} event)` }, "view message")]
+            : null,
           h("details", null, h("summary", null, "Event as stored"), h("pre", null, JSON.stringify(event.detail ?? {}, null, 2))),
         ),
       ),

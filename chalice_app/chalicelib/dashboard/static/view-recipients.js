@@ -3,7 +3,7 @@
 // The address stays in this page's memory only: it is not put in the URL or in storage.
 
 import { ApiError, get, query, request, seg } from "./api.js";
-import { Pager, badge, confirmDialog, field, h, notice, replace, table, when } from "./dom.js";
+import { Pager, badge, confirmDialog, field, h, notice, replace, scopeText, table, when } from "./dom.js";
 import { timeline } from "./view-message.js";
 
 const state = { email: "", messages: new Pager(), events: new Pager(), outcome: null };
@@ -21,7 +21,7 @@ const MESSAGE_COLUMNS = [
 ];
 
 const SUPPRESSION_COLUMNS = [
-  { label: "Scope", cell: (s) => s.scope, key: "scope" },
+  { label: "Scope", cell: (s) => scopeText(s.scope), key: "scope" },
   { label: "Reason", cell: (s) => badge(s.reason), key: "reason" },
   { label: "Since", cell: (s) => when(s.created_at), key: "created_at" },
   { label: "Until", cell: (s) => (s.expires_at ? when(new Date(s.expires_at * 1000).toISOString()) : "permanent"), key: "expires" },

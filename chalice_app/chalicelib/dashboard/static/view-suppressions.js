@@ -2,19 +2,12 @@
 // and DELETE /suppressions/{email}?scope= (lift, after a confirmation).
 
 import { ApiError, get, query, request, seg } from "./api.js";
-import { Pager, badge, confirmDialog, field, h, notice, replace, select, table, when } from "./dom.js";
+import { Pager, badge, confirmDialog, field, h, notice, replace, scopeText, select, table, when } from "./dom.js";
 
 export const REASONS = ["BOUNCE", "COMPLAINT", "UNSUBSCRIBE", "MANUAL", "SOFT_BOUNCE"];
 const ADDABLE = ["MANUAL", "BOUNCE", "COMPLAINT", "UNSUBSCRIBE"];
 
 const state = { reason: "BOUNCE", pager: new Pager(), check: "", feedback: null };
-
-function describeScope(scope) {
-  if (scope === "ALL") return "all mail";
-  if (scope.startsWith("LIST#")) return `list ${scope.slice(5)}`;
-  if (scope.startsWith("CAMPAIGN#")) return `campaign ${scope.slice(9)}`;
-  return scope;
-}
 
 function address(s) {
   if (s.email) return h("span", { class: "address" }, s.email);
@@ -29,14 +22,14 @@ export function mount(region, params, ctx) {
   async function lift(s) {
     const sure = await confirmDialog({
       title: `Lift this suppression of ${s.email}?`,
-      body: `Reason ${s.reason}, scope ${describeScope(s.scope)}. sesame will send to this address again at that scope.`,
+      body: `Reason ${s.reason}, scope ${scopeText(s.scope)}. sesame will send to this address again at that scope.`,
       confirm: "Lift the suppression",
       danger: true,
     });
     if (!sure) return;
     try {
       await request("DELETE", `suppressions/${seg(s.email)}${query({ scope: s.scope })}`);
-      state.feedback = notice("success", `Lifted the ${s.reason} suppression of ${s.email} (${describeScope(s.scope)}).`);
+      state.feedback = notice("success", `Lifted the ${s.reason} suppression of ${s.email} (${scopeText(s.scope)}).`);
       ctx.refresh();
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
@@ -52,13 +45,13 @@ export function mount(region, params, ctx) {
     label: "Action",
     cell: (s) =>
       s.email
-        ? h("button", { type: "button", class: "small", "data-focus-key": `lift-${s.recipient_hash}-${s.scope}`, onclick: () => lift(s), "aria-label": `Lift ${s.reason} suppression of ${s.email} (${describeScope(s.scope)})` }, "Lift")
+        ? h("button", { type: "button", class: "small", "data-focus-key": `lift-${s.recipient_hash}-${s.scope}`, onclick: () => lift(s), "aria-label": `Lift ${s.reason} suppression of ${s.email} (${scopeText(s.scope)})` }, "Lift")
         : h("span", { class: "muted" }, "—"),
     key: "action",
   };
   const COLUMNS = [
     { label: "Address", cell: address, key: "address" },
-    { label: "Scope", cell: (s) => describeScope(s.scope), key: "scope" },
+    { label: "Scope", cell: (s) => scopeText(s.scope), key: "scope" },
     { label: "Reason", cell: (s) => badge(s.reason), key: "reason" },
     { label: "Since", cell: (s) => when(s.created_at), key: "created_at" },
     { label: "Until", cell: (s) => (s.expires_at ? when(new Date(s.expires_at * 1000).toISOString()) : "permanent"), key: "expires" },
@@ -96,7 +89,7 @@ export function mount(region, params, ctx) {
     if (scope.value === "campaign") body.campaign_id = campaignId.value.trim();
     try {
       const stored = await request("PUT", `suppressions/${seg(email.value.trim())}`, { body });
-      state.feedback = notice("success", `Suppressed ${stored.email} (${describeScope(stored.scope)}, ${stored.reason}).`);
+      state.feedback = notice("success", `Suppressed ${stored.email} (${scopeText(stored.scope)}, ${stored.reason}).`);
       state.reason = stored.reason;
       reasonFilter.value = stored.reason;
       state.pager.reset();
