@@ -149,13 +149,17 @@ def test_messages_by_status_drill_down_to_the_event_timeline(browse):
 # recipients
 
 
+def look_up(browse, email: str) -> None:
+    browse.open("#/recipients")
+    browse.page.get_by_label("Email address").fill(email)
+    browse.page.get_by_role("button", name="Look up").click()
+    expect(browse.page.get_by_role("heading", name=f"Results for {email}")).to_be_visible()
+
+
 def test_recipient_lookup_shows_their_messages_events_and_suppressions(browse):
     page, site = browse.page, browse.site
     email = site.seeded.first("bounce")
-    browse.open("#/recipients")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_role("button", name="Look up").click()
-    expect(page.get_by_role("heading", name=f"Results for {email}")).to_be_visible()
+    look_up(browse, email)
     messages = site.get(f"/recipients/{api_path(email)}/messages")
     events = site.get(f"/recipients/{api_path(email)}/events")
     section = page.locator("section", has=page.get_by_role("heading", name="Messages", exact=True))
@@ -176,9 +180,7 @@ def test_recipient_lookup_shows_their_messages_events_and_suppressions(browse):
 def test_erasure_asks_for_confirmation_then_erases_the_recipient(browse):
     page, site = browse.page, browse.site
     email = site.seeded.first("success")
-    browse.open("#/recipients")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_role("button", name="Look up").click()
+    look_up(browse, email)
     erase = page.get_by_role("button", name="Erase this person's data…")
     erase.click()
     dialog = page.get_by_role("dialog", name=f"Erase all data of {email}?")

@@ -13,6 +13,7 @@ import contextlib
 import os
 import random
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -89,11 +90,23 @@ def chromium() -> Iterator[Any]:
 def serve(app: Any) -> Iterator[str]:
     """Serve ``app`` with chalice's LocalDevServer (the server ``chalice local`` runs) on 127.0.0.1, a free port."""
     from chalice.config import Config
-    from chalice.local import create_local_server
+    from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer
+
+    class QuietHandler(ChaliceRequestHandler):
+        def log_message(self, *args: object) -> None:  # no access log on the test output
+            return
 
     config = Config.create(chalice_stage="dev-local", app_name="sesame", project_dir=str(CHALICE_DIR))
     original_class = app.__class__
-    server = create_local_server(app, config, "127.0.0.1", 0)  # makes current_request thread-local, as chalice local
+    # what chalice.local.create_local_server does: current_request becomes thread-local (one thread per request)
+    CustomLocalChalice.__bases__ = (LocalChalice, original_class)
+    app.__class__ = CustomLocalChalice
+    server = LocalDevServer(app, config, "127.0.0.1", 0, handler_cls=QuietHandler)
+    # a browser context closed while a request is answered leaves a broken pipe: not an error of the app
+    report = server.server.handle_error
+    server.server.handle_error = lambda request, address: (
+        None if isinstance(sys.exc_info()[1], ConnectionError) else report(request, address)
+    )
     thread = threading.Thread(target=server.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
