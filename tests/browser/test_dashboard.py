@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -76,15 +76,24 @@ def test_campaigns_view_shows_the_demo_campaign_with_the_counts_the_api_returns(
     expect(row).to_be_visible()
 
 
-def test_an_expired_campaign_says_no_data_instead_of_not_found(browse):
+def test_an_expired_campaign_or_message_says_no_data_instead_of_not_found(browse):
     page = browse.page
     browse.open(f"#/campaigns/{EXPIRED_ID}")
     status, body = browse.site.call("GET", f"/campaigns/{EXPIRED_ID}/stats")
     assert status == 410
-    alert = page.locator(".notice-info")
-    expect(alert).to_contain_text("No data")
-    expect(alert).to_contain_text(body["Message"])
+    notice = page.locator(".notice-info")
+    expect(notice).to_contain_text("No data")
+    expect(notice).to_contain_text(body["Message"])
     expect(page.get_by_role("heading", name="Messages")).to_be_hidden()
+
+    sent = datetime.now(UTC) - timedelta(days=200)  # an SES MessageId carries its send time
+    old_id = f"0100{int(sent.timestamp() * 1000):012x}-1d2c3b4a-0000-0000-0000-000000000000-000000"
+    status, body = browse.site.call("GET", f"/messages/{old_id}")
+    assert status == 410
+    browse.go(f"#/messages/{old_id}")
+    expect(page.locator(".notice-info")).to_contain_text(body["Message"])
+    browse.go("#/messages/local-0000unknown")  # not SES-shaped: no send time, so unknown rather than expired
+    expect(page.locator(".notice-warning")).to_contain_text("Message not found")
 
 
 def test_campaign_funnel_counters_lists_and_daily_series_match_the_stats(browse):
@@ -450,11 +459,24 @@ def test_with_the_routes_of_a_newer_api_controls_and_reputation_follow_their_con
     browse.shot("reputation-newer-api")
 
 
-def test_a_scheduled_campaign_can_be_deleted_before_launch_after_confirmation(browse):
+def test_a_scheduled_campaign_can_be_sent_now_or_deleted_before_launch(browse):
     page, site = browse.page, browse.site
+    sent_now: list[dict] = []
+
+    def schedule_route(route):  # "Send now" would launch the campaign (send queue): record the request instead
+        if route.request.method != "PATCH":
+            route.continue_()
+            return
+        sent_now.append(json.loads(route.request.post_data or "{}"))
+        route.fulfill(json={"campaign_id": SCHEDULED_ID, "status": "scheduled"})
+
+    page.route(re.compile(rf".*/campaigns/{SCHEDULED_ID}/schedule$"), schedule_route)
     browse.open(f"#/campaigns/{SCHEDULED_ID}")
     expect(page.get_by_text("sends")).to_be_visible()
     expect(page.locator('li[data-stage="sent"] .count')).to_have_text("0")
+    page.get_by_role("button", name="Send now").click()
+    expect(page.locator(".feedback")).to_contain_text("Send now: done.")
+    assert sent_now == [{"date": "now"}]
     page.get_by_role("button", name="Delete before launch").click()
     page.get_by_role("dialog").get_by_role("button", name="Delete the campaign").click()
     expect(page.locator(".feedback")).to_contain_text("Delete: done.")
