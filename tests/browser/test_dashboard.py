@@ -288,6 +288,7 @@ def test_a_wrong_key_shows_the_error_state_and_no_data(browse):
     page.get_by_label("API key").fill(API_KEY)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator(f'tr[data-key="{DEMO_ID}"]')).to_be_visible()
+    expect(page.get_by_role("heading", name="Campaigns")).to_be_focused()  # not lost with the removed form
     expect(page.get_by_role("alert")).to_have_count(0)
 
 

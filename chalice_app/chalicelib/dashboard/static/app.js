@@ -41,6 +41,7 @@ const status = document.getElementById("status");
 const signOut = document.getElementById("sign-out");
 
 let current = null; // { view, load, hash }
+let focusHeading = false;
 let lastLoaded = 0;
 let signInProblem = null;
 
@@ -92,7 +93,7 @@ function renderSignIn() {
     }
     setKey(key);
     signInProblem = null;
-    if (!location.hash || location.hash === "#") location.hash = "#/campaigns";
+    focusHeading = true; // the form is gone: take the reader to the view they signed in to
     route();
   });
   const problem = signInProblem
@@ -192,8 +193,9 @@ function route() {
   const heading = region.querySelector("h1");
   if (heading) {
     heading.tabIndex = -1;
-    if (current) heading.focus(); // moved here by the user: say where they are (not on first load)
+    if (current || focusHeading) heading.focus(); // moved here by the user: say where they are (not on first load)
   }
+  focusHeading = false;
   current = { view, load: instance.load, hash };
   generation += 1;
   pending = null;

@@ -14,7 +14,8 @@ function nameCell(item) {
 }
 
 function rate(key) {
-  return (item) => (item.data_expired ? noData() : pct(item.rates[key]));
+  // nothing sent yet (scheduled): no rate rather than a misleading 0 %
+  return (item) => (item.data_expired ? noData() : item.counters.sent ? pct(item.rates[key]) : h("span", { class: "muted" }, "—"));
 }
 
 const noData = () => h("span", { class: "no-data" }, "no data");
