@@ -56,18 +56,16 @@ function showBanner(content) {
 }
 
 function describe(error) {
-  if (error.status === 0) return ["The API cannot be reached.", "Check your connection; the page retries every 30 seconds."];
-  if (error.status === 429 || error.status === 503) {
-    return [`The API is busy (${error.status}).`, `${error.message} The page retries every 30 seconds.`];
-  }
-  return [`The API failed (${error.status}${error.code ? ` ${error.code}` : ""}).`, `${error.message} The page retries every 30 seconds.`];
+  if (error.status === 0) return ["The API cannot be reached.", "Check your connection."];
+  if (error.status === 429 || error.status === 503) return [`The API is busy (${error.status}).`, error.message];
+  return [`The API failed (${error.status}${error.code ? ` ${error.code}` : ""}).`, error.message];
 }
 
 function problemBanner(error) {
   const [title, text] = describe(error);
   const retry = h("button", { type: "button" }, "Retry now");
   retry.addEventListener("click", () => refresh({ fresh: true }));
-  return notice("error", title, h("p", null, text), retry);
+  return notice("error", title, h("p", null, text), h("p", null, "The page retries every 30 seconds."), retry);
 }
 
 function renderSignIn() {
