@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: local test lint typecheck unit functional infra bench package rehearse venv clean
+.PHONY: local test lint typecheck unit functional infra browser bench package rehearse venv clean
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ functional: $(STAMP)
 	$(PY) -m pytest tests/functional
 infra: $(STAMP)
 	$(PY) -m pytest tests/infra
+## make browser: the dashboard in headless Chromium (apt-get install -y chromium); screenshots in test-artifacts/.
+browser: $(STAMP)
+	$(PY) -m pytest tests/browser
 
 ## make bench: prints one JSON object of figures.
 bench: $(STAMP)
@@ -53,4 +56,4 @@ rehearse: $(STAMP)
 	$(PY) -m infra.rehearsal
 
 clean:
-	rm -rf $(VENV) out chalice_app/vendor .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) out chalice_app/vendor .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
