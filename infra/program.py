@@ -205,7 +205,7 @@ def app_environment(
     config_sets: ConfigurationSets,
     tables: GlobalTables,
 ) -> dict[str, Any]:
-    """The Chalice stage's environment variables (``runtime.settings.Settings.from_env`` reads them)."""
+    """Every function's environment variables (``runtime.settings.Settings.from_env`` reads them)."""
     env: dict[str, Any] = {
         "SESAME_STAGE": cfg.stage,
         "SESAME_ENVIRONMENT": cfg.environment,
