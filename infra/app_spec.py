@@ -75,9 +75,6 @@ class AppSpec:
             for path, methods in self.api_definition.get("paths", {}).items()
         }
 
-    def route_function(self, path: str) -> str:
-        return ROUTE_FUNCTIONS.get(path, API_FUNCTION)
-
 
 @dataclass(frozen=True)
 class AppPackage:
@@ -89,6 +86,7 @@ class AppPackage:
 
 
 def route_function(path: str) -> str:
+    """The function serving ``path``."""
     return ROUTE_FUNCTIONS.get(path, API_FUNCTION)
 
 

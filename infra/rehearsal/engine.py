@@ -23,7 +23,7 @@ import runpy
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -369,6 +369,3 @@ def destroy(stack: str, backend: Backend, provider: Provider) -> RunReport:
         backend.save(stack, {"resources": [e.to_json() for e in remaining], "outputs": state.get("outputs", {})})
     backend.save(stack, {"resources": [], "outputs": {}})
     return report
-
-
-ProviderFactory = Callable[[], Provider]
