@@ -286,3 +286,63 @@ def test_the_pulumi_entry_builds_no_package_under_mocks(second: ProgramRun) -> N
     # infra.mockrun supplies a stand-in package: tests and the local stack never run `chalice package`
     codes = {f.inputs["sourceCodeHash"] for f in second.of_type(FUNCTION)}
     assert codes == {"mocked-package"}
+
+
+# -- limits AWS enforces (the emulator does not) -------------------------------------------------------------------
+
+
+def test_every_function_environment_fits_lambdas_4_kb_with_every_option_set() -> None:
+    run = run_example(
+        SECOND_STACK,
+        webhook="true",
+        forwardUrl="https://hooks.example.com/sesame/events/ingest",
+        corsOrigins='["https://app.example.com", "https://admin.example.com"]',
+        unsubscribeMailto="unsubscribe@example.com",
+        warmupStart="2026-01-01",
+        dedicatedIpPools='{"warm": {}}',
+        warmupPool="warm",
+        maxSendRate="200",
+        configurationSets=json.dumps({f"set{i}": {"tracking": i == 0} for i in range(8)}),
+        defaultConfigurationSet="set0",
+    )
+    for function in run.of_type(FUNCTION):
+        env = function.inputs["environment"]["variables"]
+        assert sum(len(k) + len(v) for k, v in env.items()) < 4096, function.name
+
+
+def test_role_policies_fit_iams_inline_size_with_many_configuration_sets() -> None:
+    run = run_example(
+        SECOND_STACK,
+        configurationSets=json.dumps({f"set-{i:02d}": {} for i in range(20)}),
+        defaultConfigurationSet="set-00",
+    )
+    for policy in run.of_type("aws:iam/rolePolicy:RolePolicy"):
+        # IAM counts the policy without whitespace: 10,240 characters per role
+        assert len(json.dumps(json.loads(policy.inputs["policy"]), separators=(",", ":"))) < 10240, policy.name
+
+
+def test_names_fit_aws_limits_for_the_longest_environment_and_region() -> None:
+    config = {
+        "aws:region": "ap-southeast-2",
+        "sesame:environment": "e" * 16,
+        "sesame:regions": '["ap-southeast-2"]',
+        "sesame:homeRegion": "ap-southeast-2",
+        "sesame:domain": "example.com",
+        "sesame:hostedZoneId": "",
+    }
+    from infra.mockrun import run_program
+
+    run = run_program(config)
+    limits = {  # resource type -> (input, AWS's limit)
+        "aws:iam/role:Role": ("name", 64),
+        FUNCTION: ("name", 64),
+        "aws:cloudwatch/eventRule:EventRule": ("name", 64),
+        "aws:sqs/queue:Queue": ("name", 80),
+        CONFIG_SET: ("configurationSetName", 64),
+        "aws:s3/bucket:Bucket": ("bucket", 63),
+        LOG_GROUP: ("name", 512),
+        "aws:cloudwatch/metricAlarm:MetricAlarm": ("name", 255),
+    }
+    for token, (key, limit) in limits.items():
+        for resource in run.of_type(token):
+            assert len(resource.inputs[key]) <= limit, (token, resource.inputs[key])
