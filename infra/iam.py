@@ -1,21 +1,45 @@
-"""A least-privilege role for the Chalice app (``manage_iam_role: false`` + ``iam_role_arn`` in the stage).
+"""One least-privilege role per Lambda function of the app.
 
-SES send operations only on this environment's identities, configuration sets, templates and contact lists (in
-every region of ``sesame:regions``, so client-side failover works) with a ``ses:FromAddress`` condition on the
-domain; DynamoDB only on the tables and their indexes; SQS only on the stack's queues (consume the four work
-queues and the forward DLQ; send to the send, forward and engagement queues and the forward DLQ); the campaign
-bucket; the secrets parameter; confirming the event topic's subscription; its own log groups.
+Each role may do only what its function's code calls (read from the handlers' code paths, listed per function in
+``ACCESS`` below), on this stack's resources only:
+
+* ``api`` (tracking and campaign API, behind API keys): reads the tables, writes campaigns and suppressions,
+  deletes a recipient's messages and events (erasure), publishes campaign templates, stores campaign payloads,
+  enqueues send jobs. It cannot send email.
+* ``webhook`` (public, SNS-signed): applies SES events (messages, events, campaign counters, suppressions), hands
+  engagement events to the engagement queue and new events to the forward queue, confirms its SNS subscription.
+  No email, no control table, no bucket.
+* ``unsubscribe`` (public, token-signed): writes the suppression and the campaign's counter, forwards the event.
+* ``sender``: sends email (only as ``*@<domain>``, through this environment's identity and configuration sets, in
+  every region of ``sesame:regions`` for failover), reads suppressions, paces and records sends (control, messages,
+  campaign counters), consumes and re-enqueues the send queue, submits campaign candidates it finds on the queue.
+* ``critical_events`` / ``engagement_events``: consume their queue and apply events like the webhook.
+* ``forward_events``: consumes the forward queue and parks failed batches in its dead-letter queue.
+* ``check_for_campaign``: launches due campaigns (campaigns table, this region's payloads, send queue).
+
+Every role writes its own log group (the stack creates it, with a retention) and reads the secrets parameter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import StackConfig
+from infra.config import (
+    API_FUNCTION,
+    CAMPAIGN_SCHEDULER_FUNCTION,
+    CRITICAL_FUNCTION,
+    ENGAGEMENT_FUNCTION,
+    FORWARD_FUNCTION,
+    SENDER_FUNCTION,
+    UNSUBSCRIBE_FUNCTION,
+    WEBHOOK_FUNCTION,
+    StackConfig,
+)
 from infra.naming import Names
 
 LAMBDA_TRUST = {
@@ -23,175 +47,253 @@ LAMBDA_TRUST = {
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 
-SES_SEND_ACTIONS = ["ses:SendEmail", "ses:SendBulkEmail", "ses:SendRawEmail"]
-# campaign launch creates/updates the campaign's SES templates in the primary and the backup region
-SES_TEMPLATE_ACTIONS = ["ses:CreateEmailTemplate", "ses:UpdateEmailTemplate", "ses:GetEmailTemplate"]
-DYNAMODB_ACTIONS = [
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:Query",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DescribeTable",
-]
+SES_SEND_ACTIONS = ["ses:SendEmail", "ses:SendBulkEmail"]
+# campaign submission creates or updates the campaign's SES templates in the primary and the backup region
+SES_TEMPLATE_ACTIONS = ["ses:CreateEmailTemplate", "ses:UpdateEmailTemplate"]
+#: the event source mapping polls with the function's role; the consumers also extend visibility and delete
 SQS_CONSUME_ACTIONS = [
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
-    "sqs:GetQueueUrl",
 ]
 
+# DynamoDB actions per table, by what the code paths call (transactions are authorised per item action)
+_INGEST = {
+    "messages": ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+    "events": ["dynamodb:BatchWriteItem"],
+    "campaigns": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+    "suppressions": ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+}
+_CAMPAIGN_STORE = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 
-def app_policy(
-    cfg: StackConfig,
-    names: Names,
-    *,
-    account_id: pulumi.Input[str],
-    table_arns: Sequence[pulumi.Input[str]],
-    consumed_queue_arns: Sequence[pulumi.Input[str]],
-    produced_queue_arns: Sequence[pulumi.Input[str]],
-    bucket_arn: pulumi.Input[str],
-    parameter_arn: pulumi.Input[str],
-    topic_arn: pulumi.Input[str],
-    watched_queue_arns: Sequence[pulumi.Input[str]] = (),
-) -> dict[str, Any]:
-    ses_resources: list[pulumi.Input[str]] = []
-    template_resources: list[pulumi.Input[str]] = []
-    for region in cfg.regions:
-        prefix = pulumi.Output.concat("arn:aws:ses:", region, ":", account_id, ":")
-        ses_resources.append(pulumi.Output.concat(prefix, "identity/", cfg.domain))
-        for logical in cfg.configuration_sets:
-            ses_resources.append(pulumi.Output.concat(prefix, "configuration-set/", names.configuration_set(logical)))
-        ses_resources.append(pulumi.Output.concat(prefix, "template/*"))
-        # a send with ListManagementOptions is authorised against the contact list too
-        ses_resources.append(pulumi.Output.concat(prefix, "contact-list/*"))
-        template_resources.append(pulumi.Output.concat(prefix, "template/*"))
-    table_resources: list[pulumi.Input[str]] = []
-    for arn in table_arns:
-        table_resources += [arn, pulumi.Output.concat(arn, "/index/*")]
-    # Chalice names the REST API handler ``sesame-<stage>`` and every other function ``sesame-<stage>-<name>``
-    api_log_group = pulumi.Output.concat(
-        "arn:aws:logs:", cfg.region, ":", account_id, ":log-group:/aws/lambda/sesame-", cfg.stage
+
+@dataclass(frozen=True)
+class Access:
+    """What one function may do. Queue and table keys are logical names (``send``, ``messages``)."""
+
+    tables: Mapping[str, Sequence[str]]
+    consumes: str = ""  # the queue its event source mapping reads
+    produces: tuple[str, ...] = ()  # queues it sends to; ``forward-dlq`` is the forward queue's DLQ
+    sends_email: bool = False
+    templates: bool = False
+    bucket: tuple[str, ...] = ()  # s3 actions on the campaign bucket's objects
+    confirms_subscription: bool = False
+    watches: tuple[str, ...] = ()  # queues whose depth it reads (sqs:GetQueueAttributes only)
+
+
+ACCESS: dict[str, Access] = {
+    API_FUNCTION: Access(
+        tables={
+            "messages": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem"],
+            "events": ["dynamodb:Query", "dynamodb:BatchWriteItem"],
+            "campaigns": [*_CAMPAIGN_STORE, "dynamodb:BatchGetItem"],
+            "suppressions": [
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ],
+        },
+        produces=("send",),
+        templates=True,
+        bucket=("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
+    ),
+    WEBHOOK_FUNCTION: Access(tables=_INGEST, produces=("engagement", "forward"), confirms_subscription=True),
+    UNSUBSCRIBE_FUNCTION: Access(
+        tables={"suppressions": ["dynamodb:PutItem"], "campaigns": ["dynamodb:UpdateItem"]},
+        produces=("forward",),
+    ),
+    SENDER_FUNCTION: Access(
+        tables={
+            "suppressions": ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+            "control": [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:ConditionCheckItem",
+            ],
+            # Query: a send whose SES answer was lost is looked up by its send id on recipient-index
+            "messages": [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:Query",
+            ],
+            "campaigns": _CAMPAIGN_STORE,
+        },
+        consumes="send",
+        produces=("send",),
+        sends_email=True,
+        templates=True,
+        bucket=("s3:GetObject", "s3:PutObject"),
+        # ... and is sent again only while no SES event can still be on its way (docs/sending.md "Exactly once")
+        watches=("critical", "critical-dlq", "engagement", "engagement-dlq"),
+    ),
+    CRITICAL_FUNCTION: Access(tables=_INGEST, consumes="critical", produces=("forward",), confirms_subscription=True),
+    ENGAGEMENT_FUNCTION: Access(
+        tables=_INGEST, consumes="engagement", produces=("forward",), confirms_subscription=True
+    ),
+    # a failed POST goes back on the forward queue for a later attempt, then to its DLQ
+    FORWARD_FUNCTION: Access(tables={}, consumes="forward", produces=("forward", "forward-dlq")),
+    CAMPAIGN_SCHEDULER_FUNCTION: Access(
+        tables={"campaigns": _CAMPAIGN_STORE}, produces=("send",), bucket=("s3:GetObject", "s3:DeleteObject")
+    ),
+}
+
+
+@dataclass(frozen=True)
+class StackArns:
+    """The ARNs the policies name (this region's)."""
+
+    account_id: pulumi.Input[str]
+    tables: Mapping[str, pulumi.Input[str]]  # logical -> table ARN
+    queues: Mapping[str, pulumi.Input[str]]  # logical (and ``<logical>-dlq``) -> queue ARN
+    bucket_arn: pulumi.Input[str]
+    parameter_arn: pulumi.Input[str]
+    topic_arn: pulumi.Input[str]
+
+
+def function_policy(function: str, cfg: StackConfig, names: Names, arns: StackArns) -> dict[str, Any]:
+    """The inline policy of ``function``'s role."""
+    access = ACCESS[function]
+    log_group = pulumi.Output.concat(
+        "arn:aws:logs:", cfg.region, ":", arns.account_id, ":log-group:", names.log_group(function)
     )
-    log_groups = pulumi.Output.concat(api_log_group, "-*")
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "OwnLogGroup",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [log_group, pulumi.Output.concat(log_group, ":*")],
+        },
+        {"Sid": "AppSecrets", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": arns.parameter_arn},
+    ]
+    for logical, actions in access.tables.items():
+        arn = arns.tables[logical]
+        resources: list[pulumi.Input[str]] = [arn]
+        if any(a in ("dynamodb:Query",) for a in actions):
+            resources.append(pulumi.Output.concat(arn, "/index/*"))
+        statements.append(
+            {
+                "Sid": f"Table{logical.capitalize()}",
+                "Effect": "Allow",
+                "Action": sorted(actions),
+                "Resource": resources,
+            }
+        )
+    if access.consumes:
+        statements.append(
+            {
+                "Sid": "ConsumeQueue",
+                "Effect": "Allow",
+                "Action": SQS_CONSUME_ACTIONS,
+                "Resource": arns.queues[access.consumes],
+            }
+        )
+    if access.produces:
+        statements.append(
+            {
+                "Sid": "SendToQueues",
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage"],
+                "Resource": [arns.queues[q] for q in access.produces],
+            }
+        )
+    if access.watches:
+        statements.append(
+            {
+                "Sid": "WatchQueues",
+                "Effect": "Allow",
+                "Action": ["sqs:GetQueueAttributes"],
+                "Resource": [arns.queues[q] for q in access.watches],
+            }
+        )
+    if access.bucket:
+        statements.append(
+            {
+                "Sid": "CampaignPayloads",
+                "Effect": "Allow",
+                "Action": list(access.bucket),
+                "Resource": pulumi.Output.concat(arns.bucket_arn, "/*"),
+            }
+        )
+    if access.templates:
+        statements.append(
+            {
+                "Sid": "ManageCampaignTemplates",
+                "Effect": "Allow",
+                "Action": SES_TEMPLATE_ACTIONS,
+                "Resource": [_ses_arn(region, arns.account_id, "template/*") for region in cfg.regions],
+            }
+        )
+    if access.sends_email:
+        ses_resources: list[pulumi.Input[str]] = []
+        for region in cfg.regions:
+            ses_resources.append(_ses_arn(region, arns.account_id, f"identity/{cfg.domain}"))
+            for logical in cfg.configuration_sets:
+                ses_resources.append(
+                    _ses_arn(region, arns.account_id, f"configuration-set/{names.configuration_set(logical)}")
+                )
+            ses_resources.append(_ses_arn(region, arns.account_id, "template/*"))
+            # a send with ListManagementOptions is authorised against the contact list too
+            ses_resources.append(_ses_arn(region, arns.account_id, "contact-list/*"))
+        statements.append(
             {
                 "Sid": "SendAsTheDomainThroughTheseConfigurationSets",
                 "Effect": "Allow",
                 "Action": SES_SEND_ACTIONS,
                 "Resource": ses_resources,
                 "Condition": {"StringLike": {"ses:FromAddress": f"*@{cfg.domain}"}},
-            },
+            }
+        )
+        statements.append({"Sid": "ReadSendingQuota", "Effect": "Allow", "Action": ["ses:GetAccount"], "Resource": "*"})
+    if access.confirms_subscription:
+        statements.append(
             {
-                "Sid": "ManageCampaignTemplates",
-                "Effect": "Allow",
-                "Action": SES_TEMPLATE_ACTIONS,
-                "Resource": template_resources,
-            },
-            {"Sid": "ReadSendingQuota", "Effect": "Allow", "Action": ["ses:GetAccount"], "Resource": "*"},
-            {"Sid": "Tables", "Effect": "Allow", "Action": DYNAMODB_ACTIONS, "Resource": table_resources},
-            {"Sid": "ConsumeQueues", "Effect": "Allow", "Action": SQS_CONSUME_ACTIONS, "Resource": consumed_queue_arns},
-            {
-                "Sid": "ProduceQueues",
-                "Effect": "Allow",
-                "Action": ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
-                "Resource": produced_queue_arns,
-            },
-            *(
-                # the sender re-sends a recipient whose SES answer was lost only while no SES event is parked in an
-                # event DLQ (docs/sending.md "Exactly once"): it reads their depth, nothing else
-                [
-                    {
-                        "Sid": "WatchQueues",
-                        "Effect": "Allow",
-                        "Action": ["sqs:GetQueueAttributes"],
-                        "Resource": list(watched_queue_arns),
-                    }
-                ]
-                if watched_queue_arns
-                else []
-            ),
-            {
-                "Sid": "CampaignPayloads",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                "Resource": pulumi.Output.concat(bucket_arn, "/*"),
-            },
-            {"Sid": "AppSecrets", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": parameter_arn},
-            {
-                # the webhook confirms its own SNS subscription (SubscriptionConfirmation) through the API
+                # SubscriptionConfirmation messages are confirmed through the API, for the event topic only
                 "Sid": "ConfirmEventSubscription",
                 "Effect": "Allow",
                 "Action": ["sns:ConfirmSubscription"],
-                "Resource": topic_arn,
-            },
-            {
-                "Sid": "Logs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [
-                    api_log_group,
-                    pulumi.Output.concat(api_log_group, ":*"),
-                    log_groups,
-                    pulumi.Output.concat(log_groups, ":*"),
-                ],
-            },
-        ],
-    }
+                "Resource": arns.topic_arn,
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
-class AppRole(pulumi.ComponentResource):
-    """``sesame:infra:AppRole``."""
+def _ses_arn(region: str, account_id: pulumi.Input[str], suffix: str) -> pulumi.Output[str]:
+    return pulumi.Output.concat("arn:aws:ses:", region, ":", account_id, ":", suffix)
+
+
+class FunctionRole(pulumi.ComponentResource):
+    """``sesame:infra:FunctionRole`` — the role of one function and its inline policy."""
 
     def __init__(
         self,
-        name: str,
+        function: str,
         cfg: StackConfig,
         names: Names,
-        *,
-        account_id: pulumi.Input[str],
-        table_arns: Mapping[str, pulumi.Input[str]],
-        consumed_queue_arns: Sequence[pulumi.Input[str]],
-        produced_queue_arns: Sequence[pulumi.Input[str]],
-        bucket_arn: pulumi.Input[str],
-        parameter_arn: pulumi.Input[str],
-        topic_arn: pulumi.Input[str],
+        arns: StackArns,
         provider: pulumi.ProviderResource,
-        watched_queue_arns: Sequence[pulumi.Input[str]] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("sesame:infra:AppRole", name, None, opts)
+        super().__init__("sesame:infra:FunctionRole", f"{function}-role", None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         self.role = aws.iam.Role(
-            "app-role",
-            name=names.app_role,
-            description=f"sesame Chalice app, stage {cfg.stage}",
+            f"{function}-role",
+            name=names.function_role(function),
+            description=f"sesame {cfg.stage}: Lambda function {names.function(function)}",
             assume_role_policy=pulumi.Output.json_dumps(LAMBDA_TRUST),
             opts=child,
         )
         self.policy = aws.iam.RolePolicy(
-            "app-policy",
+            f"{function}-policy",
             role=self.role.id,
-            policy=pulumi.Output.json_dumps(
-                app_policy(
-                    cfg,
-                    names,
-                    account_id=account_id,
-                    table_arns=list(table_arns.values()),
-                    consumed_queue_arns=consumed_queue_arns,
-                    produced_queue_arns=produced_queue_arns,
-                    bucket_arn=bucket_arn,
-                    parameter_arn=parameter_arn,
-                    topic_arn=topic_arn,
-                    watched_queue_arns=watched_queue_arns,
-                )
-            ),
+            policy=pulumi.Output.json_dumps(function_policy(function, cfg, names, arns)),
             opts=child,
         )
         self.arn = self.role.arn
