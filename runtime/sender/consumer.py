@@ -637,7 +637,7 @@ class SenderConsumer:
         unknown_by_job: dict[str, dict[str, Window]],
         by_job: dict[str, _JobWork],
     ) -> None:
-        for job_id in {*done_by_job, *unknown_by_job}:
+        for job_id in dict.fromkeys([*done_by_job, *unknown_by_job]):
             w = by_job[job_id]
             outcomes = done_by_job.get(job_id, {})
             windows = unknown_by_job.get(job_id, {})
