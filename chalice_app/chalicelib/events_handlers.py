@@ -160,8 +160,8 @@ def _forward(events: Sequence[NormalizedEvent]) -> None:
 
 
 def _ignored(decoded: Decoded, source: str) -> None:
-    _count("rejected")
-    log.warning(
+    _count("ignored")  # verified, but not an SES sending event (e.g. SES receiving): nothing stored or counted
+    log.info(
         "verified sns notification is not a storable SES event; ignored",
         extra={"source": source, "sns_message_id": decoded.envelope.MessageId, "reason": decoded.ignored},
     )

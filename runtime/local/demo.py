@@ -673,11 +673,6 @@ def run_demo(stack: LocalStack, progress: Progress) -> Report:
         counted = _count_pages(api, f"/suppressions?reason={reason}&limit=100", lambda i: "n")
         if counted.get("n"):
             suppression_list[reason] = counted["n"]
-    bounced = _count_pages(
-        api,
-        f"/campaigns/{urllib.parse.quote(campaign_id)}/messages?status=bounced&limit=100",
-        lambda i: str(i.get("bounce_subtype") or i.get("bounceSubType") or "?"),
-    )
     timings["report"] = time.monotonic() - t3
     timings["total"] = time.monotonic() - progress.started
     timings["cpu: demo process (handlers, signing)"] = time.process_time()
@@ -691,7 +686,7 @@ def run_demo(stack: LocalStack, progress: Progress) -> Report:
         counters={k: int(v) for k, v in doc.get("counters", {}).items()},
         rates={k: float(v) for k, v in doc.get("rates", {}).items()},
         suppression_list=suppression_list,
-        ses_suppressed=bounced.get("OnAccountSuppressionList", 0),
+        ses_suppressed=int(doc.get("counters", {}).get("ses_suppressed", 0)),
         delivery=stats.as_dict(),
         timings={k: round(v, 2) for k, v in timings.items()},
         api_url=stack.api_url,

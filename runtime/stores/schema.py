@@ -11,10 +11,11 @@ from typing import Any
 
 UNTAGGED = "untagged"
 
-# Monotonic message status: a summary's status only ever moves to a higher rank.
+# Monotonic message status: a summary's status only ever moves to a higher rank. ``suppressed`` is terminal: the
+# sender dropped the recipient (a ``local-`` message that never reached SES), or SES accepted the message and then
+# did not send it because the address is on its account-level or global suppression list (docs/events.md).
 STATUS_RANK: dict[str, int] = {
     "queued": 0,
-    "suppressed": 1,
     "failed": 2,
     "sent": 10,
     "delayed": 15,
@@ -23,10 +24,11 @@ STATUS_RANK: dict[str, int] = {
     "clicked": 40,
     "rendering_failed": 50,
     "rejected": 60,
+    "suppressed": 65,
     "bounced": 70,
     "complained": 80,
 }
-TERMINAL_STATUSES = frozenset({"rendering_failed", "rejected", "bounced", "complained"})
+TERMINAL_STATUSES = frozenset({"rendering_failed", "rejected", "suppressed", "bounced", "complained"})
 
 # Campaign counter attributes (Numbers, ADD-updated).
 COUNTERS: tuple[str, ...] = (
@@ -45,6 +47,8 @@ COUNTERS: tuple[str, ...] = (
     "clicked_total",
     "unsubscribed",
     "suppressed",
+    "ses_suppressed",
+    "not_spam",
     "failed",
     "subscription",
     "unknown",

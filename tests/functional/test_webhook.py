@@ -157,6 +157,20 @@ def test_verified_non_event_message_is_accepted_and_ignored(client, app_env, sig
     assert count(app_env["ddb"], "messages") == 0
 
 
+def test_verified_ses_receiving_notification_is_ignored_never_stored_or_counted(client, app_env, signer):
+    from chalicelib import wiring
+
+    received = (Path(__file__).resolve().parents[1] / "events" / "aws" / "received_sns_action.json").read_text()
+    response = post(client, signer.notification_json(TOPIC_ARN, received))
+    assert response.status_code == 200
+    answer = json.loads(response.body)
+    assert answer["status"] == "ignored" and "Received" in answer["reason"]
+    for table in TABLES:
+        assert count(app_env["ddb"], table) == 0
+    outcomes = [doc.get("outcome") for doc in wiring.metrics().emitted if "SES_EVENT_PROCESSED" in doc]
+    assert outcomes == ["ignored"]
+
+
 def test_subscription_confirmation_for_allowed_topic_is_confirmed(client, app_env, signer):
     sns = boto3.client("sns", region_name=REGION)
     sns.create_topic(Name="sesame-dev-ses-events")
