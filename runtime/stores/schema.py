@@ -6,6 +6,7 @@ Every module that reads or writes the tables builds keys through these functions
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -145,9 +146,22 @@ def ses_message_id_time(message_id: str) -> datetime | None:
 
 
 def counter_update(
-    table: str, campaign_id: str, sort_key: str, deltas: dict[str, int], *, event_at: str | None, expires_at: int | None
+    table: str,
+    campaign_id: str,
+    sort_key: str,
+    deltas: dict[str, int],
+    *,
+    event_at: str | None,
+    expires_at: int | None,
+    first_at: str | None = None,
 ) -> dict[str, Any]:
-    """A low-level ``Update`` (for ``TransactWriteItems`` or ``update_item(**...)``) adding ``deltas``."""
+    """A low-level ``Update`` (for ``TransactWriteItems`` or ``update_item(**...)``) adding ``deltas``.
+
+    ``first_event_at`` (``first_at``, default ``event_at``), ``last_event_at`` (``event_at``) and ``expires_at`` are
+    only set when the item has none yet (``if_not_exists``): an update without a condition can express neither a
+    minimum nor a maximum, and a late, older event must never move them backwards (the TTL would delete a live
+    campaign's totals). Moving them forward is :func:`counter_clock_updates`' job, after the write.
+    """
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
     adds: list[str] = []
@@ -162,13 +176,14 @@ def counter_update(
     if event_at:
         names["#first"] = "first_event_at"
         names["#last"] = "last_event_at"
-        values[":ts"] = {"S": event_at}
-        sets.append("#first = if_not_exists(#first, :ts)")
-        sets.append("#last = :ts")  # callers pass the batch's newest timestamp
+        values[":first"] = {"S": first_at or event_at}
+        values[":last"] = {"S": event_at}
+        sets.append("#first = if_not_exists(#first, :first)")
+        sets.append("#last = if_not_exists(#last, :last)")
     if expires_at is not None:
         names["#exp"] = "expires_at"
         values[":exp"] = {"N": str(expires_at)}
-        sets.append("#exp = :exp")
+        sets.append("#exp = if_not_exists(#exp, :exp)")
     expression = ""
     if sets:
         expression += "SET " + ", ".join(sets)
@@ -184,3 +199,49 @@ def counter_update(
     if values:
         update["ExpressionAttributeValues"] = values
     return update
+
+
+@dataclass(frozen=True, slots=True)
+class CounterClock:
+    """The time span a write to one counter item covers: its first and last event time and the TTL that follows."""
+
+    table: str
+    campaign_id: str
+    sort_key: str
+    first_at: str
+    last_at: str
+    expires_at: int
+
+
+def counter_clock_updates(clock: CounterClock) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two conditional ``UpdateItem`` requests that keep a counter item's times monotonic after a write:
+
+    * *advance*: ``last_event_at`` and ``expires_at`` set only if newer (``last_event_at < :last``);
+    * *rewind*: ``first_event_at`` set only if older (``first_event_at > :first``).
+
+    Both are idempotent and commutative (a maximum and a minimum), so they may run late, twice or in any order. Both
+    require the item to exist (a counter item deleted meanwhile is not re-created without its counters). *advance*
+    returns the item as it was (``ALL_OLD``, on success and on a failed condition alike): ``first_event_at`` is
+    then known and *rewind* is only needed when it is newer than ``clock.first_at`` — rare, since events mostly
+    arrive in order. Cost: one write unit per counter item and batch (two when a late event is the oldest yet).
+    """
+    key = {"campaign_id": {"S": clock.campaign_id}, "sk": {"S": clock.sort_key}}
+    advance = {
+        "TableName": clock.table,
+        "Key": key,
+        "UpdateExpression": "SET #last = :last, #exp = :exp",
+        "ConditionExpression": "attribute_exists(#sk) AND (attribute_not_exists(#last) OR #last < :last)",
+        "ExpressionAttributeNames": {"#sk": "sk", "#last": "last_event_at", "#exp": "expires_at"},
+        "ExpressionAttributeValues": {":last": {"S": clock.last_at}, ":exp": {"N": str(clock.expires_at)}},
+        "ReturnValues": "ALL_OLD",
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+    rewind = {
+        "TableName": clock.table,
+        "Key": key,
+        "UpdateExpression": "SET #first = :first",
+        "ConditionExpression": "attribute_exists(#sk) AND (attribute_not_exists(#first) OR #first > :first)",
+        "ExpressionAttributeNames": {"#sk": "sk", "#first": "first_event_at"},
+        "ExpressionAttributeValues": {":first": {"S": clock.first_at}},
+    }
+    return advance, rewind

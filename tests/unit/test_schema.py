@@ -13,7 +13,7 @@ def test_non_ses_message_id_has_no_time():
     assert schema.ses_message_id_time("zzzzzzzzzzzzzzzz-1") is None
 
 
-def test_counter_update_adds_deltas_and_refreshes_ttl():
+def test_counter_update_adds_deltas_and_sets_times_and_ttl_only_on_a_new_item():
     update = schema.counter_update(
         "t",
         "c1",
@@ -26,6 +26,20 @@ def test_counter_update_adds_deltas_and_refreshes_ttl():
     assert update["ExpressionAttributeNames"]["#c0"] == "delivered"
     assert "opened_total" not in update["ExpressionAttributeNames"].values()
     assert update["ExpressionAttributeValues"][":exp"] == {"N": "123"}
+    for clause in ("#first = if_not_exists(#first, :first)", "#last = if_not_exists(#last, :last)"):
+        assert clause in update["UpdateExpression"]
+    assert "#exp = if_not_exists(#exp, :exp)" in update["UpdateExpression"]
+
+
+def test_counter_clock_moves_last_and_ttl_only_forward_and_first_only_back():
+    clock = schema.CounterClock("t", "c1", "COUNTERS#TOTAL", "2026-01-01T00:00:00.000Z", "2026-01-02T00:00:00.000Z", 9)
+    advance, rewind = schema.counter_clock_updates(clock)
+    assert advance["UpdateExpression"] == "SET #last = :last, #exp = :exp"
+    assert "#last < :last" in advance["ConditionExpression"]
+    assert "attribute_exists(#sk)" in advance["ConditionExpression"]  # never re-creates a deleted counter item
+    assert advance["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
+    assert rewind["UpdateExpression"] == "SET #first = :first"
+    assert "#first > :first" in rewind["ConditionExpression"]
 
 
 def test_event_id_is_stable_for_the_same_message_text():
