@@ -136,7 +136,8 @@ class CertificateStore:
 
     ``cert_dir`` (``SNS_CERT_DIR``) is consulted first; a file there is trusted as the certificate for that file
     name. Otherwise ``fetch(url, timeout)`` downloads it. ``cache`` defaults to the process-level cache; pass a
-    dict to isolate a store (tests). ``check_validity`` rejects certificates outside their validity window.
+    dict to isolate a store (tests). ``check_validity`` rejects certificates outside their validity window at the
+    moment :meth:`public_key` is asked about (the message's Timestamp), give or take ``validity_skew_seconds``.
     """
 
     def __init__(
@@ -150,6 +151,7 @@ class CertificateStore:
         clock: Callable[[], float] = time.time,
         max_downloads_per_minute: int = 10,
         monotonic: Callable[[], float] = time.monotonic,
+        validity_skew_seconds: float = 300.0,
     ) -> None:
         self._cert_dir = cert_dir or None
         self._fetch = fetch
@@ -160,22 +162,24 @@ class CertificateStore:
         self._max_downloads = max_downloads_per_minute
         self._monotonic = monotonic
         self._downloads: deque[float] = deque()
+        self._skew = validity_skew_seconds
 
     @property
     def cert_dir(self) -> str | None:
         return self._cert_dir
 
-    def public_key(self, url: str) -> RSAPublicKey:
-        """The RSA public key for ``url``; raises a 403-class error or ``CertificateUnavailableError``."""
+    def public_key(self, url: str, *, at: float | None = None) -> RSAPublicKey:
+        """The RSA public key for ``url``, if the certificate was valid at ``at`` (epoch seconds: the message's
+        Timestamp; default now) within the skew; raises a 403-class error or ``CertificateUnavailableError``."""
         entry = self._cache.get(url)
         if entry is None:
             entry = self._load(url)
         if self._check_validity:
-            now = self._clock()
-            if now > entry.not_after:
-                raise InvalidCertificateError("signing certificate has expired")
-            if now < entry.not_before:
-                raise InvalidCertificateError("signing certificate is not valid yet")
+            moment = self._clock() if at is None else at
+            if moment - self._skew > entry.not_after:
+                raise InvalidCertificateError("signing certificate had expired when the message was signed")
+            if moment + self._skew < entry.not_before:
+                raise InvalidCertificateError("signing certificate was not valid yet when the message was signed")
         return entry.public_key
 
     def _load(self, url: str) -> CachedCertificate:
