@@ -80,7 +80,14 @@ DEFAULT_FUNCTIONS: dict[str, dict[str, int]] = {
 }
 
 #: Config keys whose values are secrets (``pulumi config set --secret``); never exported in plain text.
-SECRET_KEYS = ("byodkimPrivateKey", "unsubscribeSecrets", "paginationSecret", "forwardSecret", "apiKeyHashes")
+SECRET_KEYS = (
+    "byodkimPrivateKey",
+    "unsubscribeSecrets",
+    "paginationSecret",
+    "forwardSecret",
+    "redriveSecret",
+    "apiKeyHashes",
+)
 
 
 class StackConfig(BaseModel):
@@ -161,6 +168,7 @@ class StackConfig(BaseModel):
     unsubscribe_secrets: tuple[str, ...] = Field(default=(), alias="unsubscribeSecrets", repr=False)
     pagination_secret: str = Field(default="", alias="paginationSecret", repr=False)
     forward_secret: str = Field(default="", alias="forwardSecret", repr=False)
+    redrive_secret: str = Field(default="", alias="redriveSecret", repr=False)
     api_key_hashes: tuple[str, ...] = Field(default=(), alias="apiKeyHashes", repr=False)
     home_stack: str = Field(default="", alias="homeStack")
 

@@ -101,6 +101,7 @@ def mock_app_secrets(seed: str) -> dict[str, Any]:
         "unsubscribe_secrets": [f"unsubscribe-{digest[:40]}"],
         "pagination_secret": f"pagination-{digest[:40]}",
         "forward_secret": f"forward-{digest[:40]}",
+        "redrive_secret": f"redrive-{digest[:40]}",
         "api_key_hashes": [],
     }
 

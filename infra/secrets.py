@@ -1,5 +1,6 @@
 """App secrets: one SSM SecureString ``/sesame/<env>/app-secrets`` holding the JSON document ``runtime.settings``
-reads (``unsubscribe_secrets`` list, ``pagination_secret``, ``forward_secret``, ``api_key_hashes`` list).
+reads (``unsubscribe_secrets`` list, ``pagination_secret``, ``forward_secret``, ``redrive_secret``,
+``api_key_hashes`` list).
 
 Values come from secret config when set. Otherwise the home stack generates them with pulumi-random (stable across
 ``pulumi up`` runs: they live in the stack state) and exports them as a secret output; the other regions' stacks
@@ -51,10 +52,12 @@ class AppSecrets(pulumi.ComponentResource):
             "unsubscribe_secrets": list(cfg.unsubscribe_secrets),
             "pagination_secret": cfg.pagination_secret,
             "forward_secret": cfg.forward_secret,
+            "redrive_secret": cfg.redrive_secret,
             "api_key_hashes": list(cfg.api_key_hashes),
         }
         document: dict[str, Any] = {}
-        missing = [k for k in ("unsubscribe_secrets", "pagination_secret", "forward_secret") if not configured[k]]
+        generated_keys = ("unsubscribe_secrets", "pagination_secret", "forward_secret", "redrive_secret")
+        missing = [k for k in generated_keys if not configured[k]]
         if cfg.is_home:
             for key in missing:
                 generated = random.RandomPassword(

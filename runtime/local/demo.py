@@ -320,6 +320,7 @@ def _start(stack: LocalStack, progress: Progress) -> None:
         "unsubscribe_secrets": [secrets.token_urlsafe(32)],
         "pagination_secret": secrets.token_urlsafe(32),
         "forward_secret": secrets.token_urlsafe(32),
+        "redrive_secret": secrets.token_urlsafe(32),
         "api_key_hashes": [api_key_hash],
     }
     parameter_name = f"/sesame/{opts.environment}/app-secrets"
@@ -351,6 +352,7 @@ def _start(stack: LocalStack, progress: Progress) -> None:
         env["SESAME_API_KEY_HASHES"] = api_key_hash
         env["SESAME_UNSUBSCRIBE_SECRETS"] = app_secrets["unsubscribe_secrets"][0]
         env["SESAME_PAGINATION_SECRET"] = app_secrets["pagination_secret"]
+        env["SESAME_REDRIVE_SECRET"] = app_secrets["redrive_secret"]
     stack.env = {**aws_env, **env}
     (opts.state_dir / "stack-env.json").write_text(json.dumps(stack.env, indent=2, sort_keys=True))
     os.environ.update(stack.env)

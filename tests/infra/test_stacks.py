@@ -48,7 +48,7 @@ HOME_COUNTS = {
     "aws:dynamodb/table:Table": 5,
     "aws:route53/record:Record": 9,  # 3 DKIM, MX, SPF, DMARC, ACM validation, alias A + AAAA
     "pulumi:providers:aws": 1,  # us-east-1 serves the ACM certificate too
-    "random:index/randomPassword:RandomPassword": 3,
+    "random:index/randomPassword:RandomPassword": 4,  # unsubscribe, pagination, forward, redrive
 }
 SECOND_COUNTS = {
     **COMMON_COUNTS,
@@ -526,7 +526,14 @@ def test_app_secrets_parameter_holds_the_settings_document(home: ProgramRun) -> 
     assert param["name"] == "/sesame/prod/app-secrets"
     assert param["type"] == "SecureString"
     doc = json.loads(param["value"])
-    assert set(doc) == {"unsubscribe_secrets", "pagination_secret", "forward_secret", "api_key_hashes"}
+    assert set(doc) == {
+        "unsubscribe_secrets",
+        "pagination_secret",
+        "forward_secret",
+        "redrive_secret",
+        "api_key_hashes",
+    }
+    assert len(doc["redrive_secret"]) == 48  # signs the first-arrival time of redriven SES events (runtime.dlq)
     assert len(doc["unsubscribe_secrets"]) == 1 and len(doc["unsubscribe_secrets"][0]) == 48
     assert doc["api_key_hashes"] == []
     assert home.outputs["appSecrets"] == doc
@@ -556,6 +563,7 @@ def test_configured_secrets_are_used_as_given_and_no_stack_reference_is_needed()
         unsubscribeSecrets=json.dumps(["new", "old"]),
         paginationSecret="p",
         forwardSecret="f",
+        redriveSecret="r",
         apiKeyHashes=json.dumps([digest]),
     )
     assert run.of_type("pulumi:pulumi:StackReference") == []
@@ -564,6 +572,7 @@ def test_configured_secrets_are_used_as_given_and_no_stack_reference_is_needed()
         "unsubscribe_secrets": ["new", "old"],
         "pagination_secret": "p",
         "forward_secret": "f",
+        "redrive_secret": "r",
         "api_key_hashes": [digest],
     }
 
@@ -645,7 +654,14 @@ def test_environment_variables_build_the_runtime_settings(stack: str) -> None:
 
 
 #: Settings the stage does not carry as env vars: secrets come from the SSM document, SNS_CERT_DIR is offline-only.
-NOT_IN_STAGE = {"unsubscribe_secrets", "pagination_secret", "forward_secret", "api_key_hashes", "sns_cert_dir"}
+NOT_IN_STAGE = {
+    "unsubscribe_secrets",
+    "pagination_secret",
+    "forward_secret",
+    "redrive_secret",
+    "api_key_hashes",
+    "sns_cert_dir",
+}
 
 
 def test_stage_environment_sets_every_runtime_setting_from_config() -> None:
