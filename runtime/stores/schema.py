@@ -5,12 +5,30 @@ Every module that reads or writes the tables builds keys through these functions
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 UNTAGGED = "untagged"
+MAX_NAME_LENGTH = 256  # SES message tag values
+_NOT_IN_A_TAG = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@functools.lru_cache(maxsize=8192)
+def canonical_name(value: str | None) -> str:
+    """The one form of a campaign id or list name wherever sesame stores or looks one up: the SES message-tag form
+    (``[A-Za-z0-9_-]``, every other character ``_``, at most 256 characters; empty = ``untagged``).
+
+    SES events carry campaign and list back in this form, the sender tags and suppresses with it, so the API,
+    the unsubscribe endpoint and the stats filter use it too: ``Spring Newsletter`` and ``Spring_Newsletter`` are
+    one list. Idempotent: a canonical name maps to itself.
+    """
+    text = _NOT_IN_A_TAG.sub("_", (value or "").strip())[:MAX_NAME_LENGTH]
+    return text or UNTAGGED
+
 
 # Monotonic message status: a summary's status only ever moves to a higher rank. ``suppressed`` is terminal: the
 # sender dropped the recipient (a ``local-`` message that never reached SES), or SES accepted the message and then
@@ -62,7 +80,7 @@ SCHEDULE_PK = "SCHEDULED"
 
 
 def counters_list_sk(list_name: str) -> str:
-    return f"COUNTERS#LIST#{list_name}"
+    return f"COUNTERS#LIST#{canonical_name(list_name)}"
 
 
 def counters_day_sk(day: str) -> str:
@@ -92,10 +110,11 @@ def event_id_for(message_text: str) -> str:
 
 
 def suppression_scope(scope: str, *, list_name: str | None = None, campaign_id: str | None = None) -> str:
+    """The suppressions-table sort key of a scope (``all`` | ``list`` | ``campaign``), names in canonical form."""
     if scope == "list":
-        return f"LIST#{list_name}"
+        return f"LIST#{canonical_name(list_name)}"
     if scope == "campaign":
-        return f"CAMPAIGN#{campaign_id}"
+        return f"CAMPAIGN#{canonical_name(campaign_id)}"
     return "ALL"
 
 

@@ -50,3 +50,22 @@ def test_event_id_is_stable_for_the_same_message_text():
 def test_timestamps_parse_and_render_canonically():
     assert schema.iso(schema.parse_time("2024-06-20T01:50:12.19Z")) == "2024-06-20T01:50:12.190Z"
     assert schema.day_of("2024-06-20T23:59:59.999Z") == "2024-06-20"
+
+
+def test_campaign_and_list_names_have_one_canonical_form():
+    assert schema.canonical_name("Spring Newsletter") == "Spring_Newsletter"
+    assert schema.canonical_name("Spring_Newsletter") == "Spring_Newsletter"  # idempotent
+    assert schema.canonical_name("é/x") == "__x"
+    assert schema.canonical_name("") == schema.UNTAGGED
+    assert schema.suppression_scope("list", list_name="Spring Newsletter") == "LIST#Spring_Newsletter"
+    assert schema.suppression_scope("campaign", campaign_id="a b") == "CAMPAIGN#a_b"
+    assert schema.counters_list_sk("Spring Newsletter") == "COUNTERS#LIST#Spring_Newsletter"
+
+
+def test_unsubscribe_claims_and_sender_tags_use_the_canonical_form():
+    from runtime.sender.tags import format_tag
+    from runtime.tokens import UnsubscribeClaim
+
+    claim = UnsubscribeClaim("h" * 64, "list", list_name="Spring Newsletter")
+    assert claim.scope_key == "LIST#Spring_Newsletter" == f"LIST#{format_tag('Spring Newsletter')}"
+    assert UnsubscribeClaim("h" * 64, "campaign", campaign_id="Q1 promo").scope_key == "CAMPAIGN#Q1_promo"
