@@ -2,7 +2,8 @@
 
 SES send operations only on this environment's identities, configuration sets, templates and contact lists (in
 every region of ``sesame:regions``, so client-side failover works) with a ``ses:FromAddress`` condition on the
-domain; DynamoDB only on the tables and their indexes; SQS only on the stack's queues (consume the four work
+domain; creating and reading campaign templates only under ``sesame-<env>-`` (never updating one); DynamoDB only
+on the tables and their indexes; SQS only on the stack's queues (consume the four work
 queues and the forward DLQ; send to the send, forward and engagement queues and the forward DLQ); the campaign
 bucket; the secrets parameter; confirming the event topic's subscription; its own log groups.
 """
@@ -24,8 +25,10 @@ LAMBDA_TRUST = {
 }
 
 SES_SEND_ACTIONS = ["ses:SendEmail", "ses:SendBulkEmail", "ses:SendRawEmail"]
-# campaign launch creates/updates the campaign's SES templates in the primary and the backup region
-SES_TEMPLATE_ACTIONS = ["ses:CreateEmailTemplate", "ses:UpdateEmailTemplate", "ses:GetEmailTemplate"]
+# campaign launch creates the campaign's SES templates in the primary and the backup region (never updates one: a
+# template that exists is read to tell a retry of our own create from someone else's), only under the
+# environment's own prefix sesame-<env>- (runtime.sender.campaign.template_prefix)
+SES_TEMPLATE_ACTIONS = ["ses:CreateEmailTemplate", "ses:GetEmailTemplate"]
 DYNAMODB_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
@@ -65,10 +68,12 @@ def app_policy(
         ses_resources.append(pulumi.Output.concat(prefix, "identity/", cfg.domain))
         for logical in cfg.configuration_sets:
             ses_resources.append(pulumi.Output.concat(prefix, "configuration-set/", names.configuration_set(logical)))
+        # sending may name any template (a producer's template_name / TemplateName need not be sesame's own);
+        # creating and reading one is limited to the environment's prefix (ManageCampaignTemplates below)
         ses_resources.append(pulumi.Output.concat(prefix, "template/*"))
         # a send with ListManagementOptions is authorised against the contact list too
         ses_resources.append(pulumi.Output.concat(prefix, "contact-list/*"))
-        template_resources.append(pulumi.Output.concat(prefix, "template/*"))
+        template_resources.append(pulumi.Output.concat(prefix, f"template/sesame-{cfg.environment}-*"))
     table_resources: list[pulumi.Input[str]] = []
     for arn in table_arns:
         table_resources += [arn, pulumi.Output.concat(arn, "/index/*")]

@@ -50,7 +50,7 @@ def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any
 
             from runtime.sender.campaign import CampaignError
             from runtime.sender.service import CampaignNotFoundError, SchedulingUnavailableError
-            from runtime.sender.templates import TemplateSyncError
+            from runtime.sender.templates import TemplateConflictError, TemplateSyncError
             from runtime.stores.campaigns import CampaignExistsError, CampaignStateError
             from runtime.stores.dynamo import DynamoUnavailableError
 
@@ -64,6 +64,8 @@ def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any
                 raise ConflictError(str(exc)) from exc
             except SchedulingUnavailableError as exc:
                 raise BadRequestError(f"date: {exc}; omit the date to send now") from exc
+            except TemplateConflictError as exc:
+                raise ConflictError(f"template: {exc}") from exc
             except TemplateSyncError as exc:
                 if exc.retryable:
                     return _error(503, "ServiceUnavailable", f"{exc}; retry shortly")

@@ -196,9 +196,17 @@ class TemplateSpec:
     source: str  # "inline", "s3://...", "existing"
 
 
-def template_name_for(campaign_id: str, scope: str) -> str:
-    """SES template names: [A-Za-z0-9_-], kept short (hash suffix when long)."""
-    name = format_tag(f"sesame-{campaign_id}-{scope}")
+def template_prefix(environment: str) -> str:
+    """Every SES template the app creates starts with this (the IAM role may create only these: infra/iam.py)."""
+    return f"sesame-{environment}-"
+
+
+def template_name_for(campaign_id: str, scope: str, *, environment: str) -> str:
+    """SES template names: ``sesame-<env>-<campaign>-<scope>`` in [A-Za-z0-9_-], kept short (hash suffix when long).
+
+    Templates are account-wide and per region: the environment in the name keeps environments that share an account
+    (dev and prod) from ever touching each other's campaign content."""
+    name = format_tag(f"{template_prefix(environment)}{campaign_id}-{scope}")
     if len(name) <= 64:
         return name
     return name[:47] + "-" + hashlib.sha256(name.encode()).hexdigest()[:16]

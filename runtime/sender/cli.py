@@ -166,7 +166,7 @@ def _service() -> Any:
     return CampaignService(
         config=CampaignConfig(regions, s.default_from, s.default_configuration_set),
         store=DynamoCampaignStore(client("dynamodb"), s.campaigns_table),
-        loader=TemplateLoader(lambda: client("s3")),
+        loader=TemplateLoader(lambda: client("s3"), environment=s.environment),
         publisher=TemplatePublisher(lambda region: client("sesv2", region)),
         enqueuer=lambda: Enqueuer(client("sqs"), queue_url()),
         payloads=lambda: S3PayloadStore(client("s3"), s.campaign_bucket) if s.campaign_bucket else None,

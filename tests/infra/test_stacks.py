@@ -475,9 +475,11 @@ def test_app_role_is_least_privilege(second: ProgramRun) -> None:
     ]
     assert statements["ConfirmEventSubscription"]["Resource"].endswith(":sesame-prod-ses-events")
     templates = statements["ManageCampaignTemplates"]
-    assert set(templates["Action"]) == {"ses:CreateEmailTemplate", "ses:UpdateEmailTemplate", "ses:GetEmailTemplate"}
+    # campaigns create their templates, never update one: environments sharing an account cannot overwrite each
+    # other's campaign content, and the role may only touch its own environment's template names
+    assert set(templates["Action"]) == {"ses:CreateEmailTemplate", "ses:GetEmailTemplate"}
     assert sorted(templates["Resource"]) == [
-        f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:template/*" for region in ("eu-west-1", "us-east-1")
+        f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:template/sesame-prod-*" for region in ("eu-west-1", "us-east-1")
     ]
     wildcard = [s["Sid"] for s in statements.values() if s["Resource"] == "*"]
     assert wildcard == ["ReadSendingQuota"]
