@@ -70,7 +70,7 @@ def candidate(n=3, **extra):
     return body
 
 
-def service(sqs=None, payloads=True, objects=None, clock=None, environment="dev"):
+def service(sqs=None, payloads=True, objects=None, clock=None, environment="dev", unsubscribe_headers=False):
     ses = {"us-east-1": FakeSes("us-east-1"), "eu-west-1": FakeSes("eu-west-1")}
     default = {("tpl-bucket", "welcome.html"): "<html><title>Welcome!</title><p>Hi {{name}}</p></html>"}
     s3 = FakeS3(default if objects is None else objects)
@@ -78,7 +78,11 @@ def service(sqs=None, payloads=True, objects=None, clock=None, environment="dev"
     store = InMemoryCampaignStore()
     payload_store = InMemoryPayloadStore()
     svc = CampaignService(
-        config=CampaignConfig(regions=["us-east-1", "eu-west-1"], default_from="news@example.com"),
+        config=CampaignConfig(
+            regions=["us-east-1", "eu-west-1"],
+            default_from="news@example.com",
+            unsubscribe_headers=unsubscribe_headers,
+        ),
         store=store,
         loader=TemplateLoader(lambda: s3, environment=environment),
         publisher=TemplatePublisher(lambda region: ses[region]),
@@ -314,6 +318,25 @@ def test_json_lines_submission_enqueues_each_line_with_deterministic_ids():
     assert first["batch_id"] == second["batch_id"]
     ids = [json.loads(b)["job_id"] for b in sqs.bodies]
     assert ids[:2] == ids[2:] and ids[0] != ids[1]
+
+
+def test_json_lines_to_several_recipients_are_refused_upfront_when_sesame_adds_list_unsubscribe():
+    svc, _, sqs, *_ = service(unsubscribe_headers=True)
+    one = {
+        "FromEmailAddress": "a@example.com",
+        "Destination": {"ToAddresses": ["b@example.org"]},
+        "Content": {"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}},
+    }
+    several = {**one, "Destination": {"ToAddresses": ["b@example.org"], "CcAddresses": ["c@example.org"]}}
+    with pytest.raises(CampaignError) as raised:
+        svc.submit_lines([json.dumps(one), json.dumps(several)])
+    assert "line 2" in str(raised.value) and "one recipient per message" in str(raised.value)
+    assert sqs.bodies == []
+    own = {"Name": "List-Unsubscribe", "Value": "<mailto:u@example.com>"}
+    several["Content"] = {"Simple": {**one["Content"]["Simple"], "Headers": [own]}}
+    assert svc.submit_lines([json.dumps(several)])["complete"]  # the producer's own header: their choice
+    plain, *_ = service(unsubscribe_headers=False)
+    assert plain.submit_lines([json.dumps({**one, "Destination": several["Destination"]})])["complete"]
 
 
 def test_backup_region_template_failure_is_a_warning_not_a_refusal():
