@@ -17,6 +17,7 @@ from typing import Any
 
 from runtime.logs import get_logger
 from runtime.sender.campaign import CampaignCandidate, CampaignError, TemplateSpec, _TemplateChoice, template_name_for
+from runtime.sender.ses_models import single_line
 
 log = get_logger(__name__)
 
@@ -130,17 +131,18 @@ class TemplateLoader:
             subj = subject or data.get("subject")
             if not subj:
                 raise ValueError(f"subject: {uri} has no subject and none was given")
-            out = {"Subject": str(subj)}
+            out = {"Subject": single_line(str(subj), "subject")}
             if data.get("html"):
                 out["Html"] = str(data["html"])
             if data.get("text"):
                 out["Text"] = str(data["text"])
             return out
         title = _TITLE.search(body)
-        subj = subject or (html.unescape(title.group(1)).strip() if title else "")
+        # whitespace in an HTML title is insignificant: fold it (line breaks included) into single spaces
+        subj = subject or (" ".join(html.unescape(title.group(1)).split()) if title else "")
         if not subj:
             raise ValueError(f"subject: give a subject for {uri} (the HTML has no <title>)")
-        return {"Subject": subj, "Html": body}
+        return {"Subject": single_line(subj, "subject"), "Html": body}
 
 
 class TemplatePublisher:

@@ -380,3 +380,32 @@ def test_an_address_listed_twice_in_a_segment_gets_one_email():
     assert result["recipients"] == 3
     entries = [e for b in sqs.bodies for e in json.loads(b)["bulk"]["BulkEmailEntries"]]
     assert len(entries) == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("from_address",), "News <news@example.com>\r\nBcc: victim@example.org"),
+        (("reply_to",), ["help@example.com, other@example.org"]),
+        (("segments", 0, "recipients", 0, "to_address"), "Vip, Evil <v0@example.org>"),
+        (("subject",), "Welcome\r\nBcc: victim@example.org"),
+        (("segments", 1, "template", "subject"), "Trial\nX-Injected: 1"),
+    ],
+)
+def test_campaign_fields_smuggling_header_lines_or_addresses_are_refused(path, value):
+    body = candidate()
+    target = body
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    svc, ses, sqs, *_ = service()
+    with pytest.raises(CampaignError):
+        svc.submit(body)
+    assert sqs.bodies == [] and not ses["us-east-1"].templates
+
+
+def test_html_title_whitespace_is_folded_into_a_one_line_subject():
+    objects = {("tpl-bucket", "welcome.html"): "<html><title>\n  Welcome,\n  {{name}}!\n</title><p>x</p></html>"}
+    svc, ses, *_ = service(objects=objects)
+    svc.submit(candidate())
+    assert ses["us-east-1"].templates["sesame-dev-launch-default"]["Subject"] == "Welcome, {{name}}!"
