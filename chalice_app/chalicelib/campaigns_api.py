@@ -13,7 +13,6 @@ the same check (``tracking_api.require_api_key``).
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -87,10 +86,12 @@ def _json_body() -> Any:
     raw = request.raw_body if request is not None else b""
     if not raw:
         raise BadRequestError("body: a JSON object is required")
+    from runtime import jsontext
+
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequestError(f"body: not valid JSON ({exc})") from exc
+        return jsontext.loads(raw)
+    except jsontext.JsonTextError as exc:  # not JSON, or nested deeper than any campaign field: 400, never a 500
+        raise BadRequestError(f"body: {exc}") from exc
 
 
 @campaign_route("/campaigns", ["POST"])

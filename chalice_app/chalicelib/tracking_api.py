@@ -8,7 +8,6 @@ it). Use cases live in ``runtime.query.service``; this module maps HTTP to them 
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -277,10 +276,12 @@ def put_suppression(email: str) -> Response:
     request = bp.current_request
     body: Any = None
     if request is not None and request.raw_body:
+        from runtime import jsontext
+
         try:
-            body = json.loads(request.raw_body)
-        except ValueError as exc:
-            raise BadRequestError(f"body is not valid JSON: {exc}") from exc
+            body = jsontext.loads(request.raw_body)
+        except jsontext.JsonTextError as exc:
+            raise BadRequestError(f"body: {exc}") from exc
     if body is not None and not isinstance(body, dict):
         raise BadRequestError('body must be a JSON object like {"scope": "all", "reason": "MANUAL"}')
     return _ok(queries().put_suppression(_email(email), body), method="PUT")

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from runtime import jsontext
 from runtime.emails import InvalidEmailError, normalize_email
 
 MAX_RECIPIENTS = 50  # SES: at most 50 recipients per message (To + Cc + Bcc)
@@ -189,9 +190,9 @@ def _template_data(value: str | None) -> str | None:
     if len(value) > MAX_TEMPLATE_DATA:
         raise ValueError(f"TemplateData is longer than {MAX_TEMPLATE_DATA} characters")
     try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"TemplateData must be a JSON object text: {exc.msg}") from exc
+        parsed = jsontext.loads(value)
+    except jsontext.JsonTextError as exc:
+        raise ValueError(f"TemplateData must be a JSON object text: {exc}") from exc
     if not isinstance(parsed, dict):
         raise ValueError("TemplateData must be a JSON object text")
     return value
@@ -342,10 +343,7 @@ class LineError:
 
 def parse_send_line(text: str) -> SendEmailRequest:
     """One JSON line -> ``SendEmailRequest``; raises ``ValueError`` naming the field."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    data = jsontext.loads(text)  # JsonTextError (a ValueError): not JSON, or nested too deep
     if not isinstance(data, dict):
         raise ValueError("each line must be a JSON object (one SESv2 SendEmail request)")
     try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from pydantic import ValidationError
 
+from runtime import jsontext
 from runtime.sns.certs import CertificateStore, FetchFunc, default_fetch
 from runtime.sns.errors import (
     InvalidCertificateUrlError,
@@ -101,9 +101,9 @@ def _load(body: str | bytes | bytearray | Mapping[str, Any]) -> dict[str, Any]:
         if len(body) > MAX_BODY_BYTES:
             raise SnsMalformedError("body is larger than an SNS message can be")
         try:
-            data = json.loads(body)
-        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, absurd nesting
-            raise SnsMalformedError("body is not valid JSON") from exc
+            data = jsontext.loads(body)  # the shared bounded parser: absurd nesting is malformed (400), never a 500
+        except jsontext.JsonTextError as exc:
+            raise SnsMalformedError(f"body: {exc}") from exc
     elif isinstance(body, Mapping):
         data = body
     else:

@@ -280,6 +280,19 @@ def test_list_and_campaign_scopes_have_one_canonical_form_for_every_writer_and_r
     assert doc["list"]["list_name"] == "Spring_Newsletter" and doc["list"]["counters"]["sent"] == 50
 
 
+@pytest.mark.parametrize("depth", [50_000, 200], ids=["recursion", "too-deep"])
+def test_deeply_nested_json_on_put_suppression_is_400(api, depth):
+    client, ddb = api
+    body = '{"scope": ' + "[" * depth + "]" * depth + "}"
+    response = client.http.put(
+        "/suppressions/a@example.com", headers={**AUTH, "Content-Type": "application/json"}, body=body
+    )
+    assert response.status_code == 400
+    error = json.loads(response.body)
+    assert error["Code"] == "BadRequestError" and "nest" in error["Message"]
+    assert ddb.scan(TableName=table_name("suppressions"))["Items"] == []
+
+
 def test_cors_echoes_only_configured_origins(api):
     client, _ = api
     allowed = client.http.get("/campaigns", headers={**AUTH, "Origin": ORIGIN})

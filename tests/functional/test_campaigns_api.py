@@ -187,3 +187,24 @@ def test_unreachable_send_queue_is_503_not_500(monkeypatch):
         response = post(stack, candidate())
         assert response.status_code == 503
         assert json.loads(response.body)["Code"] == "ServiceUnavailable"
+
+
+DEEP = "[" * 50_000 + "]" * 50_000  # a few hundred KB: json.loads raises RecursionError
+NESTED = "[" * 200 + "]" * 200  # parses, but no request field nests this deep
+
+
+@pytest.mark.parametrize("nested", [DEEP, NESTED], ids=["recursion", "too-deep"])
+def test_deeply_nested_json_bodies_are_400_on_every_campaign_route(stack, nested):
+    campaign = post(stack, {})  # any body: then replaced
+    assert campaign.status_code == 400
+    for method, path, headers, body in (
+        ("POST", "/campaigns", AUTH, nested),
+        ("POST", "/campaigns", AUTH, '{"campaign_id": "c", "segments": ' + nested + "}"),
+        ("POST", "/campaigns", {**AUTH, "Content-Type": "application/x-ndjson"}, nested),
+        ("PATCH", "/campaigns/spring-2026/schedule", AUTH, '{"date": ' + nested + "}"),
+    ):
+        response = stack.client.http.request(method, path, headers=headers, body=body)
+        assert response.status_code == 400, (method, path, response.status_code)
+        error = json.loads(response.body)
+        assert error["Code"] == "BadRequestError" and "nest" in error["Message"]
+    assert stack.receive() == []

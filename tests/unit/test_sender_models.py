@@ -109,7 +109,7 @@ def test_queue_body_may_be_a_bare_request_or_a_job_envelope():
     assert parse_job(envelope.body(), "other").job_id == "c.0.0"
     with pytest.raises(JobError, match="exactly one of 'email'"):
         parse_job(json.dumps({"sesame": 1, "job_id": "x"}), "id")
-    with pytest.raises(JobError, match="not JSON"):
+    with pytest.raises(JobError, match="not valid JSON"):
         parse_job("nope", "id")
 
 
@@ -220,3 +220,11 @@ def test_a_suppressed_address_written_with_a_display_name_is_still_caught(tmp_pa
     h.queue.send(json.dumps(line))
     h.drain()
     assert h.primary.sent == []
+
+
+def test_a_queue_body_or_json_line_nested_too_deep_is_a_job_error_not_a_crash():
+    deep = "[" * 50_000 + "]" * 50_000
+    with pytest.raises(JobError, match="nests deeper"):
+        parse_job(deep, "id")
+    with pytest.raises(ValueError, match="nests deeper"):
+        parse_send_line('{"Content": ' + deep + "}")
