@@ -116,3 +116,16 @@ def test_demo_prints_the_funnel_and_writes_a_self_contained_html_report(demo: di
     page = (demo["state"] / "report.html").read_text()
     assert "<svg" in page and "Funnel" in page
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', ""), "no external assets"
+
+
+@pytest.mark.slow
+def test_chalice_local_access_log_holds_no_address_or_token(demo: dict[str, Any]) -> None:
+    import re
+    import urllib.parse
+
+    log = (Path(demo["state"]) / "chalice_local.log").read_text()
+    assert "/suppressions/" in log  # the demo's PUT /suppressions/{email} calls went through chalice local
+    for email in demo["presuppressed"]:
+        local_part = email.split("@")[0]
+        assert email not in log and urllib.parse.quote(email) not in log and local_part not in log
+    assert not re.search(r"token=(?!\[redacted\])[A-Za-z0-9._-]{8,}", log)
