@@ -97,9 +97,12 @@ def _allowed_origin(request: Request | None) -> str | None:
 
 @bp.middleware("http")
 def _edge_headers(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """``WWW-Authenticate`` on 401 answers that lack one; CORS headers for configured origins only."""
+    """App-wide (blueprint middleware applies to every route): ``X-Content-Type-Options: nosniff`` on every answer
+    (JSON, errors included, and the unsubscribe pages: a browser must never sniff a JSON body into HTML);
+    ``WWW-Authenticate`` on 401 answers that lack one; CORS headers for configured origins only."""
     response = get_response(event)
     headers = response.headers
+    headers["X-Content-Type-Options"] = "nosniff"
     if response.status_code == 401 and not any(k.lower() == "www-authenticate" for k in headers):
         headers["WWW-Authenticate"] = 'Bearer realm="sesame"'
     origin = _allowed_origin(event)

@@ -293,6 +293,23 @@ def test_deeply_nested_json_on_put_suppression_is_400(api, depth):
     assert ddb.scan(TableName=table_name("suppressions"))["Items"] == []
 
 
+def test_every_answer_of_the_app_carries_nosniff(api):
+    client, _ = api
+    json_auth = {**AUTH, "Content-Type": "application/json"}
+    answers = [
+        client.http.get("/health"),
+        client.http.get("/campaigns"),  # 401
+        client.http.get("/messages/0100018f0000abcd-1", headers=AUTH),  # 404
+        client.http.get("/suppressions?reason=NOPE", headers=AUTH),  # 400
+        client.http.put("/suppressions/a@example.com", headers=json_auth, body="{}"),  # 200
+        client.http.post("/webhooks/ses", headers={"Content-Type": "text/plain"}, body="not json"),  # 400
+        client.http.get("/unsubscribe?token=forged"),  # an HTML page
+        client.http.request("OPTIONS", "/campaigns", headers={"Origin": ORIGIN}),
+    ]
+    for response in answers:
+        assert response.headers.get("X-Content-Type-Options") == "nosniff", (response.status_code, response.headers)
+
+
 def test_cors_echoes_only_configured_origins(api):
     client, _ = api
     allowed = client.http.get("/campaigns", headers={**AUTH, "Origin": ORIGIN})
