@@ -41,8 +41,8 @@ def install() -> None:
     def log_message(self: Any, format: str, *args: Any) -> None:
         original(self, "%s", redact(format % args))
 
-    ChaliceRequestHandler.log_message = log_message  # type: ignore[method-assign]
-    ChaliceRequestHandler._sesame_redacted = True  # type: ignore[attr-defined]
+    ChaliceRequestHandler.log_message = log_message
+    ChaliceRequestHandler._sesame_redacted = True
 
 
 def main(argv: list[str] | None = None) -> int:
