@@ -56,8 +56,20 @@ class StackOutputs(BaseModel):
         for key, item in value.items():
             if item == SECRET_PLACEHOLDER:
                 raise ValueError(f"{key} is a secret placeholder; environment variables must not hold secrets")
+            if isinstance(item, str) and item.startswith(("https://", "http://")) and _carries_credentials(item):
+                raise ValueError(
+                    f"{key} carries credentials; environment variables are plain text: let the program put it in "
+                    "the SSM secrets document (sesame:forwardUrl does that)"
+                )
             out[str(key)] = item if isinstance(item, str) else json.dumps(item)
         return out
+
+
+def _carries_credentials(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return bool(parts.username or parts.password)
 
 
 class StageError(ValueError):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from email.utils import parseaddr
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -78,6 +79,32 @@ DEFAULT_FUNCTIONS: dict[str, dict[str, int]] = {
     FORWARD_FUNCTION: {"timeout": 60, "memory": 256},
     CAMPAIGN_SCHEDULER_FUNCTION: {"timeout": 60, "memory": 256},
 }
+
+#: Config keys that may be secrets: a URL carrying credentials (``user:password@``, a query string) or one set with
+#: ``pulumi config set --secret`` (a token in the path cannot be told apart) is kept out of every plain-text output.
+SECRET_CAPABLE_KEYS = ("forwardUrl", "webhookUrl")
+
+
+def url_carries_credentials(url: str) -> bool:
+    """True for a URL with user info or a query string (where basic-auth credentials and API keys travel)."""
+    parts = urlsplit(url)
+    return bool(parts.username or parts.password or parts.query)
+
+
+def is_secret_url(key: str, url: str) -> bool:
+    """Whether the URL of config key ``key`` (``forwardUrl``, ``webhookUrl``) must be handled as a secret: it
+    carries credentials, or it was set with ``pulumi config set --secret``."""
+    if not url:
+        return False
+    if url_carries_credentials(url):
+        return True
+    try:
+        from pulumi.runtime.config import is_config_secret
+
+        return bool(is_config_secret(f"{NAMESPACE}:{key}"))
+    except (ImportError, LookupError):  # pragma: no cover - outside a Pulumi program run
+        return False
+
 
 #: Config keys whose values are secrets (``pulumi config set --secret``); never exported in plain text.
 SECRET_KEYS = (

@@ -10,7 +10,14 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import CRITICAL_FUNCTION, ENGAGEMENT_FUNCTION, FORWARD_FUNCTION, SENDER_FUNCTION, StackConfig
+from infra.config import (
+    CRITICAL_FUNCTION,
+    ENGAGEMENT_FUNCTION,
+    FORWARD_FUNCTION,
+    SENDER_FUNCTION,
+    StackConfig,
+    is_secret_url,
+)
 from infra.naming import Names
 
 #: SES event types (``eventType`` in the SNS message body) applied at once by the critical consumer.
@@ -188,7 +195,10 @@ class Messaging(pulumi.ComponentResource):
                 "webhook-subscription",
                 topic=self.topic.arn,
                 protocol="https",
-                endpoint=cfg.webhook_url,
+                # SNS basic auth (https://user:password@...) or a token: encrypted in the state, never plain
+                endpoint=pulumi.Output.secret(cfg.webhook_url)
+                if is_secret_url("webhookUrl", cfg.webhook_url)
+                else cfg.webhook_url,
                 raw_message_delivery=False,
                 endpoint_auto_confirms=False,  # the app confirms SubscriptionConfirmation after verifying it
                 delivery_policy=json.dumps(policy),

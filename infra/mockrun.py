@@ -19,7 +19,7 @@ import contextvars
 import hashlib
 import json
 import runpy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,11 @@ class CapturedResource:
     state: dict[str, Any]  # inputs + computed outputs returned by the mocks
     region: str  # region of the provider it was created with ("" for components)
     custom: bool
+    secret_inputs: frozenset[str] = frozenset()  # top-level inputs the program passed as secrets
 
     def __post_init__(self) -> None:
+        secret = {k for k, v in self.inputs.items() if isinstance(v, dict) and v.get(_SECRET_SIG_KEY) == _SECRET_SIG}
+        object.__setattr__(self, "secret_inputs", frozenset(secret) | self.secret_inputs)
         object.__setattr__(self, "inputs", unwrap_secrets(self.inputs))
         object.__setattr__(self, "state", unwrap_secrets(self.state))
 
@@ -243,18 +246,22 @@ def run_program(
     account_id: str = MOCK_ACCOUNT_ID,
     stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     entry: Path | None = None,
+    secret_keys: Sequence[str] = (),
 ) -> ProgramRun:
     """Run ``infra.program.build`` under mocks with the given config (keys like ``sesame:domain`` or ``domain``,
     values as strings or JSON-able objects). ``stack_outputs`` feeds StackReferences (``org/project/stack``).
     With ``entry`` (a Pulumi entry file such as the repository's ``__main__.py``) that file runs instead, and the
-    outputs are what it exported.
+    outputs are what it exported. ``secret_keys`` are further config keys to mark secret (as
+    ``pulumi config set --secret`` does); every ``SECRET_KEYS`` key present is secret anyway.
     Raises ``infra.config.ConfigError`` for an invalid config before any resource registers."""
     values = _config_map(config)
     region = values.get("aws:region", "us-east-1")
     environment = values.get("sesame:environment", "dev")
     stack_name = stack or f"{environment}-{region}"
     ctx = contextvars.Context()
-    return ctx.run(_run, values, stack_name, project, organization, account_id, dict(stack_outputs or {}), entry)
+    return ctx.run(
+        _run, values, stack_name, project, organization, account_id, dict(stack_outputs or {}), entry, secret_keys
+    )
 
 
 def _run(
@@ -265,10 +272,12 @@ def _run(
     account_id: str,
     stack_outputs: dict[str, Mapping[str, Any]],
     entry: Path | None,
+    secret_keys: Sequence[str] = (),
 ) -> ProgramRun:
     from infra.program import build
 
-    set_all_config(values, [f"sesame:{k}" for k in SECRET_KEYS if f"sesame:{k}" in values])
+    secrets = [f"sesame:{k}" for k in SECRET_KEYS if f"sesame:{k}" in values]
+    set_all_config(values, secrets + [k for k in secret_keys if k in values])
     mocks = RecordingMocks(account_id, values.get("aws:region", "us-east-1"), stack_outputs)
     set_mocks(mocks, project=project, stack=stack, preview=False, organization=organization)
     run = ProgramRun(stack=stack)

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 from infra.alarms import Alarms
 from infra.archive import EventArchive
-from infra.config import StackConfig
+from infra.config import StackConfig, is_secret_url
 from infra.config_sets import ConfigurationSets
 from infra.dashboard import Dashboard
 from infra.failover import GlobalEndpoint
@@ -207,7 +207,8 @@ def app_environment(
         "SESAME_CORS_ORIGINS": ",".join(cfg.cors_origins),
         "SESAME_UNSUBSCRIBE_BASE_URL": cfg.unsubscribe_base_url,
         "SESAME_UNSUBSCRIBE_MAILTO": cfg.unsubscribe_mailto,
-        "SESAME_FORWARD_URL": cfg.forward_url,
+        # a forward URL carrying credentials travels in the SSM secrets document instead (infra/secrets.py)
+        "SESAME_FORWARD_URL": "" if is_secret_url("forwardUrl", cfg.forward_url) else cfg.forward_url,
         "SESAME_MAX_SEND_RATE": "" if cfg.max_send_rate is None else str(cfg.max_send_rate),
         "SESAME_WARMUP_START": cfg.warmup_start,
         "SESAME_WARMUP_POOL": cfg.warmup_pool,

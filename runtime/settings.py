@@ -5,7 +5,8 @@
 ``Settings.from_env`` is called lazily by the composition root (never at import time). Secrets may come from env
 vars (local stack, tests) or, in deployed stages, from one SSM SecureString JSON document named by
 ``SESAME_SECRETS_PARAMETER`` with keys ``unsubscribe_secrets`` (list), ``pagination_secret``,
-``forward_secret``, ``redrive_secret`` and ``api_key_hashes`` (list); the loader for it is injected.
+``forward_secret``, ``redrive_secret``, ``api_key_hashes`` (list) and ``forward_url`` (when that URL carries
+credentials, it travels here rather than in ``SESAME_FORWARD_URL``); the loader for it is injected.
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ class Settings(BaseModel):
             doc = secrets_loader(parameter)
             if doc.get("unsubscribe_secrets"):
                 raw["unsubscribe_secrets"] = tuple(doc["unsubscribe_secrets"])
-            for key in ("pagination_secret", "forward_secret", "redrive_secret"):
+            for key in ("pagination_secret", "forward_secret", "redrive_secret", "forward_url"):
                 if doc.get(key):
                     raw[key] = doc[key]
             if doc.get("api_key_hashes"):

@@ -138,6 +138,10 @@ def test_stage_name_can_be_overridden_and_dry_run_writes_nothing(
             "SESAME_FORWARD_SECRET is a secret",
         ),
         (lambda o: o["lambdaFunctions"]["sender"].update(lambda_timeout=0), "lambdaFunctions.sender.lambda_timeout"),
+        (
+            lambda o: o["environmentVariables"].update(SESAME_FORWARD_URL="https://u:pw@hooks.example.net/x"),
+            "SESAME_FORWARD_URL carries credentials",
+        ),
     ],
 )
 def test_unusable_outputs_fail_with_a_message_and_leave_the_config_alone(

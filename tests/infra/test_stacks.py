@@ -4,6 +4,7 @@ token, counts and key inputs per region."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -702,3 +703,48 @@ def test_pulumi_entry_exports_what_the_program_returns(second: ProgramRun) -> No
     via_main = run_program(example_config(SECOND_STACK), stack=SECOND_STACK, entry=ROOT / "__main__.py")
     assert via_main.outputs == second.outputs
     assert via_main.type_counts() == second.type_counts()
+
+
+CREDENTIAL_URL = "https://user:p4ss@hooks.example.net/ses?key=k3y"
+WEBHOOK_WITH_AUTH = "https://sns:w3bh00k@api.example.net/webhooks/ses"
+
+
+def _https_subscription(run: ProgramRun) -> Any:
+    (subscription,) = [s for s in run.of_type(SUBSCRIPTION) if s.inputs["protocol"] == "https"]
+    return subscription
+
+
+def test_urls_carrying_credentials_are_secrets_never_exported_in_plain_text() -> None:
+    run = run_example(SECOND_STACK, forwardUrl=CREDENTIAL_URL, webhookUrl=WEBHOOK_WITH_AUTH)
+    env = run.outputs["environmentVariables"]
+    assert "SESAME_FORWARD_URL" not in env  # not in the stack outputs, the Chalice stage or the Lambda env
+    assert not any(secret in json.dumps(run.outputs) for secret in ("p4ss", "k3y", "w3bh00k"))
+    doc = json.loads(run.of_type("aws:ssm/parameter:Parameter")[0].inputs["value"])
+    assert doc["forward_url"] == CREDENTIAL_URL  # in the SSM SecureString instead
+    assert Settings.from_env(env, secrets_loader=lambda name: doc).forward_url == CREDENTIAL_URL
+    subscription = _https_subscription(run)
+    assert subscription.inputs["endpoint"] == WEBHOOK_WITH_AUTH and "endpoint" in subscription.secret_inputs
+
+
+def test_urls_set_with_pulumi_config_set_secret_are_secrets_too() -> None:
+    from infra.mockrun import run_program
+    from tests.support.infra_stacks import example_config
+
+    config = {
+        **example_config(SECOND_STACK),
+        "sesame:forwardUrl": "https://hooks.example.net/T000/B000/abcdef",  # a token in the path: not detectable
+        "sesame:webhookUrl": "https://api.example.net/webhooks/ses",
+    }
+    run = run_program(config, stack=SECOND_STACK, secret_keys=["sesame:forwardUrl", "sesame:webhookUrl"])
+    assert "SESAME_FORWARD_URL" not in run.outputs["environmentVariables"]
+    assert "abcdef" not in json.dumps(run.outputs)
+    doc = json.loads(run.of_type("aws:ssm/parameter:Parameter")[0].inputs["value"])
+    assert doc["forward_url"] == "https://hooks.example.net/T000/B000/abcdef"
+    assert "endpoint" in _https_subscription(run).secret_inputs
+
+
+def test_plain_urls_stay_plain_configuration() -> None:
+    run = run_example(SECOND_STACK, forwardUrl="https://hooks.example.net/ses", webhookUrl="https://api.example.net/w")
+    assert run.outputs["environmentVariables"]["SESAME_FORWARD_URL"] == "https://hooks.example.net/ses"
+    assert "forward_url" not in json.loads(run.of_type("aws:ssm/parameter:Parameter")[0].inputs["value"])
+    assert "endpoint" not in _https_subscription(run).secret_inputs
