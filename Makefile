@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ARGS ?=
 STAGE ?= dev-local
 
-.PHONY: local test lint typecheck unit functional infra bench package clean
+.PHONY: local test lint typecheck unit functional infra browser bench package clean
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ functional: $(STAMP)
 	$(PY) -m pytest tests/functional
 infra: $(STAMP)
 	$(PY) -m pytest tests/infra
+## make browser: the dashboard in headless Chromium (apt-get install -y chromium); screenshots in test-artifacts/.
+browser: $(STAMP)
+	$(PY) -m pytest tests/browser
 
 ## make bench: prints one JSON object of figures.
 bench: $(STAMP)
@@ -45,4 +48,4 @@ package: $(STAMP)
 	$(PY) -m runtime.packaging --stage $(STAGE) --out out
 
 clean:
-	rm -rf $(VENV) out chalice_app/vendor .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) out chalice_app/vendor .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

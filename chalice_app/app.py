@@ -1,7 +1,7 @@
 """sesame Chalice app: creates the app and registers the blueprints; everything else lives in chalicelib/."""
 
 from chalice import Chalice
-from chalicelib import campaigns_api, events_handlers, forwarding, sending, tracking_api, unsubscribe
+from chalicelib import campaigns_api, dashboard, events_handlers, forwarding, sending, tracking_api, unsubscribe
 
 app = Chalice(app_name="sesame")
 app.debug = False
@@ -14,5 +14,6 @@ for blueprint in (
     tracking_api.bp,
     unsubscribe.bp,
     forwarding.bp,
+    dashboard.bp,
 ):
     app.register_blueprint(blueprint)

@@ -132,7 +132,20 @@ def _paths() -> dict[str, dict[str, Any]]:
                 parameters=[
                     CAMPAIGN_ID,
                     _query_param("list_name", "Add this list's breakdown", {"type": "string"}),
-                    _query_param("by", "Add a per-day series", {"type": "string", "enum": ["day"]}),
+                    {
+                        **_query_param(
+                            "by",
+                            "Add breakdowns, comma-separated: `day` (per-day `series`), `list` (every list's block, "
+                            "`by_list`)",
+                            {
+                                "type": "array",
+                                "items": {"type": "string", "enum": ["day", "list"]},
+                                "uniqueItems": True,
+                            },
+                        ),
+                        "style": "form",
+                        "explode": False,
+                    },
                 ],
             ),
         },
@@ -253,7 +266,10 @@ def _paths() -> dict[str, dict[str, Any]]:
             }
         },
     }
+    from chalicelib.dashboard import OPENAPI_PATHS as DASHBOARD_PATHS
     from chalicelib.tracking_api import PREFLIGHT_PATHS
+
+    paths.update(copy.deepcopy(DASHBOARD_PATHS))
 
     for path in PREFLIGHT_PATHS:
         paths.setdefault(path, {})["options"] = _preflight(path)
@@ -322,6 +338,7 @@ COMPONENTS: dict[str, Any] = {
                 "lists": {"type": "array", "items": {"type": "string"}},
                 "list": {"type": "object"},
                 "series": {"type": "array", "items": {"type": "object"}},
+                "by_list": {"type": "array", "items": {"type": "object"}},
             },
         },
         "MessageDetail": {

@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from runtime.local.demo import DemoOptions, Progress, run_demo, serve_forever, start
 from runtime.local.processes import REPO_ROOT, LocalStackError
@@ -17,7 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m runtime.local",
         description="Run sesame locally: moto_server + the dev stack the Pulumi program declares + chalice local, "
         "then a demo campaign over the SES mailbox simulator, its events delivered as signed SNS messages, and a "
-        "report from the tracking API. Keeps the API running until Ctrl-C unless --once.",
+        "report from the tracking API. Keeps the API and the web dashboard (its URL, signed in with the local key, is "
+        "printed) running until Ctrl-C unless --once.",
     )
     parser.add_argument("--once", action="store_true", help="exit (status 0) after the report")
     parser.add_argument("--recipients", type=int, default=1000, help="demo campaign size (default 1000)")
@@ -42,6 +44,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--program", type=Path, help="Pulumi entry file (default: the repository's __main__.py)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
+
+
+def dashboard_url(api_url: str, api_key: str) -> str:
+    """The dashboard signed in with ``api_key``: the key rides in the URL fragment, which browsers never send to the
+    server, and the page removes it from the address bar at once."""
+    return f"{api_url.rstrip('/')}/dashboard#key={quote(api_key, safe='')}"
+
+
+def serving_banner(api_url: str, moto_url: str, api_key: str, state_dir: Path) -> list[str]:
+    key_file = state_dir / "api-key"
+    return [
+        f"sesame API: {api_url}   (moto_server: {moto_url})",
+        f"dashboard:  {dashboard_url(api_url, api_key)}",
+        f"API key:    {api_key}   (also in {key_file})",
+        f'try:        curl -H "Authorization: Bearer $(cat {key_file})" {api_url}/campaigns',
+        "Ctrl-C to stop.",
+    ]
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -86,12 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.once:
             return 0
         print()
-        print(f"sesame API: {stack.api_url}   (moto_server: {stack.moto_url})")
-        print(f"API key:    {stack.api_key}   (also in {opts.state_dir / 'api-key'})")
-        print(
-            f'try:        curl -H "Authorization: Bearer $(cat {opts.state_dir / "api-key"})" {stack.api_url}/campaigns'
-        )
-        print("Ctrl-C to stop.", flush=True)
+        print("\n".join(serving_banner(stack.api_url, stack.moto_url, stack.api_key, opts.state_dir)), flush=True)
         serve_forever(stack, progress)
     except KeyboardInterrupt:
         print("\nstopping", file=sys.stderr)

@@ -57,6 +57,18 @@ def parse_email(value: str) -> str:
         raise InvalidQueryError(f"email: {exc}") from exc
 
 
+BREAKDOWNS = ("day", "list")
+
+
+def parse_by(value: str | None) -> set[str]:
+    """``by`` of the stats route: comma-separated ``day`` (per-day series) and/or ``list`` (every list's block)."""
+    parts = {part.strip() for part in (value or "").split(",")} - {""}
+    unknown = parts - set(BREAKDOWNS)
+    if unknown:
+        raise InvalidQueryError("by must be day, list or day,list")
+    return parts
+
+
 def check_id(name: str, value: str) -> str:
     if not value or len(value) > MAX_ID_LENGTH or not value.isprintable():
         raise InvalidQueryError(f"{name} must be 1 to {MAX_ID_LENGTH} printable characters")
@@ -146,8 +158,7 @@ class TrackingQueries:
         check_id("campaign_id", campaign_id)
         if list_name is not None:
             list_name = canonical_name(check_id("list_name", list_name))  # as the counters are keyed
-        if by not in (None, "", "day"):
-            raise InvalidQueryError("by must be 'day'")
+        breakdowns = parse_by(by)
         items = self.reader.campaign_items(campaign_id)  # the one read
         meta = next((i for i in items if i.get("sk") == META), None)
         total = next((i for i in items if i.get("sk") == COUNTERS_TOTAL), None)
@@ -157,7 +168,9 @@ class TrackingQueries:
             raise ExpiredError(
                 f"no data: the statistics of campaign {campaign_id} are older than {self.event_ttl_days} days"
             )
-        return stats.campaign_stats(campaign_id, items, list_name=list_name, by_day=by == "day")
+        return stats.campaign_stats(
+            campaign_id, items, list_name=list_name, by_day="day" in breakdowns, by_list="list" in breakdowns
+        )
 
     def campaign_messages(
         self, campaign_id: str, status: str | None, limit: str | None, next_token: str | None

@@ -104,6 +104,31 @@ def test_campaign_stats_with_rates_list_breakdown_and_day_series(api):
     assert doc["lists"] == ["news", "promo"]
 
 
+def test_campaign_stats_by_day_and_list_in_one_request(api):
+    client, ddb = api
+    seed_campaign(ddb, "c1", messages=1000)
+    from chalicelib import tracking_api
+
+    reader = tracking_api.queries().reader
+    before = reader.requests
+    doc = body(client.http.get("/campaigns/c1/stats?by=day,list", headers=AUTH))
+    assert reader.requests - before == 1
+    assert [(b["list_name"], b["counters"]["sent"]) for b in doc["by_list"]] == [("news", 500), ("promo", 500)]
+    assert doc["by_list"][0]["rates"]["delivery_rate"] == 0.95
+    assert [d["day"] for d in doc["series"]] == ["2026-05-01", "2026-05-02"]
+    only_lists = body(client.http.get("/campaigns/c1/stats?by=list", headers=AUTH))
+    assert "series" not in only_lists and len(only_lists["by_list"]) == 2
+
+
+@pytest.mark.parametrize("by", ["week", "day,week", "lists"])
+def test_campaign_stats_rejects_an_unknown_breakdown_with_400_naming_by(api, by):
+    client, ddb = api
+    seed_campaign(ddb, "c1", messages=10)
+    response = client.http.get(f"/campaigns/c1/stats?by={by}", headers=AUTH)
+    assert response.status_code == 400
+    assert body(response)["Message"].startswith("by must be")
+
+
 def test_campaign_stats_is_one_dynamodb_request_whatever_the_size(api):
     client, ddb = api
     seed_campaign(ddb, "small", messages=1_000, days=tuple(f"2026-05-{d:02d}" for d in range(1, 31)))

@@ -67,6 +67,10 @@ def test_deployment_zip_contains_runtime_and_imports_cleanly(tmp_path):
     assert "app.py" in names
     assert "runtime/__init__.py" in names and "runtime/ingest/engine.py" in names
     assert "chalicelib/events_handlers.py" in names
+    assert {
+        "chalicelib/dashboard/static/index.html",
+        "chalicelib/dashboard/static/app.js",
+    } <= names  # the web dashboard
     assert not any(n.startswith("runtime/local/") for n in names)
 
     env = {

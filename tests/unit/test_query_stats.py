@@ -52,6 +52,21 @@ def test_stats_document_from_one_query_with_list_and_day_series():
     assert "series" not in stats.campaign_stats("c", items)
 
 
+def test_by_list_gives_every_list_block_from_the_same_items():
+    items = [
+        {"campaign_id": "c", "sk": "META", "status": "launched"},
+        {"campaign_id": "c", "sk": "COUNTERS#TOTAL", "sent": 10, "delivered": 8},
+        {"campaign_id": "c", "sk": "COUNTERS#LIST#b", "sent": 4, "delivered": 4},
+        {"campaign_id": "c", "sk": "COUNTERS#LIST#a", "sent": 6, "delivered": 4},
+    ]
+    doc = stats.campaign_stats("c", items, by_list=True)
+    assert [(b["list_name"], b["counters"]["sent"], b["rates"]["delivery_rate"]) for b in doc["by_list"]] == [
+        ("a", 6, 0.666667),
+        ("b", 4, 1.0),
+    ]
+    assert "by_list" not in stats.campaign_stats("c", items)
+
+
 def test_expired_means_meta_without_counters_past_retention():
     now = datetime(2026, 9, 1, tzinfo=UTC)
     assert stats.is_expired({"data_expires_at": now.timestamp() - 1}, None, now, 90)

@@ -1,0 +1,116 @@
+"""Cost model: metered usage (``bench.meter.Usage``) -> US dollars per million emails tracked.
+
+Prices assumed: us-east-1 public list prices (2025), no free tier, no savings plans or reserved capacity.
+
+* DynamoDB on-demand write request unit (WRU): $0.625 per million — base-table and GSI write units in the sending
+  region;
+* DynamoDB on-demand read request unit (RRU): $0.125 per million — read units (eventually consistent = 0.5);
+* DynamoDB replicated write request unit (rWRU): $0.625 per million — per extra region, each changing base-table
+  write and each TTL delete;
+* DynamoDB WRU in a replica region: $0.625 per million — per extra region, the replica's GSI upkeep (replicated
+  writes and TTL deletes);
+* SNS standard topic publish: $0.50 per million — SES event publishes, each 64 KB chunk one request;
+* SNS payload-based message filtering: $0.09 per GB scanned — each SES event scanned by each subscription's
+  ``MessageBody`` filter policy (two: critical, engagement);
+* SNS delivery to SQS: free;
+* SQS standard request: $0.40 per million — every API request, each 64 KB chunk of payload one request: the
+  deliveries SNS makes into the queues, the Lambda event source mapping's ReceiveMessage and DeleteMessageBatch, the
+  app's own SendMessageBatch;
+* Lambda request: $0.20 per million invocations (x86);
+* Lambda duration: $0.0000166667 per GB-second — modelled duration x configured memory (see ``bench.bench_units``:
+  CPU scaled to the configured memory's CPU share + ``LATENCY_MS`` per AWS call the handler waits for + its sleeps).
+
+``LATENCY_MS`` holds the typical in-region latencies assumed for those calls (assumptions, not measurements).
+
+Left out and stated here: SES itself ($0.10 per 1,000 emails = $100 per million, identical in every design), DynamoDB
+storage (reported separately by the bench as ``usd_per_million_emails_storage``: $0.25 per GB-month, items + 100 bytes
+per item and per index entry, + 48 bytes per item for global tables, for the retention), point-in-time recovery,
+streams reads by the replication service (free), CloudWatch logs and metrics, API Gateway (one call per campaign,
+not per email), data transfer (in-region), KMS, the SQS pollers' idle long-polls (a fixed cost per queue, not per
+email), and the first million free SQS/SNS/Lambda requests.
+
+Two regions = the sending region's costs + one replica region's (rWRU, replica GSI upkeep, replicated TTL deletes);
+the second region's own Lambdas, queues and topic see no traffic from the first region's sending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.meter import Usage
+
+MILLION = 1_000_000
+GB = 1024**3
+
+PRICES: dict[str, float] = {
+    "WRU": 0.625 / MILLION,
+    "RRU": 0.125 / MILLION,
+    "rWRU": 0.625 / MILLION,
+    "replica_WRU": 0.625 / MILLION,
+    "sns_publish": 0.50 / MILLION,
+    "sns_filter_gb": 0.09,
+    "sqs_request": 0.40 / MILLION,
+    "lambda_request": 0.20 / MILLION,
+    "lambda_gb_second": 0.0000166667,
+    "storage_gb_month": 0.25,
+}
+SES_PER_MILLION = 100.0  # stated, not included
+
+# Typical in-region latencies (ms) of the calls a Lambda makes and waits for (assumptions, not measurements).
+LATENCY_MS: dict[tuple[str, str], float] = {
+    ("dynamodb", "GetItem"): 5,
+    ("dynamodb", "PutItem"): 6,
+    ("dynamodb", "UpdateItem"): 6,
+    ("dynamodb", "DeleteItem"): 6,
+    ("dynamodb", "BatchGetItem"): 8,
+    ("dynamodb", "Query"): 8,
+    ("dynamodb", "BatchWriteItem"): 10,
+    ("dynamodb", "TransactWriteItems"): 20,
+    ("sqs", "*"): 10,
+    ("ssm", "*"): 10,
+    ("sesv2", "SendBulkEmail"): 150,
+    ("sesv2", "*"): 60,
+}
+
+
+def aws_call_latency_ms(service: str, operation: str) -> float:
+    return LATENCY_MS.get((service, operation), LATENCY_MS.get((service, "*"), 10.0))
+
+
+@dataclass(frozen=True)
+class CostLine:
+    name: str
+    units_per_email: float
+    usd_per_million_emails: float
+
+
+def cost_lines(usage: Usage, regions: int = 1) -> list[CostLine]:
+    """Every priced line, per email and in USD per million emails, for ``regions`` regions (1 or more)."""
+    extra = max(0, regions - 1)
+    dynamo = usage.dynamo
+
+    def line(name: str, total: float, price: float) -> CostLine:
+        per_email = usage.per_email(total)
+        return CostLine(name, per_email, per_email * price * MILLION)
+
+    lines = [
+        line("DynamoDB WRU", dynamo.total("WRU"), PRICES["WRU"]),
+        line("DynamoDB RRU", dynamo.total("RRU"), PRICES["RRU"]),
+    ]
+    if extra:
+        lines.append(line(f"DynamoDB rWRU x{extra}", dynamo.total("rWRU") * extra, PRICES["rWRU"]))
+        lines.append(
+            line(f"DynamoDB replica GSI WRU x{extra}", dynamo.total("replica_WRU") * extra, PRICES["replica_WRU"])
+        )
+    lines += [
+        line("SNS publishes", usage.sns_publishes, PRICES["sns_publish"]),
+        line("SNS payload filtering (KB scanned)", usage.sns_filter_bytes / 1024, PRICES["sns_filter_gb"] * 1024 / GB),
+        line("SQS requests", usage.sqs.total(), PRICES["sqs_request"]),
+        line("Lambda invocations", sum(usage.lambda_invocations.values()), PRICES["lambda_request"]),
+        line("Lambda GB-seconds", sum(usage.lambda_gb_seconds.values()), PRICES["lambda_gb_second"]),
+    ]
+    return lines
+
+
+def usd_per_million_emails(usage: Usage, regions: int = 1) -> float:
+    return sum(line.usd_per_million_emails for line in cost_lines(usage, regions))
