@@ -9,7 +9,6 @@ import { Pager, badge, confirmDialog, field, h, notice, num, pct, replace, selec
 
 export const STATUSES = [
   "queued",
-  "suppressed",
   "failed",
   "sent",
   "delayed",
@@ -18,6 +17,7 @@ export const STATUSES = [
   "clicked",
   "rendering_failed",
   "rejected",
+  "suppressed",
   "bounced",
   "complained",
 ];
@@ -38,6 +38,8 @@ const COUNTERS = [
   ["clicked_total", "Clicks (total)"],
   ["unsubscribed", "Unsubscribed"],
   ["suppressed", "Not sent: suppressed"],
+  ["ses_suppressed", "Not sent: on the SES suppression list"],
+  ["not_spam", "Not-spam reports"],
   ["failed", "Failed"],
 ];
 
