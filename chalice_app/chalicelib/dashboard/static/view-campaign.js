@@ -9,6 +9,7 @@ import { Pager, badge, confirmDialog, field, h, notice, num, pct, replace, selec
 
 export const STATUSES = [
   "queued",
+  "suppressed",
   "failed",
   "sent",
   "delayed",
@@ -17,7 +18,6 @@ export const STATUSES = [
   "clicked",
   "rendering_failed",
   "rejected",
-  "suppressed",
   "bounced",
   "complained",
 ];
