@@ -1,2 +1,3 @@
-"""The sesame Pulumi program: typed stack config, one ComponentResource per concern, CrossGuard checks and the
-Chalice stage writer. ``infra.program.build`` is the program body; ``__main__.py`` only wires it."""
+"""The sesame Pulumi program: typed stack config, one ComponentResource per concern (the app's deployment included),
+CrossGuard checks and the deployment rehearsal. ``infra.program.build`` is the program body; ``__main__.py`` only
+wires it."""

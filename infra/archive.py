@@ -47,8 +47,14 @@ class EventArchive(pulumi.ComponentResource):
         super().__init__("sesame:infra:EventArchive", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         bucket_name = pulumi.Output.from_input(account_id).apply(names.archive_bucket)
+        # the archive is the event history beyond the tables' TTL: protected like the tables in production
         self.bucket = private_encrypted_bucket(
-            "archive-bucket", bucket_name, parent=self, provider=provider, sse_algorithm="aws:kms"
+            "archive-bucket",
+            bucket_name,
+            parent=self,
+            provider=provider,
+            sse_algorithm="aws:kms",
+            protect=cfg.protect_data,
         )
         aws.s3.BucketLifecycleConfiguration(
             "archive-bucket-lifecycle",

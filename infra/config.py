@@ -7,6 +7,7 @@ Pulumi.yaml's ``config:`` block documents the same keys with their defaults; doc
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -17,21 +18,63 @@ from urllib.parse import urlsplit
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from infra.naming import Names
+
 NAMESPACE = "sesame"
 
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _ZONE_ID = re.compile(r"^[A-Z0-9]{1,32}$")
-_FUNCTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 
-#: Lambda functions of the Chalice app whose timeouts size the queues they consume (see docs/deploy.md).
+#: The app's Lambda functions (docs/deploy.md). The three HTTP functions serve the Chalice app's routes (webhook and
+#: unsubscribe each get their own function and role); the others are the Chalice event handlers of the same name.
+API_FUNCTION = "api"
+WEBHOOK_FUNCTION = "webhook"
+UNSUBSCRIBE_FUNCTION = "unsubscribe"
 SENDER_FUNCTION = "sender"
 CRITICAL_FUNCTION = "critical_events"
 ENGAGEMENT_FUNCTION = "engagement_events"
 FORWARD_FUNCTION = "forward_events"
 CAMPAIGN_SCHEDULER_FUNCTION = "check_for_campaign"
+HTTP_FUNCTIONS = (API_FUNCTION, WEBHOOK_FUNCTION, UNSUBSCRIBE_FUNCTION)
+#: API Gateway stops waiting for a Lambda integration after 29 s.
+API_GATEWAY_TIMEOUT_SECONDS = 29
+#: SES reviews an account at a 5 % bounce rate and a 0.1 % complaint rate: the alarms must warn before that.
+SES_BOUNCE_REVIEW_RATE = 0.05
+SES_COMPLAINT_REVIEW_RATE = 0.001
+#: The retention periods CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+#: Keys that existed before and were removed, with what replaces them.
+REMOVED_KEYS = {
+    "webhookUrl": "removed: set sesame:webhook true and the stack subscribes its own API's POST /webhooks/ses",
+    "multiRegionEndpoint": "removed: the SES global endpoint is not used, client-side failover to the backup region "
+    "covers a regional outage (docs/deploy.md)",
+}
 
 
 class ConfigError(pulumi.RunError):
@@ -47,12 +90,24 @@ def _hostname(value: str) -> str:
 
 
 class FunctionConfig(BaseModel):
-    """Timeout and memory of one Chalice Lambda function (written into the Chalice stage)."""
+    """Sizing of one Lambda function of the app."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     timeout: int = Field(ge=1, le=900)
     memory: int = Field(default=512, ge=128, le=10240)
+    #: Lambda reserved concurrency: a cap that also guarantees the capacity; None = unreserved
+    reserved_concurrency: int | None = Field(default=None, ge=1, le=10000, alias="reservedConcurrency")
+    #: SQS consumers: the event source mapping's MaximumConcurrency (2-1000); None = the default for the function
+    max_concurrency: int | None = Field(default=None, ge=2, le=1000, alias="maxConcurrency")
+
+
+class IpPoolConfig(BaseModel):
+    """One entry of ``sesame:dedicatedIpPools`` (key = logical pool name)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    scaling_mode: Literal["STANDARD", "MANAGED"] = Field(default="STANDARD", alias="scalingMode")
 
 
 class ConfigurationSetConfig(BaseModel):
@@ -73,16 +128,29 @@ DEFAULT_CONFIGURATION_SETS: dict[str, dict[str, Any]] = {
 }
 
 DEFAULT_FUNCTIONS: dict[str, dict[str, int]] = {
+    API_FUNCTION: {"timeout": 29, "memory": 512},
+    # public and unauthenticated: reserved concurrency caps what a flood can take from the account (and keeps
+    # that much for them when the sender is busy)
+    WEBHOOK_FUNCTION: {"timeout": 29, "memory": 512, "reservedConcurrency": 50},
+    UNSUBSCRIBE_FUNCTION: {"timeout": 15, "memory": 256, "reservedConcurrency": 20},
     SENDER_FUNCTION: {"timeout": 60, "memory": 512},
-    CRITICAL_FUNCTION: {"timeout": 60, "memory": 512},
-    ENGAGEMENT_FUNCTION: {"timeout": 120, "memory": 512},
-    FORWARD_FUNCTION: {"timeout": 60, "memory": 256},
+    CRITICAL_FUNCTION: {"timeout": 60, "memory": 512, "maxConcurrency": 20},
+    ENGAGEMENT_FUNCTION: {"timeout": 120, "memory": 512, "maxConcurrency": 20},
+    FORWARD_FUNCTION: {"timeout": 60, "memory": 256, "maxConcurrency": 10},
     CAMPAIGN_SCHEDULER_FUNCTION: {"timeout": 60, "memory": 256},
 }
-
-#: Config keys that may be secrets: a URL carrying credentials (``user:password@``, a query string) or one set with
-#: ``pulumi config set --secret`` (a token in the path cannot be told apart) is kept out of every plain-text output.
-SECRET_CAPABLE_KEYS = ("forwardUrl", "webhookUrl")
+#: SQS consumers and the queue each one reads (logical names).
+CONSUMERS = {
+    SENDER_FUNCTION: "send",
+    CRITICAL_FUNCTION: "critical",
+    ENGAGEMENT_FUNCTION: "engagement",
+    FORWARD_FUNCTION: "forward",
+}
+#: What one sender instance sustains, in recipients per second, for the concurrency cap derived from the send rate:
+#: single-recipient SendEmail calls take ~100 ms each (bulk calls carry up to 50 recipients and need fewer senders).
+SENDER_RECIPIENTS_PER_SECOND = 10
+#: The sender's concurrency cap when sesame:maxSendRate is unset (the rate comes from SES GetAccount at run time).
+DEFAULT_SENDER_CONCURRENCY = 10
 
 
 def url_carries_credentials(url: str) -> bool:
@@ -92,8 +160,9 @@ def url_carries_credentials(url: str) -> bool:
 
 
 def is_secret_url(key: str, url: str) -> bool:
-    """Whether the URL of config key ``key`` (``forwardUrl``, ``webhookUrl``) must be handled as a secret: it
-    carries credentials, or it was set with ``pulumi config set --secret``."""
+    """Whether the URL of config key ``key`` (``forwardUrl``) must be handled as a secret, kept out of every
+    plain-text output: it carries credentials (``user:password@``, a query string), or it was set with
+    ``pulumi config set --secret`` (a token in the path cannot be told apart)."""
     if not url:
         return False
     if url_carries_credentials(url):
@@ -139,6 +208,11 @@ class StackConfig(BaseModel):
         default="USE_DEFAULT_VALUE", alias="mailFromBehaviorOnMxFailure"
     )
     manage_dmarc: bool = Field(default=True, alias="manageDmarc")
+    dmarc_record: str = Field(default="", alias="dmarcRecord")
+    adopt_identity: bool = Field(default=False, alias="adoptIdentity")
+    adopt_dmarc: bool = Field(default=False, alias="adoptDmarc")
+    domain_owner: str = Field(default="", alias="domainOwner")
+    dns_records_ready: bool = Field(default=False, alias="dnsRecordsReady")
     dmarc_policy: Literal["none", "quarantine", "reject"] = Field(default="none", alias="dmarcPolicy")
     dmarc_rua: str = Field(default="", alias="dmarcRua")
     dmarc_pct: int = Field(default=100, ge=0, le=100, alias="dmarcPct")
@@ -154,10 +228,11 @@ class StackConfig(BaseModel):
         alias="configurationSets",
     )
     default_configuration_set: str = Field(default="marketing", alias="defaultConfigurationSet")
+    dedicated_ip_pools: dict[str, IpPoolConfig] = Field(default_factory=dict, alias="dedicatedIpPools")
 
     # messaging
     topic_kms_key_id: str = Field(default="", alias="topicKmsKeyId")
-    webhook_url: str = Field(default="", alias="webhookUrl")
+    webhook: bool = False
     webhook_max_retries: int = Field(default=50, ge=40, le=100, alias="webhookMaxRetries")
     functions: dict[str, FunctionConfig] = Field(
         default_factory=lambda: {k: FunctionConfig(**v) for k, v in DEFAULT_FUNCTIONS.items()}
@@ -172,9 +247,13 @@ class StackConfig(BaseModel):
 
     # alarms, failover, archive
     alarm_email: str = Field(default="", alias="alarmEmail")
-    bounce_rate_alarm_threshold: float = Field(default=0.05, gt=0, lt=1, alias="bounceRateAlarmThreshold")
-    complaint_rate_alarm_threshold: float = Field(default=0.001, gt=0, lt=1, alias="complaintRateAlarmThreshold")
-    multi_region_endpoint: bool = Field(default=False, alias="multiRegionEndpoint")
+    bounce_rate_alarm_threshold: float = Field(
+        default=0.02, gt=0, lt=SES_BOUNCE_REVIEW_RATE, alias="bounceRateAlarmThreshold"
+    )
+    complaint_rate_alarm_threshold: float = Field(
+        default=0.0005, gt=0, lt=SES_COMPLAINT_REVIEW_RATE, alias="complaintRateAlarmThreshold"
+    )
+    log_retention_days: int = Field(default=30, alias="logRetentionDays")
     archive_enabled: bool = Field(default=False, alias="archiveEnabled")
     archive_transition_days: int = Field(default=30, ge=1, alias="archiveTransitionDays")
     archive_expiration_days: int = Field(default=730, ge=2, alias="archiveExpirationDays")
@@ -260,17 +339,66 @@ class StackConfig(BaseModel):
                 raise ValueError(f"configuration set names must be lower-case letters, digits, '-': {name!r}")
         return value
 
+    @field_validator("functions", mode="before")
+    @classmethod
+    def _merge_functions(cls, value: Any) -> Any:
+        """Entries given are merged field by field over the defaults; unknown functions are an error."""
+        if not isinstance(value, dict):
+            return value
+        merged: dict[str, Any] = {name: dict(fields) for name, fields in DEFAULT_FUNCTIONS.items()}
+        for name, fields in value.items():
+            if name not in merged:
+                raise ValueError(f"unknown function {name!r}; the app's functions are {', '.join(sorted(merged))}")
+            if isinstance(fields, FunctionConfig):
+                fields = fields.model_dump(by_alias=True, exclude_unset=True)
+            if not isinstance(fields, dict):
+                raise ValueError(f'{name}: must be an object like {{"timeout": 60, "memory": 512}}')
+            merged[name].update(fields)
+        return merged
+
     @field_validator("functions")
     @classmethod
     def _functions(cls, value: dict[str, FunctionConfig]) -> dict[str, FunctionConfig]:
-        merged = {k: FunctionConfig(**v) for k, v in DEFAULT_FUNCTIONS.items()}
         for name, fn in value.items():
-            if not _FUNCTION.match(name):
-                raise ValueError(f"function names must be Python identifiers, got {name!r}")
-            merged[name] = fn
-        return merged
+            if name in HTTP_FUNCTIONS and fn.timeout > API_GATEWAY_TIMEOUT_SECONDS:
+                raise ValueError(
+                    f"{name}.timeout: at most {API_GATEWAY_TIMEOUT_SECONDS} s, API Gateway stops waiting after that"
+                )
+            if name not in CONSUMERS and fn.max_concurrency is not None:
+                raise ValueError(f"{name}.maxConcurrency: only the SQS consumers ({', '.join(CONSUMERS)}) have one")
+        return value
 
-    @field_validator("webhook_url", "forward_url", "unsubscribe_base_url")
+    @field_validator("dedicated_ip_pools")
+    @classmethod
+    def _ip_pools(cls, value: dict[str, IpPoolConfig]) -> dict[str, IpPoolConfig]:
+        for name in value:
+            if not _LABEL.match(name) or len(name) > 40:
+                raise ValueError(f"pool names must be lower-case letters, digits, '-': {name!r}")
+        return value
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of CloudWatch Logs' periods: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return value
+
+    @field_validator("domain_owner")
+    @classmethod
+    def _owner(cls, value: str) -> str:
+        if value and not _ENVIRONMENT.match(value):
+            raise ValueError(f"must be an environment name (the one whose stacks own the identity), got {value!r}")
+        return value
+
+    @field_validator("dmarc_record")
+    @classmethod
+    def _dmarc_record(cls, value: str) -> str:
+        value = value.strip()
+        if value and not (value.startswith("v=DMARC1") and re.search(r";\s*p=(none|quarantine|reject)\b", value)):
+            raise ValueError("must be a whole DMARC record like 'v=DMARC1; p=quarantine; rua=mailto:...'")
+        return value
+
+    @field_validator("forward_url", "unsubscribe_base_url")
     @classmethod
     def _https(cls, value: str) -> str:
         if value and not value.startswith("https://"):
@@ -358,8 +486,30 @@ class StackConfig(BaseModel):
             )
         if bool(self.byodkim_selector) != bool(self.byodkim_private_key):
             raise ValueError("sesame:byodkimSelector and sesame:byodkimPrivateKey must be set together")
-        if self.multi_region_endpoint and len(self.regions) != 2:
-            raise ValueError("sesame:multiRegionEndpoint needs exactly two sesame:regions")
+        for logical, options in self.configuration_sets.items():
+            if options.ip_pool and options.ip_pool not in self.dedicated_ip_pools:
+                raise ValueError(
+                    f"sesame:configurationSets.{logical}.ipPool ({options.ip_pool}) must be a key of "
+                    "sesame:dedicatedIpPools (the stack creates the pool)"
+                )
+        if self.warmup_pool and self.warmup_pool not in self.dedicated_ip_pools:
+            raise ValueError(f"sesame:warmupPool ({self.warmup_pool}) must be a key of sesame:dedicatedIpPools")
+        if not self.owns_domain and (self.adopt_identity or self.adopt_dmarc or self.byodkim_selector):
+            raise ValueError(
+                f"sesame:adoptIdentity, sesame:adoptDmarc and BYODKIM belong to the stacks of environment "
+                f"{self.domain_owner} (sesame:domainOwner), which own the identity"
+            )
+        if self.adopt_dmarc and not (self.zone_managed and self.manage_dmarc):
+            raise ValueError(
+                "sesame:adoptDmarc imports the existing _dmarc record into the hosted zone's records: it needs "
+                "sesame:hostedZoneId and sesame:manageDmarc true"
+            )
+        for what, name in (
+            ("campaign bucket", Names(self.environment, self.region).campaign_bucket("0" * 12)),
+            ("archive bucket", Names(self.environment, self.region).archive_bucket("0" * 12)),
+        ):
+            if len(name) > 63:
+                raise ValueError(f"sesame:environment: the {what} name {name} would exceed S3's 63 characters")
         # SES requires the MAIL FROM domain to be a subdomain of the identity; tracking domains must be covered by a
         # verified identity too
         for key, name in (("mailFromDomain", self.mail_from), ("trackingDomain", self.tracking_domain_name)):
@@ -410,19 +560,45 @@ class StackConfig(BaseModel):
 
     @property
     def tracking_domain_name(self) -> str:
-        return self.tracking_domain or f"track-{self.region}.{self.domain}"
+        # the name is unique per zone (and CloudFront alias): it carries the environment and the region
+        return self.tracking_domain or f"track-{self.environment}-{self.region}.{self.domain}"
+
+    @property
+    def owns_domain(self) -> bool:
+        """Whether this environment's stacks own the identity, DKIM, MAIL FROM and DMARC (sesame:domainOwner)."""
+        return self.domain_owner in ("", self.environment)
+
+    @property
+    def dns_waits(self) -> bool:
+        """Whether the stack may wait on DNS (SES verification, ACM validation): the records are visible.
+
+        With a hosted zone the stack creates them itself; without one only after the user says they exist."""
+        return self.zone_managed or self.dns_records_ready
 
     @property
     def dmarc_value(self) -> str:
+        if self.dmarc_record:
+            return self.dmarc_record
         uris = [part.strip() for part in self.dmarc_rua.split(",") if part.strip()]
         rua = ",".join(uris) or f"mailto:dmarc@{self.domain}"
         return f"v=DMARC1; p={self.dmarc_policy}; rua={rua}; pct={self.dmarc_pct}"
 
     @property
-    def protect_tables(self) -> bool:
+    def protect_data(self) -> bool:
+        """Tables, generated secrets, the secrets parameter and the archive bucket cannot be deleted or replaced."""
         if self.deletion_protection is not None:
             return self.deletion_protection
         return self.environment in ("prod", "production")
+
+    @property
+    def sender_concurrency(self) -> int:
+        """The send queue's MaximumConcurrency: from sesame:maxSendRate, or sesame:functions.sender.maxConcurrency."""
+        configured = self.functions[SENDER_FUNCTION].max_concurrency
+        if configured is not None:
+            return configured
+        if self.max_send_rate is None:
+            return DEFAULT_SENDER_CONCURRENCY
+        return max(2, min(1000, math.ceil(self.max_send_rate / SENDER_RECIPIENTS_PER_SECOND)))
 
     @property
     def sender_from(self) -> str:
@@ -434,6 +610,7 @@ _LIST_OR_OBJECT_FIELDS = {
     "configurationSets",
     "functions",
     "corsOrigins",
+    "dedicatedIpPools",
     "unsubscribeSecrets",
     "apiKeyHashes",
 }
@@ -472,10 +649,13 @@ def parse_config(raw: Mapping[str, Any]) -> StackConfig:
     """Validate a mapping of config keys (``aws:region`` plus keys without the ``sesame:`` prefix)."""
     data = {key.removeprefix(f"{NAMESPACE}:"): _decode(key.removeprefix(f"{NAMESPACE}:"), v) for key, v in raw.items()}
     data = {k: v for k, v in data.items() if v is not None}
+    removed = [f"{NAMESPACE}:{key}: {why}" for key, why in REMOVED_KEYS.items() if key in data]
+    for key in REMOVED_KEYS:
+        data.pop(key, None)
     try:
-        return StackConfig.model_validate(data)
+        cfg = StackConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        problems = list(removed)
         for err in exc.errors():
             msg = str(err["msg"]).removeprefix("Value error, ")
             if err["type"] == "missing":
@@ -487,6 +667,9 @@ def parse_config(raw: Mapping[str, Any]) -> StackConfig:
             else:
                 problems.append(f"{_key_of(err['loc'])}: {msg}")
         raise ConfigError("invalid stack config: " + "; ".join(problems)) from None
+    if removed:
+        raise ConfigError("invalid stack config: " + "; ".join(removed))
+    return cfg
 
 
 def config_keys() -> list[str]:

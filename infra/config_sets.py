@@ -1,5 +1,10 @@
 """Configuration sets from ``sesame:configurationSets``: reputation metrics, TLS REQUIRE, account-style suppression
-for BOUNCE and COMPLAINT, optional dedicated IP pool and VDM; SNS and CloudWatch event destinations."""
+for BOUNCE and COMPLAINT, optional dedicated IP pool (created by the stack from ``sesame:dedicatedIpPools``) and VDM;
+SNS and CloudWatch event destinations.
+
+SES rejects a configuration set whose custom tracking domain is not under a verified identity: sets with tracking
+wait for the identity's verification and for the tracking domain (distribution and DNS), and use SES's default
+tracking domain until the DNS records are visible (``tracking_ready`` empty, see infra/tracking.py)."""
 
 from __future__ import annotations
 
@@ -53,8 +58,10 @@ class ConfigurationSets(pulumi.ComponentResource):
         names: Names,
         *,
         topic_arn: pulumi.Input[str],
+        topic_policy: pulumi.Resource,
         tracking_domain: str,
         https_policy: str,
+        tracking_ready: list[pulumi.Resource] | None,
         provider: pulumi.ProviderResource,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -62,14 +69,24 @@ class ConfigurationSets(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         self.sets: dict[str, aws.sesv2.ConfigurationSet] = {}
         self.names: dict[str, str] = {}
+        self.pools: dict[str, aws.sesv2.DedicatedIpPool] = {
+            logical: aws.sesv2.DedicatedIpPool(
+                f"ip-pool-{logical}",
+                pool_name=names.ip_pool(logical),
+                scaling_mode=pool.scaling_mode,
+                opts=child,
+            )
+            for logical, pool in cfg.dedicated_ip_pools.items()
+        }
         for logical, options in cfg.configuration_sets.items():
             physical = names.configuration_set(logical)
+            tracked = options.tracking and tracking_ready is not None
             config_set = aws.sesv2.ConfigurationSet(
                 f"config-set-{logical}",
                 configuration_set_name=physical,
                 delivery_options=aws.sesv2.ConfigurationSetDeliveryOptionsArgs(
                     tls_policy="REQUIRE",
-                    sending_pool_name=options.ip_pool or None,
+                    sending_pool_name=self.pools[options.ip_pool].pool_name if options.ip_pool else None,
                     max_delivery_seconds=options.max_delivery_seconds,
                 ),
                 reputation_options=aws.sesv2.ConfigurationSetReputationOptionsArgs(reputation_metrics_enabled=True),
@@ -81,11 +98,13 @@ class ConfigurationSets(pulumi.ComponentResource):
                     aws.sesv2.ConfigurationSetTrackingOptionsArgs(
                         custom_redirect_domain=tracking_domain, https_policy=https_policy
                     )
-                    if options.tracking
+                    if tracked
                     else None
                 ),
                 vdm_options=_vdm(options.vdm_engagement_metrics, options.vdm_optimized_shared_delivery),
-                opts=child,
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=provider, depends_on=list(tracking_ready or []) if tracked else None
+                ),
             )
             aws.sesv2.ConfigurationSetEventDestination(
                 f"config-set-{logical}-sns",
@@ -98,7 +117,8 @@ class ConfigurationSets(pulumi.ComponentResource):
                         topic_arn=topic_arn
                     ),
                 ),
-                opts=child,
+                # SES checks it may publish to the topic when the destination is created
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[topic_policy]),
             )
             dimension = aws.sesv2.ConfigurationSetEventDestinationEventDestinationCloudWatchDestinationDimensionConfigurationArgs  # noqa: E501
             aws.sesv2.ConfigurationSetEventDestination(

@@ -17,6 +17,10 @@ class DnsRecord:
     type: str  # CNAME, MX, TXT
     value: pulumi.Input[str]  # as entered at a DNS provider (TXT without quotes)
     purpose: str
+    #: an identical record may already exist (an adopted identity's DKIM CNAMEs): take it over (Route53 UPSERT)
+    overwrite: bool = False
+    #: import the existing record into the stack on the first run (an adopted _dmarc record); its value must match
+    import_existing: bool = False
 
     def as_output(self) -> pulumi.Output[dict[str, str]]:
         return pulumi.Output.all(self.name, self.value).apply(
@@ -46,6 +50,11 @@ def declare(
     created = []
     for record in records:
         value = pulumi.Output.from_input(record.value).apply(functools.partial(route53_value, record.type))
+        import_id = None
+        if record.import_existing:
+            if not isinstance(record.name, str):
+                raise ValueError(f"record {record.key}: an imported record needs a known name")
+            import_id = import_id_of(zone_id, record.name, record.type)
         created.append(
             aws.route53.Record(
                 f"{prefix}-{record.key}",
@@ -54,8 +63,13 @@ def declare(
                 type=record.type,
                 ttl=ttl,
                 records=[value],
-                allow_overwrite=False,
-                opts=pulumi.ResourceOptions(parent=parent, provider=provider),
+                allow_overwrite=record.overwrite,
+                opts=pulumi.ResourceOptions(parent=parent, provider=provider, import_=import_id),
             )
         )
     return created
+
+
+def import_id_of(zone_id: str, name: str, record_type: str) -> str:
+    """pulumi-aws's import id of a Route53 record: ``<zone>_<name>_<type>``."""
+    return f"{zone_id}_{name.rstrip('.')}_{record_type}"

@@ -1,22 +1,45 @@
-"""A least-privilege role for the Chalice app (``manage_iam_role: false`` + ``iam_role_arn`` in the stage).
+"""One least-privilege role per Lambda function of the app.
 
-SES send operations only on this environment's identities, configuration sets, templates and contact lists (in
-every region of ``sesame:regions``, so client-side failover works) with a ``ses:FromAddress`` condition on the
-domain; creating and reading campaign templates only under ``sesame-<env>-`` (never updating one); DynamoDB only
-on the tables and their indexes; SQS only on the stack's queues (consume the four work
-queues and the forward DLQ; send to the send, forward and engagement queues and the forward DLQ); the campaign
-bucket; the secrets parameter; confirming the event topic's subscription; its own log groups.
+Each role may do only what its function's code calls (read from the handlers' code paths, listed per function in
+``ACCESS`` below), on this stack's resources only:
+
+* ``api`` (tracking and campaign API, behind API keys): reads the tables, writes campaigns and suppressions,
+  deletes a recipient's messages and events (erasure), publishes campaign templates, stores campaign payloads,
+  enqueues send jobs. It cannot send email.
+* ``webhook`` (public, SNS-signed): applies SES events (messages, events, campaign counters, suppressions), hands
+  engagement events to the engagement queue and new events to the forward queue, confirms its SNS subscription.
+  No email, no control table, no bucket.
+* ``unsubscribe`` (public, token-signed): writes the suppression and the campaign's counter, forwards the event.
+* ``sender``: sends email (only as ``*@<domain>``, through this environment's identity and configuration sets, in
+  every region of ``sesame:regions`` for failover), reads suppressions, paces and records sends (control, messages,
+  campaign counters), consumes and re-enqueues the send queue, submits campaign candidates it finds on the queue.
+* ``critical_events`` / ``engagement_events``: consume their queue and apply events like the webhook.
+* ``forward_events``: consumes the forward queue and parks failed batches in its dead-letter queue.
+* ``check_for_campaign``: launches due campaigns (campaigns table, this region's payloads, send queue).
+
+Every role writes its own log group (the stack creates it, with a retention) and reads the secrets parameter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import StackConfig
+from infra.config import (
+    API_FUNCTION,
+    CAMPAIGN_SCHEDULER_FUNCTION,
+    CRITICAL_FUNCTION,
+    ENGAGEMENT_FUNCTION,
+    FORWARD_FUNCTION,
+    SENDER_FUNCTION,
+    UNSUBSCRIBE_FUNCTION,
+    WEBHOOK_FUNCTION,
+    StackConfig,
+)
 from infra.naming import Names
 
 LAMBDA_TRUST = {
@@ -24,162 +47,240 @@ LAMBDA_TRUST = {
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 
-SES_SEND_ACTIONS = ["ses:SendEmail", "ses:SendBulkEmail", "ses:SendRawEmail"]
-# campaign launch creates the campaign's SES templates in the primary and the backup region (never updates one: a
-# template that exists is read to tell a retry of our own create from someone else's), only under the
-# environment's own prefix sesame-<env>- (runtime.sender.campaign.template_prefix)
+SES_SEND_ACTIONS = ["ses:SendEmail", "ses:SendBulkEmail"]
+# campaign submission creates the campaign's SES templates in the primary and the backup region, never updates one
+# (a template that exists is read back, to tell a retry of our own create from someone else's), and only under the
+# environment's own prefix sesame-<env>- (runtime.sender.campaign.template_prefix): environments sharing an account
+# cannot touch each other's campaign content
 SES_TEMPLATE_ACTIONS = ["ses:CreateEmailTemplate", "ses:GetEmailTemplate"]
-DYNAMODB_ACTIONS = [
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:Query",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DescribeTable",
-]
+#: the event source mapping polls with the function's role; the consumers also extend visibility and delete
 SQS_CONSUME_ACTIONS = [
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
-    "sqs:GetQueueUrl",
 ]
 
+# DynamoDB actions per table, by what the code paths call (transactions are authorised per item action)
+_INGEST = {
+    "messages": ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+    "events": ["dynamodb:BatchWriteItem"],
+    "campaigns": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+    "suppressions": ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+}
+_CAMPAIGN_STORE = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 
-def app_policy(
-    cfg: StackConfig,
-    names: Names,
-    *,
-    account_id: pulumi.Input[str],
-    table_arns: Sequence[pulumi.Input[str]],
-    consumed_queue_arns: Sequence[pulumi.Input[str]],
-    produced_queue_arns: Sequence[pulumi.Input[str]],
-    bucket_arn: pulumi.Input[str],
-    parameter_arn: pulumi.Input[str],
-    topic_arn: pulumi.Input[str],
-) -> dict[str, Any]:
-    ses_resources: list[pulumi.Input[str]] = []
-    template_resources: list[pulumi.Input[str]] = []
-    for region in cfg.regions:
-        prefix = pulumi.Output.concat("arn:aws:ses:", region, ":", account_id, ":")
-        ses_resources.append(pulumi.Output.concat(prefix, "identity/", cfg.domain))
-        for logical in cfg.configuration_sets:
-            ses_resources.append(pulumi.Output.concat(prefix, "configuration-set/", names.configuration_set(logical)))
-        # sending may name any template (a producer's template_name / TemplateName need not be sesame's own);
-        # creating and reading one is limited to the environment's prefix (ManageCampaignTemplates below)
-        ses_resources.append(pulumi.Output.concat(prefix, "template/*"))
-        # a send with ListManagementOptions is authorised against the contact list too
-        ses_resources.append(pulumi.Output.concat(prefix, "contact-list/*"))
-        template_resources.append(pulumi.Output.concat(prefix, f"template/sesame-{cfg.environment}-*"))
-    table_resources: list[pulumi.Input[str]] = []
-    for arn in table_arns:
-        table_resources += [arn, pulumi.Output.concat(arn, "/index/*")]
-    # Chalice names the REST API handler ``sesame-<stage>`` and every other function ``sesame-<stage>-<name>``
-    api_log_group = pulumi.Output.concat(
-        "arn:aws:logs:", cfg.region, ":", account_id, ":log-group:/aws/lambda/sesame-", cfg.stage
+
+@dataclass(frozen=True)
+class Access:
+    """What one function may do. Queue and table keys are logical names (``send``, ``messages``)."""
+
+    tables: Mapping[str, Sequence[str]]
+    consumes: str = ""  # the queue its event source mapping reads
+    produces: tuple[str, ...] = ()  # queues it sends to; ``forward-dlq`` is the forward queue's DLQ
+    sends_email: bool = False
+    templates: bool = False
+    bucket: tuple[str, ...] = ()  # s3 actions on the campaign bucket's objects
+    confirms_subscription: bool = False
+
+
+ACCESS: dict[str, Access] = {
+    API_FUNCTION: Access(
+        tables={
+            "messages": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem"],
+            "events": ["dynamodb:Query", "dynamodb:BatchWriteItem"],
+            "campaigns": [*_CAMPAIGN_STORE, "dynamodb:BatchGetItem"],
+            "suppressions": [
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ],
+        },
+        produces=("send",),
+        templates=True,
+        bucket=("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
+    ),
+    WEBHOOK_FUNCTION: Access(tables=_INGEST, produces=("engagement", "forward"), confirms_subscription=True),
+    UNSUBSCRIBE_FUNCTION: Access(
+        tables={"suppressions": ["dynamodb:PutItem"], "campaigns": ["dynamodb:UpdateItem"]},
+        produces=("forward",),
+    ),
+    SENDER_FUNCTION: Access(
+        tables={
+            "suppressions": ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+            "control": [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:ConditionCheckItem",
+            ],
+            "messages": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+            "campaigns": _CAMPAIGN_STORE,
+        },
+        consumes="send",
+        produces=("send",),
+        sends_email=True,
+        templates=True,
+        bucket=("s3:GetObject", "s3:PutObject"),
+    ),
+    CRITICAL_FUNCTION: Access(tables=_INGEST, consumes="critical", produces=("forward",), confirms_subscription=True),
+    ENGAGEMENT_FUNCTION: Access(
+        tables=_INGEST, consumes="engagement", produces=("forward",), confirms_subscription=True
+    ),
+    FORWARD_FUNCTION: Access(tables={}, consumes="forward", produces=("forward-dlq",)),
+    CAMPAIGN_SCHEDULER_FUNCTION: Access(
+        tables={"campaigns": _CAMPAIGN_STORE}, produces=("send",), bucket=("s3:GetObject", "s3:DeleteObject")
+    ),
+}
+
+
+@dataclass(frozen=True)
+class StackArns:
+    """The ARNs the policies name (this region's)."""
+
+    account_id: pulumi.Input[str]
+    tables: Mapping[str, pulumi.Input[str]]  # logical -> table ARN
+    queues: Mapping[str, pulumi.Input[str]]  # logical (and ``<logical>-dlq``) -> queue ARN
+    bucket_arn: pulumi.Input[str]
+    parameter_arn: pulumi.Input[str]
+    topic_arn: pulumi.Input[str]
+
+
+def function_policy(function: str, cfg: StackConfig, names: Names, arns: StackArns) -> dict[str, Any]:
+    """The inline policy of ``function``'s role."""
+    access = ACCESS[function]
+    log_group = pulumi.Output.concat(
+        "arn:aws:logs:", cfg.region, ":", arns.account_id, ":log-group:", names.log_group(function)
     )
-    log_groups = pulumi.Output.concat(api_log_group, "-*")
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "OwnLogGroup",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [log_group, pulumi.Output.concat(log_group, ":*")],
+        },
+        {"Sid": "AppSecrets", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": arns.parameter_arn},
+    ]
+    for logical, actions in access.tables.items():
+        arn = arns.tables[logical]
+        resources: list[pulumi.Input[str]] = [arn]
+        if any(a in ("dynamodb:Query",) for a in actions):
+            resources.append(pulumi.Output.concat(arn, "/index/*"))
+        statements.append(
+            {
+                "Sid": f"Table{logical.capitalize()}",
+                "Effect": "Allow",
+                "Action": sorted(actions),
+                "Resource": resources,
+            }
+        )
+    if access.consumes:
+        statements.append(
+            {
+                "Sid": "ConsumeQueue",
+                "Effect": "Allow",
+                "Action": SQS_CONSUME_ACTIONS,
+                "Resource": arns.queues[access.consumes],
+            }
+        )
+    if access.produces:
+        statements.append(
+            {
+                "Sid": "SendToQueues",
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage"],
+                "Resource": [arns.queues[q] for q in access.produces],
+            }
+        )
+    if access.bucket:
+        statements.append(
+            {
+                "Sid": "CampaignPayloads",
+                "Effect": "Allow",
+                "Action": list(access.bucket),
+                "Resource": pulumi.Output.concat(arns.bucket_arn, "/*"),
+            }
+        )
+    if access.templates:
+        statements.append(
+            {
+                "Sid": "ManageCampaignTemplates",
+                "Effect": "Allow",
+                "Action": SES_TEMPLATE_ACTIONS,
+                "Resource": [
+                    _ses_arn(region, arns.account_id, f"template/sesame-{cfg.environment}-*") for region in cfg.regions
+                ],
+            }
+        )
+    if access.sends_email:
+        ses_resources: list[pulumi.Input[str]] = []
+        for region in cfg.regions:
+            ses_resources.append(_ses_arn(region, arns.account_id, f"identity/{cfg.domain}"))
+            for logical in cfg.configuration_sets:
+                ses_resources.append(
+                    _ses_arn(region, arns.account_id, f"configuration-set/{names.configuration_set(logical)}")
+                )
+            # sending may name any template (a producer's TemplateName need not be sesame's); creating and reading
+            # one is limited to the environment's prefix (ManageCampaignTemplates)
+            ses_resources.append(_ses_arn(region, arns.account_id, "template/*"))
+            # a send with ListManagementOptions is authorised against the contact list too
+            ses_resources.append(_ses_arn(region, arns.account_id, "contact-list/*"))
+        statements.append(
             {
                 "Sid": "SendAsTheDomainThroughTheseConfigurationSets",
                 "Effect": "Allow",
                 "Action": SES_SEND_ACTIONS,
                 "Resource": ses_resources,
                 "Condition": {"StringLike": {"ses:FromAddress": f"*@{cfg.domain}"}},
-            },
+            }
+        )
+        statements.append({"Sid": "ReadSendingQuota", "Effect": "Allow", "Action": ["ses:GetAccount"], "Resource": "*"})
+    if access.confirms_subscription:
+        statements.append(
             {
-                "Sid": "ManageCampaignTemplates",
-                "Effect": "Allow",
-                "Action": SES_TEMPLATE_ACTIONS,
-                "Resource": template_resources,
-            },
-            {"Sid": "ReadSendingQuota", "Effect": "Allow", "Action": ["ses:GetAccount"], "Resource": "*"},
-            {"Sid": "Tables", "Effect": "Allow", "Action": DYNAMODB_ACTIONS, "Resource": table_resources},
-            {"Sid": "ConsumeQueues", "Effect": "Allow", "Action": SQS_CONSUME_ACTIONS, "Resource": consumed_queue_arns},
-            {
-                "Sid": "ProduceQueues",
-                "Effect": "Allow",
-                "Action": ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
-                "Resource": produced_queue_arns,
-            },
-            {
-                "Sid": "CampaignPayloads",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                "Resource": pulumi.Output.concat(bucket_arn, "/*"),
-            },
-            {"Sid": "AppSecrets", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": parameter_arn},
-            {
-                # the webhook confirms its own SNS subscription (SubscriptionConfirmation) through the API
+                # SubscriptionConfirmation messages are confirmed through the API, for the event topic only
                 "Sid": "ConfirmEventSubscription",
                 "Effect": "Allow",
                 "Action": ["sns:ConfirmSubscription"],
-                "Resource": topic_arn,
-            },
-            {
-                "Sid": "Logs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": [
-                    api_log_group,
-                    pulumi.Output.concat(api_log_group, ":*"),
-                    log_groups,
-                    pulumi.Output.concat(log_groups, ":*"),
-                ],
-            },
-        ],
-    }
+                "Resource": arns.topic_arn,
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
-class AppRole(pulumi.ComponentResource):
-    """``sesame:infra:AppRole``."""
+def _ses_arn(region: str, account_id: pulumi.Input[str], suffix: str) -> pulumi.Output[str]:
+    return pulumi.Output.concat("arn:aws:ses:", region, ":", account_id, ":", suffix)
+
+
+class FunctionRole(pulumi.ComponentResource):
+    """``sesame:infra:FunctionRole`` — the role of one function and its inline policy."""
 
     def __init__(
         self,
-        name: str,
+        function: str,
         cfg: StackConfig,
         names: Names,
-        *,
-        account_id: pulumi.Input[str],
-        table_arns: Mapping[str, pulumi.Input[str]],
-        consumed_queue_arns: Sequence[pulumi.Input[str]],
-        produced_queue_arns: Sequence[pulumi.Input[str]],
-        bucket_arn: pulumi.Input[str],
-        parameter_arn: pulumi.Input[str],
-        topic_arn: pulumi.Input[str],
+        arns: StackArns,
         provider: pulumi.ProviderResource,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("sesame:infra:AppRole", name, None, opts)
+        super().__init__("sesame:infra:FunctionRole", f"{function}-role", None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         self.role = aws.iam.Role(
-            "app-role",
-            name=names.app_role,
-            description=f"sesame Chalice app, stage {cfg.stage}",
+            f"{function}-role",
+            name=names.function_role(function),
+            description=f"sesame {cfg.stage}: Lambda function {names.function(function)}",
             assume_role_policy=pulumi.Output.json_dumps(LAMBDA_TRUST),
             opts=child,
         )
         self.policy = aws.iam.RolePolicy(
-            "app-policy",
+            f"{function}-policy",
             role=self.role.id,
-            policy=pulumi.Output.json_dumps(
-                app_policy(
-                    cfg,
-                    names,
-                    account_id=account_id,
-                    table_arns=list(table_arns.values()),
-                    consumed_queue_arns=consumed_queue_arns,
-                    produced_queue_arns=produced_queue_arns,
-                    bucket_arn=bucket_arn,
-                    parameter_arn=parameter_arn,
-                    topic_arn=topic_arn,
-                )
-            ),
+            policy=pulumi.Output.json_dumps(function_policy(function, cfg, names, arns)),
             opts=child,
         )
         self.arn = self.role.arn

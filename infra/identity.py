@@ -27,19 +27,51 @@ def byodkim_public_key(private_key_body: str) -> str:
     return base64.b64encode(public).decode("ascii")
 
 
+#: How long ``pulumi up`` waits for SES to see the DKIM records (SES itself keeps trying for 72 hours).
+VERIFICATION_TIMEOUT = "1h"
+
+
 class IdentityDns(pulumi.ComponentResource):
-    """``sesame:infra:IdentityDns`` — identity, DKIM, MAIL FROM, DMARC."""
+    """``sesame:infra:IdentityDns`` — identity, DKIM, MAIL FROM, DMARC, and the wait for SES's verification.
+
+    Only the stacks of the environment that owns the domain (``sesame:domainOwner``) declare the identity and its
+    records; another environment's stacks reference the identity by ARN and only wait for its verification.
+    ``verification`` (a ``ses.DomainIdentityVerification``, which polls SES until the identity is verified) exists
+    only once the DNS records are visible: with a hosted zone (the stack creates them), or after the user has added
+    the exported ``manualDnsRecords`` and set ``sesame:dnsRecordsReady``.
+    """
 
     def __init__(
         self,
         name: str,
         cfg: StackConfig,
         provider: pulumi.ProviderResource,
+        account_id: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("sesame:infra:IdentityDns", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         domain = cfg.domain
+        self.records: list[DnsRecord] = []
+        self.route53_records: list[aws.route53.Record] = []
+        self.identity: aws.sesv2.EmailIdentity | None = None
+        self.verification: aws.ses.DomainIdentityVerification | None = None
+        self.arn: pulumi.Output[str] = pulumi.Output.concat(
+            "arn:aws:ses:", cfg.region, ":", account_id, ":identity/", domain
+        )
+        if not cfg.owns_domain:
+            if cfg.dns_waits:
+                self.verification = aws.ses.DomainIdentityVerification(
+                    "identity-verification",
+                    domain=domain,
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        provider=provider,
+                        custom_timeouts=pulumi.CustomTimeouts(create=VERIFICATION_TIMEOUT),
+                    ),
+                )
+            self.register_outputs({"identityArn": self.arn, "owner": cfg.domain_owner})
+            return
 
         if cfg.byodkim_selector:
             dkim: aws.sesv2.EmailIdentityDkimSigningAttributesArgs = aws.sesv2.EmailIdentityDkimSigningAttributesArgs(
@@ -49,7 +81,11 @@ class IdentityDns(pulumi.ComponentResource):
         else:
             dkim = aws.sesv2.EmailIdentityDkimSigningAttributesArgs(next_signing_key_length=cfg.dkim_key_length)
         self.identity = aws.sesv2.EmailIdentity(
-            "identity", email_identity=domain, dkim_signing_attributes=dkim, opts=child
+            "identity",
+            email_identity=domain,
+            dkim_signing_attributes=dkim,
+            # brownfield: the identity exists already (created by hand or another tool): adopt it on the first run
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, import_=domain if cfg.adopt_identity else None),
         )
 
         records: list[DnsRecord] = []
@@ -75,6 +111,8 @@ class IdentityDns(pulumi.ComponentResource):
                         "CNAME",
                         token.apply(lambda t: f"{t}.dkim.amazonses.com"),
                         f"Easy DKIM ({cfg.region})",
+                        # an adopted identity's CNAMEs are usually in the zone already, with these same values
+                        overwrite=cfg.adopt_identity,
                     )
                 )
 
@@ -96,11 +134,33 @@ class IdentityDns(pulumi.ComponentResource):
         )
         records.append(DnsRecord("mail-from-spf", cfg.mail_from, "TXT", SPF_VALUE, f"SPF for MAIL FROM ({cfg.region})"))
         if cfg.is_home and cfg.manage_dmarc:
-            records.append(DnsRecord("dmarc", f"_dmarc.{domain}", "TXT", cfg.dmarc_value, "DMARC (zone-wide)"))
+            records.append(
+                DnsRecord(
+                    "dmarc",
+                    f"_dmarc.{domain}",
+                    "TXT",
+                    cfg.dmarc_value,
+                    "DMARC (zone-wide)",
+                    import_existing=cfg.adopt_dmarc,
+                )
+            )
 
         self.records = records
         self.route53_records = declare(
             records, zone_id=cfg.hosted_zone_id, ttl=cfg.dns_ttl, prefix="identity", parent=self, provider=provider
         )
+        if cfg.dns_waits:
+            # SES verifies a domain once it sees the DKIM records; nothing that needs a verified identity (a
+            # configuration set with the custom tracking domain) may be created before
+            self.verification = aws.ses.DomainIdentityVerification(
+                "identity-verification",
+                domain=self.identity.email_identity,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    provider=provider,
+                    depends_on=list(self.route53_records),
+                    custom_timeouts=pulumi.CustomTimeouts(create=VERIFICATION_TIMEOUT),
+                ),
+            )
         self.arn = self.identity.arn
         self.register_outputs({"identityArn": self.identity.arn, "mailFromDomain": cfg.mail_from})

@@ -1,5 +1,6 @@
 """SES event topic and the queues: SNS -> SQS fan-out with body filter policies on ``eventType``, the send and
-forwarding queues, a dead-letter queue for every queue, and the optional HTTPS webhook subscription."""
+forwarding queues, a dead-letter queue for every queue, and the webhook subscription's dead-letter queue (the
+subscription itself needs the API's URL: ``infra/app.py`` declares it)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import (
-    CRITICAL_FUNCTION,
-    ENGAGEMENT_FUNCTION,
-    FORWARD_FUNCTION,
-    SENDER_FUNCTION,
-    StackConfig,
-    is_secret_url,
-)
+from infra.config import CRITICAL_FUNCTION, ENGAGEMENT_FUNCTION, FORWARD_FUNCTION, SENDER_FUNCTION, StackConfig
 from infra.naming import Names
 
 #: SES event types (``eventType`` in the SNS message body) applied at once by the critical consumer.
@@ -46,30 +40,21 @@ WEBHOOK_DELIVERY_POLICY: dict[str, Any] = {
 }
 
 
-# Identity notifications (SES identity feedback forwarded to the same topic) carry ``notificationType`` instead of
-# ``eventType``: bounces and complaints are critical, deliveries are engagement. Without these branches they would
-# match neither queue and be dropped by SNS.
-CRITICAL_NOTIFICATION_TYPES = ("Bounce", "Complaint")
-ENGAGEMENT_NOTIFICATION_TYPES = ("Delivery",)
-
-
 def critical_filter_policy() -> dict[str, Any]:
-    return {
-        "$or": [
-            {"eventType": list(CRITICAL_EVENT_TYPES)},
-            {"notificationType": list(CRITICAL_NOTIFICATION_TYPES)},
-        ]
-    }
+    return {"eventType": list(CRITICAL_EVENT_TYPES)}
 
 
 def engagement_filter_policy() -> dict[str, Any]:
-    # "the rest": anything that is not critical, so event types SES adds later are never dropped
-    return {
-        "$or": [
-            {"eventType": [{"anything-but": list(CRITICAL_EVENT_TYPES)}]},
-            {"notificationType": list(ENGAGEMENT_NOTIFICATION_TYPES)},
-        ]
-    }
+    # "the rest": anything that is not critical, so event types SES adds later are never dropped. Only event
+    # publishing reaches this topic (its policy admits the stack's configuration sets alone), so every message has
+    # an eventType; SES identity notifications (``notificationType``) cannot arrive and need no branch.
+    return {"eventType": [{"anything-but": list(CRITICAL_EVENT_TYPES)}]}
+
+
+def webhook_delivery_policy(max_retries: int) -> str:
+    policy = json.loads(json.dumps(WEBHOOK_DELIVERY_POLICY))
+    policy["healthyRetryPolicy"]["numRetries"] = max_retries
+    return json.dumps(policy)
 
 
 @dataclass
@@ -178,33 +163,15 @@ class Messaging(pulumi.ComponentResource):
                 )
             )
 
-        # the webhook subscription's DLQ exists in every stack (named in DESIGN.md), the subscription only when
-        # sesame:webhookUrl is set
+        # the webhook subscription's DLQ exists in every stack (named in DESIGN.md); the subscription is declared with
+        # the app (it needs the API's URL) when sesame:webhook is on
         self.webhook_dlq = self._plain_queue("webhook-dlq", names.dlq("webhook"), DLQ_RETENTION_SECONDS, visibility=30)
-        webhook_dlq_policy = aws.sqs.QueuePolicy(
+        self.webhook_dlq_policy = aws.sqs.QueuePolicy(
             "webhook-dlq-policy",
             queue_url=self.webhook_dlq.url,
             policy=_sns_to_sqs_policy(self.webhook_dlq.arn, self.topic.arn),
             opts=self._child,
         )
-        self.webhook_subscription: aws.sns.TopicSubscription | None = None
-        if cfg.webhook_url:
-            policy = json.loads(json.dumps(WEBHOOK_DELIVERY_POLICY))
-            policy["healthyRetryPolicy"]["numRetries"] = cfg.webhook_max_retries
-            self.webhook_subscription = aws.sns.TopicSubscription(
-                "webhook-subscription",
-                topic=self.topic.arn,
-                protocol="https",
-                # SNS basic auth (https://user:password@...) or a token: encrypted in the state, never plain
-                endpoint=pulumi.Output.secret(cfg.webhook_url)
-                if is_secret_url("webhookUrl", cfg.webhook_url)
-                else cfg.webhook_url,
-                raw_message_delivery=False,
-                endpoint_auto_confirms=False,  # the app confirms SubscriptionConfirmation after verifying it
-                delivery_policy=json.dumps(policy),
-                redrive_policy=self.webhook_dlq.arn.apply(lambda arn: json.dumps({"deadLetterTargetArn": arn})),
-                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[webhook_dlq_policy]),
-            )
 
         self.pairs = [self.critical, self.engagement, self.send, self.forward]
         self.register_outputs(

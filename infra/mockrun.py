@@ -19,6 +19,7 @@ import contextvars
 import hashlib
 import json
 import runpy
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +28,25 @@ from typing import Any
 import pulumi
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks, set_mocks
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import get_root_resource
 
 from infra.config import SECRET_KEYS, load_config
 
 MOCK_ACCOUNT_ID = "123456789012"
 PROVIDER_TYPE = "pulumi:providers:aws"
+
+
+@dataclass(frozen=True)
+class ResourceOptionsSeen:
+    """The resource options the engine received with a registration (the mocks' arguments leave them out)."""
+
+    urn: str = ""
+    protect: bool = False
+    retain_on_delete: bool = False
+    import_id: str = ""
+    dependencies: tuple[str, ...] = ()  # URNs: explicit depends_on and the resources whose outputs it uses
+    create_timeout: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,11 +57,9 @@ class CapturedResource:
     state: dict[str, Any]  # inputs + computed outputs returned by the mocks
     region: str  # region of the provider it was created with ("" for components)
     custom: bool
-    secret_inputs: frozenset[str] = frozenset()  # top-level inputs the program passed as secrets
+    options: ResourceOptionsSeen = field(default_factory=ResourceOptionsSeen)
 
     def __post_init__(self) -> None:
-        secret = {k for k, v in self.inputs.items() if isinstance(v, dict) and v.get(_SECRET_SIG_KEY) == _SECRET_SIG}
-        object.__setattr__(self, "secret_inputs", frozenset(secret) | self.secret_inputs)
         object.__setattr__(self, "inputs", unwrap_secrets(self.inputs))
         object.__setattr__(self, "state", unwrap_secrets(self.state))
 
@@ -63,6 +75,21 @@ class ProgramRun:
 
     def of_type(self, token: str) -> list[CapturedResource]:
         return [r for r in self.resources if r.type == token]
+
+    def depends_on(self, resource: CapturedResource, other: CapturedResource) -> bool:
+        """Whether ``resource`` waits for ``other`` (directly, or through a chain of dependencies)."""
+        by_urn = {r.options.urn: r for r in self.resources}
+        seen: set[str] = set()
+        todo = list(resource.options.dependencies)
+        while todo:
+            urn = todo.pop()
+            if urn == other.options.urn:
+                return True
+            if urn in seen or urn not in by_urn:
+                continue
+            seen.add(urn)
+            todo.extend(by_urn[urn].options.dependencies)
+        return False
 
     def named(self, token: str, name: str) -> CapturedResource:
         matches = [r for r in self.resources if r.type == token and r.name == name]
@@ -83,7 +110,12 @@ _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
 def unwrap_secrets(value: Any) -> Any:
-    """Replace Pulumi's serialized secret wrappers by their plain values (captured copies only)."""
+    """Replace Pulumi's serialized secret wrappers by their plain values (captured copies only), and assets and
+    archives by a plain description (``{"fileArchive": path}``)."""
+    if isinstance(value, pulumi.FileArchive):
+        return {"fileArchive": value.path}
+    if isinstance(value, pulumi.Asset | pulumi.Archive):
+        return {"asset": type(value).__name__}
     if isinstance(value, dict):
         if value.get(_SECRET_SIG_KEY) == _SECRET_SIG and "value" in value:
             return unwrap_secrets(value["value"])
@@ -104,9 +136,35 @@ def mock_app_secrets(seed: str) -> dict[str, Any]:
         "unsubscribe_secrets": [f"unsubscribe-{digest[:40]}"],
         "pagination_secret": f"pagination-{digest[:40]}",
         "forward_secret": f"forward-{digest[:40]}",
-        "redrive_secret": f"redrive-{digest[:40]}",
         "api_key_hashes": [],
     }
+
+
+_registration = threading.local()
+
+
+class RecordingMonitor(MockMonitor):
+    """Pulumi's mock monitor, also remembering each registration's resource options for the mocks."""
+
+    def RegisterResource(self, request: Any) -> Any:
+        timeouts = getattr(request, "customTimeouts", None)
+        _registration.options = ResourceOptionsSeen(
+            urn=self.make_urn(request.parent, request.type, request.name),
+            protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            import_id=str(request.importId or ""),
+            dependencies=tuple(request.dependencies),
+            create_timeout=str(getattr(timeouts, "create", "") or ""),
+        )
+        try:
+            return super().RegisterResource(request)
+        finally:
+            _registration.options = None
+
+
+def registration_options() -> ResourceOptionsSeen:
+    """The options of the registration being handled (inside ``Mocks.new_resource``)."""
+    return getattr(_registration, "options", None) or ResourceOptionsSeen()
 
 
 class RecordingMocks(Mocks):
@@ -147,17 +205,23 @@ class RecordingMocks(Mocks):
         if token == PROVIDER_TYPE:
             resource_id = f"{args.name}-id"
             self._provider_regions[resource_id] = str(inputs.get("region", ""))
-            self.captured.append(CapturedResource(token, args.name, inputs, state, state.get("region", ""), True))
+            self.captured.append(
+                CapturedResource(token, args.name, inputs, state, state.get("region", ""), True, registration_options())
+            )
             return resource_id, state
         region = self._region(args)
         if token == "pulumi:pulumi:StackReference":
             name = str(inputs.get("name") or args.resource_id or args.name)
             outputs = dict(self.stack_outputs.get(name) or {"appSecrets": mock_app_secrets(name)})
             state = {"name": name, "outputs": outputs, "secretOutputNames": []}
-            self.captured.append(CapturedResource(token, args.name, inputs, state, region, True))
+            self.captured.append(
+                CapturedResource(token, args.name, inputs, state, region, True, registration_options())
+            )
             return name, state
         resource_id = self._computed(token, args.name, inputs, state, region)
-        self.captured.append(CapturedResource(token, args.name, inputs, state, region, bool(args.custom)))
+        self.captured.append(
+            CapturedResource(token, args.name, inputs, state, region, bool(args.custom), registration_options())
+        )
         return resource_id, state
 
     def _computed(self, token: str, name: str, inputs: dict[str, Any], state: dict[str, Any], region: str) -> str:
@@ -188,9 +252,6 @@ class RecordingMocks(Mocks):
             physical = str(inputs["configurationSetName"])
             state["arn"] = f"arn:aws:ses:{region}:{acct}:configuration-set/{physical}"
             resource_id = physical
-        elif token == "aws:sesv2/multiRegionEndpoint:MultiRegionEndpoint":
-            state["endpointId"] = f"{hashlib.sha256(name.encode()).hexdigest()[:8]}.abcd1234"
-            state["arn"] = f"arn:aws:ses:{region}:{acct}:multi-region-endpoint/{inputs.get('endpointName')}"
         elif token == "aws:acm/certificate:Certificate":
             domain = str(inputs["domainName"])
             state["arn"] = f"arn:aws:acm:{region}:{acct}:certificate/{hashlib.sha256(domain.encode()).hexdigest()[:36]}"
@@ -224,6 +285,31 @@ class RecordingMocks(Mocks):
             state["arn"] = f"arn:aws:firehose:{region}:{acct}:deliverystream/{physical}"
         elif token == "random:index/randomPassword:RandomPassword":
             state["result"] = hashlib.sha256(f"secret-{name}".encode()).hexdigest()[: int(inputs.get("length", 32))]
+        elif token == "aws:apigateway/restApi:RestApi":
+            api_id = hashlib.sha256(f"{name}{region}".encode()).hexdigest()[:10]
+            state["executionArn"] = f"arn:aws:execute-api:{region}:{acct}:{api_id}"
+            state["rootResourceId"] = f"{api_id[:6]}root"
+            resource_id = api_id
+        elif token == "aws:apigateway/deployment:Deployment":
+            resource_id = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:6]
+        elif token == "aws:lambda/function:Function":
+            state["arn"] = f"arn:aws:lambda:{region}:{acct}:function:{physical}"
+            state["invokeArn"] = (
+                f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{state['arn']}/invocations"
+            )
+        elif token == "aws:lambda/eventSourceMapping:EventSourceMapping":
+            resource_id = hashlib.sha256(name.encode()).hexdigest()[:32]
+            state["uuid"] = resource_id
+        elif token == "aws:cloudwatch/logGroup:LogGroup":
+            state["arn"] = f"arn:aws:logs:{region}:{acct}:log-group:{physical}"
+        elif token == "aws:cloudwatch/eventRule:EventRule":
+            state["arn"] = f"arn:aws:events:{region}:{acct}:rule/{physical}"
+        elif token == "aws:ses/domainIdentityVerification:DomainIdentityVerification":
+            state["arn"] = f"arn:aws:ses:{region}:{acct}:identity/{inputs.get('domain')}"
+            resource_id = str(inputs.get("domain"))
+        elif token == "aws:sesv2/dedicatedIpPool:DedicatedIpPool":
+            state["arn"] = f"arn:aws:ses:{region}:{acct}:dedicated-ip-pool/{inputs.get('poolName')}"
+            resource_id = str(inputs.get("poolName"))
         elif token == "aws:cloudwatch/metricAlarm:MetricAlarm":
             state["arn"] = f"arn:aws:cloudwatch:{region}:{acct}:alarm:{physical}"
         return resource_id
@@ -274,12 +360,16 @@ def _run(
     entry: Path | None,
     secret_keys: Sequence[str] = (),
 ) -> ProgramRun:
+    from infra.app_spec import placeholder_package, set_package
     from infra.program import build
 
+    set_package(placeholder_package())  # nothing is built under mocks (this context only)
     secrets = [f"sesame:{k}" for k in SECRET_KEYS if f"sesame:{k}" in values]
     set_all_config(values, secrets + [k for k in secret_keys if k in values])
     mocks = RecordingMocks(account_id, values.get("aws:region", "us-east-1"), stack_outputs)
-    set_mocks(mocks, project=project, stack=stack, preview=False, organization=organization)
+    set_mocks(
+        mocks, project=project, stack=stack, preview=False, organization=organization, monitor=RecordingMonitor(mocks)
+    )
     run = ProgramRun(stack=stack)
 
     def program() -> pulumi.Output[Any]:

@@ -52,11 +52,30 @@ class Names:
         return f"{self.prefix}-{self.region}-campaigns-{account_id}"
 
     def archive_bucket(self, account_id: str) -> str:
-        return f"{self.prefix}-{self.region}-event-archive-{account_id}"
+        # at most 7 + 16 + 1 + 14 + 9 + 12 = 59 characters (S3 allows 63)
+        return f"{self.prefix}-{self.region}-archive-{account_id}"
+
+    def function(self, logical: str) -> str:
+        """The Lambda function of ``logical`` (``api``, ``sender``, ``critical_events``, ...): regional name."""
+        return f"{self.prefix}-{logical.replace('_', '-')}"
+
+    def function_role(self, logical: str) -> str:
+        """IAM names are account-wide: the role carries the region too (<= 64 characters)."""
+        return f"{self.prefix}-{self.region}-{logical.replace('_', '-')}"
+
+    def log_group(self, logical: str) -> str:
+        return f"/aws/lambda/{self.function(logical)}"
 
     @property
-    def app_role(self) -> str:
-        return f"{self.prefix}-{self.region}-app"
+    def api(self) -> str:
+        return self.prefix
+
+    @property
+    def campaign_schedule(self) -> str:
+        return f"{self.prefix}-check-for-campaign"
+
+    def ip_pool(self, logical: str) -> str:
+        return f"{self.prefix}-{logical}"
 
     @property
     def dashboard(self) -> str:

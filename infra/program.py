@@ -13,12 +13,13 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.alarms import Alarms
+from infra.app import API_STAGE, App
+from infra.app_spec import AppPackage, placeholder_package
 from infra.archive import EventArchive
-from infra.config import StackConfig, is_secret_url
+from infra.config import CONSUMERS, StackConfig, is_secret_url
 from infra.config_sets import ConfigurationSets
 from infra.dashboard import Dashboard
-from infra.failover import GlobalEndpoint
-from infra.iam import AppRole
+from infra.iam import StackArns
 from infra.identity import IdentityDns
 from infra.messaging import Messaging
 from infra.naming import Names
@@ -38,66 +39,84 @@ def _provider(name: str, region: str, cfg: StackConfig) -> aws.Provider:
     )
 
 
-def lambda_functions(cfg: StackConfig) -> dict[str, dict[str, int]]:
-    """Chalice ``lambda_functions`` settings (timeouts size the queues' visibility timeouts)."""
-    return {name: {"lambda_timeout": fn.timeout, "lambda_memory_size": fn.memory} for name, fn in cfg.functions.items()}
-
-
-def build(cfg: StackConfig) -> dict[str, Any]:
-    """Declare every resource of the stack ``<environment>-<region>``; returns the stack outputs."""
+def build(cfg: StackConfig, package: AppPackage | None = None) -> dict[str, Any]:
+    """Declare every resource of the stack ``<environment>-<region>``, the app included; returns the outputs."""
+    package = package or placeholder_package()
     names = Names(cfg.environment, cfg.region)
     provider = _provider(f"aws-{cfg.region}", cfg.region, cfg)
     # ACM certificates for CloudFront must live in us-east-1
     us_east_1 = provider if cfg.region == "us-east-1" else _provider("aws-us-east-1", "us-east-1", cfg)
     account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider)).account_id
 
-    identity = IdentityDns("identity", cfg, provider)
-    tracking = TrackingDomain("tracking", cfg, provider, us_east_1, opts=pulumi.ResourceOptions(depends_on=[identity]))
+    identity = IdentityDns("identity", cfg, provider, account_id)
+    tracking = TrackingDomain("tracking", cfg, provider, us_east_1)
     messaging = Messaging("messaging", cfg, names, account_id, provider)
+    # a configuration set may use the custom tracking domain only once SES has verified the identity and the
+    # domain answers (distribution and DNS); until the records are visible the sets use SES's default domain
+    tracking_ready = (
+        [identity.verification, *tracking.ready] if identity.verification is not None and tracking.usable else None
+    )
     config_sets = ConfigurationSets(
         "configuration-sets",
         cfg,
         names,
         topic_arn=messaging.topic.arn,
+        topic_policy=messaging.topic_policy,
         tracking_domain=tracking.domain,
         https_policy=tracking.https_policy,
+        tracking_ready=tracking_ready,
         provider=provider,
-        # SES checks it may publish to the topic when the destination is created; tracking needs the identity
-        opts=pulumi.ResourceOptions(depends_on=[messaging.topic_policy, identity]),
     )
     tables = GlobalTables("tables", cfg, account_id, provider)
     storage = CampaignStorage("campaign-storage", cfg, names, account_id, provider)
     secrets = AppSecrets("app-secrets", cfg, names, provider)
 
     consumed = [messaging.critical, messaging.engagement, messaging.send, messaging.forward]
-    role = AppRole(
-        "app-role",
-        cfg,
-        names,
+    queue_arns: dict[str, pulumi.Input[str]] = {p.logical: p.queue.arn for p in consumed}
+    queue_arns.update({f"{p.logical}-dlq": p.dlq.arn for p in consumed})
+    arns = StackArns(
         account_id=account_id,
-        table_arns=tables.arns,
-        consumed_queue_arns=[p.queue.arn for p in consumed] + [messaging.forward.dlq.arn],
-        # the webhook hands engagement events to the engagement queue; the forwarder parks failures in its DLQ
-        produced_queue_arns=[
-            messaging.send.queue.arn,
-            messaging.forward.queue.arn,
-            messaging.forward.dlq.arn,
-            messaging.engagement.queue.arn,
-        ],
+        tables=tables.arns,
+        queues=queue_arns,
         bucket_arn=storage.bucket.arn,
         parameter_arn=secrets.parameter.arn,
         topic_arn=messaging.topic.arn,
+    )
+    env_vars = app_environment(cfg, names, messaging=messaging, config_sets=config_sets, tables=tables)
+    env_vars["SESAME_CAMPAIGN_BUCKET"] = storage.bucket.bucket
+    env_vars["SNS_ALLOWED_TOPIC_ARNS"] = messaging.topic.arn
+    app = App(
+        "app",
+        cfg,
+        names,
+        package=package,
+        arns=arns,
+        environment=env_vars,
+        topic_arn=messaging.topic.arn,
+        webhook_dlq_arn=messaging.webhook_dlq.arn,
+        webhook_dlq_policy=messaging.webhook_dlq_policy,
         provider=provider,
     )
+
     dlq_names = [names.dlq(p.logical) for p in consumed] + [names.dlq("webhook")]
-    queue_names = [names.queue(p.logical) for p in consumed]
-    alarms = Alarms("alarms", cfg, names, dlq_names=dlq_names, provider=provider)
+    queue_names = {p.logical: names.queue(p.logical) for p in consumed}
+    alarms = Alarms(
+        "alarms",
+        cfg,
+        names,
+        dlq_names=dlq_names,
+        queue_names=queue_names,
+        functions=list(app.functions),
+        api_name=names.api,
+        api_stage=API_STAGE,
+        provider=provider,
+    )
     dashboard = Dashboard(
         "dashboard",
         cfg,
         names,
         config_sets=config_sets.names,
-        queue_names=queue_names,
+        queue_names=list(queue_names.values()),
         dlq_names=dlq_names,
         provider=provider,
     )
@@ -113,12 +132,9 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         if cfg.archive_enabled
         else None
     )
-    endpoint = GlobalEndpoint("global-endpoint", cfg, provider) if cfg.multi_region_endpoint and cfg.is_home else None
 
-    env_vars = app_environment(cfg, names, messaging=messaging, config_sets=config_sets, tables=tables)
-    env_vars["SESAME_CAMPAIGN_BUCKET"] = storage.bucket.bucket
-    env_vars["SNS_ALLOWED_TOPIC_ARNS"] = messaging.topic.arn
-
+    if not cfg.unsubscribe_base_url:
+        env_vars["SESAME_UNSUBSCRIBE_BASE_URL"] = app.url
     outputs: dict[str, Any] = {
         "stage": cfg.stage,
         "environment": cfg.environment,
@@ -127,9 +143,11 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         "isHome": cfg.is_home,
         "accountId": account_id,
         "domain": cfg.domain,
+        "domainOwner": cfg.domain_owner or cfg.environment,
         "identityArn": identity.arn,
         "mailFromDomain": cfg.mail_from,
         "trackingDomain": tracking.domain,
+        "trackingDomainInUse": tracking_ready is not None,
         "trackingHttpsPolicy": tracking.https_policy,
         "tables": tables.names,
         "tablesOwnedHere": sorted(tables.tables),
@@ -151,23 +169,31 @@ def build(cfg: StackConfig) -> dict[str, Any]:
         "defaultConfigurationSet": cfg.default_configuration_set,
         "campaignBucket": storage.bucket.bucket,
         "secretsParameterName": names.secrets_parameter,
-        "iamRoleArn": role.arn,
         "dashboardName": dashboard.dashboard.dashboard_name,
         "backupRegion": cfg.backup_region,
         "backupConfigurationSets": config_sets.names if cfg.backup_region else {},
-        "lambdaFunctions": lambda_functions(cfg),
+        "senderConcurrency": cfg.sender_concurrency,
+        "consumers": {fn: names.queue(queue) for fn, queue in CONSUMERS.items()},
         "environmentVariables": env_vars,
+        **app.outputs(names),
     }
+    if cfg.webhook:
+        outputs["webhookUrl"] = pulumi.Output.concat(app.url, "/webhooks/ses")
     if cfg.is_home:
         outputs["appSecrets"] = secrets.document  # secret; read by the other regions' stacks
     if tracking.distribution is not None:
         outputs["trackingDistributionDomain"] = tracking.distribution.domain_name
     if archive is not None:
         outputs["archiveBucket"] = archive.bucket.bucket
-    if endpoint is not None:
-        outputs["multiRegionEndpointId"] = endpoint.endpoint_id
     if not cfg.zone_managed:
         outputs["manualDnsRecords"] = pulumi.Output.all(*[r.as_output() for r in identity.records + tracking.records])
+        outputs["dnsRecordsReady"] = cfg.dns_records_ready
+        if not cfg.dns_records_ready:
+            outputs["nextStep"] = (
+                "add every record of manualDnsRecords at your DNS provider, then run "
+                "`pulumi config set sesame:dnsRecordsReady true && pulumi up`: the stack then waits for SES and ACM "
+                "to see them and switches the configuration sets to the tracking domain"
+            )
     return outputs
 
 
@@ -179,7 +205,7 @@ def app_environment(
     config_sets: ConfigurationSets,
     tables: GlobalTables,
 ) -> dict[str, Any]:
-    """The Chalice stage's environment variables (``runtime.settings.Settings.from_env`` reads them)."""
+    """Every function's environment variables (``runtime.settings.Settings.from_env`` reads them)."""
     env: dict[str, Any] = {
         "SESAME_STAGE": cfg.stage,
         "SESAME_ENVIRONMENT": cfg.environment,
@@ -211,7 +237,7 @@ def app_environment(
         "SESAME_FORWARD_URL": "" if is_secret_url("forwardUrl", cfg.forward_url) else cfg.forward_url,
         "SESAME_MAX_SEND_RATE": "" if cfg.max_send_rate is None else str(cfg.max_send_rate),
         "SESAME_WARMUP_START": cfg.warmup_start,
-        "SESAME_WARMUP_POOL": cfg.warmup_pool,
+        "SESAME_WARMUP_POOL": names.ip_pool(cfg.warmup_pool) if cfg.warmup_pool else "",
     }
     env.update({k: v for k, v in optional.items() if v})
     return env

@@ -47,7 +47,9 @@ class AppSecrets(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("sesame:infra:AppSecrets", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # generated secrets and the parameter holding them can be neither deleted nor replaced in production: a new
+        # unsubscribe key would invalidate every link already sent
+        child = pulumi.ResourceOptions(parent=self, protect=cfg.protect_data)
         configured: dict[str, Any] = {
             "unsubscribe_secrets": list(cfg.unsubscribe_secrets),
             "pagination_secret": cfg.pagination_secret,
@@ -66,7 +68,7 @@ class AppSecrets(pulumi.ComponentResource):
                 document[key] = [generated] if key == "unsubscribe_secrets" else generated
             document["api_key_hashes"] = configured["api_key_hashes"]
         elif missing or not configured["api_key_hashes"]:
-            home = pulumi.StackReference(home_stack_name(cfg), opts=child)
+            home = pulumi.StackReference(home_stack_name(cfg), opts=pulumi.ResourceOptions(parent=self))
             shared = home.require_output("appSecrets")
             for key in (*missing, "api_key_hashes"):
                 document[key] = shared.apply(_field(key))
@@ -84,6 +86,6 @@ class AppSecrets(pulumi.ComponentResource):
             tier="Standard",
             description=f"sesame {cfg.environment} app secrets (JSON, read by runtime.settings)",
             value=pulumi.Output.json_dumps(self.document),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, protect=cfg.protect_data),
         )
         self.register_outputs({"parameterName": names.secrets_parameter})

@@ -16,9 +16,15 @@ def private_encrypted_bucket(
     parent: pulumi.Resource,
     provider: pulumi.ProviderResource,
     sse_algorithm: str = "AES256",
+    protect: bool = False,
 ) -> aws.s3.Bucket:
     opts = pulumi.ResourceOptions(parent=parent, provider=provider)
-    created = aws.s3.Bucket(resource, bucket=bucket, force_destroy=False, opts=opts)
+    created = aws.s3.Bucket(
+        resource,
+        bucket=bucket,
+        force_destroy=False,
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider, protect=protect),
+    )
     aws.s3.BucketServerSideEncryptionConfiguration(
         f"{resource}-encryption",
         bucket=created.id,

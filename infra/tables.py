@@ -21,7 +21,7 @@ def table_args(spec: TableSpec, cfg: StackConfig) -> aws.dynamodb.TableArgs:
             region_name=region,
             point_in_time_recovery=True,
             propagate_tags=True,
-            deletion_protection_enabled=cfg.protect_tables,
+            deletion_protection_enabled=cfg.protect_data,
         )
         for region in cfg.other_regions
     ]
@@ -53,7 +53,7 @@ def table_args(spec: TableSpec, cfg: StackConfig) -> aws.dynamodb.TableArgs:
         ttl=aws.dynamodb.TableTtlArgs(attribute_name=spec.ttl_attribute, enabled=True),
         point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
         server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
-        deletion_protection_enabled=cfg.protect_tables,
+        deletion_protection_enabled=cfg.protect_data,
         # replication needs a stream of new and old images
         stream_enabled=bool(replicas),
         stream_view_type="NEW_AND_OLD_IMAGES" if replicas else None,
@@ -81,7 +81,7 @@ class GlobalTables(pulumi.ComponentResource):
                 self.tables[spec.logical] = aws.dynamodb.Table(
                     spec.logical,
                     table_args(spec, cfg),
-                    opts=pulumi.ResourceOptions(parent=self, provider=provider, protect=cfg.protect_tables),
+                    opts=pulumi.ResourceOptions(parent=self, provider=provider, protect=cfg.protect_data),
                 )
         # this region's table (or replica) ARN, the same string whether this stack owns the table or not
         self.arns: dict[str, pulumi.Output[str]] = {

@@ -4,6 +4,11 @@ HTTPS (default): ACM certificate in us-east-1 with its DNS validation record, a 
 ``r.<region>.awstrack.me`` that forwards the viewer's Host header (SES recognises the custom domain by it), and a
 Route53 alias; configuration sets then use ``HttpsPolicy=REQUIRE``. HTTP mode: a plain CNAME to the awstrack.me
 origin and ``HttpsPolicy=OPTIONAL``.
+
+Without a hosted zone the records are the user's to add, so nothing may wait on them before they exist. Until
+``sesame:dnsRecordsReady`` is set, the distribution is created without the alias and certificate (CloudFront's
+own name, so the tracking CNAME's value is already known and exported with the other records), the certificate
+is requested but not waited for, and ``usable`` is false: the configuration sets do not use the domain yet.
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ class TrackingDomain(pulumi.ComponentResource):
         records: list[DnsRecord] = []
         self.distribution: aws.cloudfront.Distribution | None = None
         self.certificate: aws.acm.Certificate | None = None
+        self.validation: aws.acm.CertificateValidation | None = None
+        #: the configuration sets may use the domain (its records are visible); what they must wait for
+        self.usable = cfg.dns_waits
+        self.ready: list[pulumi.Resource] = []
 
         if not cfg.tracking_https:
             self.https_policy = "OPTIONAL"
@@ -48,6 +57,7 @@ class TrackingDomain(pulumi.ComponentResource):
             self.route53_records = declare(
                 records, zone_id=cfg.hosted_zone_id, ttl=cfg.dns_ttl, prefix="tracking", parent=self, provider=provider
             )
+            self.ready = list(self.route53_records)
             self.register_outputs({"trackingDomain": self.domain})
             return
 
@@ -73,17 +83,25 @@ class TrackingDomain(pulumi.ComponentResource):
             [validation], zone_id=cfg.hosted_zone_id, ttl=cfg.dns_ttl, prefix="tracking", parent=self, provider=provider
         )
         fqdns = [r.fqdn for r in declared] if declared else [validation.name]
-        self.validation = aws.acm.CertificateValidation(
-            "tracking-certificate-validation",
-            certificate_arn=self.certificate.arn,
-            validation_record_fqdns=fqdns,
-            opts=global_opts,
-        )
+        viewer = aws.cloudfront.DistributionViewerCertificateArgs(cloudfront_default_certificate=True)
+        if cfg.dns_waits:
+            self.validation = aws.acm.CertificateValidation(
+                "tracking-certificate-validation",
+                certificate_arn=self.certificate.arn,
+                validation_record_fqdns=fqdns,
+                opts=global_opts,
+            )
+            viewer = aws.cloudfront.DistributionViewerCertificateArgs(
+                acm_certificate_arn=self.validation.certificate_arn,
+                ssl_support_method="sni-only",
+                minimum_protocol_version="TLSv1.2_2021",
+            )
         self.distribution = aws.cloudfront.Distribution(
             "tracking-distribution",
             enabled=True,
             comment=f"sesame {cfg.stage} open/click tracking ({self.domain})",
-            aliases=[self.domain],
+            # the alias needs the validated certificate: added once the validation record is visible
+            aliases=[self.domain] if cfg.dns_waits else None,
             is_ipv6_enabled=True,
             http_version="http2and3",
             price_class="PriceClass_All",
@@ -117,11 +135,7 @@ class TrackingDomain(pulumi.ComponentResource):
             restrictions=aws.cloudfront.DistributionRestrictionsArgs(
                 geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")
             ),
-            viewer_certificate=aws.cloudfront.DistributionViewerCertificateArgs(
-                acm_certificate_arn=self.validation.certificate_arn,
-                ssl_support_method="sni-only",
-                minimum_protocol_version="TLSv1.2_2021",
-            ),
+            viewer_certificate=viewer,
             opts=global_opts,
         )
         self.route53_records = list(declared)
@@ -154,4 +168,5 @@ class TrackingDomain(pulumi.ComponentResource):
                 )
             )
         self.records = records
+        self.ready = [self.distribution, *self.route53_records]
         self.register_outputs({"trackingDomain": self.domain, "distributionDomain": self.distribution.domain_name})

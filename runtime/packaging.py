@@ -1,6 +1,12 @@
 """Build the Lambda deployment package: vendor ``runtime/`` into the Chalice app, then ``chalice package``.
 
-    python -m runtime.packaging --stage dev-local --out out      (what ``make package`` runs)
+    python -m runtime.packaging            (what ``make package`` runs; ``pulumi up`` runs the same when needed)
+
+The package is the same for every stage (the stack sets each function's environment), so one build serves every
+stack: ``ensure_package`` keeps ``out/lambda/deployment.zip`` with ``out/lambda/package.json`` recording the hash of
+the sources it was built from, and rebuilds only when they changed. Chalice writes the zip with fixed timestamps in
+a fixed order, so the same sources give the same bytes on every machine (a deploy from CI or a second clone
+changes no function).
 
 ``runtime/`` (without ``runtime/local``, the local stack, and without caches) is copied to
 ``chalice_app/vendor/runtime``; Chalice puts ``vendor/`` at the root of the deployment zip, so ``import runtime``
@@ -13,7 +19,9 @@ and size.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -23,6 +31,7 @@ import uuid
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 EXCLUDED = ("local", "__pycache__")
@@ -96,14 +105,96 @@ def package(stage: str, out: Path, *, region: str = "us-east-1", root: Path = RO
     }
 
 
+PACKAGE_DIR = Path("out") / "lambda"
+PACKAGE_RECORD = "package.json"
+#: What the deployment zip is built from (besides the dependency versions pip resolves for requirements.txt).
+SOURCE_DIRS = ("chalice_app/chalicelib", "runtime")
+SOURCE_FILES = ("chalice_app/app.py", "chalice_app/requirements.txt")
+
+
+def _source_files(root: Path) -> list[Path]:
+    files = [root / name for name in SOURCE_FILES]
+    for directory in SOURCE_DIRS:
+        for path in sorted((root / directory).rglob("*")):
+            relative = path.relative_to(root / directory).parts
+            if not path.is_file() or "__pycache__" in relative or path.suffix in (".pyc", ".pyo"):
+                continue
+            if directory == "runtime" and relative[0] in EXCLUDED:
+                continue
+            files.append(path)
+    return files
+
+
+def source_hash(root: Path = ROOT) -> str:
+    """sha256 over the relative path and content of every file the package is built from."""
+    digest = hashlib.sha256()
+    for path in _source_files(root):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def code_sha256(zip_path: Path) -> str:
+    """The zip's sha256 in base64: Lambda's ``CodeSha256`` (and pulumi-aws's ``source_code_hash``)."""
+    return base64.b64encode(hashlib.sha256(zip_path.read_bytes()).digest()).decode("ascii")
+
+
+def read_record(out: Path) -> dict[str, Any] | None:
+    """The package record of ``out`` when the zip it names is there unchanged, else None."""
+    try:
+        record = json.loads((out / PACKAGE_RECORD).read_text(encoding="utf-8"))
+        zip_path = out / str(record["zip"])
+        if not isinstance(record, dict) or code_sha256(zip_path) != record["code_sha256"]:
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {**record, "path": str(zip_path.resolve())}
+
+
+def ensure_package(root: Path = ROOT, out: Path | None = None, *, force: bool = False) -> dict[str, Any]:
+    """The package for the current sources: the recorded one when its source hash matches, else a fresh build.
+
+    The build goes to a temporary folder beside ``out`` and is swapped in by renames, so a concurrent run never
+    sees half a package. Returns the record (``path``, ``code_sha256``, ``source_hash``, ``bytes``, ``built``)."""
+    out = (out or root / PACKAGE_DIR).resolve()
+    wanted = source_hash(root)
+    current = read_record(out)
+    if current is not None and current.get("source_hash") == wanted and not force:
+        return {**current, "built": False}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        report = package("dev-local", staging, root=root)
+        record = {
+            "zip": "deployment.zip",
+            "code_sha256": code_sha256(Path(str(report["zip"]))),
+            "source_hash": wanted,
+            "bytes": report["bytes"],
+            "files": report["files"],
+        }
+        (staging / PACKAGE_RECORD).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        old = out.with_name(out.name + f".old-{uuid.uuid4().hex[:8]}")
+        with contextlib.suppress(FileNotFoundError):
+            out.rename(old)
+        staging.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    built = read_record(out)
+    if built is None:
+        raise PackagingError(f"the package in {out} could not be read back")
+    return {**built, "built": True}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime.packaging", description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", default="dev-local", help="Chalice stage (default dev-local)")
-    parser.add_argument("--out", default="out", help="output folder for deployment.zip and the SAM template")
-    parser.add_argument("--region", default="us-east-1", help="AWS_DEFAULT_REGION when it is not set")
+    parser.add_argument(
+        "--out", type=Path, default=None, help=f"package folder (default {PACKAGE_DIR} in the repository)"
+    )
+    parser.add_argument("--force", action="store_true", help="rebuild even when the sources did not change")
     args = parser.parse_args(argv)
     try:
-        report = package(args.stage, Path(args.out), region=args.region)
+        report = ensure_package(ROOT, args.out, force=args.force)
     except PackagingError as exc:
         print(f"packaging failed: {exc}", file=sys.stderr)
         return 1

@@ -1,6 +1,6 @@
 """Typed settings for the Lambda functions and tools: the last hop of the one config path
 
-    Pulumi stack config -> stack outputs -> Chalice stage env vars -> ``Settings``.
+    Pulumi stack config -> every Lambda function's environment (set by the stack) -> ``Settings``.
 
 ``Settings.from_env`` is called lazily by the composition root (never at import time). Secrets may come from env
 vars (local stack, tests) or, in deployed stages, from one SSM SecureString JSON document named by

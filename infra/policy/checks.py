@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
+VERIFICATION = "aws:ses/domainIdentityVerification:DomainIdentityVerification"
 MAIL_FROM = "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes"
 CONFIG_SET = "aws:sesv2/configurationSet:ConfigurationSet"
 EVENT_DESTINATION = "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination"
@@ -79,8 +80,10 @@ def dkim_enabled(resources: Sequence[Resource]) -> list[str]:
             unknown = any(not isinstance(r.props.get("name"), str) for r in _of(resources, RECORD))
             if len(dkim) < 3 and not unknown:
                 problems.append(f"{identity.name}: the three Easy DKIM CNAME records are not declared")
-    if not _of(resources, IDENTITY):
-        problems.append("no SES domain identity declared")
+    if not _of(resources, IDENTITY) and not _of(resources, VERIFICATION):
+        # a stack of an environment that does not own the domain (sesame:domainOwner) references the owner's
+        # identity and waits for its verification; the owner's stacks are checked for DKIM
+        problems.append("no SES domain identity declared or referenced")
     return problems
 
 
@@ -106,8 +109,9 @@ def mail_from_with_spf(resources: Sequence[Resource]) -> list[str]:
 
 
 def dmarc_present(resources: Sequence[Resource]) -> list[str]:
-    """The home stack (the one owning the tables) with a managed zone declares a DMARC record, p=none at least."""
-    if not _of(resources, TABLE) or not _of(resources, RECORD):
+    """The home stack (the one owning the tables) of the environment that owns the domain (it declares the
+    identity), with a managed zone, declares a DMARC record (created, or an existing one adopted), p=none at least."""
+    if not _of(resources, TABLE) or not _of(resources, RECORD) or not _of(resources, IDENTITY):
         return []
     dmarc = [values for n, values in _records(resources, "TXT") if n.startswith("_dmarc.")]
     if not dmarc:

@@ -123,7 +123,7 @@ def start_chalice_local(
         "--no-autoreload",
     ]
     # The repository's runtime/ first on the path: chalice adds chalice_app/vendor to sys.path, and a copy vendored
-    # there by `make package` (for `chalice deploy`) would otherwise shadow the live code with a stale one.
+    # there by `make package` (or `pulumi up`) would otherwise shadow the live code with a stale one.
     path = [str(REPO_ROOT), *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]]
     proc = ManagedProcess(
         "chalice local", argv, {**env, "PYTHONPATH": os.pathsep.join(path)}, state_dir / "chalice_local.log", REPO_ROOT

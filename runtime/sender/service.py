@@ -48,6 +48,8 @@ class SchedulingUnavailableError(RuntimeError):
 
 
 class PayloadStore(Protocol):
+    bucket: str  # this region's campaign bucket
+
     def put(self, campaign_id: str, candidate: dict[str, Any], jobs: list[SendJob]) -> tuple[str, str]: ...
 
     def jobs(self, bucket: str, key: str) -> list[SendJob]: ...
@@ -340,15 +342,23 @@ class CampaignService:
 
     # -- the per-minute check ---------------------------------------------------------------------------------
     def launch_due(self) -> list[dict[str, Any]]:
+        """Launch the due campaigns whose payload is in this region's bucket.
+
+        Every region runs this check against the replicated campaigns table; a campaign is launched by the region
+        it was submitted in (where its payload is stored), never by two regions (``claim_launch``)."""
         now = self._now()
-        launched = []
+        launched: list[dict[str, Any]] = []
+        payloads = self._payloads()
+        if payloads is None:
+            return launched  # without a campaign bucket nothing is ever scheduled here
         for record in self._store.due(iso(now)):
+            if record.payload_bucket != payloads.bucket:
+                continue  # another region's campaign
             lease = iso(now + timedelta(seconds=self.config.launch_lease_seconds))
-            claimed = self._store.claim_launch(record.campaign_id, iso(now), lease)
+            claimed = self._store.claim_launch(record.campaign_id, iso(now), lease, payload_bucket=payloads.bucket)
             if claimed is None:
                 continue
-            payloads = self._payloads()
-            if payloads is None or not claimed.payload_key:
+            if not claimed.payload_key:
                 log.error("due campaign has no stored payload", extra={"campaign_id": claimed.campaign_id})
                 continue
             jobs = payloads.jobs(claimed.payload_bucket, claimed.payload_key)

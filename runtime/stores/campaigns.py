@@ -116,7 +116,9 @@ class CampaignStore(Protocol):
 
     def due(self, now: str, limit: int = 25) -> list[CampaignRecord]: ...
 
-    def claim_launch(self, campaign_id: str, now: str, lease_until: str) -> CampaignRecord | None: ...
+    def claim_launch(
+        self, campaign_id: str, now: str, lease_until: str, *, payload_bucket: str | None = None
+    ) -> CampaignRecord | None: ...
 
     def save(self, record: CampaignRecord, *, expect_status: tuple[str, ...]) -> CampaignRecord: ...
 
@@ -168,21 +170,33 @@ class DynamoCampaignStore:
         )
         return [CampaignRecord.from_item(i) for i in response.get("Items", [])]
 
-    def claim_launch(self, campaign_id: str, now: str, lease_until: str) -> CampaignRecord | None:
-        """Move scheduled (or a launch whose lease ran out) to launching; None if someone else has it."""
+    def claim_launch(
+        self, campaign_id: str, now: str, lease_until: str, *, payload_bucket: str | None = None
+    ) -> CampaignRecord | None:
+        """Move scheduled (or a launch whose lease ran out) to launching; None if someone else has it.
+
+        With ``payload_bucket``, only a campaign whose payload is stored there can be claimed. The campaigns table
+        is a global table: a conditional write is checked against this region's replica only, and replication is
+        last-writer-wins, so two regions claiming one campaign could both succeed. Keying the claim by the payload's
+        (regional) bucket makes exactly one region — the one the campaign was submitted in — able to claim it."""
+        condition = "(#s = :scheduled OR (#s = :launching AND lease_until < :now))"
+        values = {
+            ":launching": {"S": "launching"},
+            ":scheduled": {"S": "scheduled"},
+            ":lease": {"S": lease_until},
+            ":now": {"S": now},
+        }
+        if payload_bucket is not None:
+            condition += " AND payload_bucket = :bucket"
+            values[":bucket"] = {"S": payload_bucket}
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=self._key(campaign_id),
                 UpdateExpression="SET #s = :launching, lease_until = :lease, updated_at = :now",
-                ConditionExpression="#s = :scheduled OR (#s = :launching AND lease_until < :now)",
+                ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":launching": {"S": "launching"},
-                    ":scheduled": {"S": "scheduled"},
-                    ":lease": {"S": lease_until},
-                    ":now": {"S": now},
-                },
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )
         except Exception as exc:
@@ -266,9 +280,13 @@ class InMemoryCampaignStore:
         ]
         return sorted(found, key=lambda r: r.launch_at)[:limit]
 
-    def claim_launch(self, campaign_id: str, now: str, lease_until: str) -> CampaignRecord | None:
+    def claim_launch(
+        self, campaign_id: str, now: str, lease_until: str, *, payload_bucket: str | None = None
+    ) -> CampaignRecord | None:
         r = self.items.get(campaign_id)
         if r is None or not (r.status == "scheduled" or (r.status == "launching" and r.lease_until < now)):
+            return None
+        if payload_bucket is not None and r.payload_bucket != payload_bucket:
             return None
         claimed = replace(r, status="launching", lease_until=lease_until, updated_at=now)
         self.items[campaign_id] = claimed

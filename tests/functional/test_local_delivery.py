@@ -30,14 +30,9 @@ ENGAGEMENT = {"eventType": [{"anything-but": CRITICAL["eventType"]}]}
         ({"eventType": "Rendering Failure"}, "critical"),
         ({"eventType": "Open"}, "engagement"),
         ({"eventType": "SomethingSesAddsLater"}, "engagement"),
-        ({"notificationType": "Bounce"}, "critical"),
-        ({"notificationType": "Complaint"}, "critical"),
-        ({"notificationType": "Delivery"}, "engagement"),
     ],
 )
-def test_the_stacks_filter_policies_send_every_event_and_identity_notification_to_exactly_one_queue(
-    body: dict[str, str], queue: str
-) -> None:
+def test_the_stacks_filter_policies_send_every_event_to_exactly_one_queue(body: dict[str, str], queue: str) -> None:
     from infra.messaging import critical_filter_policy, engagement_filter_policy
 
     message = json.dumps({**body, "mail": {"messageId": "m"}})

@@ -104,3 +104,53 @@ def test_deployment_zip_contains_runtime_and_imports_cleanly(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert completed.stdout.startswith("ok")
+
+
+def _source_tree(root: Path) -> Path:
+    for name in ("chalice_app/app.py", "chalice_app/requirements.txt", "chalice_app/chalicelib/x.py"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(name)
+    for name in ("runtime/settings.py", "runtime/local/demo.py", "runtime/__pycache__/settings.cpython-311.pyc"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(name)
+    return root
+
+
+def test_the_source_hash_follows_what_the_package_is_built_from(tmp_path):
+    from runtime.packaging import source_hash
+
+    root = _source_tree(tmp_path)
+    before = source_hash(root)
+    (root / "runtime" / "local" / "demo.py").write_text("the local stack is not packaged")
+    (root / "runtime" / "__pycache__" / "settings.cpython-311.pyc").write_text("caches neither")
+    assert source_hash(root) == before
+    (root / "runtime" / "settings.py").write_text("changed")
+    assert source_hash(root) != before
+
+
+def test_ensure_package_builds_only_when_the_sources_changed(tmp_path, monkeypatch):
+    import runtime.packaging as packaging
+
+    root = _source_tree(tmp_path)
+    builds = []
+
+    def fake_package(stage, out, *, region="us-east-1", root=root):
+        out.mkdir(parents=True, exist_ok=True)
+        zip_path = out / "deployment.zip"
+        with zipfile.ZipFile(zip_path, "w") as archive:
+            archive.writestr("app.py", (root / "chalice_app" / "app.py").read_text())
+        builds.append(stage)
+        return {"zip": str(zip_path), "bytes": zip_path.stat().st_size, "files": 1}
+
+    monkeypatch.setattr(packaging, "package", fake_package)
+    first = packaging.ensure_package(root)
+    assert first["built"] is True and len(builds) == 1
+    again = packaging.ensure_package(root)
+    assert again["built"] is False and len(builds) == 1
+    assert again["code_sha256"] == first["code_sha256"]
+    (root / "chalice_app" / "app.py").write_text("new code")
+    rebuilt = packaging.ensure_package(root)
+    assert rebuilt["built"] is True and len(builds) == 2
+    assert rebuilt["code_sha256"] != first["code_sha256"]
+    (root / "out" / "lambda" / "deployment.zip").write_bytes(b"tampered")
+    assert packaging.ensure_package(root)["built"] is True  # a zip that is not the recorded one is rebuilt

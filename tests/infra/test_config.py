@@ -35,10 +35,10 @@ def test_only_the_six_required_keys_are_needed() -> None:
     assert cfg.is_home
     assert cfg.backup_region == ""
     assert cfg.mail_from == "bounce-us-east-1.example.org"
-    assert cfg.tracking_domain_name == "track-us-east-1.example.org"
+    assert cfg.tracking_domain_name == "track-dev-us-east-1.example.org"
     assert set(cfg.configuration_sets) == {"marketing", "transactional"}
     assert cfg.configuration_sets["marketing"].tracking and not cfg.configuration_sets["transactional"].tracking
-    assert not cfg.protect_tables
+    assert not cfg.protect_data
     assert {name: fn.timeout for name, fn in cfg.functions.items()} == {
         name: fn["timeout"] for name, fn in DEFAULT_FUNCTIONS.items()
     }
@@ -68,17 +68,33 @@ def test_each_missing_required_key_is_named(key: str) -> None:
         ({"dkimKeyLength": "RSA_4096_BIT"}, "sesame:dkimKeyLength"),
         ({"mailFromBehaviorOnMxFailure": "BOUNCE"}, "sesame:mailFromBehaviorOnMxFailure"),
         ({"trackingHttps": "maybe"}, "sesame:trackingHttps: Input should be a valid boolean"),
-        ({"webhookUrl": "http://example.org/hook"}, "sesame:webhookUrl: must be an https:// URL"),
+        ({"webhookUrl": "https://example.org/hook"}, "sesame:webhookUrl: removed: set sesame:webhook true"),
         ({"webhookMaxRetries": "10"}, "sesame:webhookMaxRetries: Input should be greater than or equal to 40"),
         ({"alarmEmail": "ops"}, "sesame:alarmEmail: must be an email address"),
-        ({"complaintRateAlarmThreshold": "5"}, "sesame:complaintRateAlarmThreshold: Input should be less than 1"),
+        ({"complaintRateAlarmThreshold": "0.001"}, "sesame:complaintRateAlarmThreshold: Input should be less than"),
+        ({"bounceRateAlarmThreshold": "0.05"}, "sesame:bounceRateAlarmThreshold: Input should be less than 0.05"),
         ({"configurationSets": "{}"}, "sesame:configurationSets: must declare at least one configuration set"),
         ({"configurationSets": '{"m": {"trackin": true}}'}, "sesame:configurationSets.m.trackin: unknown key"),
         ({"configurationSets": '{"Bad Name": {}}'}, "configuration set names must be lower-case"),
         ({"defaultConfigurationSet": "newsletters"}, "sesame:defaultConfigurationSet (newsletters) must be a key"),
         ({"functions": '{"sender": {"timeout": 901}}'}, "sesame:functions.sender.timeout"),
         ({"byodkimSelector": "s1"}, "sesame:byodkimSelector and sesame:byodkimPrivateKey must be set together"),
-        ({"multiRegionEndpoint": "true"}, "sesame:multiRegionEndpoint needs exactly two sesame:regions"),
+        ({"multiRegionEndpoint": "true"}, "sesame:multiRegionEndpoint: removed: the SES global endpoint is not used"),
+        ({"functions": '{"api_handler": {"timeout": 30}}'}, "sesame:functions: unknown function 'api_handler'"),
+        ({"functions": '{"api": {"timeout": 60}}'}, "api.timeout: at most 29 s, API Gateway stops waiting"),
+        ({"functions": '{"api": {"maxConcurrency": 5}}'}, "api.maxConcurrency: only the SQS consumers"),
+        ({"functions": '{"sender": {"maxConcurrency": 1}}'}, "sesame:functions.sender.maxConcurrency"),
+        ({"logRetentionDays": "31"}, "sesame:logRetentionDays: must be one of CloudWatch Logs' periods"),
+        (
+            {"configurationSets": '{"marketing": {"ipPool": "warm"}}'},
+            "sesame:configurationSets.marketing.ipPool (warm) must be a key of sesame:dedicatedIpPools",
+        ),
+        ({"warmupPool": "warm"}, "sesame:warmupPool (warm) must be a key of sesame:dedicatedIpPools"),
+        ({"dedicatedIpPools": '{"warm": {"scalingMode": "AUTO"}}'}, "sesame:dedicatedIpPools.warm.scalingMode"),
+        ({"domainOwner": "Prod!"}, "sesame:domainOwner: must be an environment name"),
+        ({"domainOwner": "prod", "adoptIdentity": "true"}, "belong to the stacks of environment prod"),
+        ({"adoptDmarc": "true"}, "sesame:adoptDmarc imports the existing _dmarc record"),
+        ({"dmarcRecord": "p=reject"}, "sesame:dmarcRecord: must be a whole DMARC record"),
         ({"archiveTransitionDays": "400", "archiveExpirationDays": "300"}, "sesame:archiveExpirationDays must be"),
         ({"apiKeyHashes": '["abc"]'}, "sesame:apiKeyHashes: each entry must be a sha256 hex digest"),
         ({"eventTtlDays": "0"}, "sesame:eventTtlDays: Input should be greater than or equal to 1"),
@@ -100,6 +116,39 @@ def test_invalid_values_are_rejected_naming_the_key(overrides: dict[str, str], m
     error = _error(**overrides)
     assert error.startswith("invalid stack config: ")
     assert message in error
+
+
+def test_every_bucket_name_fits_s3s_63_characters_for_the_longest_environment_and_region() -> None:
+    from infra.naming import Names
+
+    cfg = parse_config(
+        {
+            **REQUIRED,
+            "aws:region": "ap-southeast-2",
+            "sesame:regions": '["ap-southeast-2"]',
+            "sesame:homeRegion": "ap-southeast-2",
+            "sesame:environment": "a" * 16,
+        }
+    )
+    names = Names(cfg.environment, cfg.region)
+    assert len(names.archive_bucket("123456789012")) <= 63
+    assert len(names.campaign_bucket("123456789012")) <= 63
+
+
+def test_sender_concurrency_follows_the_configured_send_rate() -> None:
+    assert parse_config(REQUIRED).sender_concurrency == 10  # rate from SES at run time: the default cap
+    assert parse_config({**REQUIRED, "sesame:maxSendRate": "14"}).sender_concurrency == 2
+    assert parse_config({**REQUIRED, "sesame:maxSendRate": "500"}).sender_concurrency == 50
+    assert parse_config({**REQUIRED, "sesame:maxSendRate": "50000"}).sender_concurrency == 1000
+    pinned = {**REQUIRED, "sesame:maxSendRate": "500", "sesame:functions": '{"sender": {"maxConcurrency": 7}}'}
+    assert parse_config(pinned).sender_concurrency == 7
+
+
+def test_functions_given_keep_the_defaults_of_the_fields_not_given() -> None:
+    cfg = parse_config({**REQUIRED, "sesame:functions": '{"webhook": {"memory": 1024}}'})
+    assert cfg.functions["webhook"].memory == 1024
+    assert cfg.functions["webhook"].reserved_concurrency == DEFAULT_FUNCTIONS["webhook"]["reservedConcurrency"]
+    assert cfg.functions["webhook"].timeout == DEFAULT_FUNCTIONS["webhook"]["timeout"]
 
 
 def test_app_settings_in_the_shapes_the_runtime_uses_are_accepted() -> None:

@@ -12,6 +12,8 @@ from infra.policy.checks import CHECKS, Resource, run_all
 from infra.policy.pack import policies
 from tests.support.infra_stacks import HOME_STACK, SECOND_STACK, policy_resources, run_example
 
+VERIFICATION = "aws:ses/domainIdentityVerification:DomainIdentityVerification"
+
 
 def _mutate(resources: list[Resource], token: str, name: str, **props: Any) -> list[Resource]:
     out = []
@@ -38,7 +40,8 @@ def home() -> list[Resource]:
         (HOME_STACK, {}),
         (SECOND_STACK, {}),
         (HOME_STACK, {"hostedZoneId": ""}),
-        (HOME_STACK, {"webhookUrl": "https://hooks.example.com/ses", "archiveEnabled": "true"}),
+        (HOME_STACK, {"webhook": "true", "archiveEnabled": "true"}),
+        (HOME_STACK, {"hostedZoneId": "", "dnsRecordsReady": "true"}),
     ],
 )
 def test_declared_stacks_pass_every_check(stack: str, overrides: dict[str, str]) -> None:
@@ -144,3 +147,15 @@ def test_policy_pack_project_points_at_the_repository_venv() -> None:
     spec = yaml.safe_load((ROOT / "infra" / "policy" / "PulumiPolicy.yaml").read_text())
     assert spec["runtime"]["name"] == "python"
     assert (ROOT / "infra" / "policy" / spec["runtime"]["options"]["virtualenv"]).resolve() == ROOT / ".venv"
+
+
+def test_a_stack_that_neither_declares_nor_references_the_identity_is_reported(home: list[Resource]) -> None:
+    resources = _drop(_drop(home, "aws:sesv2/emailIdentity:EmailIdentity"), VERIFICATION)
+    assert "no SES domain identity declared or referenced" in CHECKS["ses-dkim-enabled"][1](resources)
+
+
+def test_dmarc_is_left_to_the_environment_that_owns_the_domain() -> None:
+    staging = policy_resources(run_example(HOME_STACK, environment="staging", domainOwner="prod"))
+    assert not [r for r in staging if r.type == "aws:sesv2/emailIdentity:EmailIdentity"]
+    assert CHECKS["ses-dmarc-present"][1](staging) == []
+    assert CHECKS["ses-dkim-enabled"][1](staging) == []

@@ -4,7 +4,6 @@ token, counts and key inputs per region."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -20,19 +19,31 @@ RECORD = "aws:route53/record:Record"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 CONFIG_SET = "aws:sesv2/configurationSet:ConfigurationSet"
 DESTINATION = "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination"
+FUNCTION = "aws:lambda/function:Function"
 
 COMMON_COUNTS = {
     "aws:acm/certificate:Certificate": 1,
     "aws:acm/certificateValidation:CertificateValidation": 1,
+    "aws:apigateway/deployment:Deployment": 1,
+    "aws:apigateway/restApi:RestApi": 1,
+    "aws:apigateway/stage:Stage": 1,
     "aws:cloudfront/distribution:Distribution": 1,
     "aws:cloudwatch/dashboard:Dashboard": 1,
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 7,
-    "aws:iam/role:Role": 1,
-    "aws:iam/rolePolicy:RolePolicy": 1,
+    "aws:cloudwatch/eventRule:EventRule": 1,
+    "aws:cloudwatch/eventTarget:EventTarget": 1,
+    "aws:cloudwatch/logGroup:LogGroup": 8,
+    # reputation 2, dead-letter queues 5, oldest message age 4, errors + throttles of 8 functions, API 5xx
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 28,
+    "aws:iam/role:Role": 8,
+    "aws:iam/rolePolicy:RolePolicy": 8,
+    "aws:lambda/eventSourceMapping:EventSourceMapping": 4,
+    "aws:lambda/function:Function": 8,
+    "aws:lambda/permission:Permission": 4,
     "aws:s3/bucket:Bucket": 1,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
+    "aws:ses/domainIdentityVerification:DomainIdentityVerification": 1,
     "aws:sesv2/configurationSet:ConfigurationSet": 2,
     "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination": 4,
     "aws:sesv2/emailIdentity:EmailIdentity": 1,
@@ -100,7 +111,8 @@ def test_one_component_per_concern(home: ProgramRun) -> None:
         "sesame:infra:GlobalTables",
         "sesame:infra:CampaignStorage",
         "sesame:infra:AppSecrets",
-        "sesame:infra:AppRole",
+        "sesame:infra:App",
+        "sesame:infra:FunctionRole",
         "sesame:infra:Alarms",
         "sesame:infra:Dashboard",
     }
@@ -245,7 +257,7 @@ def test_without_hosted_zone_no_route53_record_is_declared_and_the_records_are_e
     assert by_purpose[("TXT", "bounce-us-east-1.example.com")] == "v=spf1 include:amazonses.com ~all"
     assert by_purpose[("TXT", "_dmarc.example.com")].startswith("v=DMARC1; p=none;")
     distribution = run.of_type("aws:cloudfront/distribution:Distribution")[0].state["domainName"]
-    assert by_purpose[("CNAME", "track-us-east-1.example.com")] == distribution
+    assert by_purpose[("CNAME", "track-prod-us-east-1.example.com")] == distribution
     validation = run.of_type("aws:acm/certificate:Certificate")[0].state["domainValidationOptions"][0]
     assert by_purpose[("CNAME", validation["resourceRecordName"].rstrip("."))] == validation[
         "resourceRecordValue"
@@ -263,21 +275,21 @@ def test_zone_managed_stacks_export_no_manual_records(home: ProgramRun) -> None:
 
 def test_https_tracking_domain_uses_cloudfront_in_front_of_the_regional_awstrack_origin(second: ProgramRun) -> None:
     cert = second.of_type("aws:acm/certificate:Certificate")[0].inputs
-    assert cert["domainName"] == "track-eu-west-1.example.com"
+    assert cert["domainName"] == "track-prod-eu-west-1.example.com"
     assert cert["validationMethod"] == "DNS"
     dist = second.of_type("aws:cloudfront/distribution:Distribution")[0].inputs
-    assert dist["aliases"] == ["track-eu-west-1.example.com"]
+    assert dist["aliases"] == ["track-prod-eu-west-1.example.com"]
     assert dist["origins"][0]["domainName"] == "r.eu-west-1.awstrack.me"
     behavior = dist["defaultCacheBehavior"]
     assert behavior["forwardedValues"]["headers"] == ["Host"]
     assert behavior["viewerProtocolPolicy"] == "redirect-to-https"
     assert dist["viewerCertificate"]["acmCertificateArn"].startswith("arn:aws:acm:us-east-1:")
-    aliases = [r.inputs for r in second.of_type(RECORD) if r.inputs["name"] == "track-eu-west-1.example.com"]
+    aliases = [r.inputs for r in second.of_type(RECORD) if r.inputs["name"] == "track-prod-eu-west-1.example.com"]
     assert sorted(a["type"] for a in aliases) == ["A", "AAAA"]
     assert all(a["aliases"][0]["zoneId"] == "Z2FDTNDATAQYW2" for a in aliases)
     marketing = second.named(CONFIG_SET, "config-set-marketing").inputs
     assert marketing["trackingOptions"] == {
-        "customRedirectDomain": "track-eu-west-1.example.com",
+        "customRedirectDomain": "track-prod-eu-west-1.example.com",
         "httpsPolicy": "REQUIRE",
     }
 
@@ -286,7 +298,7 @@ def test_http_tracking_mode_is_a_plain_cname_to_awstrack() -> None:
     run = run_example(SECOND_STACK, trackingHttps="false")
     assert run.of_type("aws:cloudfront/distribution:Distribution") == []
     assert run.of_type("aws:acm/certificate:Certificate") == []
-    assert ("track-eu-west-1.example.com", "CNAME", ["r.eu-west-1.awstrack.me"]) in _records(run)
+    assert ("track-prod-eu-west-1.example.com", "CNAME", ["r.eu-west-1.awstrack.me"]) in _records(run)
     marketing = run.named(CONFIG_SET, "config-set-marketing").inputs
     assert marketing["trackingOptions"]["httpsPolicy"] == "OPTIONAL"
 
@@ -344,10 +356,22 @@ def test_configuration_set_options_come_from_config() -> None:
         "bulk": {"tracking": True, "ipPool": "warmup", "vdmEngagementMetrics": True, "maxDeliverySeconds": 3600},
         "alerts": {},
     }
-    run = run_example(SECOND_STACK, configurationSets=json.dumps(sets), defaultConfigurationSet="alerts")
+    run = run_example(
+        SECOND_STACK,
+        configurationSets=json.dumps(sets),
+        defaultConfigurationSet="alerts",
+        dedicatedIpPools='{"warmup": {"scalingMode": "MANAGED"}}',
+    )
     bulk = run.named(CONFIG_SET, "config-set-bulk").inputs
     assert bulk["configurationSetName"] == "sesame-prod-bulk"
-    assert bulk["deliveryOptions"] == {"tlsPolicy": "REQUIRE", "sendingPoolName": "warmup", "maxDeliverySeconds": 3600}
+    # the pool is created by the stack (environment in its name), so the set never names a missing pool
+    (pool,) = run.of_type("aws:sesv2/dedicatedIpPool:DedicatedIpPool")
+    assert pool.inputs == {"poolName": "sesame-prod-warmup", "scalingMode": "MANAGED"}
+    assert bulk["deliveryOptions"] == {
+        "tlsPolicy": "REQUIRE",
+        "sendingPoolName": "sesame-prod-warmup",
+        "maxDeliverySeconds": 3600,
+    }
     assert bulk["vdmOptions"] == {"dashboardOptions": {"engagementMetrics": "ENABLED"}}
     env = run.outputs["environmentVariables"]
     assert json.loads(env["SESAME_CONFIGURATION_SETS"]) == {"bulk": "sesame-prod-bulk", "alerts": "sesame-prod-alerts"}
@@ -387,16 +411,15 @@ def test_every_queue_has_a_dlq_with_max_receive_count_3_and_sse(stack: str) -> N
 
 
 def test_queue_visibility_timeouts_exceed_their_consumers_timeouts(home: ProgramRun) -> None:
-    functions = home.outputs["lambdaFunctions"]
+    timeouts = {f.inputs["name"]: f.inputs["timeout"] for f in home.of_type(FUNCTION)}
     visibility = {q.inputs["name"]: q.inputs["visibilityTimeoutSeconds"] for q in home.of_type(QUEUE)}
     for queue, fn in (
-        ("sesame-prod-send", "sender"),
-        ("sesame-prod-critical", "critical_events"),
-        ("sesame-prod-engagement", "engagement_events"),
-        ("sesame-prod-forward", "forward_events"),
+        ("sesame-prod-send", "sesame-prod-sender"),
+        ("sesame-prod-critical", "sesame-prod-critical-events"),
+        ("sesame-prod-engagement", "sesame-prod-engagement-events"),
+        ("sesame-prod-forward", "sesame-prod-forward-events"),
     ):
-        assert visibility[queue] > functions[fn]["lambda_timeout"]
-    assert visibility["sesame-prod-send"] == 6 * functions["sender"]["lambda_timeout"]
+        assert visibility[queue] == 6 * timeouts[fn]
 
 
 def test_sqs_subscriptions_filter_on_event_type_in_the_body_and_keep_the_envelope(second: ProgramRun) -> None:
@@ -410,11 +433,19 @@ def test_sqs_subscriptions_filter_on_event_type_in_the_body_and_keep_the_envelop
         assert sub["filterPolicyScope"] == "MessageBody"
     critical_types = ["Bounce", "Complaint", "Reject", "Subscription", "Rendering Failure"]
     critical = json.loads(subs["critical-subscription"]["filterPolicy"])
-    assert critical == {"$or": [{"eventType": critical_types}, {"notificationType": ["Bounce", "Complaint"]}]}
+    assert critical == {"eventType": critical_types}
     engagement = json.loads(subs["engagement-subscription"]["filterPolicy"])
-    assert engagement == {
-        "$or": [{"eventType": [{"anything-but": critical_types}]}, {"notificationType": ["Delivery"]}]
-    }
+    assert engagement == {"eventType": [{"anything-but": critical_types}]}
+
+
+def test_no_filter_branch_waits_for_messages_the_topic_policy_refuses(second: ProgramRun) -> None:
+    # SES identity notifications (``notificationType``) would come from an identity, and the topic admits only the
+    # stack's configuration sets (event publishing, always with ``eventType``): a branch for them never matches
+    (statement,) = json.loads(second.of_type("aws:sns/topicPolicy:TopicPolicy")[0].inputs["policy"])["Statement"]
+    assert all(":configuration-set/" in arn for arn in statement["Condition"]["ArnLike"]["AWS:SourceArn"])
+    for sub in second.of_type(SUBSCRIPTION):
+        if sub.inputs["protocol"] == "sqs":
+            assert "notificationType" not in sub.inputs["filterPolicy"]
 
 
 def test_queue_policies_admit_only_the_event_topic(second: ProgramRun) -> None:
@@ -429,52 +460,134 @@ def test_queue_policies_admit_only_the_event_topic(second: ProgramRun) -> None:
         assert statement["Resource"].split(":")[-1] in p.inputs["queueUrl"]
 
 
-def test_webhook_subscription_has_a_retry_policy_and_its_own_dlq() -> None:
-    url = "https://abc.execute-api.us-east-1.amazonaws.com/api/webhooks/ses"
-    run = run_example(HOME_STACK, webhookUrl=url)
-    (sub,) = [s.inputs for s in run.of_type(SUBSCRIPTION) if s.inputs["protocol"] == "https"]
-    assert sub["endpoint"] == url
-    assert sub["rawMessageDelivery"] is False
-    assert json.loads(sub["deliveryPolicy"])["healthyRetryPolicy"]["numRetries"] == 50
-    assert json.loads(sub["redrivePolicy"]) == {
+def test_webhook_subscription_targets_the_stacks_own_api_with_a_retry_policy_and_its_own_dlq() -> None:
+    run = run_example(HOME_STACK, webhook="true")
+    (sub,) = [s for s in run.of_type(SUBSCRIPTION) if s.inputs["protocol"] == "https"]
+    url = f"https://{run.outputs['apiId']}.execute-api.us-east-1.amazonaws.com/api/webhooks/ses"
+    assert sub.inputs["endpoint"] == url == run.outputs["webhookUrl"]
+    assert sub.inputs["rawMessageDelivery"] is False
+    assert sub.inputs["endpointAutoConfirms"] is True  # the app confirms; the run waits for it
+    assert json.loads(sub.inputs["deliveryPolicy"])["healthyRetryPolicy"]["numRetries"] == 50
+    assert json.loads(sub.inputs["redrivePolicy"]) == {
         "deadLetterTargetArn": f"arn:aws:sqs:us-east-1:{MOCK_ACCOUNT_ID}:sesame-prod-webhook-dlq"
     }
+    # subscribed only once the API serves the route: stage deployed, function and permission in place
+    for token, name in (
+        ("aws:apigateway/stage:Stage", "api-stage"),
+        (FUNCTION, "webhook-function"),
+        ("aws:lambda/permission:Permission", "webhook-api-permission"),
+    ):
+        assert run.depends_on(sub, run.named(token, name)), name
 
 
 # -- IAM, alarms, secrets, failover, archive ---------------------------------------------------------------------
 
 
-def test_app_role_is_least_privilege(second: ProgramRun) -> None:
-    role = second.of_type("aws:iam/role:Role")[0].inputs
-    trust = json.loads(role["assumeRolePolicy"])
-    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
-    statements = {
-        s["Sid"]: s
-        for s in json.loads(second.of_type("aws:iam/rolePolicy:RolePolicy")[0].inputs["policy"])["Statement"]
+def _policy(run: ProgramRun, function: str) -> dict[str, dict]:
+    doc = json.loads(run.named("aws:iam/rolePolicy:RolePolicy", f"{function}-policy").inputs["policy"])
+    return {statement["Sid"]: statement for statement in doc["Statement"]}
+
+
+def _actions(statements: dict[str, dict]) -> set[str]:
+    return {action for statement in statements.values() for action in statement["Action"]}
+
+
+def _table_arn(region: str, table: str) -> str:
+    return f"arn:aws:dynamodb:{region}:{MOCK_ACCOUNT_ID}:table/sesame-prod-{table}"
+
+
+def test_every_function_runs_with_its_own_role(second: ProgramRun) -> None:
+    roles = {r.name: r.inputs for r in second.of_type("aws:iam/role:Role")}
+    functions = {f.name.removesuffix("-function"): f.inputs for f in second.of_type(FUNCTION)}
+    assert set(functions) == {
+        "api",
+        "webhook",
+        "unsubscribe",
+        "sender",
+        "critical_events",
+        "engagement_events",
+        "forward_events",
+        "check_for_campaign",
     }
-    ses = statements["SendAsTheDomainThroughTheseConfigurationSets"]
+    for fn, inputs in functions.items():
+        role = roles[f"{fn}-role"]
+        assert inputs["role"] == f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/{role['name']}"
+        assert role["name"] == f"sesame-prod-eu-west-1-{fn.replace('_', '-')}"
+        trust = json.loads(role["assumeRolePolicy"])
+        assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert len({f["role"] for f in functions.values()}) == len(functions)
+
+
+@pytest.mark.parametrize("function", ["webhook", "unsubscribe"])
+def test_public_handlers_can_neither_send_email_nor_write_every_table(second: ProgramRun, function: str) -> None:
+    statements = _policy(second, function)
+    actions = _actions(statements)
+    assert not {a for a in actions if a.startswith("ses:")}
+    assert not {a for a in actions if a.startswith(("s3:", "sqs:Receive", "sqs:Delete"))}
+    tables = {arn for st in statements.values() if st["Sid"].startswith("Table") for arn in st["Resource"]}
+    assert _table_arn("eu-west-1", "control") not in tables
+    assert all(r != "*" for st in statements.values() for r in st["Resource"])
+
+
+def test_unsubscribe_writes_only_the_suppression_and_the_campaign_counter(second: ProgramRun) -> None:
+    statements = _policy(second, "unsubscribe")
+    assert statements["TableSuppressions"]["Action"] == ["dynamodb:PutItem"]
+    assert statements["TableCampaigns"]["Action"] == ["dynamodb:UpdateItem"]
+    assert {sid for sid in statements if sid.startswith("Table")} == {"TableSuppressions", "TableCampaigns"}
+    assert [arn.rsplit(":", 1)[1] for arn in statements["SendToQueues"]["Resource"]] == ["sesame-prod-forward"]
+
+
+def test_only_the_sender_sends_email_as_the_domain_through_these_configuration_sets(second: ProgramRun) -> None:
+    senders = [f.name.removesuffix("-function") for f in second.of_type(FUNCTION)]
+    assert [fn for fn in senders if "ses:SendEmail" in _actions(_policy(second, fn))] == ["sender"]
+    ses = _policy(second, "sender")["SendAsTheDomainThroughTheseConfigurationSets"]
     assert ses["Condition"] == {"StringLike": {"ses:FromAddress": "*@example.com"}}
+    assert set(ses["Action"]) == {"ses:SendEmail", "ses:SendBulkEmail"}
     for region in ("us-east-1", "eu-west-1"):  # failover sends through the other region
         assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:identity/example.com" in ses["Resource"]
         assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:configuration-set/sesame-prod-marketing" in ses["Resource"]
         # SendEmail/SendBulkEmail with ListManagementOptions are also authorised against the contact list
         assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:contact-list/*" in ses["Resource"]
     assert not any(r.endswith(":identity/*") or r == "*" for r in ses["Resource"])
-    tables = statements["Tables"]["Resource"]
-    for spec in TABLES:
-        arn = f"arn:aws:dynamodb:eu-west-1:{MOCK_ACCOUNT_ID}:table/{spec.physical_name('prod')}"
-        assert arn in tables and f"{arn}/index/*" in tables
-    assert len(tables) == 2 * len(TABLES)
-    consumed = statements["ConsumeQueues"]["Resource"]
-    assert all(arn.startswith(f"arn:aws:sqs:eu-west-1:{MOCK_ACCOUNT_ID}:sesame-prod-") for arn in consumed)
-    produced = statements["ProduceQueues"]["Resource"]
-    assert sorted(arn.rsplit(":", 1)[1] for arn in produced) == [
-        "sesame-prod-engagement",
-        "sesame-prod-forward",
-        "sesame-prod-forward-dlq",
-        "sesame-prod-send",
-    ]
-    assert statements["ConfirmEventSubscription"]["Resource"].endswith(":sesame-prod-ses-events")
+
+
+def test_each_consumer_reads_only_its_own_queue(second: ProgramRun) -> None:
+    for fn, queue in (
+        ("sender", "send"),
+        ("critical_events", "critical"),
+        ("engagement_events", "engagement"),
+        ("forward_events", "forward"),
+    ):
+        consume = _policy(second, fn)["ConsumeQueue"]
+        assert consume["Resource"] == f"arn:aws:sqs:eu-west-1:{MOCK_ACCOUNT_ID}:sesame-prod-{queue}"
+        assert set(consume["Action"]) == {
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+        }
+    for fn in ("api", "webhook", "unsubscribe", "check_for_campaign"):
+        assert "ConsumeQueue" not in _policy(second, fn)
+
+
+def test_permissions_nothing_calls_are_gone(second: ProgramRun) -> None:
+    every = set().union(
+        *(_actions(_policy(second, f.name.removesuffix("-function"))) for f in second.of_type(FUNCTION))
+    )
+    # (ses:GetEmailTemplate is called: a campaign template that already exists is read back, never updated)
+    for unused in ("dynamodb:DescribeTable", "ses:UpdateEmailTemplate", "sqs:GetQueueUrl", "logs:CreateLogGroup"):
+        assert unused not in every
+    wildcard = {
+        (f.name, st["Sid"])
+        for f in second.of_type(FUNCTION)
+        for st in _policy(second, f.name.removesuffix("-function")).values()
+        if st["Resource"] == "*"
+    }
+    assert wildcard == {("sender-function", "ReadSendingQuota")}
+
+
+def test_api_role_manages_templates_and_payloads_but_sends_nothing(second: ProgramRun) -> None:
+    statements = _policy(second, "api")
     templates = statements["ManageCampaignTemplates"]
     # campaigns create their templates, never update one: environments sharing an account cannot overwrite each
     # other's campaign content, and the role may only touch its own environment's template names
@@ -482,46 +595,66 @@ def test_app_role_is_least_privilege(second: ProgramRun) -> None:
     assert sorted(templates["Resource"]) == [
         f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:template/sesame-prod-*" for region in ("eu-west-1", "us-east-1")
     ]
-    wildcard = [s["Sid"] for s in statements.values() if s["Resource"] == "*"]
-    assert wildcard == ["ReadSendingQuota"]
+    assert statements["CampaignPayloads"]["Resource"] == (
+        f"arn:aws:s3:::sesame-prod-eu-west-1-campaigns-{MOCK_ACCOUNT_ID}/*"
+    )
+    assert [arn.rsplit(":", 1)[1] for arn in statements["SendToQueues"]["Resource"]] == ["sesame-prod-send"]
+    assert "SendAsTheDomainThroughTheseConfigurationSets" not in statements
+    assert _table_arn("eu-west-1", "control") not in str(statements)
 
 
-def test_app_role_may_log_from_the_api_handler_and_every_other_function(second: ProgramRun) -> None:
+def test_each_role_writes_only_its_own_log_group(second: ProgramRun) -> None:
     from fnmatch import fnmatchcase
 
-    (logs,) = [
-        s
-        for s in json.loads(second.of_type("aws:iam/rolePolicy:RolePolicy")[0].inputs["policy"])["Statement"]
-        if s["Sid"] == "Logs"
-    ]
     prefix = f"arn:aws:logs:eu-west-1:{MOCK_ACCOUNT_ID}:log-group:/aws/lambda/"
-    # Chalice: the REST API handler is <app>-<stage>, the others <app>-<stage>-<function>
-    for function in (
-        "sesame-prod-eu-west-1",
-        "sesame-prod-eu-west-1-sender",
-        "sesame-prod-eu-west-1-check_for_campaign",
-    ):
-        group = prefix + function
-        assert any(fnmatchcase(group, r) for r in logs["Resource"]), group
+    for function in second.of_type(FUNCTION):
+        logical = function.name.removesuffix("-function")
+        logs = _policy(second, logical)["OwnLogGroup"]
+        group = prefix + function.inputs["name"]
         assert any(fnmatchcase(f"{group}:log-stream:2026/11/22/[$LATEST]abc", r) for r in logs["Resource"]), group
-    assert not any(fnmatchcase(prefix + "sesame-prod-us-east-1", r) for r in logs["Resource"])
-    assert not any(fnmatchcase(prefix + "other-function", r) for r in logs["Resource"])
+        assert not any(fnmatchcase(prefix + "sesame-prod-other", r) for r in logs["Resource"])
+        assert not any(fnmatchcase(group.replace("eu-west-1", "us-east-1"), r) for r in logs["Resource"])
 
 
-def test_alarms_cover_reputation_thresholds_and_every_dlq(home: ProgramRun) -> None:
+def test_alarms_warn_below_ses_review_levels_and_cover_every_dlq(home: ProgramRun) -> None:
     alarms = {
         a.inputs["metricName"] + ":" + a.inputs.get("dimensions", {}).get("QueueName", ""): a.inputs
         for a in home.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs["namespace"] in ("AWS/SES", "AWS/SQS")
     }
-    assert alarms["Reputation.BounceRate:"]["threshold"] == 0.05
-    assert alarms["Reputation.ComplaintRate:"]["threshold"] == 0.001
+    # SES puts an account under review at a 5 % bounce rate and a 0.1 % complaint rate
+    assert alarms["Reputation.BounceRate:"]["threshold"] == 0.02
+    assert alarms["Reputation.ComplaintRate:"]["threshold"] == 0.0005
     assert alarms["Reputation.ComplaintRate:"]["comparisonOperator"] == "GreaterThanOrEqualToThreshold"
     dlqs = {k.split(":", 1)[1] for k in alarms if k.startswith("ApproximateNumberOfMessagesVisible")}
     assert dlqs == {f"{n}-dlq" for n in QUEUE_NAMES} | {"sesame-prod-webhook-dlq"}
+    aged = {k.split(":", 1)[1]: a["threshold"] for k, a in alarms.items() if k.startswith("ApproximateAge")}
+    assert aged == {
+        "sesame-prod-critical": 900,
+        "sesame-prod-engagement": 900,
+        "sesame-prod-send": 3600,
+        "sesame-prod-forward": 3600,
+    }
     alarm_topic = f"arn:aws:sns:us-east-1:{MOCK_ACCOUNT_ID}:sesame-prod-alarms"
     assert all(a["alarmActions"] == [alarm_topic] for a in alarms.values())
     email = [s.inputs for s in home.of_type(SUBSCRIPTION) if s.inputs["protocol"] == "email"]
     assert email == [{"topic": alarm_topic, "protocol": "email", "endpoint": "ops@example.com"}]
+
+
+def test_every_function_has_error_and_throttle_alarms_and_the_api_a_5xx_alarm(home: ProgramRun) -> None:
+    alarms = [a.inputs for a in home.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")]
+    lambda_alarms = {
+        (a["dimensions"]["FunctionName"], a["metricName"]): a for a in alarms if a["namespace"] == "AWS/Lambda"
+    }
+    functions = [f.inputs["name"] for f in home.of_type(FUNCTION)]
+    assert set(lambda_alarms) == {(f, m) for f in functions for m in ("Errors", "Throttles")}
+    assert lambda_alarms[("sesame-prod-webhook", "Errors")]["evaluationPeriods"] == 1
+    # a consumer's transient failure is retried by SQS: only errors in three periods in a row are an incident
+    assert lambda_alarms[("sesame-prod-sender", "Errors")]["evaluationPeriods"] == 3
+    (api,) = [a for a in alarms if a["namespace"] == "AWS/ApiGateway"]
+    assert api["metricName"] == "5XXError"
+    assert api["dimensions"] == {"ApiName": "sesame-prod", "Stage": "api"}
+    assert all(a["treatMissingData"] == "notBreaching" for a in alarms)
 
 
 def test_app_secrets_parameter_holds_the_settings_document(home: ProgramRun) -> None:
@@ -580,14 +713,12 @@ def test_configured_secrets_are_used_as_given_and_no_stack_reference_is_needed()
     }
 
 
-def test_multi_region_endpoint_is_declared_once_by_the_home_stack() -> None:
-    home = run_example(HOME_STACK, multiRegionEndpoint="true")
-    second = run_example(SECOND_STACK, multiRegionEndpoint="true")
-    (endpoint,) = home.of_type("aws:sesv2/multiRegionEndpoint:MultiRegionEndpoint")
-    assert endpoint.inputs["endpointName"] == "sesame-prod"
-    assert endpoint.inputs["details"] == {"routesDetails": {"region": "eu-west-1"}}
-    assert home.outputs["multiRegionEndpointId"]
-    assert second.of_type("aws:sesv2/multiRegionEndpoint:MultiRegionEndpoint") == []
+def test_no_ses_global_endpoint_is_declared_failover_is_client_side(home: ProgramRun, second: ProgramRun) -> None:
+    # the global endpoint needs SigV4a (awscrt in the package) and hides which region sent, which the sender's
+    # per-region pacing and quotas rely on; the sender fails over to the backup region itself
+    for run in (home, second):
+        assert not [r for r in run.resources if "multiRegionEndpoint" in r.type]
+        assert not [k for k in run.outputs["environmentVariables"] if "ENDPOINT" in k]
 
 
 def test_failover_outputs_point_each_region_at_the_other(home: ProgramRun, second: ProgramRun) -> None:
@@ -605,7 +736,7 @@ def test_event_archive_delivers_every_event_to_an_encrypted_bucket_with_lifecycl
     (stream,) = run.of_type("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")
     assert stream.inputs["destination"] == "extended_s3"
     assert stream.inputs["extendedS3Configuration"]["bucketArn"] == (
-        f"arn:aws:s3:::sesame-prod-us-east-1-event-archive-{MOCK_ACCOUNT_ID}"
+        f"arn:aws:s3:::sesame-prod-us-east-1-archive-{MOCK_ACCOUNT_ID}"
     )
     archive = [d.inputs for d in run.of_type(DESTINATION) if d.inputs["eventDestinationName"] == "archive"]
     assert len(archive) == 2
@@ -653,7 +784,12 @@ def test_environment_variables_build_the_runtime_settings(stack: str) -> None:
     assert settings.configuration_set_name("marketing") == "sesame-prod-marketing"
     assert settings.sns_allowed_topic_arns == (f"arn:aws:sns:{region}:{MOCK_ACCOUNT_ID}:sesame-prod-ses-events",)
     assert env["SESAME_SECRETS_PARAMETER"] == "/sesame/prod/app-secrets"
-    assert run.outputs["iamRoleArn"] == f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/sesame-prod-{region}-app"
+    assert (
+        env["SESAME_UNSUBSCRIBE_BASE_URL"] == f"https://{run.outputs['apiId']}.execute-api.{region}.amazonaws.com/api"
+    )
+    assert run.outputs["functionRoles"]["sender"] == f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/sesame-prod-{region}-sender"
+    for function in run.of_type(FUNCTION):  # every function gets the whole environment
+        assert function.inputs["environment"]["variables"] == {"SESAME_LOG_LEVEL": "INFO", **env}
 
 
 #: Settings the stage does not carry as env vars: secrets come from the SSM document, SNS_CERT_DIR is offline-only.
@@ -684,6 +820,7 @@ def test_stage_environment_sets_every_runtime_setting_from_config() -> None:
         forwardUrl="https://hooks.example.net/ses",
         warmupStart="2026-11-01",
         warmupPool="warm",
+        dedicatedIpPools='{"warm": {}}',
         configurationSets='{"marketing": {"tracking": true}, "transactional": {"ipPool": "warm"}}',
     )
     settings = Settings.from_env(run.outputs["environmentVariables"])
@@ -706,45 +843,36 @@ def test_pulumi_entry_exports_what_the_program_returns(second: ProgramRun) -> No
 
 
 CREDENTIAL_URL = "https://user:p4ss@hooks.example.net/ses?key=k3y"
-WEBHOOK_WITH_AUTH = "https://sns:w3bh00k@api.example.net/webhooks/ses"
 
 
-def _https_subscription(run: ProgramRun) -> Any:
-    (subscription,) = [s for s in run.of_type(SUBSCRIPTION) if s.inputs["protocol"] == "https"]
-    return subscription
+def _function_environments(run: ProgramRun) -> str:
+    return json.dumps([f.inputs.get("environment") for f in run.of_type(FUNCTION)])
 
 
-def test_urls_carrying_credentials_are_secrets_never_exported_in_plain_text() -> None:
-    run = run_example(SECOND_STACK, forwardUrl=CREDENTIAL_URL, webhookUrl=WEBHOOK_WITH_AUTH)
+def test_a_forward_url_carrying_credentials_is_a_secret_never_exported_in_plain_text() -> None:
+    run = run_example(SECOND_STACK, forwardUrl=CREDENTIAL_URL)
     env = run.outputs["environmentVariables"]
-    assert "SESAME_FORWARD_URL" not in env  # not in the stack outputs, the Chalice stage or the Lambda env
-    assert not any(secret in json.dumps(run.outputs) for secret in ("p4ss", "k3y", "w3bh00k"))
+    assert "SESAME_FORWARD_URL" not in env  # not in the stack outputs nor any function's environment
+    assert not any(secret in json.dumps(run.outputs) for secret in ("p4ss", "k3y"))
+    assert not any(secret in _function_environments(run) for secret in ("p4ss", "k3y"))
     doc = json.loads(run.of_type("aws:ssm/parameter:Parameter")[0].inputs["value"])
     assert doc["forward_url"] == CREDENTIAL_URL  # in the SSM SecureString instead
     assert Settings.from_env(env, secrets_loader=lambda name: doc).forward_url == CREDENTIAL_URL
-    subscription = _https_subscription(run)
-    assert subscription.inputs["endpoint"] == WEBHOOK_WITH_AUTH and "endpoint" in subscription.secret_inputs
 
 
-def test_urls_set_with_pulumi_config_set_secret_are_secrets_too() -> None:
+def test_a_forward_url_set_with_pulumi_config_set_secret_is_a_secret_too() -> None:
     from infra.mockrun import run_program
     from tests.support.infra_stacks import example_config
 
-    config = {
-        **example_config(SECOND_STACK),
-        "sesame:forwardUrl": "https://hooks.example.net/T000/B000/abcdef",  # a token in the path: not detectable
-        "sesame:webhookUrl": "https://api.example.net/webhooks/ses",
-    }
-    run = run_program(config, stack=SECOND_STACK, secret_keys=["sesame:forwardUrl", "sesame:webhookUrl"])
+    url = "https://hooks.example.net/T000/B000/abcdef"  # a token in the path: only --secret tells
+    config = {**example_config(SECOND_STACK), "sesame:forwardUrl": url}
+    run = run_program(config, stack=SECOND_STACK, secret_keys=["sesame:forwardUrl"])
     assert "SESAME_FORWARD_URL" not in run.outputs["environmentVariables"]
-    assert "abcdef" not in json.dumps(run.outputs)
-    doc = json.loads(run.of_type("aws:ssm/parameter:Parameter")[0].inputs["value"])
-    assert doc["forward_url"] == "https://hooks.example.net/T000/B000/abcdef"
-    assert "endpoint" in _https_subscription(run).secret_inputs
+    assert "abcdef" not in json.dumps(run.outputs) and "abcdef" not in _function_environments(run)
+    assert json.loads(run.of_type("aws:ssm/parameter:Parameter")[0].inputs["value"])["forward_url"] == url
 
 
-def test_plain_urls_stay_plain_configuration() -> None:
-    run = run_example(SECOND_STACK, forwardUrl="https://hooks.example.net/ses", webhookUrl="https://api.example.net/w")
+def test_a_plain_forward_url_stays_plain_configuration() -> None:
+    run = run_example(SECOND_STACK, forwardUrl="https://hooks.example.net/ses")
     assert run.outputs["environmentVariables"]["SESAME_FORWARD_URL"] == "https://hooks.example.net/ses"
     assert "forward_url" not in json.loads(run.of_type("aws:ssm/parameter:Parameter")[0].inputs["value"])
-    assert "endpoint" not in _https_subscription(run).secret_inputs
