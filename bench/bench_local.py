@@ -71,7 +71,7 @@ def lambda_zip_mb() -> float:
         out = Path(tmp) / "out"
         if (REPO / "runtime" / "packaging.py").exists():
             subprocess.run(
-                [sys.executable, "-m", "runtime.packaging", "--stage", "dev-local", "--out", str(out)],
+                [sys.executable, "-m", "runtime.packaging", "--out", str(out), "--force"],
                 cwd=REPO,
                 env=env,
                 check=True,

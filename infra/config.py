@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from email.utils import parseaddr
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import pulumi
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -151,8 +152,38 @@ SENDER_RECIPIENTS_PER_SECOND = 10
 #: The sender's concurrency cap when sesame:maxSendRate is unset (the rate comes from SES GetAccount at run time).
 DEFAULT_SENDER_CONCURRENCY = 10
 
+
+def url_carries_credentials(url: str) -> bool:
+    """True for a URL with user info or a query string (where basic-auth credentials and API keys travel)."""
+    parts = urlsplit(url)
+    return bool(parts.username or parts.password or parts.query)
+
+
+def is_secret_url(key: str, url: str) -> bool:
+    """Whether the URL of config key ``key`` (``forwardUrl``) must be handled as a secret, kept out of every
+    plain-text output: it carries credentials (``user:password@``, a query string), or it was set with
+    ``pulumi config set --secret`` (a token in the path cannot be told apart)."""
+    if not url:
+        return False
+    if url_carries_credentials(url):
+        return True
+    try:
+        from pulumi.runtime.config import is_config_secret
+
+        return bool(is_config_secret(f"{NAMESPACE}:{key}"))
+    except (ImportError, LookupError):  # pragma: no cover - outside a Pulumi program run
+        return False
+
+
 #: Config keys whose values are secrets (``pulumi config set --secret``); never exported in plain text.
-SECRET_KEYS = ("byodkimPrivateKey", "unsubscribeSecrets", "paginationSecret", "forwardSecret", "apiKeyHashes")
+SECRET_KEYS = (
+    "byodkimPrivateKey",
+    "unsubscribeSecrets",
+    "paginationSecret",
+    "forwardSecret",
+    "redriveSecret",
+    "apiKeyHashes",
+)
 
 
 class StackConfig(BaseModel):
@@ -246,6 +277,7 @@ class StackConfig(BaseModel):
     unsubscribe_secrets: tuple[str, ...] = Field(default=(), alias="unsubscribeSecrets", repr=False)
     pagination_secret: str = Field(default="", alias="paginationSecret", repr=False)
     forward_secret: str = Field(default="", alias="forwardSecret", repr=False)
+    redrive_secret: str = Field(default="", alias="redriveSecret", repr=False)
     api_key_hashes: tuple[str, ...] = Field(default=(), alias="apiKeyHashes", repr=False)
     home_stack: str = Field(default="", alias="homeStack")
 

@@ -48,8 +48,11 @@ LAMBDA_TRUST = {
 }
 
 SES_SEND_ACTIONS = ["ses:SendEmail", "ses:SendBulkEmail"]
-# campaign submission creates or updates the campaign's SES templates in the primary and the backup region
-SES_TEMPLATE_ACTIONS = ["ses:CreateEmailTemplate", "ses:UpdateEmailTemplate"]
+# campaign submission creates the campaign's SES templates in the primary and the backup region, never updates one
+# (a template that exists is read back, to tell a retry of our own create from someone else's), and only under the
+# environment's own prefix sesame-<env>- (runtime.sender.campaign.template_prefix): environments sharing an account
+# cannot touch each other's campaign content
+SES_TEMPLATE_ACTIONS = ["ses:CreateEmailTemplate", "ses:GetEmailTemplate"]
 #: the event source mapping polls with the function's role; the consumers also extend visibility and delete
 SQS_CONSUME_ACTIONS = [
     "sqs:ReceiveMessage",
@@ -228,7 +231,9 @@ def function_policy(function: str, cfg: StackConfig, names: Names, arns: StackAr
                 "Sid": "ManageCampaignTemplates",
                 "Effect": "Allow",
                 "Action": SES_TEMPLATE_ACTIONS,
-                "Resource": [_ses_arn(region, arns.account_id, "template/*") for region in cfg.regions],
+                "Resource": [
+                    _ses_arn(region, arns.account_id, f"template/sesame-{cfg.environment}-*") for region in cfg.regions
+                ],
             }
         )
     if access.sends_email:
@@ -239,6 +244,8 @@ def function_policy(function: str, cfg: StackConfig, names: Names, arns: StackAr
                 ses_resources.append(
                     _ses_arn(region, arns.account_id, f"configuration-set/{names.configuration_set(logical)}")
                 )
+            # sending may name any template (a producer's TemplateName need not be sesame's); creating and reading
+            # one is limited to the environment's prefix (ManageCampaignTemplates)
             ses_resources.append(_ses_arn(region, arns.account_id, "template/*"))
             # a send with ListManagementOptions is authorised against the contact list too
             ses_resources.append(_ses_arn(region, arns.account_id, "contact-list/*"))

@@ -20,7 +20,7 @@ import hashlib
 import json
 import runpy
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -332,18 +332,22 @@ def run_program(
     account_id: str = MOCK_ACCOUNT_ID,
     stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
     entry: Path | None = None,
+    secret_keys: Sequence[str] = (),
 ) -> ProgramRun:
     """Run ``infra.program.build`` under mocks with the given config (keys like ``sesame:domain`` or ``domain``,
     values as strings or JSON-able objects). ``stack_outputs`` feeds StackReferences (``org/project/stack``).
     With ``entry`` (a Pulumi entry file such as the repository's ``__main__.py``) that file runs instead, and the
-    outputs are what it exported.
+    outputs are what it exported. ``secret_keys`` are further config keys to mark secret (as
+    ``pulumi config set --secret`` does); every ``SECRET_KEYS`` key present is secret anyway.
     Raises ``infra.config.ConfigError`` for an invalid config before any resource registers."""
     values = _config_map(config)
     region = values.get("aws:region", "us-east-1")
     environment = values.get("sesame:environment", "dev")
     stack_name = stack or f"{environment}-{region}"
     ctx = contextvars.Context()
-    return ctx.run(_run, values, stack_name, project, organization, account_id, dict(stack_outputs or {}), entry)
+    return ctx.run(
+        _run, values, stack_name, project, organization, account_id, dict(stack_outputs or {}), entry, secret_keys
+    )
 
 
 def _run(
@@ -354,12 +358,14 @@ def _run(
     account_id: str,
     stack_outputs: dict[str, Mapping[str, Any]],
     entry: Path | None,
+    secret_keys: Sequence[str] = (),
 ) -> ProgramRun:
     from infra.app_spec import placeholder_package, set_package
     from infra.program import build
 
     set_package(placeholder_package())  # nothing is built under mocks (this context only)
-    set_all_config(values, [f"sesame:{k}" for k in SECRET_KEYS if f"sesame:{k}" in values])
+    secrets = [f"sesame:{k}" for k in SECRET_KEYS if f"sesame:{k}" in values]
+    set_all_config(values, secrets + [k for k in secret_keys if k in values])
     mocks = RecordingMocks(account_id, values.get("aws:region", "us-east-1"), stack_outputs)
     set_mocks(
         mocks, project=project, stack=stack, preview=False, organization=organization, monitor=RecordingMonitor(mocks)

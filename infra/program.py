@@ -16,7 +16,7 @@ from infra.alarms import Alarms
 from infra.app import API_STAGE, App
 from infra.app_spec import AppPackage, placeholder_package
 from infra.archive import EventArchive
-from infra.config import CONSUMERS, StackConfig
+from infra.config import CONSUMERS, StackConfig, is_secret_url
 from infra.config_sets import ConfigurationSets
 from infra.dashboard import Dashboard
 from infra.iam import StackArns
@@ -236,7 +236,8 @@ def app_environment(
         "SESAME_CORS_ORIGINS": ",".join(cfg.cors_origins),
         "SESAME_UNSUBSCRIBE_BASE_URL": cfg.unsubscribe_base_url,
         "SESAME_UNSUBSCRIBE_MAILTO": cfg.unsubscribe_mailto,
-        "SESAME_FORWARD_URL": cfg.forward_url,
+        # a forward URL carrying credentials travels in the SSM secrets document instead (infra/secrets.py)
+        "SESAME_FORWARD_URL": "" if is_secret_url("forwardUrl", cfg.forward_url) else cfg.forward_url,
         "SESAME_MAX_SEND_RATE": "" if cfg.max_send_rate is None else str(cfg.max_send_rate),
         "SESAME_WARMUP_START": cfg.warmup_start,
         "SESAME_WARMUP_POOL": names.ip_pool(cfg.warmup_pool) if cfg.warmup_pool else "",

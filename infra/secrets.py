@@ -1,5 +1,6 @@
 """App secrets: one SSM SecureString ``/sesame/<env>/app-secrets`` holding the JSON document ``runtime.settings``
-reads (``unsubscribe_secrets`` list, ``pagination_secret``, ``forward_secret``, ``api_key_hashes`` list).
+reads (``unsubscribe_secrets`` list, ``pagination_secret``, ``forward_secret``, ``redrive_secret``,
+``api_key_hashes`` list, and ``forward_url`` when that URL is a secret: ``infra.config.is_secret_url``).
 
 Values come from secret config when set. Otherwise the home stack generates them with pulumi-random (stable across
 ``pulumi up`` runs: they live in the stack state) and exports them as a secret output; the other regions' stacks
@@ -15,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra.config import StackConfig
+from infra.config import StackConfig, is_secret_url
 from infra.naming import Names
 
 SECRET_LENGTH = 48
@@ -53,10 +54,12 @@ class AppSecrets(pulumi.ComponentResource):
             "unsubscribe_secrets": list(cfg.unsubscribe_secrets),
             "pagination_secret": cfg.pagination_secret,
             "forward_secret": cfg.forward_secret,
+            "redrive_secret": cfg.redrive_secret,
             "api_key_hashes": list(cfg.api_key_hashes),
         }
         document: dict[str, Any] = {}
-        missing = [k for k in ("unsubscribe_secrets", "pagination_secret", "forward_secret") if not configured[k]]
+        generated_keys = ("unsubscribe_secrets", "pagination_secret", "forward_secret", "redrive_secret")
+        missing = [k for k in generated_keys if not configured[k]]
         if cfg.is_home:
             for key in missing:
                 generated = random.RandomPassword(
@@ -72,6 +75,9 @@ class AppSecrets(pulumi.ComponentResource):
         for key, value in configured.items():
             if value:
                 document[key] = value
+        if is_secret_url("forwardUrl", cfg.forward_url):
+            # credentials in the URL: kept out of the stage's env vars (plain text), read by runtime.settings
+            document["forward_url"] = cfg.forward_url
         self.document: pulumi.Output[Any] = pulumi.Output.secret(document)
         self.parameter = aws.ssm.Parameter(
             "app-secrets",

@@ -3,12 +3,21 @@
 ``list`` peeks at messages (they become visible again at once); ``redrive`` moves them back to their source queue:
 ``--to`` if given, else the ``sesame_source_queue`` attribute the forwarder sets when parking, else the DLQ URL
 without its ``-dlq`` suffix (the naming convention of docs/DESIGN.md).
+
+A redriven SNS message (an SES event of the critical or engagement DLQ) carries the time it first reached SQS,
+signed: ``sesame_first_sent_timestamp`` (epoch ms) and ``sesame_first_sent_signature``, an HMAC-SHA256 keyed with
+the app secret ``redrive_secret`` over the SNS ``MessageId`` and that time. The event consumers measure
+``SNS_MAX_AGE_SECONDS`` up to that time only when the signature verifies: anyone who can write to an event queue
+could otherwise replay old captured messages past the age limit.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
+import os
 import re
 import sys
 from typing import Any
@@ -22,6 +31,49 @@ FIRST_SENT_ATTRIBUTE = "sesame_first_sent_timestamp"
 # with a new id). The sender keys a bare SendEmail line's job on it, so a redriven line is the same job, not a new
 # one that would send again what the first one sent.
 ORIGIN_ATTRIBUTE = "sesame_origin_message_id"
+# HMAC-SHA256 (hex) of "sesame-first-arrival\n<SNS MessageId>\n<epoch ms>" keyed with the app secret redrive_secret
+FIRST_SENT_SIGNATURE_ATTRIBUTE = "sesame_first_sent_signature"
+SECRET_KEY = "redrive_secret"  # in the app-secrets SSM document (env SESAME_REDRIVE_SECRET locally)
+_SNS_TYPES = frozenset({"Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"})
+
+
+class RedriveSecretMissingError(ValueError):
+    """SNS messages cannot be redriven with their first arrival time: the app secret is not available."""
+
+
+def first_arrival_signature(secret: str, sns_message_id: str, first_sent_ms: int) -> str:
+    """The signature of a first-arrival time (hex HMAC-SHA256), bound to one SNS message."""
+    text = f"sesame-first-arrival\n{sns_message_id}\n{int(first_sent_ms)}"
+    return hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def sns_message_id(body: str) -> str | None:
+    """The ``MessageId`` of an SNS envelope body, or None when the body is not one."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or data.get("Type") not in _SNS_TYPES or "Signature" not in data:
+        return None
+    message_id = data.get("MessageId")
+    return message_id if isinstance(message_id, str) and message_id else None
+
+
+def first_arrival_verified(secret: str, body: str, first_sent: str | None, signature: str | None) -> int | None:
+    """The signed first-arrival time (epoch ms) of an SNS message body, or None when the pair does not verify."""
+    if not secret or not first_sent or not signature:
+        return None
+    try:
+        millis = int(first_sent)
+    except ValueError:
+        return None
+    message_id = sns_message_id(body)
+    if message_id is None:
+        return None
+    expected = first_arrival_signature(secret, message_id, millis)
+    return millis if hmac.compare_digest(expected, signature) else None
+
+
 _RECEIVE = {
     "MaxNumberOfMessages": 10,
     "WaitTimeSeconds": 0,
@@ -68,8 +120,49 @@ def list_messages(sqs: Any, queue_url: str, limit: int = 50) -> list[dict[str, A
     ]
 
 
-def redrive(sqs: Any, dlq_url: str, to: str | None = None, limit: int | None = None) -> dict[str, int]:
-    """Move messages (body and attributes) back to their source queue; deleted from the DLQ only once sent."""
+def _attribute(message: dict[str, Any], name: str) -> str | None:
+    value = (message.get("MessageAttributes") or {}).get(name) or {}
+    text = value.get("StringValue")
+    return str(text) if text is not None else None
+
+
+def _first_arrival(message: dict[str, Any], secret: str | None) -> dict[str, Any]:
+    """The first-arrival attributes of a redriven message: for an SNS message, the signed earliest time this
+    command can vouch for (a verified earlier pair, else the DLQ copy's SentTimestamp); for other messages, the
+    SentTimestamp as before (nothing checks it)."""
+    body = str(message.get("Body", ""))
+    sent = (message.get("Attributes") or {}).get("SentTimestamp")
+    message_id = sns_message_id(body)
+    if message_id is None:
+        existing = _attribute(message, FIRST_SENT_ATTRIBUTE) or sent
+        return {FIRST_SENT_ATTRIBUTE: {"DataType": "Number", "StringValue": str(existing)}} if existing else {}
+    if not secret:
+        raise RedriveSecretMissingError(
+            f"redriving SES events needs the app secret {SECRET_KEY!r} to sign the time they first arrived (without"
+            " it they would be dropped as stale): set SESAME_REDRIVE_SECRET or pass --secrets-parameter"
+        )
+    verified = first_arrival_verified(
+        secret, body, _attribute(message, FIRST_SENT_ATTRIBUTE), _attribute(message, FIRST_SENT_SIGNATURE_ATTRIBUTE)
+    )
+    first = verified if verified is not None else (int(sent) if sent else None)
+    if first is None:
+        return {}
+    return {
+        FIRST_SENT_ATTRIBUTE: {"DataType": "Number", "StringValue": str(first)},
+        FIRST_SENT_SIGNATURE_ATTRIBUTE: {
+            "DataType": "String",
+            "StringValue": first_arrival_signature(secret, message_id, first),
+        },
+    }
+
+
+def redrive(
+    sqs: Any, dlq_url: str, to: str | None = None, limit: int | None = None, *, secret: str | None = None
+) -> dict[str, int]:
+    """Move messages (body and attributes) back to their source queue; deleted from the DLQ only once sent.
+
+    SNS messages get their signed first-arrival time (``secret`` = the app secret ``redrive_secret``); without a
+    secret they are not moved (``RedriveSecretMissingError``) and become visible in the DLQ again at once."""
     moved = failed = 0
     while limit is None or moved < limit:
         response = sqs.receive_message(QueueUrl=dlq_url, VisibilityTimeout=60, **_RECEIVE)
@@ -78,20 +171,29 @@ def redrive(sqs: Any, dlq_url: str, to: str | None = None, limit: int | None = N
             messages = messages[: limit - moved]
         if not messages:
             break
-        by_target: dict[str, list[dict[str, Any]]] = {}
-        for message in messages:
-            by_target.setdefault(source_queue_of(dlq_url, message, to), []).append(message)
-        for target, group in by_target.items():
+        try:
+            first_arrivals = [_first_arrival(message, secret) for message in messages]
+        except RedriveSecretMissingError:
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(messages)
+            ]
+            sqs.change_message_visibility_batch(QueueUrl=dlq_url, Entries=entries)
+            raise
+        by_target: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+        for message, first_arrival in zip(messages, first_arrivals, strict=True):
+            by_target.setdefault(source_queue_of(dlq_url, message, to), []).append((message, first_arrival))
+        for target, pairs in by_target.items():
+            group = [message for message, _ in pairs]
             entries = []
-            for i, message in enumerate(group):
+            for i, (message, first_arrival) in enumerate(pairs):
                 entry: dict[str, Any] = {"Id": str(i), "MessageBody": message.get("Body", "")}
                 attributes = {
                     k: {key: v for key, v in value.items() if key in ("DataType", "StringValue", "BinaryValue")}
                     for k, value in (message.get("MessageAttributes") or {}).items()
+                    if k not in (FIRST_SENT_ATTRIBUTE, FIRST_SENT_SIGNATURE_ATTRIBUTE)
                 }
-                first_sent = (message.get("Attributes") or {}).get("SentTimestamp")
-                if FIRST_SENT_ATTRIBUTE not in attributes and first_sent:
-                    attributes[FIRST_SENT_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(first_sent)}
+                attributes.update(first_arrival)
                 if ORIGIN_ATTRIBUTE not in attributes and message.get("MessageId"):
                     attributes[ORIGIN_ATTRIBUTE] = {"DataType": "String", "StringValue": str(message["MessageId"])}
                 if attributes:
@@ -145,11 +247,48 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+_QUEUE_ENVIRONMENT = re.compile(r"/sesame-([a-z][a-z0-9]{0,15})-[^/]*$")
+
+
+def secrets_parameter_for(queue_url: str, explicit: str | None = None) -> str | None:
+    """``--secrets-parameter``, else ``SESAME_SECRETS_PARAMETER``, else ``/sesame/<env>/app-secrets`` for a queue
+    named ``sesame-<env>-...`` (docs/DESIGN.md)."""
+    if explicit:
+        return explicit
+    if os.environ.get("SESAME_SECRETS_PARAMETER"):
+        return os.environ["SESAME_SECRETS_PARAMETER"]
+    match = _QUEUE_ENVIRONMENT.search(queue_url)
+    return f"/sesame/{match.group(1)}/app-secrets" if match else None
+
+
+def _redrive_secret(args: argparse.Namespace) -> tuple[str | None, str]:
+    """(the app secret ``redrive_secret``, or None; where it was looked for, for the error message)."""
+    if os.environ.get("SESAME_REDRIVE_SECRET"):
+        return os.environ["SESAME_REDRIVE_SECRET"], "SESAME_REDRIVE_SECRET"
+    name = secrets_parameter_for(args.queue_url, args.secrets_parameter)
+    if not name:
+        return None, "no --secrets-parameter given"
+    import boto3  # entry point: the CLI builds its own client
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    region = args.region or region_of(args.queue_url)
+    ssm = boto3.client("ssm", region_name=region) if region else boto3.client("ssm")
+    try:
+        value = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        secret = json.loads(value).get(SECRET_KEY)
+    except (BotoCoreError, ClientError, ValueError, AttributeError) as exc:
+        return None, f"SSM parameter {name}: {type(exc).__name__}"
+    return (str(secret) if secret else None), f"SSM parameter {name}"
+
+
 def _cmd_redrive(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    secret, source = _redrive_secret(args)
     try:
-        result = redrive(_client(args), args.queue_url, args.to, args.max)
+        result = redrive(_client(args), args.queue_url, args.to, args.max, secret=secret)
+    except RedriveSecretMissingError as exc:
+        return _failed(ValueError(f"{exc} (looked in {source})"))
     except (BotoCoreError, ClientError, ValueError) as exc:  # messages stay in the DLQ: deleted only once sent
         return _failed(exc)
     json.dump(result, sys.stdout)
@@ -172,4 +311,11 @@ def register(subparsers: Any) -> None:
     move.add_argument("--to", default=None, help="target queue URL (default: the recorded or derived source)")
     move.add_argument("--max", type=int, default=None, help="move at most this many messages (default: all)")
     move.add_argument("--region", default=None, help=region_help)
+    move.add_argument(
+        "--secrets-parameter",
+        default=None,
+        help="SSM parameter holding the app secrets, read for redrive_secret, which signs when each SES event first "
+        "reached SQS (default: SESAME_SECRETS_PARAMETER, else /sesame/<env>/app-secrets from the queue name; "
+        "SESAME_REDRIVE_SECRET overrides)",
+    )
     move.set_defaults(func=_cmd_redrive)

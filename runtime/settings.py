@@ -5,7 +5,8 @@
 ``Settings.from_env`` is called lazily by the composition root (never at import time). Secrets may come from env
 vars (local stack, tests) or, in deployed stages, from one SSM SecureString JSON document named by
 ``SESAME_SECRETS_PARAMETER`` with keys ``unsubscribe_secrets`` (list), ``pagination_secret``,
-``forward_secret`` and ``api_key_hashes`` (list); the loader for it is injected.
+``forward_secret``, ``redrive_secret``, ``api_key_hashes`` (list) and ``forward_url`` (when that URL carries
+credentials, it travels here rather than in ``SESAME_FORWARD_URL``); the loader for it is injected.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class Settings(BaseModel):
     pagination_secret: str = ""
     forward_url: str = ""
     forward_secret: str = ""
+    redrive_secret: str = ""  # signs the first-arrival time of redriven SES events (runtime.dlq)
 
     max_send_rate: float | None = Field(default=None, gt=0)
     daily_quota_headroom: float = Field(default=0.02, ge=0, lt=1)
@@ -136,6 +138,7 @@ class Settings(BaseModel):
             "pagination_secret": g("SESAME_PAGINATION_SECRET", ""),
             "forward_url": g("SESAME_FORWARD_URL", ""),
             "forward_secret": g("SESAME_FORWARD_SECRET", ""),
+            "redrive_secret": g("SESAME_REDRIVE_SECRET", ""),
             "warmup_start": g("SESAME_WARMUP_START", ""),
             "warmup_pool": g("SESAME_WARMUP_POOL", ""),
         }
@@ -170,7 +173,7 @@ class Settings(BaseModel):
             doc = secrets_loader(parameter)
             if doc.get("unsubscribe_secrets"):
                 raw["unsubscribe_secrets"] = tuple(doc["unsubscribe_secrets"])
-            for key in ("pagination_secret", "forward_secret"):
+            for key in ("pagination_secret", "forward_secret", "redrive_secret", "forward_url"):
                 if doc.get(key):
                     raw[key] = doc[key]
             if doc.get("api_key_hashes"):

@@ -41,12 +41,10 @@ class UnsubscribeClaim:
 
     @property
     def scope_key(self) -> str:
-        """The suppressions-table sort key this claim writes."""
-        if self.scope == "list":
-            return f"LIST#{self.list_name}"
-        if self.scope == "campaign":
-            return f"CAMPAIGN#{self.campaign_id}"
-        return "ALL"
+        """The suppressions-table sort key this claim writes (names in their canonical form)."""
+        from runtime.stores.schema import suppression_scope
+
+        return suppression_scope(self.scope, list_name=self.list_name, campaign_id=self.campaign_id)
 
 
 def _b64e(raw: bytes) -> str:

@@ -13,7 +13,6 @@ the same check (``tracking_api.require_api_key``).
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -50,7 +49,7 @@ def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any
 
             from runtime.sender.campaign import CampaignError
             from runtime.sender.service import CampaignNotFoundError, SchedulingUnavailableError
-            from runtime.sender.templates import TemplateSyncError
+            from runtime.sender.templates import TemplateConflictError, TemplateSyncError
             from runtime.stores.campaigns import CampaignExistsError, CampaignStateError
             from runtime.stores.dynamo import DynamoUnavailableError
 
@@ -64,6 +63,8 @@ def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any
                 raise ConflictError(str(exc)) from exc
             except SchedulingUnavailableError as exc:
                 raise BadRequestError(f"date: {exc}; omit the date to send now") from exc
+            except TemplateConflictError as exc:
+                raise ConflictError(f"template: {exc}") from exc
             except TemplateSyncError as exc:
                 if exc.retryable:
                     return _error(503, "ServiceUnavailable", f"{exc}; retry shortly")
@@ -85,10 +86,12 @@ def _json_body() -> Any:
     raw = request.raw_body if request is not None else b""
     if not raw:
         raise BadRequestError("body: a JSON object is required")
+    from runtime import jsontext
+
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequestError(f"body: not valid JSON ({exc})") from exc
+        return jsontext.loads(raw)
+    except jsontext.JsonTextError as exc:  # not JSON, or nested deeper than any campaign field: 400, never a 500
+        raise BadRequestError(f"body: {exc}") from exc
 
 
 @campaign_route("/campaigns", ["POST"])

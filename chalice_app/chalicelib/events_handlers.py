@@ -11,6 +11,7 @@ message, 403 failed verification or untrusted topic, 503 only when a retry could
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Iterable, Sequence
@@ -155,8 +156,8 @@ def _handover(events: Sequence[NormalizedEvent]) -> None:
 
 
 def _ignored(decoded: Decoded, source: str) -> None:
-    _count("rejected")
-    log.warning(
+    _count("ignored")  # verified, but not an SES sending event (e.g. SES receiving): nothing stored or counted
+    log.info(
         "verified sns notification is not a storable SES event; ignored",
         extra={"source": source, "sns_message_id": decoded.envelope.MessageId, "reason": decoded.ignored},
     )
@@ -309,26 +310,35 @@ def _sent_at(record: Any) -> float | None:
     """When the record first reached SQS, in epoch seconds, or None.
 
     That is ``attributes.SentTimestamp`` (epoch ms), or the earlier ``sesame_first_sent_timestamp`` message
-    attribute that ``sesame dlq redrive`` sets from the DLQ copy's original enqueue time. SNS_MAX_AGE_SECONDS is
-    measured up to this moment: a record that reached the queue fresh stays valid through a queue backlog, retries
-    and a redrive instead of being dropped as stale. (Only the topic and the app's role can send to these queues.)
+    attribute that ``sesame dlq redrive`` sets from the DLQ copy's original enqueue time — only when its
+    ``sesame_first_sent_signature`` (HMAC with the app secret ``redrive_secret`` over the SNS MessageId and that
+    time) verifies: anyone who can write to the queue could otherwise replay old messages past the age limit.
+    SNS_MAX_AGE_SECONDS is measured up to this moment: a record that reached the queue fresh stays valid through a
+    queue backlog, retries and a redrive instead of being dropped as stale.
     """
-    from runtime.dlq import FIRST_SENT_ATTRIBUTE
-
     try:
         raw = record.to_dict()
     except AttributeError:
         return None
     candidates: list[float] = []
-    for value in (
-        (raw.get("attributes") or {}).get("SentTimestamp"),
-        ((raw.get("messageAttributes") or {}).get(FIRST_SENT_ATTRIBUTE) or {}).get("stringValue"),
-    ):
-        try:
-            if value:
-                candidates.append(int(value) / 1000.0)
-        except (TypeError, ValueError):
-            continue
+    with contextlib.suppress(TypeError, ValueError):
+        candidates.append(int((raw.get("attributes") or {}).get("SentTimestamp")) / 1000.0)
+    attributes = raw.get("messageAttributes") or {}
+    if attributes:
+        from runtime.dlq import FIRST_SENT_ATTRIBUTE, FIRST_SENT_SIGNATURE_ATTRIBUTE, first_arrival_verified
+
+        first = (attributes.get(FIRST_SENT_ATTRIBUTE) or {}).get("stringValue")
+        signature = (attributes.get(FIRST_SENT_SIGNATURE_ATTRIBUTE) or {}).get("stringValue")
+        if first or signature:
+            secret = wiring.settings().redrive_secret
+            verified = first_arrival_verified(secret, str(raw.get("body") or ""), first, signature)
+            if verified is not None:
+                candidates.append(verified / 1000.0)
+            else:
+                log.warning(
+                    "first-arrival attribute ignored: its signature does not verify",
+                    extra={"sqs_id": raw.get("messageId"), "secret_configured": bool(secret)},
+                )
     return min(candidates) if candidates else None
 
 

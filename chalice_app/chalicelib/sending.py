@@ -154,9 +154,10 @@ def campaign_service() -> CampaignService:
             regions=regions,
             default_from=s.default_from,
             default_configuration_set=s.default_configuration_set,
+            unsubscribe_headers=unsubscribe_headers() is not None,
         ),
         store=DynamoCampaignStore(wiring.client("dynamodb", s.region), s.campaigns_table),
-        loader=TemplateLoader(lambda: wiring.client("s3", s.region)),
+        loader=TemplateLoader(lambda: wiring.client("s3", s.region), environment=s.environment),
         publisher=TemplatePublisher(_ses),
         enqueuer=lambda: Enqueuer(wiring.client("sqs", s.region), send_queue_url()),
         payloads=lambda: (

@@ -8,7 +8,6 @@ it). Use cases live in ``runtime.query.service``; this module maps HTTP to them 
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -98,9 +97,12 @@ def _allowed_origin(request: Request | None) -> str | None:
 
 @bp.middleware("http")
 def _edge_headers(event: Request, get_response: Callable[[Request], Response]) -> Response:
-    """``WWW-Authenticate`` on 401 answers that lack one; CORS headers for configured origins only."""
+    """App-wide (blueprint middleware applies to every route): ``X-Content-Type-Options: nosniff`` on every answer
+    (JSON, errors included, and the unsubscribe pages: a browser must never sniff a JSON body into HTML);
+    ``WWW-Authenticate`` on 401 answers that lack one; CORS headers for configured origins only."""
     response = get_response(event)
     headers = response.headers
+    headers["X-Content-Type-Options"] = "nosniff"
     if response.status_code == 401 and not any(k.lower() == "www-authenticate" for k in headers):
         headers["WWW-Authenticate"] = 'Bearer realm="sesame"'
     origin = _allowed_origin(event)
@@ -277,10 +279,12 @@ def put_suppression(email: str) -> Response:
     request = bp.current_request
     body: Any = None
     if request is not None and request.raw_body:
+        from runtime import jsontext
+
         try:
-            body = json.loads(request.raw_body)
-        except ValueError as exc:
-            raise BadRequestError(f"body is not valid JSON: {exc}") from exc
+            body = jsontext.loads(request.raw_body)
+        except jsontext.JsonTextError as exc:
+            raise BadRequestError(f"body: {exc}") from exc
     if body is not None and not isinstance(body, dict):
         raise BadRequestError('body must be a JSON object like {"scope": "all", "reason": "MANUAL"}')
     return _ok(queries().put_suppression(_email(email), body), method="PUT")

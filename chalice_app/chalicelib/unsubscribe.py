@@ -17,7 +17,15 @@ from chalice import Blueprint, Response
 from chalicelib import wiring
 from runtime import logs
 from runtime.stores.dynamo import DynamoUnavailableError
-from runtime.stores.schema import counter_sort_keys, counter_update, day_of, iso, ttl_epoch
+from runtime.stores.schema import (
+    CounterClock,
+    canonical_name,
+    counter_sort_keys,
+    counter_update,
+    day_of,
+    iso,
+    ttl_epoch,
+)
 from runtime.tokens import TokenError, TokenSigner, UnsubscribeClaim
 
 if TYPE_CHECKING:  # imported on first use below (cold start of every function that imports app.py)
@@ -220,13 +228,16 @@ def record(claim: UnsubscribeClaim, now: datetime | None = None) -> bool:
     moment = now or datetime.now(UTC)
     stamp = iso(moment)
     updates: list[dict[str, Any]] = []
-    if claim.campaign_id:
+    clocks: list[CounterClock] = []
+    campaign = canonical_name(claim.campaign_id) if claim.campaign_id else None
+    if campaign:
         expires = ttl_epoch(moment, s.event_ttl_days)
         for sort_key in counter_sort_keys(claim.list_name, day_of(stamp)):
+            clocks.append(CounterClock(s.campaigns_table, campaign, sort_key, stamp, stamp, expires))
             updates.append(
                 counter_update(
                     s.campaigns_table,
-                    claim.campaign_id,
+                    campaign,
                     sort_key,
                     {"unsubscribed": 1},
                     event_at=stamp,
@@ -239,7 +250,7 @@ def record(claim: UnsubscribeClaim, now: datetime | None = None) -> bool:
         reason="UNSUBSCRIBE",
         source_message_id=claim.message_id,
     )
-    newly = _store().record_unsubscribe(suppression, updates)
+    newly = _store().record_unsubscribe(suppression, updates, clocks)
     if newly:
         _forward(claim, stamp)
     return newly

@@ -156,6 +156,15 @@ def parse_record(message: str | bytes) -> tuple[m.AnySesRecord, dict[str, Any] |
         raise EventParseError("SNS Message is not JSON") from exc
     if not isinstance(raw, dict):
         raise EventParseError("SNS Message is not a JSON object")
+    if not isinstance(raw.get("eventType"), str):
+        # Only the event-publishing format (``eventType``) may carry types sesame does not know yet (stored and
+        # counted ``unknown``). Identity notifications are Bounce, Complaint or Delivery; anything else published
+        # with a ``notificationType`` (``Received`` from SES receiving, ``AmazonSnsSubscriptionSucceeded``...) is
+        # not a sending event: verified, then ignored, never stored or counted.
+        notification = raw.get("notificationType")
+        if notification not in m.NOTIFICATION_TYPES:
+            shown = notification[:40] if isinstance(notification, str) else type(notification).__name__
+            raise EventParseError(f"notificationType {shown!r} is not an SES sending event; ignored")
     try:
         record = m.validate_record(raw)
     except ValidationError as exc:

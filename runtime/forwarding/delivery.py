@@ -6,6 +6,7 @@ import hashlib
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,14 +24,36 @@ USER_AGENT = "sesame-forwarder/1"
 
 # (url, body, headers, timeout) -> HTTP status; raises OSError for network failures
 Poster = Callable[[str, bytes, Mapping[str, str], float], int]
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def check_forward_url(url: str) -> str:
+    """The forward URL, if it is https (or plain http to this machine: the local stack). Signed event batches
+    must not travel in clear text; raises ValueError otherwise."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname in _LOOPBACK:
+        return url
+    raise ValueError("forward URL must be https:// (plain http only to localhost / 127.0.0.1 / ::1)")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Never follow a redirect: it would carry the signed batch to whatever host the answer names, and that host's
+    200 would count as delivered. The 3xx comes back as the answer (a failure)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 def urllib_post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
-    if not url.lower().startswith(("https://", "http://")):
-        raise ValueError("forward URL must be http(s)")
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
+    """POST ``body``; the HTTP status (a redirect's 3xx included: never followed)."""
+    request = urllib.request.Request(check_forward_url(url), data=body, headers=dict(headers), method="POST")  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=timeout) as response:
             status: int = response.status
             return status
     except urllib.error.HTTPError as exc:
@@ -80,6 +103,7 @@ class Forwarder:
     ) -> None:
         if not url:
             raise ValueError("forward URL is required")
+        check_forward_url(url)
         if not secret:
             raise ValueError("forward secret is required to sign requests")
         self.url = url

@@ -97,9 +97,13 @@ class InMemoryTrackingStore:
             )
             for name, delta in counter.deltas.items():
                 item[name] = item.get(name, 0) + delta
-            item.setdefault("first_event_at", counter.first_at)
-            item["last_event_at"] = counter.last_at
-            item["expires_at"] = counter.expires_at
+            # first the minimum, last and TTL the maximum, whatever the arrival order (as DynamoDB's conditional
+            # follow-up writes keep them, runtime.stores.schema.counter_clock_updates)
+            if "first_event_at" not in item or counter.first_at < item["first_event_at"]:
+                item["first_event_at"] = counter.first_at
+            if "last_event_at" not in item or counter.last_at > item["last_event_at"]:
+                item["last_event_at"] = counter.last_at
+                item["expires_at"] = max(counter.expires_at, int(item.get("expires_at", 0)))
         return result
 
     def ensure_campaign(self, campaign_id: str, created_at: str, data_expires_at: int) -> bool:

@@ -3,8 +3,9 @@
 Applying a set of events to a message summary gives the same result whatever the order and batching, because
 every rule is a min, a max, a sum over distinct event ids, or a set union:
 
-* status: highest rank wins (``runtime.stores.schema.STATUS_RANK``); bounce, complaint, reject, rendering failure
-  are terminal because they outrank everything else;
+* status: highest rank wins (``runtime.stores.schema.STATUS_RANK``); bounce, complaint, suppression-list drop,
+  reject, rendering failure are terminal because they outrank everything else. Which status, counter and suppression
+  an event means is decided in one place, :func:`runtime.events.classify.classify`;
 * ``first_<type>_at`` min, ``last_<type>_at`` max; counts add up over distinct event ids (dedup via ``event_ids``);
 * "latest wins" details (bounce type, complaint feedback type, last clicked link, ...) compare
   ``(timestamp, value)``, and the stored ``last_<type>_at`` is the timestamp of the stored value;
@@ -19,20 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.events.classify import classify
 from runtime.events.normalize import NormalizedEvent, address_and_hash
 from runtime.stores.schema import STATUS_RANK, UNTAGGED, status_key, ttl_epoch
 
-EVENT_STATUS: dict[str, str] = {
-    "Send": "sent",
-    "DeliveryDelay": "delayed",
-    "Delivery": "delivered",
-    "Open": "opened",
-    "Click": "clicked",
-    "Rendering Failure": "rendering_failed",
-    "Reject": "rejected",
-    "Bounce": "bounced",
-    "Complaint": "complained",
-}
 # ``first_<x>_at`` / ``last_<x>_at`` attribute stem per event type (docs/DESIGN.md)
 TIME_FIELD: dict[str, str] = {
     "Send": "send",
@@ -44,16 +35,6 @@ TIME_FIELD: dict[str, str] = {
     "Reject": "reject",
     "DeliveryDelay": "delay",
     "Rendering Failure": "rendering_failure",
-    "Subscription": "subscription",
-}
-BOUNCE_COUNTER = {"Permanent": "bounced_hard", "Transient": "bounced_soft"}
-SIMPLE_COUNTER = {
-    "Send": "sent",
-    "Delivery": "delivered",
-    "Complaint": "complained",
-    "Reject": "rejected",
-    "DeliveryDelay": "delayed",
-    "Rendering Failure": "rendering_failed",
     "Subscription": "subscription",
 }
 _TIME_KEYS: dict[str, tuple[str, str]] = {t: (f"first_{s}_at", f"last_{s}_at") for t, s in TIME_FIELD.items()}
@@ -158,7 +139,8 @@ def merge_message(
         if ts > newest:
             newest = ts
         day = ts  # counters carry the event time; the DAY item is its date
-        new_status = EVENT_STATUS.get(etype)
+        kind = classify(event)
+        new_status = kind.status
         if new_status is not None and STATUS_RANK[new_status] > rank:
             rank = STATUS_RANK[new_status]
             status = new_status
@@ -193,16 +175,10 @@ def merge_message(
             if not had_click:
                 had_click = True
                 counters.append((campaign, list_name, day, "clicked_unique", 1))
-        elif etype == "Bounce":
-            counters.append(
-                (campaign, list_name, day, BOUNCE_COUNTER.get(event.bounce_type or "", "bounced_undetermined"), 1)
-            )
-        elif etype in SIMPLE_COUNTER:
-            counters.append((campaign, list_name, day, SIMPLE_COUNTER[etype], 1))
+        else:
+            counters.append((campaign, list_name, day, kind.counter, 1))
             if etype == "Subscription" and event.unsubscribed:
                 counters.append((campaign, list_name, day, "unsubscribed", 1))
-        else:
-            counters.append((campaign, list_name, day, "unknown", 1))
     if clicks:  # last_click_at (max) and last_click_link (its link) were kept above
         item["click_count"] = int(item.get("click_count", 0)) + clicks
         item["unique_click"] = True
@@ -268,16 +244,14 @@ def recipient_keys(events: Iterable[NormalizedEvent]) -> tuple[set[str], set[str
     softbounce: set[str] = set()
     suppression: set[str] = set()
     for event in events:
-        etype = event.event_type
-        if etype == "Delivery":
+        if event.event_type == "Delivery":
             softbounce.update(event.recipient_hashes)
-        elif etype == "Bounce":
-            if event.bounce_type == "Transient":
-                softbounce.update(event.recipient_hashes)
-                suppression.update(event.recipient_hashes)
-            elif event.bounce_type == "Permanent":
-                suppression.update(event.recipient_hashes)
-        elif etype == "Complaint" or (etype == "Subscription" and event.unsubscribe_all):
+            continue
+        kind = classify(event)
+        if kind.soft_bounce:  # may reach the limit: a SOFT_BOUNCE suppression
+            softbounce.update(event.recipient_hashes)
+            suppression.update(event.recipient_hashes)
+        elif kind.suppression is not None:
             suppression.update(event.recipient_hashes)
     return softbounce, suppression
 
@@ -299,6 +273,9 @@ def plan_recipients(
             etype = event.event_type
             if etype not in ("Delivery", "Bounce", "Complaint", "Subscription"):
                 continue
+            kind = classify(event)
+            if etype != "Delivery" and not kind.soft_bounce and kind.suppression is None:
+                continue
             for email, h in zip(event.recipients, event.recipient_hashes, strict=False):
                 if etype == "Delivery":
                     if h in softbounce_items:
@@ -309,18 +286,13 @@ def plan_recipients(
                         other_deliveries.setdefault(h, []).append((event.timestamp, plan.message_id))
                     continue
                 rec = inputs.setdefault(h, _Inputs())
-                if etype == "Bounce" and event.bounce_type == "Transient":
+                if kind.soft_bounce:
                     rec.soft.append((event.timestamp, event.event_id, plan.message_id))
                     if plan.item.get("recipient_hash") == h and plan.item.get("last_delivery_at"):
                         rec.summary_deliveries.append(str(plan.item["last_delivery_at"]))
-                elif etype == "Bounce" and event.bounce_type == "Permanent":
-                    rec.candidates.append(("BOUNCE", event.timestamp, plan.message_id, None))
-                elif etype == "Complaint":
-                    rec.candidates.append(("COMPLAINT", event.timestamp, plan.message_id, None))
-                elif etype == "Subscription" and event.unsubscribe_all:
-                    rec.candidates.append(("UNSUBSCRIBE", event.timestamp, plan.message_id, None))
                 else:
-                    continue
+                    assert kind.suppression is not None
+                    rec.candidates.append((kind.suppression, event.timestamp, plan.message_id, None))
                 rec.emails.add(email)
                 rec.message_ids.add(plan.message_id)
     for h, deliveries in other_deliveries.items():

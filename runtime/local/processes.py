@@ -28,11 +28,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _bin(name: str) -> str:
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else name
-
-
 class ManagedProcess:
     """A child process with its output in a log file, stopped (process group) on ``stop``."""
 
@@ -113,7 +108,9 @@ def start_chalice_local(
 ) -> tuple[ManagedProcess, str]:
     port = port or free_port()
     argv = [
-        _bin("chalice"),
+        sys.executable,
+        "-m",
+        "runtime.local.chalice_runner",  # chalice, with addresses and tokens masked in its access log
         "--project-dir",
         str(CHALICE_DIR),
         "local",

@@ -41,7 +41,7 @@ class Report:
     counters: dict[str, int]
     rates: dict[str, float]
     suppression_list: dict[str, int] = field(default_factory=dict)  # reason -> entries after the run
-    ses_suppressed: int = 0  # bounces with subtype OnAccountSuppressionList (from the messages API)
+    ses_suppressed: int = 0  # accepted by SES, not sent: on the SES suppression list (the ``ses_suppressed`` counter)
     delivery: dict[str, Any] = field(default_factory=dict)  # how events travelled (SQS / webhook counts)
     timings: dict[str, float] = field(default_factory=dict)
     api_url: str = ""
@@ -71,7 +71,7 @@ def render_text(report: Report) -> str:
     out += ["", "Counters"]
     out += [f"  {label:<42} {c.get(key, 0):>7}" for key, label in COUNTER_ROWS]
     if report.ses_suppressed:
-        out.append(f"  {'bounced: on SES account suppression list':<42} {report.ses_suppressed:>7}")
+        out.append(f"  {'not sent: on the SES suppression list':<42} {report.ses_suppressed:>7}")
     out += ["", "Rates"]
     out += [f"  {label:<42} {100 * r.get(key, 0.0):>6.2f}%" for key, label in RATE_ROWS]
     if report.suppression_list:
@@ -121,7 +121,7 @@ def render_html(report: Report) -> str:
     )
     if report.ses_suppressed:
         counter_rows += (
-            f"<tr><th scope='row'>bounced: on SES account suppression list</th><td>{report.ses_suppressed}</td></tr>"
+            f"<tr><th scope='row'>not sent: on the SES suppression list</th><td>{report.ses_suppressed}</td></tr>"
         )
     rate_rows = "".join(
         f"<tr><th scope='row'>{html.escape(label)}</th><td>{100 * r.get(key, 0.0):.2f}%</td></tr>"

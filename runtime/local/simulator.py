@@ -140,7 +140,7 @@ class GroundTruth:
     bounced_soft: int = 0
     complained: int = 0
     delayed: int = 0
-    ses_suppressed: int = 0  # bounces with subtype OnAccountSuppressionList
+    ses_suppressed: int = 0  # bounces with subtype OnAccountSuppressionList: not hard bounces (docs/events.md)
     opened_unique: int = 0
     opened_total: int = 0
     clicked_unique: int = 0
@@ -441,12 +441,12 @@ class SesEventSimulator:
             for e in events:
                 if e.event_type == "Bounce":
                     bounce = e.payload["bounce"]
-                    if bounce["bounceType"] == "Permanent":
+                    if bounce["bounceSubType"] == "OnAccountSuppressionList":
+                        truth.ses_suppressed += 1
+                    elif bounce["bounceType"] == "Permanent":
                         truth.bounced_hard += 1
                     else:
                         truth.bounced_soft += 1
-                    if bounce["bounceSubType"] == "OnAccountSuppressionList":
-                        truth.ses_suppressed += 1
             truth.opened_total += kinds.count("Open")
             truth.clicked_total += kinds.count("Click")
             truth.opened_unique += 1 if "Open" in kinds else 0

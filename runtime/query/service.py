@@ -17,7 +17,14 @@ from runtime.query import stats
 from runtime.query.errors import ExpiredError, InvalidQueryError, NotFoundError
 from runtime.query.pagination import PageTokens
 from runtime.query.reader import TrackingReader
-from runtime.stores.schema import COUNTERS_TOTAL, META, STATUS_RANK, ses_message_id_time
+from runtime.stores.schema import (
+    COUNTERS_TOTAL,
+    META,
+    STATUS_RANK,
+    canonical_name,
+    ses_message_id_time,
+    suppression_scope,
+)
 from runtime.stores.suppressions import ALL_SCOPE, REASONS, Suppression, SuppressionStore
 
 DEFAULT_LIMIT = 25
@@ -77,12 +84,12 @@ def parse_scope(scope: str | None, list_name: str | None, campaign_id: str | Non
         name = list_name or value.removeprefix("LIST#")
         if not name or name == "list":
             raise InvalidQueryError("scope 'list' needs list_name")
-        return f"LIST#{check_id('list_name', name)}"
+        return suppression_scope("list", list_name=check_id("list_name", name))
     if value == "campaign" or value.startswith("CAMPAIGN#"):
         name = campaign_id or value.removeprefix("CAMPAIGN#")
         if not name or name == "campaign":
             raise InvalidQueryError("scope 'campaign' needs campaign_id")
-        return f"CAMPAIGN#{check_id('campaign_id', name)}"
+        return suppression_scope("campaign", campaign_id=check_id("campaign_id", name))
     raise InvalidQueryError("scope must be all, list or campaign")
 
 
@@ -150,7 +157,7 @@ class TrackingQueries:
     def campaign_stats(self, campaign_id: str, list_name: str | None, by: str | None) -> dict[str, Any]:
         check_id("campaign_id", campaign_id)
         if list_name is not None:
-            check_id("list_name", list_name)
+            list_name = canonical_name(check_id("list_name", list_name))  # as the counters are keyed
         breakdowns = parse_by(by)
         items = self.reader.campaign_items(campaign_id)  # the one read
         meta = next((i for i in items if i.get("sk") == META), None)

@@ -34,9 +34,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from runtime.emails import InvalidEmailError, normalize_email
+from runtime.emails import normalize_email
 from runtime.sender.jobs import SendJob, bulk_job
-from runtime.sender.ses_models import MAX_BULK_ENTRIES, MAX_TEMPLATE_DATA, describe_errors
+from runtime.sender.ses_models import MAX_BULK_ENTRIES, MAX_TEMPLATE_DATA, describe_errors, mailbox, single_line
 from runtime.sender.tags import format_tag
 
 CAMPAIGN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
@@ -60,6 +60,11 @@ class InlineTemplate(BaseModel):
     html: str | None = None
     text: str | None = None
 
+    @field_validator("subject")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return single_line(value, "subject")
+
     @model_validator(mode="after")
     def _body(self) -> InlineTemplate:
         if not self.html and not self.text:
@@ -80,12 +85,12 @@ class _TemplateChoice(BaseModel):
     @field_validator("from_address")
     @classmethod
     def _from(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                normalize_email(value)
-            except InvalidEmailError as exc:
-                raise ValueError(str(exc)) from exc
-        return value
+        return None if value is None else mailbox(value)
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str | None) -> str | None:
+        return None if value is None else single_line(value, "subject")
 
     @model_validator(mode="after")
     def _one_template(self) -> _TemplateChoice:
@@ -108,11 +113,7 @@ class Recipient(BaseModel):
     @field_validator("to_address")
     @classmethod
     def _address(cls, value: str) -> str:
-        try:
-            normalize_email(value)
-        except InvalidEmailError as exc:
-            raise ValueError(str(exc)) from exc
-        return value
+        return mailbox(value)
 
     def data(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -132,12 +133,7 @@ class CampaignCandidate(_TemplateChoice):
     @field_validator("reply_to")
     @classmethod
     def _reply_to(cls, value: list[str] | None) -> list[str] | None:
-        for address in value or []:
-            try:
-                normalize_email(address)
-            except InvalidEmailError as exc:
-                raise ValueError(f"{address!r}: {exc}") from exc
-        return value
+        return None if value is None else [mailbox(address) for address in value]
 
     @field_validator("date")
     @classmethod
@@ -196,9 +192,17 @@ class TemplateSpec:
     source: str  # "inline", "s3://...", "existing"
 
 
-def template_name_for(campaign_id: str, scope: str) -> str:
-    """SES template names: [A-Za-z0-9_-], kept short (hash suffix when long)."""
-    name = format_tag(f"sesame-{campaign_id}-{scope}")
+def template_prefix(environment: str) -> str:
+    """Every SES template the app creates starts with this (the IAM role may create only these: infra/iam.py)."""
+    return f"sesame-{environment}-"
+
+
+def template_name_for(campaign_id: str, scope: str, *, environment: str) -> str:
+    """SES template names: ``sesame-<env>-<campaign>-<scope>`` in [A-Za-z0-9_-], kept short (hash suffix when long).
+
+    Templates are account-wide and per region: the environment in the name keeps environments that share an account
+    (dev and prod) from ever touching each other's campaign content."""
+    name = format_tag(f"{template_prefix(environment)}{campaign_id}-{scope}")
     if len(name) <= 64:
         return name
     return name[:47] + "-" + hashlib.sha256(name.encode()).hexdigest()[:16]

@@ -164,9 +164,14 @@ def _service() -> Any:
 
     regions = [s.region] + ([s.backup_region] if s.backup_region and s.backup_region != s.region else [])
     return CampaignService(
-        config=CampaignConfig(regions, s.default_from, s.default_configuration_set),
+        config=CampaignConfig(
+            regions,
+            s.default_from,
+            s.default_configuration_set,
+            unsubscribe_headers=bool(s.unsubscribe_secrets and s.unsubscribe_base_url),
+        ),
         store=DynamoCampaignStore(client("dynamodb"), s.campaigns_table),
-        loader=TemplateLoader(lambda: client("s3")),
+        loader=TemplateLoader(lambda: client("s3"), environment=s.environment),
         publisher=TemplatePublisher(lambda region: client("sesv2", region)),
         enqueuer=lambda: Enqueuer(client("sqs"), queue_url()),
         payloads=lambda: S3PayloadStore(client("s3"), s.campaign_bucket) if s.campaign_bucket else None,

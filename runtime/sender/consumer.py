@@ -40,7 +40,13 @@ from runtime.emails import mask_email, recipient_hash
 from runtime.logs import get_logger
 from runtime.sender.campaign import CampaignError
 from runtime.sender.errors import Classified, classify, classify_bulk_status
-from runtime.sender.headers import HeaderError, UnsubscribeHeaders, inject_raw_headers, merge_headers
+from runtime.sender.headers import (
+    HeaderError,
+    UnsubscribeHeaders,
+    inject_raw_headers,
+    merge_headers,
+    producer_list_unsubscribe,
+)
 from runtime.sender.jobs import CampaignMessage, JobError, SendJob, Unit, parse_job, rebuild_job, units_of
 from runtime.sender.ledger import (
     Attribution,
@@ -476,8 +482,14 @@ class SenderConsumer:
 
     def _unsubscribe_headers(self, unit: Unit) -> list[dict[str, str]]:
         extra: list[dict[str, str]] = []
-        if self._headers is not None:
-            extra = self._headers.build(unit.recipient_hash, campaign_id=unit.campaign_id, list_name=unit.list_name)
+        raw = unit.content.get("Data") if unit.kind == "raw" else None
+        if self._headers is not None and not producer_list_unsubscribe(unit.headers, raw):
+            extra = self._headers.build(
+                unit.recipient_hash,
+                campaign_id=unit.campaign_id,
+                list_name=unit.list_name,
+                recipients=unit.recipients,  # one token = one person: several recipients are refused (HeaderError)
+            )
         return merge_headers(unit.headers, extra) if unit.kind != "raw" else extra
 
     # -- sending ---------------------------------------------------------------------------------------------

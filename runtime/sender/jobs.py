@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from runtime import jsontext
 from runtime.emails import normalize_email
 from runtime.sender.ses_models import (
     MAX_BULK_ENTRIES,
@@ -89,9 +90,9 @@ class SendJob(BaseModel):
 def parse_job(body: str, sqs_message_id: str) -> SendJob:
     """Queue message body -> ``SendJob``; raises ``JobError`` naming the problem."""
     try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise JobError(f"message body is not JSON ({exc.msg})") from exc
+        data = jsontext.loads(body)
+    except jsontext.JsonTextError as exc:  # not JSON, or nested deeper than a send request ever is
+        raise JobError(f"message body: {exc}") from exc
     if not isinstance(data, dict):
         raise JobError("message body must be a JSON object")
     if "segments" in data and "Content" not in data and "sesame" not in data:

@@ -27,7 +27,8 @@ from runtime.sender.campaign import (
     resolve,
 )
 from runtime.sender.enqueue import Enqueuer, EnqueueReport
-from runtime.sender.jobs import SendJob
+from runtime.sender.headers import producer_list_unsubscribe, several_recipients_problem
+from runtime.sender.jobs import SendJob, units_of
 from runtime.sender.ses_models import parse_send_lines
 from runtime.sender.templates import TemplateLoader, TemplatePublisher
 from runtime.stores.campaigns import CampaignExistsError, CampaignRecord, CampaignStateError, CampaignStore
@@ -108,6 +109,7 @@ class CampaignConfig:
     default_from: str = ""
     default_configuration_set: str = "marketing"
     launch_lease_seconds: int = 600
+    unsubscribe_headers: bool = False  # the sender adds List-Unsubscribe (then one recipient per message)
 
 
 def _not_enqueued(
@@ -234,6 +236,20 @@ class CampaignService:
             raise CampaignError(["body: no SendEmail requests (one JSON object per line)"])
         batch = "lines-" + hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()[:20]
         jobs = [SendJob(job_id=f"{batch}-{number}", email=request) for number, request in good]
+        if self.config.unsubscribe_headers:
+            problems = []
+            for (number, _), job in zip(good, jobs, strict=True):
+                for unit in units_of(job):
+                    raw = unit.content.get("Data") if unit.kind == "raw" else None
+                    problem = (
+                        None
+                        if producer_list_unsubscribe(unit.headers, raw)
+                        else several_recipients_problem(unit.recipients)
+                    )
+                    if problem:
+                        problems.append(f"line {number}: {problem.removeprefix('BadRequest: ')}")
+            if problems:
+                raise CampaignError(problems)
         report = self._enqueuer().enqueue(jobs)
         lines_by_job = {job.job_id: number for job, (number, _) in zip(jobs, good, strict=True)}
         not_enqueued = [

@@ -3,6 +3,11 @@ model (2019-09-27): AWS member names, required members, enums, length limits and
 
 Producers write one ``SendEmail`` request per line (seed 003's "campaign file"); ``parse_send_lines`` validates a
 whole file and names the line and field of every problem.
+
+Header injection: every address field holds exactly one mailbox, parsed with ``email.utils`` and rebuilt with
+``formataddr`` (display names quoted or RFC 2047-encoded as needed), so an unquoted comma or an address posing as a
+display name can neither add a recipient the suppression check never saw nor reach SES verbatim; control
+characters (CR, LF, NUL, Unicode line separators...) are refused in addresses and subjects.
 """
 
 from __future__ import annotations
@@ -10,12 +15,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from email.utils import formataddr, getaddresses
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from runtime import jsontext
 from runtime.emails import InvalidEmailError, normalize_email
 
 MAX_RECIPIENTS = 50  # SES: at most 50 recipients per message (To + Cc + Bcc)
@@ -24,12 +32,37 @@ MAX_TEMPLATE_DATA = 262_144
 MAX_HEADERS = 15
 
 
-def _check_address(value: str) -> str:
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def single_line(value: str, what: str) -> str:
+    """``value`` if it holds no control character (a CR or LF in a header value starts a new header line)."""
+    if _CONTROL.search(value):
+        raise ValueError(f"{what} must not contain control characters (line breaks, tabs, NUL)")
+    return value
+
+
+def mailbox(value: str) -> str:
+    """Exactly one address, as it will appear in a header: parsed with ``email.utils.getaddresses`` and rebuilt with
+    ``formataddr``. Raises ValueError for control characters, several addresses (an unquoted comma, an address
+    posing as a display name) or an invalid address."""
+    single_line(value, "an address")
+    found = [(name, address) for name, address in getaddresses([value]) if name or address]
+    if len(found) != 1 or not found[0][1]:
+        raise ValueError(
+            f"must hold exactly one address, found {len(found)}: quote a display name that contains a comma or an "
+            'address, like "Smith, John" <john@example.com>'
+        )
+    name, address = found[0]
     try:
-        normalize_email(value)
+        normalize_email(address)
     except InvalidEmailError as exc:
         raise ValueError(f"{exc}") from exc
-    return value
+    return formataddr((name, address))
+
+
+def _check_address(value: str) -> str:
+    return mailbox(value)
 
 
 EmailAddress = Annotated[str, Field(min_length=3, max_length=320)]
@@ -51,9 +84,7 @@ class DestinationShape(_Shape):
     @field_validator("ToAddresses", "CcAddresses", "BccAddresses")
     @classmethod
     def _addresses(cls, value: list[str] | None) -> list[str] | None:
-        for address in value or []:
-            _check_address(address)
-        return value
+        return None if value is None else [_check_address(address) for address in value]
 
     @model_validator(mode="after")
     def _not_empty(self) -> DestinationShape:
@@ -73,6 +104,15 @@ class ContentPart(_Shape):
 
     Data: str
     Charset: str | None = None
+
+
+class SubjectPart(ContentPart):
+    """A subject: one header line."""
+
+    @field_validator("Data")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return single_line(value, "Subject")
 
 
 class BodyShape(_Shape):
@@ -111,7 +151,7 @@ class Attachment(_Shape):
 class Message(_Shape):
     """botocore shape ``Message`` (``Content.Simple``)."""
 
-    Subject: ContentPart
+    Subject: SubjectPart
     Body: BodyShape
     Headers: list[MessageHeader] | None = Field(default=None, max_length=MAX_HEADERS)
     Attachments: list[Attachment] | None = None
@@ -138,6 +178,11 @@ class EmailTemplateContent(_Shape):
     Text: str | None = None
     Html: str | None = None
 
+    @field_validator("Subject")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return None if value is None else single_line(value, "Subject")
+
 
 def _template_data(value: str | None) -> str | None:
     if value is None:
@@ -145,9 +190,9 @@ def _template_data(value: str | None) -> str | None:
     if len(value) > MAX_TEMPLATE_DATA:
         raise ValueError(f"TemplateData is longer than {MAX_TEMPLATE_DATA} characters")
     try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"TemplateData must be a JSON object text: {exc.msg}") from exc
+        parsed = jsontext.loads(value)
+    except jsontext.JsonTextError as exc:
+        raise ValueError(f"TemplateData must be a JSON object text: {exc}") from exc
     if not isinstance(parsed, dict):
         raise ValueError("TemplateData must be a JSON object text")
     return value
@@ -226,9 +271,7 @@ class _Addressing(_Shape):
     @field_validator("ReplyToAddresses")
     @classmethod
     def _reply_to(cls, value: list[str] | None) -> list[str] | None:
-        for address in value or []:
-            _check_address(address)
-        return value
+        return None if value is None else [_check_address(address) for address in value]
 
 
 class SendEmailRequest(_Addressing):
@@ -300,10 +343,7 @@ class LineError:
 
 def parse_send_line(text: str) -> SendEmailRequest:
     """One JSON line -> ``SendEmailRequest``; raises ``ValueError`` naming the field."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    data = jsontext.loads(text)  # JsonTextError (a ValueError): not JSON, or nested too deep
     if not isinstance(data, dict):
         raise ValueError("each line must be a JSON object (one SESv2 SendEmail request)")
     try:

@@ -7,21 +7,19 @@ anything else makes the send fail. sesame replaces every other character with ``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
-from runtime.stores.schema import UNTAGGED
+from runtime.stores.schema import MAX_NAME_LENGTH, canonical_name
 
-MAX_TAG_LENGTH = 256
-_DISALLOWED = re.compile(r"[^A-Za-z0-9_-]")
+MAX_TAG_LENGTH = MAX_NAME_LENGTH
 CAMPAIGN_TAG = "campaign_id"
 LIST_TAG = "list_name"
 
 
 def format_tag(value: str | None) -> str:
-    """Sanitise one tag name or value: disallowed characters become ``_``, at most 256 characters."""
-    text = _DISALLOWED.sub("_", (value or "").strip())[:MAX_TAG_LENGTH]
-    return text or UNTAGGED
+    """Sanitise one tag name or value: disallowed characters become ``_``, at most 256 characters. The same form is
+    the canonical campaign id / list name everywhere (``runtime.stores.schema.canonical_name``)."""
+    return canonical_name(value)
 
 
 def sanitise_tags(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from runtime.sns.certs import CertificateStore, default_fetch
 from runtime.sns.errors import (
+    CertificateNotFoundError,
     CertificateUnavailableError,
     ConfirmationFailedError,
     InvalidCertificateError,
@@ -28,6 +29,7 @@ from runtime.sns.urls import validate_cert_url
 from runtime.sns.verify import SnsVerifier, string_to_sign
 
 __all__ = [
+    "CertificateNotFoundError",
     "CertificateStore",
     "CertificateUnavailableError",
     "ConfirmationFailedError",

@@ -5,8 +5,10 @@
 * ``SNS_CERT_DIR`` holds PEM files named by the URL's file name (``SimpleNotificationService-<hex>.pem``).
   Lambdas in private subnets cannot reach ``sns.<region>.amazonaws.com``: pre-seed the folder instead.
 * Downloads use HTTPS with certificate verification, a timeout (per socket operation and overall), no redirects
-  (the connection layer never follows them; any non-200 status is a failure) and a size cap. Failures raise
-  :class:`CertificateUnavailableError` (transient: the webhook answers 5xx, SNS retries).
+  (the connection layer never follows them; any non-200 status is a failure) and a size cap. A certificate the SNS
+  host says it does not have (403/404/410) raises :class:`CertificateNotFoundError` (a verification failure: 403,
+  dropped); any other failure (connection, timeout, 5xx, 429, redirect) raises :class:`CertificateUnavailableError`
+  (transient: the webhook answers 5xx, SNS retries).
 * Parsed public keys are cached per process, keyed by URL, so a warm Lambda container does one dictionary lookup
   per message. Download attempts are bounded (10 a minute per store) so forged, well-formed certificate names cannot
   turn the function into a request amplifier.
@@ -27,10 +29,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from runtime.logs import get_logger
-from runtime.sns.errors import CertificateUnavailableError, InvalidCertificateError
+from runtime.sns.errors import CertificateNotFoundError, CertificateUnavailableError, InvalidCertificateError
 from runtime.sns.urls import validate_cert_url
 
 MAX_CERT_BYTES = 64 * 1024
+# answers meaning "there is no such certificate here" (refuse: 403), as opposed to "cannot answer now" (retry: 503)
+NOT_FOUND_STATUSES = frozenset({403, 404, 410})
 MIN_RSA_KEY_BITS = 2048
 _PROCESS_CACHE_LIMIT = 256
 
@@ -86,6 +90,8 @@ def default_fetch(
     try:
         conn.request("GET", "/" + cert.file_name, headers={"Accept": "*/*", "User-Agent": "sesame-sns-verifier"})
         response = conn.getresponse()
+        if response.status in NOT_FOUND_STATUSES:
+            raise CertificateNotFoundError(f"the SNS host has no such certificate (HTTP {response.status})")
         if response.status != 200:
             raise CertificateUnavailableError(
                 f"certificate download answered HTTP {response.status} (redirects are not followed)"
@@ -136,7 +142,8 @@ class CertificateStore:
 
     ``cert_dir`` (``SNS_CERT_DIR``) is consulted first; a file there is trusted as the certificate for that file
     name. Otherwise ``fetch(url, timeout)`` downloads it. ``cache`` defaults to the process-level cache; pass a
-    dict to isolate a store (tests). ``check_validity`` rejects certificates outside their validity window.
+    dict to isolate a store (tests). ``check_validity`` rejects certificates outside their validity window at the
+    moment :meth:`public_key` is asked about (the message's Timestamp), give or take ``validity_skew_seconds``.
     """
 
     def __init__(
@@ -150,6 +157,7 @@ class CertificateStore:
         clock: Callable[[], float] = time.time,
         max_downloads_per_minute: int = 10,
         monotonic: Callable[[], float] = time.monotonic,
+        validity_skew_seconds: float = 300.0,
     ) -> None:
         self._cert_dir = cert_dir or None
         self._fetch = fetch
@@ -160,22 +168,24 @@ class CertificateStore:
         self._max_downloads = max_downloads_per_minute
         self._monotonic = monotonic
         self._downloads: deque[float] = deque()
+        self._skew = validity_skew_seconds
 
     @property
     def cert_dir(self) -> str | None:
         return self._cert_dir
 
-    def public_key(self, url: str) -> RSAPublicKey:
-        """The RSA public key for ``url``; raises a 403-class error or ``CertificateUnavailableError``."""
+    def public_key(self, url: str, *, at: float | None = None) -> RSAPublicKey:
+        """The RSA public key for ``url``, if the certificate was valid at ``at`` (epoch seconds: the message's
+        Timestamp; default now) within the skew; raises a 403-class error or ``CertificateUnavailableError``."""
         entry = self._cache.get(url)
         if entry is None:
             entry = self._load(url)
         if self._check_validity:
-            now = self._clock()
-            if now > entry.not_after:
-                raise InvalidCertificateError("signing certificate has expired")
-            if now < entry.not_before:
-                raise InvalidCertificateError("signing certificate is not valid yet")
+            moment = self._clock() if at is None else at
+            if moment - self._skew > entry.not_after:
+                raise InvalidCertificateError("signing certificate had expired when the message was signed")
+            if moment + self._skew < entry.not_before:
+                raise InvalidCertificateError("signing certificate was not valid yet when the message was signed")
         return entry.public_key
 
     def _load(self, url: str) -> CachedCertificate:

@@ -5,7 +5,9 @@ Every error carries the HTTP status the webhook should answer with (``http_statu
 * ``SnsMalformedError`` (400): not JSON, not an object, or no known ``Type``.
 * ``SnsVerificationError`` (403) and its subclasses: anything that fails verification, including an untrusted
   topic. SNS does not retry 4xx, and neither should the SQS consumer (drop with a log line and a metric).
-* ``CertificateUnavailableError`` / ``ConfirmationFailedError`` (503): transient, a retry could succeed.
+* ``CertificateUnavailableError`` / ``ConfirmationFailedError`` (503): transient, a retry could succeed (the SNS
+  host unreachable, timing out or answering 5xx/429). A certificate the host says it does not have (403/404/410) is
+  ``CertificateNotFoundError``, a verification failure (403).
 """
 
 from __future__ import annotations
@@ -68,6 +70,14 @@ class InvalidCertificateError(SnsVerificationError):
     """The certificate is not usable for verification (expired, not yet valid, not an RSA key)."""
 
     reason = "invalid_certificate"
+
+
+class CertificateNotFoundError(SnsVerificationError):
+    """The certificate URL is well-formed, but the SNS host answers that it has no such certificate (403, 404 or
+    410). SNS publishes a certificate before it signs with it, so no genuine message names a missing one: refuse
+    (403, dropped), do not retry. A host that cannot answer right now is ``CertificateUnavailableError`` (503)."""
+
+    reason = "certificate_not_found"
 
 
 class InvalidSignatureError(SnsVerificationError):

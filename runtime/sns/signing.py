@@ -65,7 +65,9 @@ def _self_signed(key: rsa.RSAPrivateKey, common_name: str) -> bytes:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
+        # valid from 2000: the verifier judges a certificate at the message's Timestamp, and tests and the local
+        # stack sign messages dated in the past (a test CA's wide window is harmless)
+        .not_valid_before(dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
         .not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from pydantic import ValidationError
 
+from runtime import jsontext
 from runtime.sns.certs import CertificateStore, FetchFunc, default_fetch
 from runtime.sns.errors import (
     InvalidCertificateUrlError,
@@ -47,6 +47,10 @@ _NOTIFICATION_REQUIRED = ("Message", "MessageId", "Timestamp", "SignatureVersion
 _CONFIRMATION_REQUIRED = (*_NOTIFICATION_REQUIRED, "SubscribeURL", "Token")
 # Fields that must be non-empty (Message may legitimately be short but SNS never sends it empty either).
 _NON_EMPTY = frozenset({"MessageId", "Timestamp", "SigningCertURL", "SubscribeURL", "Token"})
+# Signed fields SNS never puts a line break in. The string to sign is newline-delimited, so a line break in one of
+# them could move content between fields (a Subject into the MessageId...) and still verify. Only Message may
+# contain line breaks: it comes first, and every later field is then line-break free, so the split is unique.
+_SINGLE_LINE = ("MessageId", "Subject", "Timestamp", "TopicArn", "Type", "SubscribeURL", "Token")
 _PADDING = padding.PKCS1v15()
 _HASHES: dict[str, hashes.HashAlgorithm] = {"1": hashes.SHA1(), "2": hashes.SHA256()}  # noqa: S303 - SNS v1 is SHA1
 _MAX_SIGNATURE_B64 = 2048  # RSA-8192 would be 1368 characters
@@ -97,9 +101,9 @@ def _load(body: str | bytes | bytearray | Mapping[str, Any]) -> dict[str, Any]:
         if len(body) > MAX_BODY_BYTES:
             raise SnsMalformedError("body is larger than an SNS message can be")
         try:
-            data = json.loads(body)
-        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, absurd nesting
-            raise SnsMalformedError("body is not valid JSON") from exc
+            data = jsontext.loads(body)  # the shared bounded parser: absurd nesting is malformed (400), never a 500
+        except jsontext.JsonTextError as exc:
+            raise SnsMalformedError(f"body: {exc}") from exc
     elif isinstance(body, Mapping):
         data = body
     else:
@@ -198,7 +202,9 @@ class SnsVerifier:
             cached_region = validate_cert_url(cert_url).region
         if cached_region != region:
             raise InvalidCertificateUrlError("SigningCertURL region does not match the topic's region")
-        key = self._certs.public_key(cert_url)
+        # the certificate must have been valid when SNS signed the message (its Timestamp, give or take a few
+        # minutes), not necessarily now: a genuine message redriven after a certificate rotation still verifies
+        key = self._certs.public_key(cert_url, at=timestamp)
         if cert_url not in self._url_regions:
             if len(self._url_regions) >= _URL_CACHE_LIMIT:
                 self._url_regions.clear()
@@ -234,6 +240,10 @@ class SnsVerifier:
             subject = data.get("Subject")
             if subject is not None and type(subject) is not str:
                 raise InvalidEnvelopeError("Subject is not a string")
+        for name in _SINGLE_LINE:
+            value = data.get(name)
+            if type(value) is str and ("\n" in value or "\r" in value):
+                raise InvalidEnvelopeError(f"{name} contains a line break (SNS never sends one there)")
         if data["SignatureVersion"] not in _HASHES:
             raise UnsupportedSignatureVersionError("SignatureVersion must be 1 (SHA1withRSA) or 2 (SHA256withRSA)")
 

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from runtime.stores.schema import CounterClock, counter_clock_updates
+
 BATCH_GET_LIMIT = 100
 BATCH_WRITE_LIMIT = 25
 TRANSACT_LIMIT = 100
@@ -122,6 +124,83 @@ def batch_write(
     return requests_made
 
 
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+_TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
+
+
+def advance_counter_clocks(
+    client: Any,
+    clocks: Iterable[CounterClock],
+    *,
+    attempts: int = 5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Run :func:`runtime.stores.schema.counter_clock_updates` for each clock; returns how many could not be applied.
+
+    A failed condition is the normal "already newer / older" answer. Throttling is retried with backoff; what still
+    fails is reported (the caller logs it), never raised: the counters are already written, and the next write to
+    the same item moves its times on (they are a maximum and a minimum, so nothing is lost but a little TTL).
+    """
+    failed = 0
+    for clock in clocks:
+        advance, rewind = counter_clock_updates(clock)
+        old = _conditional_update(client, advance, attempts=attempts, sleep=sleep)
+        if old is _FAILED:
+            failed += 1
+            continue
+        known_first = old.get("first_event_at", {}).get("S") if isinstance(old, dict) else None
+        if known_first is not None and known_first <= clock.first_at:
+            continue
+        if _conditional_update(client, rewind, attempts=attempts, sleep=sleep) is _FAILED:
+            failed += 1
+    return failed
+
+
+_FAILED = object()
+
+
+def _conditional_update(
+    client: Any, request: Mapping[str, Any], *, attempts: int, sleep: Callable[[float], None]
+) -> Any:
+    """UpdateItem; the old item (attribute map) on success or on a failed condition, ``_FAILED`` after retries."""
+    for attempt in range(attempts):
+        try:
+            response = client.update_item(**request)
+        except Exception as exc:
+            code = _error_code(exc)
+            if code == "ConditionalCheckFailedException":
+                return getattr(exc, "response", {}).get("Item") or {}
+            if code in _TRANSIENT_CODES or (not code and _is_transport_error(exc)):
+                sleep(min(0.05 * 2**attempt, 1.0))
+                continue
+            if code:
+                return _FAILED  # e.g. AccessDenied: reported by the caller
+            raise
+        return response.get("Attributes") or {}
+    return _FAILED
+
+
+def _is_transport_error(exc: Exception) -> bool:
+    try:
+        from botocore.exceptions import BotoCoreError
+    except ImportError:  # pragma: no cover - botocore is always there with boto3
+        return False
+    return isinstance(exc, BotoCoreError)
+
+
 # Error codes (and transport failures) after which the same call may simply be made again.
 TRANSIENT_CODES = frozenset(
     {
@@ -140,24 +219,16 @@ TRANSIENT_CODES = frozenset(
 )
 
 
-def error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
+error_code = _error_code  # the error code of a botocore ClientError ("" for anything else)
 
 
 def is_transient(exc: BaseException) -> bool:
     """Throttling, a 5xx answer, or a transport failure (reset, timeout): trying again may succeed."""
-    code = error_code(exc)
+    code = error_code(exc)  # type: ignore[arg-type]
     if code:
         status = int(((getattr(exc, "response", None) or {}).get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
         return code in TRANSIENT_CODES or status >= 500
-    try:
-        from botocore.exceptions import BotoCoreError
-    except ImportError:  # pragma: no cover - botocore is always there with boto3
-        return False
-    return isinstance(exc, BotoCoreError)
+    return isinstance(exc, Exception) and _is_transport_error(exc)
 
 
 def with_retries(

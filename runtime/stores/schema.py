@@ -5,16 +5,36 @@ Every module that reads or writes the tables builds keys through these functions
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 UNTAGGED = "untagged"
+MAX_NAME_LENGTH = 256  # SES message tag values
+_NOT_IN_A_TAG = re.compile(r"[^A-Za-z0-9_-]")
 
-# Monotonic message status: a summary's status only ever moves to a higher rank.
+
+@functools.lru_cache(maxsize=8192)
+def canonical_name(value: str | None) -> str:
+    """The one form of a campaign id or list name wherever sesame stores or looks one up: the SES message-tag form
+    (``[A-Za-z0-9_-]``, every other character ``_``, at most 256 characters; empty = ``untagged``).
+
+    SES events carry campaign and list back in this form, the sender tags and suppresses with it, so the API,
+    the unsubscribe endpoint and the stats filter use it too: ``Spring Newsletter`` and ``Spring_Newsletter`` are
+    one list. Idempotent: a canonical name maps to itself.
+    """
+    text = _NOT_IN_A_TAG.sub("_", (value or "").strip())[:MAX_NAME_LENGTH]
+    return text or UNTAGGED
+
+
+# Monotonic message status: a summary's status only ever moves to a higher rank. ``suppressed`` is terminal: the
+# sender dropped the recipient (a ``local-`` message that never reached SES), or SES accepted the message and then
+# did not send it because the address is on its account-level or global suppression list (docs/events.md).
 STATUS_RANK: dict[str, int] = {
     "queued": 0,
-    "suppressed": 1,
     "failed": 2,
     "sent": 10,
     "delayed": 15,
@@ -23,10 +43,11 @@ STATUS_RANK: dict[str, int] = {
     "clicked": 40,
     "rendering_failed": 50,
     "rejected": 60,
+    "suppressed": 65,
     "bounced": 70,
     "complained": 80,
 }
-TERMINAL_STATUSES = frozenset({"rendering_failed", "rejected", "bounced", "complained"})
+TERMINAL_STATUSES = frozenset({"rendering_failed", "rejected", "suppressed", "bounced", "complained"})
 
 # Campaign counter attributes (Numbers, ADD-updated).
 COUNTERS: tuple[str, ...] = (
@@ -45,6 +66,8 @@ COUNTERS: tuple[str, ...] = (
     "clicked_total",
     "unsubscribed",
     "suppressed",
+    "ses_suppressed",
+    "not_spam",
     "failed",
     "subscription",
     "unknown",
@@ -57,7 +80,7 @@ SCHEDULE_PK = "SCHEDULED"
 
 
 def counters_list_sk(list_name: str) -> str:
-    return f"COUNTERS#LIST#{list_name}"
+    return f"COUNTERS#LIST#{canonical_name(list_name)}"
 
 
 def counters_day_sk(day: str) -> str:
@@ -87,10 +110,11 @@ def event_id_for(message_text: str) -> str:
 
 
 def suppression_scope(scope: str, *, list_name: str | None = None, campaign_id: str | None = None) -> str:
+    """The suppressions-table sort key of a scope (``all`` | ``list`` | ``campaign``), names in canonical form."""
     if scope == "list":
-        return f"LIST#{list_name}"
+        return f"LIST#{canonical_name(list_name)}"
     if scope == "campaign":
-        return f"CAMPAIGN#{campaign_id}"
+        return f"CAMPAIGN#{canonical_name(campaign_id)}"
     return "ALL"
 
 
@@ -141,9 +165,22 @@ def ses_message_id_time(message_id: str) -> datetime | None:
 
 
 def counter_update(
-    table: str, campaign_id: str, sort_key: str, deltas: dict[str, int], *, event_at: str | None, expires_at: int | None
+    table: str,
+    campaign_id: str,
+    sort_key: str,
+    deltas: dict[str, int],
+    *,
+    event_at: str | None,
+    expires_at: int | None,
+    first_at: str | None = None,
 ) -> dict[str, Any]:
-    """A low-level ``Update`` (for ``TransactWriteItems`` or ``update_item(**...)``) adding ``deltas``."""
+    """A low-level ``Update`` (for ``TransactWriteItems`` or ``update_item(**...)``) adding ``deltas``.
+
+    ``first_event_at`` (``first_at``, default ``event_at``), ``last_event_at`` (``event_at``) and ``expires_at`` are
+    only set when the item has none yet (``if_not_exists``): an update without a condition can express neither a
+    minimum nor a maximum, and a late, older event must never move them backwards (the TTL would delete a live
+    campaign's totals). Moving them forward is :func:`counter_clock_updates`' job, after the write.
+    """
     names: dict[str, str] = {}
     values: dict[str, Any] = {}
     adds: list[str] = []
@@ -158,13 +195,14 @@ def counter_update(
     if event_at:
         names["#first"] = "first_event_at"
         names["#last"] = "last_event_at"
-        values[":ts"] = {"S": event_at}
-        sets.append("#first = if_not_exists(#first, :ts)")
-        sets.append("#last = :ts")  # callers pass the batch's newest timestamp
+        values[":first"] = {"S": first_at or event_at}
+        values[":last"] = {"S": event_at}
+        sets.append("#first = if_not_exists(#first, :first)")
+        sets.append("#last = if_not_exists(#last, :last)")
     if expires_at is not None:
         names["#exp"] = "expires_at"
         values[":exp"] = {"N": str(expires_at)}
-        sets.append("#exp = :exp")
+        sets.append("#exp = if_not_exists(#exp, :exp)")
     expression = ""
     if sets:
         expression += "SET " + ", ".join(sets)
@@ -180,3 +218,49 @@ def counter_update(
     if values:
         update["ExpressionAttributeValues"] = values
     return update
+
+
+@dataclass(frozen=True, slots=True)
+class CounterClock:
+    """The time span a write to one counter item covers: its first and last event time and the TTL that follows."""
+
+    table: str
+    campaign_id: str
+    sort_key: str
+    first_at: str
+    last_at: str
+    expires_at: int
+
+
+def counter_clock_updates(clock: CounterClock) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two conditional ``UpdateItem`` requests that keep a counter item's times monotonic after a write:
+
+    * *advance*: ``last_event_at`` and ``expires_at`` set only if newer (``last_event_at < :last``);
+    * *rewind*: ``first_event_at`` set only if older (``first_event_at > :first``).
+
+    Both are idempotent and commutative (a maximum and a minimum), so they may run late, twice or in any order. Both
+    require the item to exist (a counter item deleted meanwhile is not re-created without its counters). *advance*
+    returns the item as it was (``ALL_OLD``, on success and on a failed condition alike): ``first_event_at`` is
+    then known and *rewind* is only needed when it is newer than ``clock.first_at`` — rare, since events mostly
+    arrive in order. Cost: one write unit per counter item and batch (two when a late event is the oldest yet).
+    """
+    key = {"campaign_id": {"S": clock.campaign_id}, "sk": {"S": clock.sort_key}}
+    advance = {
+        "TableName": clock.table,
+        "Key": key,
+        "UpdateExpression": "SET #last = :last, #exp = :exp",
+        "ConditionExpression": "attribute_exists(#sk) AND (attribute_not_exists(#last) OR #last < :last)",
+        "ExpressionAttributeNames": {"#sk": "sk", "#last": "last_event_at", "#exp": "expires_at"},
+        "ExpressionAttributeValues": {":last": {"S": clock.last_at}, ":exp": {"N": str(clock.expires_at)}},
+        "ReturnValues": "ALL_OLD",
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+    rewind = {
+        "TableName": clock.table,
+        "Key": key,
+        "UpdateExpression": "SET #first = :first",
+        "ConditionExpression": "attribute_exists(#sk) AND (attribute_not_exists(#first) OR #first > :first)",
+        "ExpressionAttributeNames": {"#sk": "sk", "#first": "first_event_at"},
+        "ExpressionAttributeValues": {":first": {"S": clock.first_at}},
+    }
+    return advance, rewind

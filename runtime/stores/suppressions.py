@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, get_args
 
 from runtime.stores import dynamo
-from runtime.stores.schema import SOFTBOUNCE_SCOPE, iso, suppression_scope
+from runtime.stores.schema import SOFTBOUNCE_SCOPE, CounterClock, iso, suppression_scope
 
 Reason = Literal["BOUNCE", "COMPLAINT", "UNSUBSCRIBE", "MANUAL", "SOFT_BOUNCE"]
 REASONS: tuple[str, ...] = get_args(Reason)
@@ -158,9 +158,15 @@ class SuppressionStore(Protocol):
         """
         ...
 
-    def record_unsubscribe(self, suppression: Suppression, counter_updates: Sequence[Mapping[str, Any]] = ()) -> bool:
+    def record_unsubscribe(
+        self,
+        suppression: Suppression,
+        counter_updates: Sequence[Mapping[str, Any]] = (),
+        clocks: Sequence[CounterClock] = (),
+    ) -> bool:
         """Write an UNSUBSCRIBE suppression unless a permanent one already holds that scope, together with the
-        counter updates (``schema.counter_update`` dicts), atomically. True if written (and counted)."""
+        counter updates (``schema.counter_update`` dicts), atomically. True if written (and counted); then the
+        counter items' times move on to ``clocks`` (never backwards: ``schema.counter_clock_updates``)."""
         ...
 
 
@@ -367,7 +373,12 @@ class DynamoSuppressionStore:
             touched += 1
         return touched
 
-    def record_unsubscribe(self, suppression: Suppression, counter_updates: Sequence[Mapping[str, Any]] = ()) -> bool:
+    def record_unsubscribe(
+        self,
+        suppression: Suppression,
+        counter_updates: Sequence[Mapping[str, Any]] = (),
+        clocks: Sequence[CounterClock] = (),
+    ) -> bool:
         _validate(suppression)
         now = self._clock()
         stamp = iso(now)
@@ -396,6 +407,10 @@ class DynamoSuppressionStore:
             if _is_conditional_failure(exc):
                 return False
             raise
+        if clocks:
+            kwargs: dict[str, Any] = {} if self._sleep is None else {"sleep": self._sleep}
+            self.requests += len(clocks)
+            dynamo.advance_counter_clocks(self._client, clocks, **kwargs)
         return True
 
 
@@ -410,6 +425,7 @@ class InMemorySuppressionStore:
     clock: Clock = _utcnow
     items: dict[tuple[str, str], Suppression] = field(default_factory=dict)
     counter_updates: list[Mapping[str, Any]] = field(default_factory=list)
+    counter_clocks: list[CounterClock] = field(default_factory=list)
     batch_calls: int = 0
 
     def suppressed(
@@ -498,7 +514,12 @@ class InMemorySuppressionStore:
             self.items[(recipient_hash, ALL_SCOPE)] = replace(current, updated_at=now, erased_at=now)
         return touched
 
-    def record_unsubscribe(self, suppression: Suppression, counter_updates: Sequence[Mapping[str, Any]] = ()) -> bool:
+    def record_unsubscribe(
+        self,
+        suppression: Suppression,
+        counter_updates: Sequence[Mapping[str, Any]] = (),
+        clocks: Sequence[CounterClock] = (),
+    ) -> bool:
         _validate(suppression)
         old = self.items.get((suppression.recipient_hash, suppression.scope))
         if old is not None and old.expires_at is None:
@@ -508,4 +529,5 @@ class InMemorySuppressionStore:
             suppression, created_at=now, updated_at=now, expires_at=None
         )
         self.counter_updates.extend(counter_updates)
+        self.counter_clocks.extend(clocks)
         return True

@@ -22,7 +22,7 @@ from runtime.ingest.ports import CommitResult, Snapshot, TrackingStoreUnavailabl
 from runtime.logs import get_logger
 from runtime.settings import Settings
 from runtime.stores import dynamo
-from runtime.stores.schema import LISTING_PK, META, SOFTBOUNCE_SCOPE, counter_update
+from runtime.stores.schema import LISTING_PK, META, SOFTBOUNCE_SCOPE, CounterClock, counter_update
 
 _log = get_logger(__name__)
 
@@ -132,7 +132,6 @@ class DynamoTrackingStore:
         for attempt in range(self._attempts):
             try:
                 self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
-                return CommitResult(ok=True)
             except Exception as exc:
                 code = _error_code(exc)
                 if code == "TransactionCanceledException":
@@ -154,7 +153,22 @@ class DynamoTrackingStore:
                     raise
                 _log.info("transaction retry", extra={"attempt": attempt + 1, "code": code or type(exc).__name__})
                 self._sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                self._advance_clocks(tx)  # after the commit, outside the transaction's retry
+                return CommitResult(ok=True)
         raise TrackingStoreUnavailableError("TransactWriteItems kept failing transiently")
+
+    def _advance_clocks(self, tx: Transaction) -> None:
+        """After the commit: move each counter item's ``last_event_at``/``expires_at`` forward and its
+        ``first_event_at`` back, with conditional writes (the transaction only sets them on new items)."""
+        clocks = [
+            CounterClock(self.campaigns_table, c.campaign_id, c.sort_key, c.first_at, c.last_at, c.expires_at)
+            for c in tx.counters
+            if c.last_at
+        ]
+        failed = dynamo.advance_counter_clocks(self._client, clocks, sleep=self._sleep)
+        if failed:
+            _log.warning("counter times not advanced; the next write to those items will", extra={"items": failed})
 
     def ensure_campaign(self, campaign_id: str, created_at: str, data_expires_at: int) -> bool:
         item = {
@@ -239,16 +253,8 @@ class DynamoTrackingStore:
                 counter.deltas,
                 event_at=counter.last_at,
                 expires_at=counter.expires_at,
+                first_at=counter.first_at,
             )
-            if (
-                counter.first_at
-                and counter.first_at != counter.last_at
-                and ":ts" in update.get("ExpressionAttributeValues", {})
-            ):
-                update["UpdateExpression"] = update["UpdateExpression"].replace(
-                    "if_not_exists(#first, :ts)", "if_not_exists(#first, :first)"
-                )
-                update["ExpressionAttributeValues"][":first"] = {"S": counter.first_at}
             items.append({"Update": update})
             keys.append(("counter", f"{counter.campaign_id}|{counter.sort_key}"))
         return items, keys

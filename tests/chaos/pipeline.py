@@ -49,6 +49,7 @@ REGION = "us-east-1"
 BACKUP = "eu-west-1"
 ENV = "chaos"
 SECRET = "chaos-forward-secret-0123456789"
+REDRIVE_SECRET = "chaos-redrive-secret-0123456789"  # signs a redriven SES event's first arrival (runtime.dlq)
 CRITICAL_TYPES = frozenset({"Bounce", "Complaint", "Reject", "Subscription", "Rendering Failure"})
 HANDLERS = {"send": ("sender", 10), "critical": ("critical_events", 10), "engagement": ("engagement_events", 50)}
 HANDLERS["forward"] = ("forward_events", 50)
@@ -218,6 +219,7 @@ class ChaosRun:
             "SESAME_FORWARD_DLQ_URL": self.dlqs["forward"],
             "SESAME_FORWARD_URL": self.receiver.url,
             "SESAME_FORWARD_SECRET": SECRET,
+            "SESAME_REDRIVE_SECRET": REDRIVE_SECRET,
             "SNS_ALLOWED_TOPIC_ARNS": TOPIC_ARN,
             "SNS_CERT_DIR": self.signer.cert_dir,
             "SNS_MAX_AGE_SECONDS": "0",
@@ -476,7 +478,10 @@ class ChaosRun:
         self.faults_on = False
         self.receiver.active = False
         for _ in range(20):  # faults over: redrive the DLQs and work, until nothing is left anywhere
-            moved = sum(dlq.redrive(self.sqs, url, to=self.queues[q])["moved"] for q, url in self.dlqs.items())
+            moved = sum(
+                dlq.redrive(self.sqs, url, to=self.queues[q], secret=REDRIVE_SECRET)["moved"]
+                for q, url in self.dlqs.items()
+            )
             self.stats["redriven"] += moved
             # bounded: units waiting for Send events parked in a DLQ need the next redrive
             if self.settle(limit_s, max_rounds=40) and not any(self._depth(u) for u in self.dlqs.values()):

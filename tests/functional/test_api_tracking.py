@@ -261,6 +261,80 @@ def test_manual_suppression_put_get_list_and_override(api):
     assert client.http.get("/suppressions?reason=NOPE", headers=AUTH).status_code == 400
 
 
+def test_list_and_campaign_scopes_have_one_canonical_form_for_every_writer_and_reader(api):
+    from runtime.tokens import TokenSigner
+    from tests.support.api_app import UNSUB_SECRET
+
+    client, ddb = api
+    json_auth = {**AUTH, "Content-Type": "application/json"}
+    # a manual list suppression given the list's display name...
+    put = client.http.put(
+        "/suppressions/a@example.com",
+        headers=json_auth,
+        body=json.dumps({"scope": "list", "list_name": "Spring Newsletter"}),
+    )
+    assert put.status_code == 200 and body(put)["scope"] == "LIST#Spring_Newsletter"
+    # ...blocks the sender, which looks lists up in the SES tag form it sends them with
+    store = DynamoSuppressionStore(ddb, table_name("suppressions"))
+    a, b = recipient_hash("a@example.com"), recipient_hash("b@example.com")
+    assert set(store.suppressed([a], list_name="Spring_Newsletter")) == {a}
+    # a one-click unsubscribe (token issued by the sender, tag form) can be lifted by the display name
+    token = TokenSigner([UNSUB_SECRET]).issue(b, "list", list_name="Spring_Newsletter")
+    one_click = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert (
+        client.http.post(
+            f"/unsubscribe?token={token}", headers=one_click, body="List-Unsubscribe=One-Click"
+        ).status_code
+        == 200
+    )
+    assert set(store.suppressed([b], list_name="Spring Newsletter")) == {b}
+    lifted = client.http.delete("/suppressions/b@example.com?scope=list&list_name=Spring%20Newsletter", headers=AUTH)
+    assert lifted.status_code == 200 and body(lifted)["scope"] == "LIST#Spring_Newsletter"
+    assert store.suppressed([b], list_name="Spring_Newsletter") == {}
+    # campaign scopes too
+    put = client.http.put(
+        "/suppressions/a@example.com",
+        headers=json_auth,
+        body=json.dumps({"scope": "campaign", "campaign_id": "Spring Sale 2026"}),
+    )
+    assert body(put)["scope"] == "CAMPAIGN#Spring_Sale_2026"
+    assert store.suppressed([a], campaign_id="Spring_Sale_2026")[a].scope == "CAMPAIGN#Spring_Sale_2026"
+    # and the stats list filter
+    seed_campaign(ddb, "c9", messages=100, lists=("Spring_Newsletter", "promo"))
+    doc = body(client.http.get("/campaigns/c9/stats?list_name=Spring%20Newsletter", headers=AUTH))
+    assert doc["list"]["list_name"] == "Spring_Newsletter" and doc["list"]["counters"]["sent"] == 50
+
+
+@pytest.mark.parametrize("depth", [50_000, 200], ids=["recursion", "too-deep"])
+def test_deeply_nested_json_on_put_suppression_is_400(api, depth):
+    client, ddb = api
+    body = '{"scope": ' + "[" * depth + "]" * depth + "}"
+    response = client.http.put(
+        "/suppressions/a@example.com", headers={**AUTH, "Content-Type": "application/json"}, body=body
+    )
+    assert response.status_code == 400
+    error = json.loads(response.body)
+    assert error["Code"] == "BadRequestError" and "nest" in error["Message"]
+    assert ddb.scan(TableName=table_name("suppressions"))["Items"] == []
+
+
+def test_every_answer_of_the_app_carries_nosniff(api):
+    client, _ = api
+    json_auth = {**AUTH, "Content-Type": "application/json"}
+    answers = [
+        client.http.get("/health"),
+        client.http.get("/campaigns"),  # 401
+        client.http.get("/messages/0100018f0000abcd-1", headers=AUTH),  # 404
+        client.http.get("/suppressions?reason=NOPE", headers=AUTH),  # 400
+        client.http.put("/suppressions/a@example.com", headers=json_auth, body="{}"),  # 200
+        client.http.post("/webhooks/ses", headers={"Content-Type": "text/plain"}, body="not json"),  # 400
+        client.http.get("/unsubscribe?token=forged"),  # an HTML page
+        client.http.request("OPTIONS", "/campaigns", headers={"Origin": ORIGIN}),
+    ]
+    for response in answers:
+        assert response.headers.get("X-Content-Type-Options") == "nosniff", (response.status_code, response.headers)
+
+
 def test_cors_echoes_only_configured_origins(api):
     client, _ = api
     allowed = client.http.get("/campaigns", headers={**AUTH, "Origin": ORIGIN})

@@ -64,12 +64,23 @@ def test_immediate_campaign_creates_templates_in_both_regions_enqueues_and_answe
     assert body["jobs"] == 4  # 50 + 50 + 20 for vip, 1 for the newsletter
     assert body["complete"] is True and body["not_enqueued"] == []
     for region in (REGION, BACKUP):
-        assert set(stack.fakes[region].templates) == {"sesame-spring-2026-default", "sesame-spring-2026-segment1"}
+        templates = set(stack.fakes[region].templates)
+        assert templates == {"sesame-ftest-spring-2026-default", "sesame-ftest-spring-2026-segment1"}
     messages = stack.receive() + stack.receive()
     assert len(messages) == 4
     job = json.loads(messages[0]["Body"])
     assert job["job_id"].startswith("spring-2026.")
     assert job["bulk"]["ConfigurationSetName"] == "marketing"
+
+
+def test_a_campaign_whose_template_name_another_owner_holds_is_409_and_overwrites_nothing(stack):
+    theirs = {"Subject": "theirs", "Html": "<p>theirs</p>"}
+    stack.fakes[REGION].templates["sesame-ftest-spring-2026-default"] = theirs
+    response = post(stack, candidate())
+    assert response.status_code == 409
+    assert "sesame-ftest-spring-2026-default" in json.loads(response.body)["Message"]
+    assert stack.fakes[REGION].templates["sesame-ftest-spring-2026-default"] == theirs
+    assert stack.receive() == []
 
 
 def test_resubmitting_an_existing_campaign_id_is_409(stack):
@@ -176,3 +187,24 @@ def test_unreachable_send_queue_is_503_not_500(monkeypatch):
         response = post(stack, candidate())
         assert response.status_code == 503
         assert json.loads(response.body)["Code"] == "ServiceUnavailable"
+
+
+DEEP = "[" * 50_000 + "]" * 50_000  # a few hundred KB: json.loads raises RecursionError
+NESTED = "[" * 200 + "]" * 200  # parses, but no request field nests this deep
+
+
+@pytest.mark.parametrize("nested", [DEEP, NESTED], ids=["recursion", "too-deep"])
+def test_deeply_nested_json_bodies_are_400_on_every_campaign_route(stack, nested):
+    campaign = post(stack, {})  # any body: then replaced
+    assert campaign.status_code == 400
+    for method, path, headers, body in (
+        ("POST", "/campaigns", AUTH, nested),
+        ("POST", "/campaigns", AUTH, '{"campaign_id": "c", "segments": ' + nested + "}"),
+        ("POST", "/campaigns", {**AUTH, "Content-Type": "application/x-ndjson"}, nested),
+        ("PATCH", "/campaigns/spring-2026/schedule", AUTH, '{"date": ' + nested + "}"),
+    ):
+        response = stack.client.http.request(method, path, headers=headers, body=body)
+        assert response.status_code == 400, (method, path, response.status_code)
+        error = json.loads(response.body)
+        assert error["Code"] == "BadRequestError" and "nest" in error["Message"]
+    assert stack.receive() == []

@@ -12,6 +12,7 @@ from runtime.emails import recipient_hash
 from runtime.ingest import IngestEngine
 from runtime.settings import Settings
 from runtime.stores.dynamo import from_item, to_item
+from runtime.stores.schema import ttl_epoch
 from runtime.stores.tables import create_tables
 from runtime.stores.tracking import DynamoTrackingStore
 from tests.support.ingest import MESSAGE_ID, RECIPIENT, fixture_event, ses_event
@@ -89,6 +90,24 @@ def test_summary_history_counters_and_suppression_items_follow_the_design(ddb):
     assert get(ddb, "campaigns", campaign_id="spring", sk="META")["status"] == "external"
     suppression = get(ddb, "suppressions", recipient_hash=H, scope="ALL")
     assert suppression["reason"] == "BOUNCE" and "expires_at" not in suppression
+
+
+def test_late_older_events_never_move_counter_times_or_ttl_backwards_in_dynamodb(ddb):
+    _, engine = engine_for(ddb)
+    engine.apply([ses_event("Delivery", message_id="m2", ts="2024-06-20T05:00:00.000Z")])
+    engine.apply(  # a DLQ redrive: older events, after newer ones
+        [
+            ses_event("Delivery", message_id="m1", ts="2024-06-20T01:00:00.000Z"),
+            ses_event("Delivery", message_id="m0", ts="2024-06-20T02:00:00.000Z"),
+        ]
+    )
+    engine.apply([ses_event("Delivery", message_id="m3", ts="2024-06-20T03:00:00.000Z")])
+    for sort_key in ("COUNTERS#TOTAL", "COUNTERS#LIST#news", "COUNTERS#DAY#2024-06-20"):
+        item = get(ddb, "campaigns", campaign_id="spring", sk=sort_key)
+        assert item["delivered"] == 4
+        assert item["first_event_at"] == "2024-06-20T01:00:00.000Z"
+        assert item["last_event_at"] == "2024-06-20T05:00:00.000Z"
+        assert item["expires_at"] == ttl_epoch("2024-06-20T05:00:00.000Z", 90)
 
 
 def test_redelivered_batch_is_a_duplicate_and_writes_no_counters(ddb, calls):

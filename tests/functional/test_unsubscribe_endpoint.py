@@ -65,6 +65,37 @@ def test_one_click_post_without_cookies_or_javascript_suppresses_and_counts_once
     assert any(k.startswith("COUNTERS#DAY#") and v == "1" for k, v in counters.items())
 
 
+def test_unsubscribe_moves_the_campaign_counters_last_event_and_ttl_forward_never_back(api):
+    from datetime import UTC, datetime
+
+    from runtime.stores.schema import iso, ttl_epoch
+
+    client, ddb = api
+    old, future = "2020-01-01T00:00:00.000Z", "2999-01-01T00:00:00.000Z"
+    for sk, last in (("COUNTERS#TOTAL", old), ("COUNTERS#LIST#news", future)):
+        ddb.put_item(
+            TableName=table_name("campaigns"),
+            Item={
+                "campaign_id": {"S": "c1"},
+                "sk": {"S": sk},
+                "delivered": {"N": "5"},
+                "first_event_at": {"S": old},
+                "last_event_at": {"S": last},
+                "expires_at": {"N": str(ttl_epoch(last, 90))},
+            },
+        )
+    before = datetime.now(UTC)
+    response = client.http.post(f"/unsubscribe?token={token()}", headers=ONE_CLICK, body="List-Unsubscribe=One-Click")
+    assert response.status_code == 200
+    items = {i["sk"]["S"]: i for i in table_items(ddb, "campaigns")}
+    total, news = items["COUNTERS#TOTAL"], items["COUNTERS#LIST#news"]
+    assert total["unsubscribed"] == {"N": "1"} and total["first_event_at"] == {"S": old}
+    assert total["last_event_at"]["S"] >= iso(before)  # moved forward to the unsubscribe
+    assert int(total["expires_at"]["N"]) >= ttl_epoch(before, 90)
+    assert news["last_event_at"] == {"S": future}  # never moved back
+    assert news["expires_at"] == {"N": str(ttl_epoch(future, 90))}
+
+
 def test_form_post_with_token_in_the_body_and_list_scope(api):
     client, ddb = api
     t = token("list", campaign_id=None)

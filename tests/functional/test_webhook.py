@@ -157,6 +157,20 @@ def test_verified_non_event_message_is_accepted_and_ignored(client, app_env, sig
     assert count(app_env["ddb"], "messages") == 0
 
 
+def test_verified_ses_receiving_notification_is_ignored_never_stored_or_counted(client, app_env, signer):
+    from chalicelib import wiring
+
+    received = (Path(__file__).resolve().parents[1] / "events" / "aws" / "received_sns_action.json").read_text()
+    response = post(client, signer.notification_json(TOPIC_ARN, received))
+    assert response.status_code == 200
+    answer = json.loads(response.body)
+    assert answer["status"] == "ignored" and "Received" in answer["reason"]
+    for table in TABLES:
+        assert count(app_env["ddb"], table) == 0
+    outcomes = [doc.get("outcome") for doc in wiring.metrics().emitted if "SES_EVENT_PROCESSED" in doc]
+    assert outcomes == ["ignored"]
+
+
 def test_subscription_confirmation_for_allowed_topic_is_confirmed(client, app_env, signer):
     sns = boto3.client("sns", region_name=REGION)
     sns.create_topic(Name="sesame-dev-ses-events")
@@ -276,27 +290,45 @@ def test_sqs_record_that_was_already_stale_when_queued_is_dropped(client, app_en
     assert count(app_env["ddb"], "messages") == 0
 
 
-def test_sqs_record_redriven_from_a_dlq_is_measured_from_its_first_arrival(client, app_env, signer):
-    from runtime.dlq import FIRST_SENT_ATTRIBUTE
+REDRIVE_SECRET = "r" * 48
+
+
+def test_sqs_record_redriven_from_a_dlq_is_measured_from_its_first_arrival_only_when_signed(client, app_env, signer):
+    from chalicelib import wiring
+
+    from runtime.dlq import FIRST_SENT_ATTRIBUTE, FIRST_SENT_SIGNATURE_ATTRIBUTE, first_arrival_signature
     from runtime.stores.schema import parse_time
 
+    app_env["monkeypatch"].setenv("SESAME_REDRIVE_SECRET", REDRIVE_SECRET)
+    wiring.reset()
     stamp = "2024-06-20T01:50:12.190Z"
     first_arrival = int(parse_time(stamp).timestamp() * 1000) + 2000
-    bodies = {
-        mid: signer.notification_json(TOPIC_ARN, json.dumps(ses_record("Bounce", message_id=mid)), timestamp=stamp)
-        for mid in ("redriven", "forged-age")
+    names = ("signed", "unsigned", "wrong-key", "other-message", "other-time")
+    envelopes = {
+        mid: signer.notification(TOPIC_ARN, json.dumps(ses_record("Bounce", message_id=mid)), timestamp=stamp)
+        for mid in names
     }
-    event = client.events.generate_sqs_event(message_bodies=list(bodies.values()), queue_name="sesame-dev-critical")
-    redriven, other = event["Records"]
-    for record in event["Records"]:  # re-sent to the queue by the redrive two hours after the event
+    event = client.events.generate_sqs_event(
+        message_bodies=[json.dumps(e) for e in envelopes.values()], queue_name="sesame-dev-critical"
+    )
+    signatures = {
+        "signed": first_arrival_signature(REDRIVE_SECRET, envelopes["signed"]["MessageId"], first_arrival),
+        "wrong-key": first_arrival_signature("x" * 48, envelopes["wrong-key"]["MessageId"], first_arrival),
+        "other-message": first_arrival_signature(REDRIVE_SECRET, envelopes["signed"]["MessageId"], first_arrival),
+        "other-time": first_arrival_signature(REDRIVE_SECRET, envelopes["other-time"]["MessageId"], first_arrival - 1),
+    }
+    for mid, record in zip(names, event["Records"], strict=True):
+        # re-sent to the queue by a redrive two hours after the event; anyone who can write to the queue can set
+        # the attribute, so only one signed with the app secret over this SNS MessageId and time counts
         record["attributes"]["SentTimestamp"] = str(first_arrival + 7_200_000)
-    redriven["messageAttributes"] = {FIRST_SENT_ATTRIBUTE: {"stringValue": str(first_arrival), "dataType": "Number"}}
-    other["messageAttributes"] = {}
+        attributes = {FIRST_SENT_ATTRIBUTE: {"stringValue": str(first_arrival), "dataType": "Number"}}
+        if mid in signatures:
+            attributes[FIRST_SENT_SIGNATURE_ATTRIBUTE] = {"stringValue": signatures[mid], "dataType": "String"}
+        record["messageAttributes"] = attributes
     response = client.lambda_.invoke("critical_events", event)
     assert response.payload is None
-    ddb = app_env["ddb"]
-    assert "Item" in ddb.get_item(TableName="sesame-dev-messages", Key={"message_id": {"S": "redriven"}})
-    assert "Item" not in ddb.get_item(TableName="sesame-dev-messages", Key={"message_id": {"S": "forged-age"}})
+    stored = {i["message_id"]["S"] for i in app_env["ddb"].scan(TableName="sesame-dev-messages")["Items"]}
+    assert stored == {"signed"}  # every other one was stale when it reached the queue again: dropped
 
 
 def test_sqs_poison_record_fails_alone_and_the_rest_of_the_batch_is_applied(client, app_env, signer):

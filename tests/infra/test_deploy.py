@@ -165,7 +165,7 @@ def test_in_production_nothing_that_holds_data_can_be_deleted_or_replaced(home: 
         *(("aws:dynamodb/table:Table", t) for t in ("messages", "events", "campaigns", "suppressions", "control")),
         *(
             ("random:index/randomPassword:RandomPassword", s)
-            for s in ("unsubscribe-secrets", "pagination-secret", "forward-secret")
+            for s in ("unsubscribe-secrets", "pagination-secret", "forward-secret", "redrive-secret")
         ),
         ("aws:ssm/parameter:Parameter", "app-secrets"),
     }

@@ -60,7 +60,7 @@ HOME_COUNTS = {
     "aws:dynamodb/table:Table": 5,
     "aws:route53/record:Record": 9,  # 3 DKIM, MX, SPF, DMARC, ACM validation, alias A + AAAA
     "pulumi:providers:aws": 1,  # us-east-1 serves the ACM certificate too
-    "random:index/randomPassword:RandomPassword": 3,
+    "random:index/randomPassword:RandomPassword": 4,  # unsubscribe, pagination, forward, redrive
 }
 SECOND_COUNTS = {
     **COMMON_COUNTS,
@@ -590,7 +590,8 @@ def test_permissions_nothing_calls_are_gone(second: ProgramRun) -> None:
     every = set().union(
         *(_actions(_policy(second, f.name.removesuffix("-function"))) for f in second.of_type(FUNCTION))
     )
-    for unused in ("dynamodb:DescribeTable", "ses:GetEmailTemplate", "sqs:GetQueueUrl", "logs:CreateLogGroup"):
+    # (ses:GetEmailTemplate is called: a campaign template that already exists is read back, never updated)
+    for unused in ("dynamodb:DescribeTable", "ses:UpdateEmailTemplate", "sqs:GetQueueUrl", "logs:CreateLogGroup"):
         assert unused not in every
     wildcard = {
         (f.name, st["Sid"])
@@ -604,9 +605,11 @@ def test_permissions_nothing_calls_are_gone(second: ProgramRun) -> None:
 def test_api_role_manages_templates_and_payloads_but_sends_nothing(second: ProgramRun) -> None:
     statements = _policy(second, "api")
     templates = statements["ManageCampaignTemplates"]
-    assert set(templates["Action"]) == {"ses:CreateEmailTemplate", "ses:UpdateEmailTemplate"}
+    # campaigns create their templates, never update one: environments sharing an account cannot overwrite each
+    # other's campaign content, and the role may only touch its own environment's template names
+    assert set(templates["Action"]) == {"ses:CreateEmailTemplate", "ses:GetEmailTemplate"}
     assert sorted(templates["Resource"]) == [
-        f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:template/*" for region in ("eu-west-1", "us-east-1")
+        f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:template/sesame-prod-*" for region in ("eu-west-1", "us-east-1")
     ]
     assert statements["CampaignPayloads"]["Resource"] == (
         f"arn:aws:s3:::sesame-prod-eu-west-1-campaigns-{MOCK_ACCOUNT_ID}/*"
@@ -675,7 +678,14 @@ def test_app_secrets_parameter_holds_the_settings_document(home: ProgramRun) -> 
     assert param["name"] == "/sesame/prod/app-secrets"
     assert param["type"] == "SecureString"
     doc = json.loads(param["value"])
-    assert set(doc) == {"unsubscribe_secrets", "pagination_secret", "forward_secret", "api_key_hashes"}
+    assert set(doc) == {
+        "unsubscribe_secrets",
+        "pagination_secret",
+        "forward_secret",
+        "redrive_secret",
+        "api_key_hashes",
+    }
+    assert len(doc["redrive_secret"]) == 48  # signs the first-arrival time of redriven SES events (runtime.dlq)
     assert len(doc["unsubscribe_secrets"]) == 1 and len(doc["unsubscribe_secrets"][0]) == 48
     assert doc["api_key_hashes"] == []
     assert home.outputs["appSecrets"] == doc
@@ -705,6 +715,7 @@ def test_configured_secrets_are_used_as_given_and_no_stack_reference_is_needed()
         unsubscribeSecrets=json.dumps(["new", "old"]),
         paginationSecret="p",
         forwardSecret="f",
+        redriveSecret="r",
         apiKeyHashes=json.dumps([digest]),
     )
     assert run.of_type("pulumi:pulumi:StackReference") == []
@@ -713,6 +724,7 @@ def test_configured_secrets_are_used_as_given_and_no_stack_reference_is_needed()
         "unsubscribe_secrets": ["new", "old"],
         "pagination_secret": "p",
         "forward_secret": "f",
+        "redrive_secret": "r",
         "api_key_hashes": [digest],
     }
 
@@ -797,7 +809,14 @@ def test_environment_variables_build_the_runtime_settings(stack: str) -> None:
 
 
 #: Settings the stage does not carry as env vars: secrets come from the SSM document, SNS_CERT_DIR is offline-only.
-NOT_IN_STAGE = {"unsubscribe_secrets", "pagination_secret", "forward_secret", "api_key_hashes", "sns_cert_dir"}
+NOT_IN_STAGE = {
+    "unsubscribe_secrets",
+    "pagination_secret",
+    "forward_secret",
+    "redrive_secret",
+    "api_key_hashes",
+    "sns_cert_dir",
+}
 
 
 def test_stage_environment_sets_every_runtime_setting_from_config() -> None:
@@ -840,3 +859,39 @@ def test_pulumi_entry_exports_what_the_program_returns(second: ProgramRun) -> No
     via_main = run_program(example_config(SECOND_STACK), stack=SECOND_STACK, entry=ROOT / "__main__.py")
     assert via_main.outputs == second.outputs
     assert via_main.type_counts() == second.type_counts()
+
+
+CREDENTIAL_URL = "https://user:p4ss@hooks.example.net/ses?key=k3y"
+
+
+def _function_environments(run: ProgramRun) -> str:
+    return json.dumps([f.inputs.get("environment") for f in run.of_type(FUNCTION)])
+
+
+def test_a_forward_url_carrying_credentials_is_a_secret_never_exported_in_plain_text() -> None:
+    run = run_example(SECOND_STACK, forwardUrl=CREDENTIAL_URL)
+    env = run.outputs["environmentVariables"]
+    assert "SESAME_FORWARD_URL" not in env  # not in the stack outputs nor any function's environment
+    assert not any(secret in json.dumps(run.outputs) for secret in ("p4ss", "k3y"))
+    assert not any(secret in _function_environments(run) for secret in ("p4ss", "k3y"))
+    doc = json.loads(run.of_type("aws:ssm/parameter:Parameter")[0].inputs["value"])
+    assert doc["forward_url"] == CREDENTIAL_URL  # in the SSM SecureString instead
+    assert Settings.from_env(env, secrets_loader=lambda name: doc).forward_url == CREDENTIAL_URL
+
+
+def test_a_forward_url_set_with_pulumi_config_set_secret_is_a_secret_too() -> None:
+    from infra.mockrun import run_program
+    from tests.support.infra_stacks import example_config
+
+    url = "https://hooks.example.net/T000/B000/abcdef"  # a token in the path: only --secret tells
+    config = {**example_config(SECOND_STACK), "sesame:forwardUrl": url}
+    run = run_program(config, stack=SECOND_STACK, secret_keys=["sesame:forwardUrl"])
+    assert "SESAME_FORWARD_URL" not in run.outputs["environmentVariables"]
+    assert "abcdef" not in json.dumps(run.outputs) and "abcdef" not in _function_environments(run)
+    assert json.loads(run.of_type("aws:ssm/parameter:Parameter")[0].inputs["value"])["forward_url"] == url
+
+
+def test_a_plain_forward_url_stays_plain_configuration() -> None:
+    run = run_example(SECOND_STACK, forwardUrl="https://hooks.example.net/ses")
+    assert run.outputs["environmentVariables"]["SESAME_FORWARD_URL"] == "https://hooks.example.net/ses"
+    assert "forward_url" not in json.loads(run.of_type("aws:ssm/parameter:Parameter")[0].inputs["value"])

@@ -151,6 +151,12 @@ class FakeSes:
         self.templates[name] = params["TemplateContent"]
         return {}
 
+    def get_email_template(self, **params: Any) -> dict[str, Any]:
+        self._call("GetEmailTemplate", params)
+        if params["TemplateName"] not in self.templates:
+            raise client_error("NotFoundException", 404)
+        return {"TemplateName": params["TemplateName"], "TemplateContent": dict(self.templates[params["TemplateName"]])}
+
     def update_email_template(self, **params: Any) -> dict[str, Any]:
         self._call("UpdateEmailTemplate", params)
         if params["TemplateName"] not in self.templates:

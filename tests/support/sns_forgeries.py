@@ -212,6 +212,13 @@ def _untrusted_confirmation(env: Envelope, signer: LocalSnsSigner) -> Forged:
     return signer.subscription_confirmation(UNTRUSTED_TOPIC_ARN, token="e" * 64)
 
 
+def _subject_shifted_into_message_id(env: Envelope, signer: LocalSnsSigner) -> Forged:
+    """The string to sign is newline-delimited: a MessageId carrying ``\nSubject\n<subject>`` with the Subject
+    removed gives the very same string, so the genuine signature still verifies."""
+    env["MessageId"] = f"{env['MessageId']}\nSubject\n{env.pop('Subject')}"
+    return env
+
+
 def _duplicate_message_key(env: Envelope, signer: LocalSnsSigner) -> Forged:
     body = json.dumps(env)
     evil = json.dumps(json.dumps({**SES_EVENT, "eventType": "Complaint"}))
@@ -234,6 +241,31 @@ ATTACKS: list[Attack] = [
         InvalidSignatureError,
     ),
     Attack("tampered_subject", "Subject changed", _set(Subject="Changed"), InvalidSignatureError),
+    Attack(
+        "subject_shifted_into_message_id",
+        "line break in MessageId moves the signed Subject into it (same string to sign)",
+        _subject_shifted_into_message_id,
+        InvalidEnvelopeError,
+    ),
+    Attack(
+        "line_break_in_subject",
+        "Subject with a line break, signed",
+        _resigned(Subject="Amazon SES\nMessageId\nx"),
+        InvalidEnvelopeError,
+    ),
+    Attack(
+        "carriage_return_in_message_id",
+        "MessageId with a carriage return, signed",
+        _resigned(MessageId="abc\rdef"),
+        InvalidEnvelopeError,
+    ),
+    Attack(
+        "line_break_in_token",
+        "confirmation Token with a line break, signed",
+        _resigned(Token="f" * 32 + "\nTopicArn\nx"),
+        InvalidEnvelopeError,
+        base="confirmation",
+    ),
     Attack(
         "added_unsigned_subject", "Subject added to a message signed without one", _add_subject, InvalidSignatureError
     ),

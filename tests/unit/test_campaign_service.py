@@ -70,7 +70,7 @@ def candidate(n=3, **extra):
     return body
 
 
-def service(sqs=None, payloads=True, objects=None, clock=None):
+def service(sqs=None, payloads=True, objects=None, clock=None, environment="dev", unsubscribe_headers=False):
     ses = {"us-east-1": FakeSes("us-east-1"), "eu-west-1": FakeSes("eu-west-1")}
     default = {("tpl-bucket", "welcome.html"): "<html><title>Welcome!</title><p>Hi {{name}}</p></html>"}
     s3 = FakeS3(default if objects is None else objects)
@@ -78,9 +78,13 @@ def service(sqs=None, payloads=True, objects=None, clock=None):
     store = InMemoryCampaignStore()
     payload_store = InMemoryPayloadStore()
     svc = CampaignService(
-        config=CampaignConfig(regions=["us-east-1", "eu-west-1"], default_from="news@example.com"),
+        config=CampaignConfig(
+            regions=["us-east-1", "eu-west-1"],
+            default_from="news@example.com",
+            unsubscribe_headers=unsubscribe_headers,
+        ),
         store=store,
-        loader=TemplateLoader(lambda: s3),
+        loader=TemplateLoader(lambda: s3, environment=environment),
         publisher=TemplatePublisher(lambda region: ses[region]),
         enqueuer=lambda: Enqueuer(sqs, "https://sqs/q", sleep=lambda s: None),
         payloads=lambda: payload_store if payloads else None,
@@ -99,10 +103,10 @@ def test_immediate_campaign_resolves_defaults_per_segment_and_enqueues_bulk_jobs
     vip, trial = jobs[0]["bulk"], jobs[3]["bulk"]
     assert vip["FromEmailAddress"] == "news@example.com"  # settings default
     assert vip["ConfigurationSetName"] == "marketing"
-    assert vip["DefaultContent"]["Template"]["TemplateName"] == "sesame-launch-default"
+    assert vip["DefaultContent"]["Template"]["TemplateName"] == "sesame-dev-launch-default"
     assert trial["FromEmailAddress"] == "trial@example.com"
     assert trial["ConfigurationSetName"] == "transactional"
-    assert trial["DefaultContent"]["Template"]["TemplateName"] == "sesame-launch-segment1"
+    assert trial["DefaultContent"]["Template"]["TemplateName"] == "sesame-dev-launch-segment1"
     data = json.loads(
         trial["BulkEmailEntries"][0]["ReplacementEmailContent"]["ReplacementTemplate"]["ReplacementTemplateData"]
     )
@@ -111,20 +115,44 @@ def test_immediate_campaign_resolves_defaults_per_segment_and_enqueues_bulk_jobs
     for job in jobs:
         validate("SendBulkEmail", job["bulk"])
     for region in ("us-east-1", "eu-west-1"):
-        assert ses[region].templates["sesame-launch-default"] == {
+        assert ses[region].templates["sesame-dev-launch-default"] == {
             "Subject": "Welcome!",
             "Html": "<html><title>Welcome!</title><p>Hi {{name}}</p></html>",
         }
-        assert ses[region].templates["sesame-launch-segment1"] == {"Subject": "Trial", "Text": "Hi {{name}}"}
+        assert ses[region].templates["sesame-dev-launch-segment1"] == {"Subject": "Trial", "Text": "Hi {{name}}"}
     assert store.get("launch").status == "launched"
 
 
-def test_existing_templates_are_updated_not_duplicated():
-    svc, ses, *_ = service()
-    ses["us-east-1"].templates["sesame-launch-default"] = {"Subject": "old", "Html": "old"}
+def test_template_names_carry_the_environment():
+    svc, ses, sqs, *_ = service(environment="prod")
     svc.submit(candidate())
-    assert ses["us-east-1"].templates["sesame-launch-default"]["Subject"] == "Welcome!"
-    assert "UpdateEmailTemplate" in [op for op, _ in ses["us-east-1"].calls]
+    assert set(ses["us-east-1"].templates) == {"sesame-prod-launch-default", "sesame-prod-launch-segment1"}
+    names = {json.loads(b)["bulk"]["DefaultContent"]["Template"]["TemplateName"] for b in sqs.bodies}
+    assert names == {"sesame-prod-launch-default", "sesame-prod-launch-segment1"}
+
+
+def test_a_template_that_exists_with_other_content_is_never_overwritten():
+    svc, ses, sqs, store, _ = service()
+    ses["us-east-1"].templates["sesame-dev-launch-default"] = {"Subject": "someone else's", "Html": "theirs"}
+    with pytest.raises(TemplateSyncError) as raised:
+        svc.submit(candidate())
+    assert not raised.value.retryable and "sesame-dev-launch-default" in str(raised.value)
+    assert ses["us-east-1"].templates["sesame-dev-launch-default"]["Subject"] == "someone else's"
+    assert "UpdateEmailTemplate" not in [op for region in ses.values() for op, _ in region.calls]
+    assert sqs.bodies == [] and store.get("launch") is None
+
+
+def test_a_retried_submission_finds_its_own_templates_and_goes_on():
+    svc, ses, sqs, store, _ = service()
+    # the first attempt created the templates (in both regions), then died before recording the campaign
+    ses["us-east-1"].templates["sesame-dev-launch-default"] = {
+        "Subject": "Welcome!",
+        "Html": "<html><title>Welcome!</title><p>Hi {{name}}</p></html>",
+    }
+    ses["eu-west-1"].templates["sesame-dev-launch-segment1"] = {"Subject": "Trial", "Text": "Hi {{name}}"}
+    result = svc.submit(candidate())
+    assert result["complete"] and store.get("launch").status == "launched"
+    assert "UpdateEmailTemplate" not in [op for region in ses.values() for op, _ in region.calls]
 
 
 def test_unreadable_s3_template_is_a_campaign_error_naming_the_uri():
@@ -142,10 +170,10 @@ def test_s3_html_without_title_needs_a_subject_and_json_templates_carry_theirs()
     with pytest.raises(CampaignError, match="subject"):
         svc.submit(candidate())
     svc.submit(candidate(subject="Given"))
-    assert ses["us-east-1"].templates["sesame-launch-default"]["Subject"] == "Given"
+    assert ses["us-east-1"].templates["sesame-dev-launch-default"]["Subject"] == "Given"
     svc2, ses2, *_ = service(objects=objects)
     svc2.submit(candidate(templateS3Uri="s3://tpl-bucket/t.json"))
-    assert ses2["us-east-1"].templates["sesame-launch-default"] == {"Subject": "J", "Html": "<b>x</b>"}
+    assert ses2["us-east-1"].templates["sesame-dev-launch-default"] == {"Subject": "J", "Html": "<b>x</b>"}
 
 
 def test_partial_enqueue_failure_reports_exactly_which_recipients_were_not_enqueued():
@@ -269,7 +297,8 @@ def test_template_rejected_by_ses_is_not_retryable_and_throttling_is():
 
 
 def test_template_names_are_ses_safe_and_bounded():
-    name = template_name_for("x" * 128, "segment12")
+    name = template_name_for("x" * 128, "segment12", environment="staging")
+    assert name.startswith("sesame-staging-")  # inside the role's template/sesame-<env>-* permission
     assert len(name) <= 64
     assert all(c.isalnum() or c in "-_" for c in name)
 
@@ -289,6 +318,25 @@ def test_json_lines_submission_enqueues_each_line_with_deterministic_ids():
     assert first["batch_id"] == second["batch_id"]
     ids = [json.loads(b)["job_id"] for b in sqs.bodies]
     assert ids[:2] == ids[2:] and ids[0] != ids[1]
+
+
+def test_json_lines_to_several_recipients_are_refused_upfront_when_sesame_adds_list_unsubscribe():
+    svc, _, sqs, *_ = service(unsubscribe_headers=True)
+    one = {
+        "FromEmailAddress": "a@example.com",
+        "Destination": {"ToAddresses": ["b@example.org"]},
+        "Content": {"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}},
+    }
+    several = {**one, "Destination": {"ToAddresses": ["b@example.org"], "CcAddresses": ["c@example.org"]}}
+    with pytest.raises(CampaignError) as raised:
+        svc.submit_lines([json.dumps(one), json.dumps(several)])
+    assert "line 2" in str(raised.value) and "one recipient per message" in str(raised.value)
+    assert sqs.bodies == []
+    own = {"Name": "List-Unsubscribe", "Value": "<mailto:u@example.com>"}
+    several["Content"] = {"Simple": {**one["Content"]["Simple"], "Headers": [own]}}
+    assert svc.submit_lines([json.dumps(several)])["complete"]  # the producer's own header: their choice
+    plain, *_ = service(unsubscribe_headers=False)
+    assert plain.submit_lines([json.dumps({**one, "Destination": several["Destination"]})])["complete"]
 
 
 def test_backup_region_template_failure_is_a_warning_not_a_refusal():
@@ -332,3 +380,32 @@ def test_an_address_listed_twice_in_a_segment_gets_one_email():
     assert result["recipients"] == 3
     entries = [e for b in sqs.bodies for e in json.loads(b)["bulk"]["BulkEmailEntries"]]
     assert len(entries) == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("from_address",), "News <news@example.com>\r\nBcc: victim@example.org"),
+        (("reply_to",), ["help@example.com, other@example.org"]),
+        (("segments", 0, "recipients", 0, "to_address"), "Vip, Evil <v0@example.org>"),
+        (("subject",), "Welcome\r\nBcc: victim@example.org"),
+        (("segments", 1, "template", "subject"), "Trial\nX-Injected: 1"),
+    ],
+)
+def test_campaign_fields_smuggling_header_lines_or_addresses_are_refused(path, value):
+    body = candidate()
+    target = body
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    svc, ses, sqs, *_ = service()
+    with pytest.raises(CampaignError):
+        svc.submit(body)
+    assert sqs.bodies == [] and not ses["us-east-1"].templates
+
+
+def test_html_title_whitespace_is_folded_into_a_one_line_subject():
+    objects = {("tpl-bucket", "welcome.html"): "<html><title>\n  Welcome,\n  {{name}}!\n</title><p>x</p></html>"}
+    svc, ses, *_ = service(objects=objects)
+    svc.submit(candidate())
+    assert ses["us-east-1"].templates["sesame-dev-launch-default"]["Subject"] == "Welcome, {{name}}!"

@@ -93,6 +93,19 @@ def test_counters_are_kept_per_total_list_and_day():
     assert store.counters("spring", counters_day_sk("2024-06-21"))["delivered"] == 1
 
 
+def test_a_late_older_event_never_moves_counter_times_or_ttl_backwards():
+    store, engine = make()
+    engine.apply([ses_event("Delivery", message_id="m2", ts="2024-06-20T05:00:00.000Z")])
+    engine.apply([ses_event("Delivery", message_id="m1", ts="2024-06-20T01:00:00.000Z")])  # an SNS retry, late
+    engine.apply([ses_event("Delivery", message_id="m3", ts="2024-06-20T03:00:00.000Z")])
+    for sort_key in (COUNTERS_TOTAL, counters_list_sk("news"), counters_day_sk("2024-06-20")):
+        item = store.campaigns[("spring", sort_key)]
+        assert item["delivered"] == 3
+        assert item["first_event_at"] == "2024-06-20T01:00:00.000Z"
+        assert item["last_event_at"] == "2024-06-20T05:00:00.000Z"
+        assert item["expires_at"] == ttl_epoch("2024-06-20T05:00:00.000Z", 90)
+
+
 def test_bounce_types_go_to_their_counters():
     store, engine = make()
     engine.apply(

@@ -1,5 +1,8 @@
 """Property: any interleaving, duplication and batching of one message's events gives the same summary, counters
-and suppression state as applying each event once, in order."""
+and suppression state as applying each event once, in order — every timestamp and TTL attribute included:
+summaries (``first_/last_<type>_at``, ``status_key``, ``expires_at``), campaign counters (``first_event_at`` the
+minimum, ``last_event_at`` and ``expires_at`` the maximum), suppressions (``created_at``, ``updated_at``,
+``expires_at``) and the soft-bounce counter (``last_delivery_at``, ``expires_at``)."""
 
 from __future__ import annotations
 
@@ -57,16 +60,26 @@ def apply_all(batches: list[list[NormalizedEvent]]) -> InMemoryTrackingStore:
     return store
 
 
+TIME_AND_TTL = ("first_event_at", "last_event_at", "expires_at")
+
+
 def state(store: InMemoryTrackingStore) -> dict[str, Any]:
     summaries = {mid: {k: v for k, v in item.items() if k != "version"} for mid, item in store.messages.items()}
     counters = {
-        key: {k: v for k, v in item.items() if isinstance(v, int) and k != "expires_at"}
+        key: {k: v for k, v in item.items() if isinstance(v, int) or k in TIME_AND_TTL}
         for key, item in store.campaigns.items()
         if key[1] != "META"
     }
+    for item in counters.values():
+        assert set(TIME_AND_TTL) <= set(item), "every counter item carries its first/last event time and TTL"
     suppressions = {key: item for key, item in store.suppressions.items() if key[1] != "SOFTBOUNCE"}
     softbounce = {
-        key[0]: (item.get("count", 0), frozenset(item.get("bounces", ())))
+        key[0]: (
+            item.get("count", 0),
+            frozenset(item.get("bounces", ())),
+            item.get("last_delivery_at"),
+            item.get("expires_at"),
+        )
         for key, item in store.suppressions.items()
         if key[1] == "SOFTBOUNCE" and item.get("count")
     }

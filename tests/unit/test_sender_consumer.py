@@ -300,19 +300,53 @@ def test_consumer_pacing_keeps_every_one_second_window_under_the_rate():
     assert len(h.sent_to()) == 600
 
 
-def test_suppressed_address_is_dropped_from_a_multi_recipient_message_and_token_follows_the_new_primary():
+def test_suppressed_address_is_dropped_and_the_token_belongs_to_the_one_recipient_left():
     h = harness()
     gone = "first@example.org"
     h.suppressions.items[(recipient_hash(gone), "ALL")] = Suppression(recipient_hash(gone), "ALL", "COMPLAINT")
     line = json.loads(send_line(gone))
-    line["Destination"] = {"ToAddresses": [gone, "second@example.org"], "CcAddresses": ["cc@example.org"]}
+    line["Destination"] = {"ToAddresses": [gone], "CcAddresses": ["second@example.org"]}
     h.queue.send(json.dumps(line))
     h.drain()
     (message,) = h.primary.sent
-    assert message["to"] == ["second@example.org", "cc@example.org"]
+    assert message["to"] == ["second@example.org"]
     headers = {x["Name"]: x["Value"] for x in message["detail"]["Template"]["Headers"]}
     token = parse_qs(urlparse(headers["List-Unsubscribe"].split(",")[0].strip("<>")).query)["token"][0]
     assert TokenSigner([SECRET]).verify(token).recipient_hash == recipient_hash("second@example.org")
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        {"ToAddresses": ["a@example.org", "b@example.org"]},
+        {"ToAddresses": ["a@example.org"], "CcAddresses": ["b@example.org"]},
+        {"ToAddresses": ["a@example.org"], "BccAddresses": ["b@example.org", "c@example.org"]},
+    ],
+)
+def test_a_message_to_several_recipients_is_refused_rather_than_sharing_one_unsubscribe_link(destination):
+    h = harness()
+    line = json.loads(send_line("a@example.org"))
+    line["Destination"] = destination
+    h.queue.send(json.dumps(line))
+    h.drain()
+    assert h.primary.sent == [] and h.backup.sent == []  # another recipient's one-click would unsubscribe "a"
+    (item,) = h.ledger.messages.values()
+    assert item["status"] == "failed"
+    assert "one recipient per message" in item["failure_reason"]
+    assert "b@example.org" not in item["failure_reason"]
+
+
+def test_a_message_to_several_recipients_with_the_producers_own_list_unsubscribe_is_sent_as_is():
+    h = harness()
+    own = {"Name": "List-Unsubscribe", "Value": "<https://producer.example/u?list=news>"}
+    line = json.loads(send_line("a@example.org"))
+    line["Destination"] = {"ToAddresses": ["a@example.org", "b@example.org"]}
+    line["Content"]["Template"]["Headers"] = [own]
+    h.queue.send(json.dumps(line))
+    h.drain()
+    (message,) = h.primary.sent
+    assert message["to"] == ["a@example.org", "b@example.org"]
+    assert message["detail"]["Template"]["Headers"] == [own]
 
 
 def test_raw_message_without_destination_is_screened_and_sent_to_its_mime_recipients():

@@ -109,7 +109,7 @@ def test_queue_body_may_be_a_bare_request_or_a_job_envelope():
     assert parse_job(envelope.body(), "other").job_id == "c.0.0"
     with pytest.raises(JobError, match="exactly one of 'email'"):
         parse_job(json.dumps({"sesame": 1, "job_id": "x"}), "id")
-    with pytest.raises(JobError, match="not JSON"):
+    with pytest.raises(JobError, match="not valid JSON"):
         parse_job("nope", "id")
 
 
@@ -138,3 +138,93 @@ def test_units_of_bulk_job_carry_entry_ids_data_and_default_tags():
     assert [u.template_data for u in units] == ['{"a": "default"}', '{"a": "y"}']
     assert units[0].tags == [("team", "growth")]
     assert units[0].group_key() == units[1].group_key() is not None
+
+
+# --- header injection: one address per field, no control characters --------------------------------------------
+
+BASE = {
+    "FromEmailAddress": "news@example.com",
+    "Destination": {"ToAddresses": ["to@example.com"]},
+    "Content": {"Simple": {"Subject": {"Data": "Hello"}, "Body": {"Text": {"Data": "line one\nline two"}}}},
+}
+SMUGGLED = [
+    "Evil <a@example.com>\r\nBcc: victim@example.org",  # CR/LF: a new header line
+    "Evil\n <a@example.com>",  # folded display name
+    "Name, Evil <a@example.com>",  # unquoted comma: two addresses
+    "a@example.com <b@example.com>",  # an address posing as a display name: two addresses
+    "<a@example.com> <b@example.com>",
+    "x <a@example.com>, y@example.org",  # an extra address the suppression check never saw
+    "a@example.com\x00",
+    "a@example.com\u2028",
+]
+
+
+def _request(**patch):
+    data = json.loads(json.dumps(BASE))
+    data.update(patch)
+    return data
+
+
+@pytest.mark.parametrize("address", SMUGGLED)
+@pytest.mark.parametrize("field", ["ToAddresses", "CcAddresses", "BccAddresses", "ReplyToAddresses", "From"])
+def test_addresses_smuggling_header_lines_or_extra_recipients_are_refused(field, address):
+    if field == "From":
+        data = _request(FromEmailAddress=address)
+    elif field == "ReplyToAddresses":
+        data = _request(ReplyToAddresses=[address])
+    else:
+        data = _request(Destination={"ToAddresses": ["to@example.com"], field: [address]})
+    with pytest.raises(ValueError) as raised:
+        parse_send_line(json.dumps(data))
+    assert ("FromEmailAddress" if field == "From" else field) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ('"Smith, John" <john@example.com>', '"Smith, John" <john@example.com>'),
+        ("Jane <jane@example.com>", "Jane <jane@example.com>"),
+        ("Zoë <zoe@example.com>", "=?utf-8?q?Zo=C3=AB?= <zoe@example.com>"),  # RFC 2047, as SES requires
+        ("plain@example.com", "plain@example.com"),
+    ],
+)
+def test_addresses_are_parsed_and_rebuilt_with_email_utils(given, sent):
+    request = parse_send_line(json.dumps(_request(Destination={"ToAddresses": [given]}, FromEmailAddress=given)))
+    assert request.to_api()["Destination"]["ToAddresses"] == [sent]
+    assert request.to_api()["FromEmailAddress"] == sent
+    validate("SendEmail", request.to_api())
+
+
+@pytest.mark.parametrize("subject", ["Hi\r\nBcc: victim@example.org", "Hi\nthere", "Hi\x07", "Hi\u2029"])
+def test_subjects_with_control_characters_are_refused(subject):
+    simple = _request()
+    simple["Content"]["Simple"]["Subject"]["Data"] = subject
+    with pytest.raises(ValueError, match="Subject"):
+        parse_send_line(json.dumps(simple))
+    inline = _request(Content={"Template": {"TemplateContent": {"Subject": subject, "Text": "t"}}})
+    with pytest.raises(ValueError, match="Subject"):
+        parse_send_line(json.dumps(inline))
+
+
+def test_a_suppressed_address_written_with_a_display_name_is_still_caught(tmp_path):
+    from runtime.emails import recipient_hash
+    from runtime.stores.suppressions import Suppression
+    from tests.support.sender_fakes import harness, send_line
+
+    h = harness()
+    h.suppressions.items[(recipient_hash("jane@example.org"), "ALL")] = Suppression(
+        recipient_hash("jane@example.org"), "ALL", "COMPLAINT"
+    )
+    line = json.loads(send_line("x@example.org"))
+    line["Destination"] = {"ToAddresses": ['"Doe, Jane" <Jane@Example.org>']}
+    h.queue.send(json.dumps(line))
+    h.drain()
+    assert h.primary.sent == []
+
+
+def test_a_queue_body_or_json_line_nested_too_deep_is_a_job_error_not_a_crash():
+    deep = "[" * 50_000 + "]" * 50_000
+    with pytest.raises(JobError, match="nests deeper"):
+        parse_job(deep, "id")
+    with pytest.raises(ValueError, match="nests deeper"):
+        parse_send_line('{"Content": ' + deep + "}")

@@ -322,7 +322,7 @@ def test_ground_truth_counts_follow_the_addresses() -> None:
     mails = [_mail(simulator_address(s, str(i)), message_id=f"m{i}") for i, s in enumerate(Scenario)]
     truth = SesEventSimulator(SimulatorOptions(open_rate=0, delay_rate=0)).ground_truth(mails)
     assert (truth.sent, truth.delivered) == (5, 3)
-    assert (truth.bounced_hard, truth.ses_suppressed, truth.complained) == (2, 1, 1)
+    assert (truth.bounced_hard, truth.ses_suppressed, truth.complained) == (1, 1, 1)
     assert truth.opened_unique == truth.clicked_unique == 0
 
 

@@ -220,6 +220,34 @@ def test_default_fetch_does_not_follow_redirects(status):
     assert len(factory.connections[0]["requests"]) == 1
 
 
+@pytest.mark.parametrize("status", [403, 404, 410])
+def test_a_certificate_the_sns_host_does_not_have_is_not_found_and_refused_not_retried(status):
+    from runtime.sns import CertificateNotFoundError, SnsVerificationError
+
+    factory = FakeConnectionFactory(FakeResponse(status, b"<Error>NoSuchKey</Error>"))
+    with pytest.raises(CertificateNotFoundError) as raised:
+        default_fetch(URL, 1.0, connection_factory=factory)
+    assert isinstance(raised.value, SnsVerificationError) and raised.value.http_status == 403
+
+
+@pytest.mark.parametrize("answer", [500, 502, 503, 504, 429, ConnectionRefusedError("refused"), OSError("no route")])
+def test_an_sns_host_that_cannot_answer_now_is_unavailable_and_retried(answer):
+    response = FakeResponse(answer, b"") if isinstance(answer, int) else answer
+    with pytest.raises(CertificateUnavailableError) as raised:
+        default_fetch(URL, 1.0, connection_factory=FakeConnectionFactory(response))
+    assert raised.value.http_status == 503
+
+
+def test_verifier_refuses_a_message_whose_certificate_sns_does_not_host(signer):
+    from runtime.sns import CertificateNotFoundError
+
+    envelope = signer.notification(TOPIC_ARN, "m")
+    factory = FakeConnectionFactory(FakeResponse(404, b""))
+    store = CertificateStore(None, fetch=lambda url, t: default_fetch(url, t, connection_factory=factory), cache={})
+    with pytest.raises(CertificateNotFoundError):
+        SnsVerifier([TOPIC_ARN], store).verify(envelope)
+
+
 def test_default_fetch_turns_a_socket_timeout_into_a_transient_error():
     factory = FakeConnectionFactory(TimeoutError("timed out"))
     with pytest.raises(CertificateUnavailableError):

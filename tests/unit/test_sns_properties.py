@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from runtime.sns import (
     InvalidCertificateUrlError,
+    InvalidEnvelopeError,
     InvalidSignatureError,
     SnsError,
     SnsVerificationError,
@@ -20,6 +21,9 @@ from tests.support.sns import TOPIC_ARN, make_signer, make_verifier
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 texts = st.text(min_size=1, max_size=300)
+single_line = st.text(  # SNS subjects: no line breaks (no lone surrogates either, like st.text())
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=100
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +37,7 @@ def verifier(signer):
 
 
 @SETTINGS
-@given(message=texts, subject=st.none() | st.text(max_size=100), version=st.sampled_from([1, 2]))
+@given(message=texts, subject=st.none() | single_line, version=st.sampled_from([1, 2]))
 def test_any_message_and_subject_round_trip(signer, verifier, message, subject, version):
     envelope = signer.notification(TOPIC_ARN, message, subject=subject, version=version)
     verified = verifier.verify(envelope)
@@ -51,7 +55,9 @@ def test_any_change_to_a_signed_field_is_refused(signer, verifier, message, fiel
     if envelope[field] == replacement or (field == "MessageId" and not replacement):
         return  # not a change (or an empty id, refused earlier for another reason)
     envelope[field] = replacement
-    with pytest.raises(InvalidSignatureError):
+    # a line break where SNS never puts one is refused before the signature is even checked
+    shifted = field != "Message" and ("\n" in replacement or "\r" in replacement)
+    with pytest.raises(InvalidEnvelopeError if shifted else InvalidSignatureError):
         verifier.verify(envelope)
 
 

@@ -201,3 +201,68 @@ def test_largest_sns_message_is_accepted(signer):
     message = json.dumps({"data": "\u00e9" * (128 * 1024)})  # 256 KiB of UTF-8, escaped to 6 bytes/char in JSON
     body = json.dumps(signer.notification(TOPIC_ARN, message))
     assert make_verifier(signer).verify(body).Message == message
+
+
+# --- the certificate is judged at the message's Timestamp --------------------------------------------------------
+
+
+def _certificate_valid(signer, not_before: str, not_after: str) -> None:
+    """Replace the signer's certificate (same key, same file name) with one valid only from/to these dates."""
+    import datetime as dt
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    from runtime.sns.signing import shared_key
+
+    key = shared_key(0)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(dt.datetime.fromisoformat(not_before))
+        .not_valid_after(dt.datetime.fromisoformat(not_after))
+        .sign(key, hashes.SHA256())
+    )
+    (Path(signer.cert_dir) / signer.cert_file_name).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+SIGNED_AT = "2012-05-02T00:54:06.655Z"
+SIGNED_EPOCH = 1335920046.655
+
+
+def test_a_genuine_message_redriven_after_its_certificate_expired_still_verifies(signer):
+    _certificate_valid(signer, "2012-05-01T00:00:00+00:00", "2012-06-01T00:00:00+00:00")
+    envelope = signer.notification(TOPIC_ARN, "m", timestamp=SIGNED_AT)
+    redrive_day = SIGNED_EPOCH + 60 * 86400  # two months later, the certificate long expired
+    verifier = make_verifier(signer, max_age_seconds=3600, clock=lambda: redrive_day)
+    assert verifier.verify(envelope, received_at=SIGNED_EPOCH + 5).Message == "m"  # it first arrived fresh
+    with pytest.raises(StaleMessageError):  # the age check is a separate question, still asked
+        verifier.verify(envelope)
+
+
+@pytest.mark.parametrize(
+    ("not_before", "not_after"),
+    [
+        ("2012-05-03T00:00:00+00:00", "2012-06-01T00:00:00+00:00"),  # not valid yet when the message was signed
+        ("2012-04-01T00:00:00+00:00", "2012-05-01T00:00:00+00:00"),  # already expired when it was signed
+    ],
+)
+def test_a_certificate_not_valid_at_the_message_timestamp_is_refused_whatever_the_clock(signer, not_before, not_after):
+    from runtime.sns import InvalidCertificateError
+
+    _certificate_valid(signer, not_before, not_after)
+    envelope = signer.notification(TOPIC_ARN, "m", timestamp=SIGNED_AT)
+    with pytest.raises(InvalidCertificateError):
+        make_verifier(signer, max_age_seconds=0, clock=lambda: SIGNED_EPOCH + 10).verify(envelope)
+
+
+def test_certificate_validity_allows_a_few_minutes_of_skew_around_the_timestamp(signer):
+    _certificate_valid(signer, "2012-05-02T00:57:00+00:00", "2012-06-01T00:00:00+00:00")  # ~3 minutes later
+    envelope = signer.notification(TOPIC_ARN, "m", timestamp=SIGNED_AT)
+    assert make_verifier(signer, max_age_seconds=0, clock=lambda: SIGNED_EPOCH).verify(envelope).Message == "m"

@@ -38,6 +38,8 @@ const COUNTERS = [
   ["clicked_total", "Clicks (total)"],
   ["unsubscribed", "Unsubscribed"],
   ["suppressed", "Not sent: suppressed"],
+  ["ses_suppressed", "Not sent: on the SES suppression list"],
+  ["not_spam", "Not-spam reports"],
   ["failed", "Failed"],
 ];
 
@@ -211,8 +213,12 @@ export function mount(region, [campaignId], ctx) {
     }
   }
 
+  let latestMessages = 0;
   async function loadMessages({ fresh }) {
+    const ticket = ++latestMessages;
     const page = await get(`${path}/messages${query({ status: state.status, limit: 25, next_token: state.pager.token })}`, { fresh });
+    // a newer request (another status filter or page) started meanwhile: its answer, not this older one, is shown
+    if (ticket !== latestMessages) return;
     state.pager.update(page.next_token);
     replace(
       messages,
