@@ -109,23 +109,26 @@ class ForwardingSink:
         attributes = {}
         if attempts:
             attributes[ATTEMPT_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(attempts)}
-        for start in range(0, len(events), SQS_BATCH):
-            chunk = events[start : start + SQS_BATCH]
-            entries = [
-                {
-                    "Id": str(i),
-                    "MessageBody": json.dumps(e, separators=(",", ":"), default=str),
-                    "DelaySeconds": min(max(delay, 0), 900),
-                    **({"MessageAttributes": attributes} if attributes else {}),
-                }
-                for i, e in enumerate(chunk)
-            ]
+        bodies = [json.dumps(e, separators=(",", ":"), default=str) for e in events]
+        self._send(self.queue_url, "forward queue", bodies, attributes, delay=min(max(delay, 0), 900))
+
+    def _send(self, url: str, name: str, bodies: Sequence[str], attributes: dict[str, Any], *, delay: int = 0) -> None:
+        """SendMessageBatch in chunks of 10; ForwardingError when SQS is unavailable or refuses any of them."""
+        for start in range(0, len(bodies), SQS_BATCH):
+            entries: list[dict[str, Any]] = []
+            for i, body in enumerate(bodies[start : start + SQS_BATCH]):
+                entry: dict[str, Any] = {"Id": str(i), "MessageBody": body}
+                if delay:
+                    entry["DelaySeconds"] = delay
+                if attributes:
+                    entry["MessageAttributes"] = attributes
+                entries.append(entry)
             try:
-                response = self._sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+                response = self._sqs.send_message_batch(QueueUrl=url, Entries=entries)
             except Exception as exc:
-                raise ForwardingError(f"forward queue unavailable: {type(exc).__name__}") from exc
+                raise ForwardingError(f"{name} unavailable: {type(exc).__name__}") from exc
             if response.get("Failed"):
-                raise ForwardingError(f"the forward queue refused {len(response['Failed'])} event(s)")
+                raise ForwardingError(f"the {name} refused {len(response['Failed'])} event(s)")
 
     # delivery -------------------------------------------------------------------------------------------------
 
@@ -196,13 +199,5 @@ class ForwardingSink:
         }
         if self.queue_url:
             attributes[SOURCE_ATTRIBUTE] = {"DataType": "String", "StringValue": self.queue_url}
-        for start in range(0, len(bodies), SQS_BATCH):
-            chunk = bodies[start : start + SQS_BATCH]
-            entries = [{"Id": str(i), "MessageBody": b, "MessageAttributes": attributes} for i, b in enumerate(chunk)]
-            try:
-                response = self._sqs.send_message_batch(QueueUrl=self.dlq_url, Entries=entries)
-            except Exception as exc:
-                raise ForwardingError(f"forward DLQ unavailable: {type(exc).__name__}") from exc
-            if response.get("Failed"):
-                raise ForwardingError(f"could not park {len(response['Failed'])} event(s) in the forward DLQ")
+        self._send(self.dlq_url, "forward DLQ", bodies, attributes)
         log.error("forwarding parked in DLQ", extra={"events": len(bodies), "error": error})

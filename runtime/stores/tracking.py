@@ -27,20 +27,7 @@ from runtime.stores.schema import LISTING_PK, META, SOFTBOUNCE_SCOPE, CounterClo
 _log = get_logger(__name__)
 
 ALL_SCOPE = "ALL"
-_RETRYABLE_CODES = frozenset(
-    {
-        "TransactionConflict",
-        "TransactionConflictException",
-        "TransactionInProgressException",
-        "ThrottlingError",
-        "ThrottlingException",
-        "ProvisionedThroughputExceeded",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
+_RETRYABLE_CODES = dynamo.TRANSIENT_CODES
 
 
 def _error_code(exc: Exception) -> str:

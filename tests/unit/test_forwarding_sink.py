@@ -98,7 +98,7 @@ def test_handover_posts_urgent_events_once_and_queues_them_for_later_if_that_fai
     poster, sqs = Poster([503]), FakeSqs()
     _sink(poster, sqs).handover([_event(1, "Bounce"), _event(2, "Open")])
     assert len(poster.bodies) == 1 and poster.bodies[0]["event_ids"] == ["e1"]
-    delays = {json.loads(e["MessageBody"])["event_id"]: e["DelaySeconds"] for e in sqs.sent["queue"]}
+    delays = {json.loads(e["MessageBody"])["event_id"]: e.get("DelaySeconds", 0) for e in sqs.sent["queue"]}
     assert delays == {"e1": 60, "e2": 0}
 
 
