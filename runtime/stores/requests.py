@@ -13,7 +13,7 @@ Queued-message item (messages table, ``message_id`` = ``schema.queued_message_id
 is queued rather than sent at once, so its id resolves through ``GET /messages/{id}`` immediately. It holds the job
 id (the pointer to the SES message once sent), the recipient's hash and masked address (never the full address: the
 item is outside ``recipient-index``, where erasure looks), campaign and list, and expires with the job record.
-It carries no ``status_key``/``sent_at``, so it never appears in campaign listings or recipient lookups.
+It carries no ``campaign_shard``/``sent_at``, so it never appears in campaign listings or recipient lookups.
 """
 
 from __future__ import annotations
