@@ -4,6 +4,7 @@ import base64
 import json
 import random
 from collections import Counter
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -551,4 +552,4 @@ def test_a_refused_call_in_a_block_fails_only_its_own_unit_and_gives_its_capacit
     assert set(h.sent_to()) == {f"s{i}@example.org" for i in range(10)} - {"s3@example.org"}
     statuses = Counter(m["status"] for m in h.ledger.messages.values())
     assert statuses == {"sent": 9, "failed": 1}
-    assert sum(int(s.get("day_sent", 0)) for s in h.rates.states.values()) == 9
+    assert h.rates.day_count("us-east-1", datetime.fromtimestamp(h.clock.now, tz=UTC).strftime("%Y-%m-%d")) == 9
