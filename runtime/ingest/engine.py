@@ -185,7 +185,7 @@ class IngestEngine:
                 sb = reload_hashes & (softbounce_hashes | conflicts_r)
                 sp = reload_hashes & suppression_hashes
                 try:
-                    fresh = self.store.load(conflicts_m, sb, sp)
+                    fresh = self.store.load(conflicts_m, sb, sp, consistent=True)
                 except TrackingStoreUnavailableError:
                     continue
                 snapshot.update(fresh, conflicts_m, reload_hashes)

@@ -25,7 +25,12 @@ class InMemoryTrackingStore:
         self.loads = 0
 
     def load(
-        self, message_ids: Collection[str], softbounce_hashes: Collection[str], suppression_hashes: Collection[str]
+        self,
+        message_ids: Collection[str],
+        softbounce_hashes: Collection[str],
+        suppression_hashes: Collection[str],
+        *,
+        consistent: bool = False,
     ) -> Snapshot:
         self.loads += 1
         snap = Snapshot()

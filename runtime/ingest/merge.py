@@ -22,7 +22,7 @@ from typing import Any
 
 from runtime.events.classify import classify
 from runtime.events.normalize import NormalizedEvent, address_and_hash
-from runtime.stores.schema import STATUS_RANK, UNTAGGED, status_key, ttl_epoch
+from runtime.stores.schema import STATUS_RANK, UNTAGGED, campaign_shard, campaign_sort_key, ttl_epoch
 
 # ``first_<x>_at`` / ``last_<x>_at`` attribute stem per event type (docs/DESIGN.md)
 TIME_FIELD: dict[str, str] = {
@@ -188,7 +188,14 @@ def merge_message(
     if status is not None:
         item["status"] = status
         item["status_rank"] = rank
-        item["status_key"] = status_key(str(status), str(item.get("sent_at") or newest), first.message_id)
+    # campaign-index keys, stable: the shard changes only if the attribution does (untagged -> tagged, once), the
+    # sort key is written once
+    shard = campaign_shard(campaign, first.message_id)
+    if item.get("campaign_shard") != shard:
+        item["campaign_shard"] = shard
+    if not item.get("campaign_sk"):
+        item["campaign_sk"] = campaign_sort_key(str(item.get("sent_at") or newest), first.message_id)
+    item.pop("status_key", None)
     expires = epoch_seconds(newest) + ttl_days * 86400 if newest else None
     if expires is not None and expires > int(item.get("expires_at", 0)):
         item["expires_at"] = expires

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runtime.stores import dynamo
-from runtime.stores.schema import COUNTERS_TOTAL, LISTING_PK, META
+from runtime.stores.schema import COUNTERS_TOTAL, LISTING_PK, META, campaign_shards
 
 Cursor = dict[str, str] | None
 Page = tuple[list[dict[str, Any]], Cursor]
@@ -20,6 +20,9 @@ RECIPIENT_INDEX = "recipient-index"
 CAMPAIGN_INDEX = "campaign-index"
 LISTING_INDEX = "listing-index"
 MAX_EVENTS_PER_MESSAGE = 1000
+# a campaign listing filtered by status examines at most this many index entries per page (then answers with what
+# it found and a token to continue): the index holds keys only, the status is read from the summaries
+MAX_EXAMINED_PER_PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,10 @@ class TrackingReader(Protocol):
         """``COUNTERS#TOTAL`` of each campaign (one BatchGetItem per 100)."""
         ...
 
-    def campaign_messages(self, campaign_id: str, status: str | None, limit: int, cursor: Cursor) -> Page: ...
+    def campaign_messages(self, campaign_id: str, status: str | None, limit: int, cursor: Cursor) -> Page:
+        """Summaries of a campaign, newest ``campaign_sk`` (send time) first, optionally of one status. A page may
+        hold fewer than ``limit`` items and still have a cursor (a filtered page examines a bounded number)."""
+        ...
 
     def recipient_messages(self, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
         """Summaries of a recipient, newest ``sent_at`` first."""
@@ -163,21 +169,69 @@ class DynamoTrackingReader:
         raw = dynamo.batch_get(self._client, {self._tables.campaigns: keys}, **kwargs)[self._tables.campaigns]
         return {str(item["campaign_id"]): item for item in (dynamo.from_item(r) for r in raw)}
 
+    def _get_many(self, table: str, keys: Sequence[dict[str, Any]]) -> dict[tuple[str, ...], dict[str, Any]]:
+        """BatchGetItem of ``keys`` (raw key maps), eventually consistent; items by their key values."""
+        if not keys:
+            return {}
+        unique = list({tuple(sorted((k, v["S"]) for k, v in key.items())): key for key in keys}.values())
+        self.requests += -(-len(unique) // dynamo.BATCH_GET_LIMIT)
+        kwargs: dict[str, Any] = {"consistent": False}
+        if self._sleep is not None:
+            kwargs["sleep"] = self._sleep
+        raw = dynamo.batch_get(self._client, {table: unique}, **kwargs)[table]
+        names = sorted(keys[0])
+        return {tuple(r[n]["S"] for n in names): dynamo.from_item(r) for r in raw}
+
     def campaign_messages(self, campaign_id: str, status: str | None, limit: int, cursor: Cursor) -> Page:
-        condition = "campaign_id = :c"
-        values: dict[str, Any] = {":c": {"S": campaign_id}}
-        if status:
-            condition += " AND begins_with(status_key, :s)"
-            values[":s"] = {"S": f"{status}#"}
-        return self._page(
-            limit,
-            cursor,
-            TableName=self._tables.messages,
-            IndexName=CAMPAIGN_INDEX,
-            KeyConditionExpression=condition,
-            ExpressionAttributeValues=values,
-            ScanIndexForward=False,
-        )
+        """The campaign-index is sharded (``<campaign>#<n>``) and holds keys only: each round queries every shard
+        for the next entries below the cursor (``campaign_sk`` < ``before``), merges them newest first, reads those
+        summaries (BatchGetItem) and keeps the ones of the status asked for. The cursor is the last entry examined,
+        so pages neither skip nor repeat, whatever the shards hold."""
+        before = (cursor or {}).get("before")
+        found: list[dict[str, Any]] = []
+        examined = 0
+        while True:
+            want = limit - len(found)
+            entries: list[tuple[str, str]] = []  # (campaign_sk, message_id)
+            exhausted = True
+            for shard in campaign_shards(campaign_id):
+                condition = "campaign_shard = :p"
+                values: dict[str, Any] = {":p": {"S": shard}}
+                if before:
+                    condition += " AND campaign_sk < :b"
+                    values[":b"] = {"S": before}
+                response = self._query(
+                    TableName=self._tables.messages,
+                    IndexName=CAMPAIGN_INDEX,
+                    KeyConditionExpression=condition,
+                    ExpressionAttributeValues=values,
+                    ScanIndexForward=False,
+                    Limit=want,
+                )
+                items = response.get("Items", [])
+                entries.extend((i["campaign_sk"]["S"], i["message_id"]["S"]) for i in items)
+                if response.get("LastEvaluatedKey") or len(items) >= want:
+                    exhausted = False
+            entries.sort(reverse=True)
+            if len(entries) > want:
+                exhausted = False  # entries beyond this round's take remain
+            taken = entries[:want]
+            if not taken:
+                return found, None
+            fetched = self._get_many(self._tables.messages, [{"message_id": {"S": mid}} for _, mid in taken])
+            for _, mid in taken:
+                item = fetched.get((mid,))
+                if item is None or item.get("campaign_id") != campaign_id:
+                    continue  # deleted meanwhile (erasure, TTL) or re-attributed
+                if status and item.get("status") != status:
+                    continue
+                found.append(item)
+            before = taken[-1][0]
+            examined += len(taken)
+            if exhausted:
+                return found, None
+            if len(found) >= limit or examined >= MAX_EXAMINED_PER_PAGE:
+                return found, {"before": before}
 
     def recipient_messages(self, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
         return self._recipient_page(self._tables.messages, recipient_hash, limit, cursor)
@@ -186,8 +240,9 @@ class DynamoTrackingReader:
         return self._recipient_page(self._tables.events, recipient_hash, limit, cursor)
 
     def _recipient_page(self, table: str, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
-        """Newest first, through the table's ``recipient-index`` (both tables have one, keyed the same way)."""
-        return self._page(
+        """Newest first, through the table's ``recipient-index`` (both tables have one, keyed the same way; it holds
+        keys, so the page's items are then read with one BatchGetItem)."""
+        entries, next_cursor = self._page(
             limit,
             cursor,
             TableName=table,
@@ -196,6 +251,15 @@ class DynamoTrackingReader:
             ExpressionAttributeValues={":h": {"S": recipient_hash}},
             ScanIndexForward=False,
         )
+        key_names = ["message_id"] if table == self._tables.messages else ["event_key", "message_id"]
+        keys = [{n: {"S": str(e[n])} for n in key_names} for e in entries]
+        fetched = self._get_many(table, keys)
+        items = [
+            fetched[tuple(str(e[n]) for n in key_names)]
+            for e in entries
+            if tuple(str(e[n]) for n in key_names) in fetched
+        ]
+        return items, next_cursor
 
     def _all_keys(self, table: str, recipient_hash: str, attributes: list[str]) -> list[dict[str, Any]]:
         names = {f"#k{i}": a for i, a in enumerate(attributes)}
@@ -301,14 +365,22 @@ class InMemoryTrackingReader:
 
     def campaign_messages(self, campaign_id: str, status: str | None, limit: int, cursor: Cursor) -> Page:
         self.requests += 1
-        mine = [
-            m
-            for m in self.messages.values()
-            if m.get("campaign_id") == campaign_id
-            and "status_key" in m
-            and (not status or str(m["status_key"]).startswith(f"{status}#"))
-        ]
-        return self._paginate(mine, lambda m: str(m["status_key"]), limit, cursor)
+        mine = sorted(
+            (
+                m
+                for m in self.messages.values()
+                if m.get("campaign_id") == campaign_id
+                and "campaign_sk" in m
+                and (not status or m.get("status") == status)
+            ),
+            key=lambda m: str(m["campaign_sk"]),
+            reverse=True,
+        )
+        before = (cursor or {}).get("before")
+        if before:
+            mine = [m for m in mine if str(m["campaign_sk"]) < before]
+        page = mine[:limit]
+        return page, ({"before": str(page[-1]["campaign_sk"])} if len(mine) > limit else None)
 
     def recipient_messages(self, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
         self.requests += 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -72,17 +72,22 @@ def batch_get(
     *,
     attempts: int = 6,
     sleep: Callable[[float], None] = time.sleep,
+    consistent: bool | Collection[str] = True,
 ) -> dict[str, list[dict[str, Any]]]:
     """BatchGetItem over several tables (keys as attribute maps), following UnprocessedKeys with backoff.
 
-    Returns raw attribute maps per table. Chunks to 100 keys per request across all tables.
+    Returns raw attribute maps per table. Chunks to 100 keys per request across all tables. ``consistent``: strongly
+    consistent reads (1 unit per 4 KB) or eventually consistent ones (half), or the names of the tables to read
+    strongly: read eventually only where a stale answer is safe (a conditional write that follows catches it, or a
+    read-only answer).
     """
     flat = [(table, dict(key)) for table, keys in requests.items() for key in keys]
     result: dict[str, list[dict[str, Any]]] = {table: [] for table in requests}
     for chunk in chunks(flat, BATCH_GET_LIMIT):
         pending: dict[str, Any] = {}
         for table, key in chunk:
-            pending.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+            strong = consistent if isinstance(consistent, bool) else table in consistent
+            pending.setdefault(table, {"Keys": [], "ConsistentRead": strong})["Keys"].append(key)
         for attempt in range(attempts):
             response = client.batch_get_item(RequestItems=pending)
             for table, items in response.get("Responses", {}).items():

@@ -70,7 +70,12 @@ class DynamoTrackingStore:
     # --- reads ----------------------------------------------------------------------------------------------------
 
     def load(
-        self, message_ids: Collection[str], softbounce_hashes: Collection[str], suppression_hashes: Collection[str]
+        self,
+        message_ids: Collection[str],
+        softbounce_hashes: Collection[str],
+        suppression_hashes: Collection[str],
+        *,
+        consistent: bool = False,
     ) -> Snapshot:
         requests: dict[str, list[dict[str, Any]]] = {}
         if message_ids:
@@ -83,7 +88,8 @@ class DynamoTrackingStore:
         if not requests:
             return snap
         try:
-            response = dynamo.batch_get(self._client, requests, sleep=self._sleep)
+            strong = True if consistent else {self.suppressions_table}  # summaries: half a unit, see TrackingStore.load
+            response = dynamo.batch_get(self._client, requests, sleep=self._sleep, consistent=strong)
         except dynamo.DynamoUnavailableError as exc:
             raise TrackingStoreUnavailableError(str(exc)) from exc
         except Exception as exc:

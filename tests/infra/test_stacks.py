@@ -153,7 +153,8 @@ def test_home_tables_are_built_from_the_shared_table_definitions(home: ProgramRu
         for ix in spec.indexes:
             schema = [(k["attributeName"], k["keyType"]) for k in indexes[ix.name]["keySchemas"]]
             assert schema == [(ix.hash_key, "HASH")] + ([(ix.range_key, "RANGE")] if ix.range_key else [])
-            assert indexes[ix.name]["projectionType"] == "ALL"
+            assert indexes[ix.name]["projectionType"] == ix.projection
+            assert indexes[ix.name].get("nonKeyAttributes") == (list(ix.include) if ix.include else None)
         assert t["ttl"] == {"attributeName": "expires_at", "enabled": True}
         assert t["pointInTimeRecovery"]["enabled"] is True
         assert t["serverSideEncryption"]["enabled"] is True

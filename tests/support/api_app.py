@@ -15,7 +15,7 @@ import pytest
 from runtime.auth import hash_api_key
 from runtime.emails import recipient_hash
 from runtime.stores.dynamo import to_item
-from runtime.stores.schema import COUNTERS, status_key
+from runtime.stores.schema import COUNTERS, campaign_shard, campaign_sort_key
 from tests.support.api_tables import ENV, REGION, moto_tables, table_name
 
 CHALICE_DIR = Path(__file__).resolve().parents[2] / "chalice_app"
@@ -93,7 +93,8 @@ def seed_message(
             "campaign_id": campaign_id,
             "list_name": list_name,
             "status": status,
-            "status_key": status_key(status, sent_at, message_id),
+            "campaign_shard": campaign_shard(campaign_id, message_id),
+            "campaign_sk": campaign_sort_key(sent_at, message_id),
             "sent_at": sent_at,
             "subject": "Hello",
             "event_ids": {f"e{message_id}{i}" for i in range(max(events, 1))},

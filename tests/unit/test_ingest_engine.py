@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from runtime.emails import recipient_hash
 from runtime.ingest import IngestEngine, InMemoryTrackingStore
-from runtime.stores.schema import COUNTERS_TOTAL, counters_day_sk, counters_list_sk, ttl_epoch
+from runtime.stores.schema import COUNTERS_TOTAL, campaign_shard, counters_day_sk, counters_list_sk, ttl_epoch
 from tests.support.ingest import MESSAGE_ID, RECIPIENT, fixture_event, ses_event
 
 H = recipient_hash(RECIPIENT)
@@ -23,7 +23,8 @@ def test_unknown_message_creates_a_summary_from_the_event():
     assert (item["campaign_id"], item["list_name"]) == ("spring", "news")
     assert item["status"] == "delivered" and item["status_rank"] == 20
     assert item["sent_at"] == "2024-06-20T01:50:00.000Z"
-    assert item["status_key"] == f"delivered#2024-06-20T01:50:00.000Z#{MESSAGE_ID}"
+    assert item["campaign_sk"] == f"2024-06-20T01:50:00.000Z#{MESSAGE_ID}"
+    assert item["campaign_shard"] == campaign_shard("spring", MESSAGE_ID)
     assert item["version"] == 1
 
 

@@ -1,6 +1,6 @@
 """Property: any interleaving, duplication and batching of one message's events gives the same summary, counters
 and suppression state as applying each event once, in order — every timestamp and TTL attribute included:
-summaries (``first_/last_<type>_at``, ``status_key``, ``expires_at``), campaign counters (``first_event_at`` the
+summaries (``first_/last_<type>_at``, ``campaign_sk``, ``expires_at``), campaign counters (``first_event_at`` the
 minimum, ``last_event_at`` and ``expires_at`` the maximum), suppressions (``created_at``, ``updated_at``,
 ``expires_at``) and the soft-bounce counter (``last_delivery_at``, ``expires_at``)."""
 

@@ -29,7 +29,7 @@ def message(mid, email, campaign="c1", status="delivered", sent_at="2026-05-01T0
         "recipient_hash": recipient_hash(email),
         "campaign_id": campaign,
         "status": status,
-        "status_key": f"{status}#{sent_at}#{mid}",
+        "campaign_sk": f"{sent_at}#{mid}",
         "sent_at": sent_at,
         "event_ids": {"e1"},
         "version": 1,
