@@ -31,6 +31,7 @@ log = logs.get_logger("sesame.sender")
 # every region; the stage's env sets it). Everything else is read lazily through wiring.settings().
 SEND_QUEUE = os.environ.get("SESAME_SEND_QUEUE", "sesame-dev-send")
 RECORDING_RESERVE_SECONDS = 10.0
+SEND_BATCH_SIZE = 10  # SQS messages per invocation; as many SendEmail calls are paced as one block, made concurrently
 
 
 class SqsQueueOps:
@@ -151,6 +152,7 @@ def _build_consumer(
             default_from=s.default_from,
             configuration_set=lambda name, backup: s.configuration_set_name(name, backup=backup),
             unknown_grace=float(s.send_unknown_grace_seconds),
+            parallel_sends=SEND_BATCH_SIZE,
         ),
         ses=_send_ses,
         suppressions=DynamoSuppressionStore(dynamodb, s.suppressions_table),
@@ -256,7 +258,7 @@ def invocation_deadline(event: SQSEvent) -> float | None:
     return time.time() + seconds - min(RECORDING_RESERVE_SECONDS, seconds * 0.3)
 
 
-@bp.on_sqs_message(queue=SEND_QUEUE, batch_size=10, name="sender")
+@bp.on_sqs_message(queue=SEND_QUEUE, batch_size=SEND_BATCH_SIZE, name="sender")
 def send_batch(event: SQSEvent) -> None:
     from runtime.sender.consumer import BatchIncompleteError, summary
 

@@ -238,9 +238,7 @@ class ChunkedLauncher:
                 chunk = []
                 if self._clock() >= deadline:
                     return False
-        if chunk and not self._flush(plan, segment, chunk, end, result, enqueuer):
-            return False
-        return True
+        return not chunk or self._flush(plan, segment, chunk, end, result, enqueuer)
 
     def _flush(
         self,

@@ -285,6 +285,20 @@ def counter_clock_updates(clock: CounterClock) -> tuple[dict[str, Any], dict[str
     return advance, rewind
 
 
+# Pacing (runtime/sender/pacing.py, control table). Shard 0 keeps the original key, so a deployment paced by one
+# item before sharding finds its log and day count where it left them.
+def rate_pk(region: str, shard: int = 0) -> str:
+    """Partition key of a region's pacing shard: its own partition, so shards never share a partition's write rate."""
+    return f"RATE#{region}" if shard == 0 else f"RATE#{region}#{shard}"
+
+
+RATE_WINDOW_SK = "WINDOW"
+
+
+def rate_settle_sk(reservation_id: str) -> str:
+    return f"SETTLE#{reservation_id}"
+
+
 # -- POST /messages (docs/sending.md "Transactional send API") --------------------------------------------------------
 IDEMPOTENCY_SK = "REQUEST"
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pytest
+
 from runtime.sender.enqueue import EnqueueReport
 from runtime.sender.jobs import parse_job, units_of
 from runtime.sender.launch import ChunkedLauncher, Cursor, LaunchPlan, SegmentPlan, bulk_jobs
@@ -151,10 +153,8 @@ def test_a_crash_between_enqueue_and_commit_is_resumed_without_duplicates():
 
     progress.advance_launch = crash_on_third
     launcher = ChunkedLauncher(source=source, enqueuer=lambda: queue, progress=progress, chunk_recipients=100)
-    try:
+    with pytest.raises(RuntimeError, match="killed"):
         launcher.run(plan, plan.start(), deadline=float("inf"))
-    except RuntimeError:
-        pass
     assert progress.recipients == 200  # two chunks committed, the third enqueued but not committed
     progress.advance_launch = real
     result = launcher.run(plan, Cursor.decode(progress.cursor), deadline=float("inf"))
