@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -89,7 +89,7 @@ class S3ObjectSource:
             if code in ("PreconditionFailed", "412"):
                 raise ObjectChangedError(f"s3://{bucket}/{key} changed after it was validated") from exc
             if code in ("InvalidRange", "416"):
-                return iter(())
+                return  # the offset is the end of the object: nothing left
             raise
         try:
             yield from body.iter_chunks(READ_BLOCK)
@@ -308,16 +308,21 @@ def validate_file(source: ObjectSource, bucket: str, key: str, *, max_errors: in
 
 
 class FileRef(Protocol):
-    bucket: str
-    key: str
-    fmt: Format
-    etag: str
-    header: list[str] | None
+    @property
+    def bucket(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def fmt(self) -> Format: ...
+    @property
+    def etag(self) -> str: ...
+    @property
+    def header(self) -> list[str] | None: ...
 
 
 def read_rows(
     source: ObjectSource, ref: FileRef, start: int, first_number: int, skip: frozenset[int]
-) -> Iterator[tuple[Row, int]]:
+) -> Generator[tuple[Row, int], None, None]:
     """``(recipient, byte offset after its line)`` from byte offset ``start`` (a line start, numbered
     ``first_number``), skipping duplicate lines. A bad row raises ``RowError`` (the file was validated and cannot
     have changed since: ``IfMatch``)."""
