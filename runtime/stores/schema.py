@@ -283,3 +283,32 @@ def counter_clock_updates(clock: CounterClock) -> tuple[dict[str, Any], dict[str
         "ExpressionAttributeValues": {":first": {"S": clock.first_at}},
     }
     return advance, rewind
+
+
+# Pacing (runtime/sender/pacing.py, control table). Shard 0 keeps the original key, so a deployment paced by one
+# item before sharding finds its log and day count where it left them.
+def rate_pk(region: str, shard: int = 0) -> str:
+    """Partition key of a region's pacing shard: its own partition, so shards never share a partition's write rate."""
+    return f"RATE#{region}" if shard == 0 else f"RATE#{region}#{shard}"
+
+
+RATE_WINDOW_SK = "WINDOW"
+
+
+def rate_settle_sk(reservation_id: str) -> str:
+    return f"SETTLE#{reservation_id}"
+
+
+# -- POST /messages (docs/sending.md "Transactional send API") --------------------------------------------------------
+IDEMPOTENCY_SK = "REQUEST"
+
+
+def idempotency_pk(key_hash: str) -> str:
+    """Control-table partition of one ``Idempotency-Key`` (the hash of the caller's API key digest and the key)."""
+    return f"IDEMP#{key_hash}"
+
+
+def queued_message_id(job_id: str) -> str:
+    """Messages-table id of a ``POST /messages`` message that was queued instead of sent at once: ``queued-<32 hex>``.
+    The item points to its send job; ``GET /messages/{id}`` follows it to the SES message once the job is sent."""
+    return "queued-" + hashlib.sha256(f"queued/{job_id}".encode()).hexdigest()[:32]

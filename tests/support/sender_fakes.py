@@ -278,6 +278,7 @@ def harness(
     seed: int = 7,
     ingest_send_events: bool = True,
     grace: float = 900.0,
+    parallel_sends: int = 1,
 ) -> Harness:
     """``ingest_send_events``: SES's Send events reach the resolver as soon as SES accepts (a healthy ingestion);
     off, tests feed ``h.resolver.accepted`` themselves."""
@@ -319,6 +320,7 @@ def harness(
             default_from="news@example.com",
             configuration_set=config_set,
             unknown_grace=grace,
+            parallel_sends=parallel_sends,
         ),
         ses=lambda region: h.ses(region),
         suppressions=suppressions,
