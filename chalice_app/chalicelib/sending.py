@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
@@ -34,11 +34,16 @@ SEND_BATCH_SIZE = 10  # SQS messages per invocation; as many SendEmail calls are
 
 
 class SqsQueueOps:
-    """``QueueOps`` over the SQS client: delete what is finished, defer or re-enqueue the rest."""
+    """``QueueOps`` over the SQS client: delete what is finished, defer or re-enqueue the rest. ``queue_url`` may be
+    a function, called on first use (a batch that finishes whole never needs the URL)."""
 
-    def __init__(self, sqs: Any, queue_url: str) -> None:
+    def __init__(self, sqs: Any, queue_url: str | Callable[[], str]) -> None:
         self._sqs = sqs
-        self._url = queue_url
+        self._queue_url = queue_url
+
+    @property
+    def _url(self) -> str:
+        return self._queue_url if isinstance(self._queue_url, str) else self._queue_url()
 
     def delete(self, records: Sequence[QueueRecord]) -> list[str]:
         failed: list[str] = []
@@ -126,13 +131,13 @@ def consumer() -> SenderConsumer:
             ttl_days=s.event_ttl_days,
         ),
         pacer=pacer,
-        queue=SqsQueueOps(wiring.client("sqs", s.region), send_queue_url()),
+        queue=SqsQueueOps(wiring.LazyClient("sqs", s.region), send_queue_url),
         headers=unsubscribe_headers(),
         campaigns=lambda data: campaign_service().submit(data),
         resolver=DynamoSendResolver(
             dynamodb,
             s.messages_table,
-            sqs=wiring.client("sqs", s.region),
+            sqs=wiring.LazyClient("sqs", s.region),
             # an SES event still in an event queue or parked in its DLQ (naming: docs/DESIGN.md) may be the Send
             # event of an unknown unit: nothing is sent again while any holds messages
             event_queue_urls=[

@@ -46,9 +46,12 @@ def _load_ssm_secrets(name: str) -> dict[str, Any]:
 
 @functools.cache
 def _session() -> Any:
-    import boto3
+    """A botocore session: boto3's ``client()`` returns these same botocore clients, and importing botocore alone
+    skips boto3 and s3transfer (tens of ms of every cold start). Credentials, region and ``AWS_ENDPOINT_URL`` are
+    resolved the same way."""
+    import botocore.session
 
-    return boto3.session.Session()
+    return botocore.session.get_session()
 
 
 @functools.cache
@@ -64,7 +67,19 @@ def client(service: str, region: str | None = None, *, total_attempts: int | Non
     config = dict(_BOTO_CONFIG)
     if total_attempts is not None:
         config["retries"] = {"mode": "standard", "total_max_attempts": total_attempts}
-    return _session().client(service, region_name=region_name, config=Config(**config))
+    return _session().create_client(service, region_name=region_name, config=Config(**config))
+
+
+class LazyClient:
+    """``client(...)`` built on first use: a handler path that never calls the service never pays for its client
+    (botocore loads the service model, endpoint rules and builds the client class: ~10-20 ms each)."""
+
+    def __init__(self, service: str, region: str | None = None, **options: Any) -> None:
+        self._args = (service, region)
+        self._options = options
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(client(*self._args, **self._options), name)
 
 
 @functools.cache
