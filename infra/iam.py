@@ -3,9 +3,12 @@
 Each role may do only what its function's code calls (read from the handlers' code paths, listed per function in
 ``ACCESS`` below), on this stack's resources only:
 
-* ``api`` (tracking and campaign API, behind API keys): reads the tables, writes campaigns and suppressions,
+* ``api`` (tracking, campaign and send API, behind API keys): reads the tables, writes campaigns and suppressions,
   deletes a recipient's messages and events (erasure), publishes campaign templates, stores campaign payloads,
-  enqueues send jobs. It cannot send email.
+  reads uploaded recipient files (``recipients/`` in the campaign bucket only), enqueues send jobs. ``POST /messages``
+  runs the sender core inside the request, so it also sends email under the sender's conditions (only as
+  ``*@<domain>``, through this environment's identity and configuration sets), paces and records sends (control
+  table, messages, counters) and keeps idempotency keys (control table).
 * ``webhook`` (public, SNS-signed): applies SES events (messages, events, campaign counters, suppressions), hands
   engagement events to the engagement queue and new events to the forward queue, confirms its SNS subscription.
   No email, no control table, no bucket.
@@ -88,7 +91,23 @@ class Access:
 ACCESS: dict[str, Access] = {
     API_FUNCTION: Access(
         tables={
-            "messages": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem"],
+            # POST /messages: the sender's job records, pacing and idempotency keys (control), message records and
+            # queued-message items (PutItem/UpdateItem in the ledger's transactions), the send-id lookup (Query)
+            "control": [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:ConditionCheckItem",
+            ],
+            "messages": [
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+            ],
             "events": ["dynamodb:Query", "dynamodb:BatchWriteItem"],
             "campaigns": [*_CAMPAIGN_STORE, "dynamodb:BatchGetItem"],
             "suppressions": [
@@ -101,8 +120,10 @@ ACCESS: dict[str, Access] = {
             ],
         },
         produces=("send",),
+        sends_email=True,
         templates=True,
         bucket=("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
+        watches=("critical", "critical-dlq", "engagement", "engagement-dlq"),
     ),
     WEBHOOK_FUNCTION: Access(tables=_INGEST, produces=("engagement", "forward"), confirms_subscription=True),
     UNSUBSCRIBE_FUNCTION: Access(

@@ -21,6 +21,7 @@ from runtime import logs
 if TYPE_CHECKING:  # imported on first use below: the sender's models pull in pydantic (cold start)
     from runtime.sender.consumer import QueueRecord, SenderConsumer
     from runtime.sender.headers import UnsubscribeHeaders
+    from runtime.sender.messages import MessageService
     from runtime.sender.service import CampaignService
 
 bp = Blueprint(__name__)
@@ -65,6 +66,26 @@ class SqsQueueOps:
         self._sqs.send_message(QueueUrl=self._url, MessageBody=body, DelaySeconds=max(0, min(delay_seconds, 900)))
 
 
+class ApiQueueOps(SqsQueueOps):
+    """``QueueOps`` of the sender core run inside ``POST /messages``: its jobs are not on the queue (nothing to delete
+    or extend); what it re-enqueues (throttled, paced out, quota) goes on the send queue like any job."""
+
+    def delete(self, records: Sequence[QueueRecord]) -> list[str]:
+        return []
+
+    def change_visibility(self, record: QueueRecord, seconds: int) -> None:
+        return None
+
+    def put(self, bodies: list[str]) -> list[str]:
+        """``JobQueue.put``: enqueue jobs the core left for redelivery; returns the bodies SQS refused."""
+        from runtime.sender.enqueue import Enqueuer
+        from runtime.sender.jobs import SendJob
+
+        jobs = [SendJob.model_validate_json(body) for body in bodies]
+        report = Enqueuer(self._sqs, self._url).enqueue(jobs)
+        return [job.body() for job in jobs if job.job_id in report.failed]
+
+
 @functools.cache
 def send_queue_url() -> str:
     s = wiring.settings()
@@ -98,6 +119,23 @@ def unsubscribe_headers() -> UnsubscribeHeaders | None:
 
 @functools.cache
 def consumer() -> SenderConsumer:
+    s = wiring.settings()
+    # the SQS client and the queue URL on first use: a batch that finishes whole needs neither
+    return _build_consumer(SqsQueueOps(wiring.LazyClient("sqs", s.region), send_queue_url), unsubscribe_headers())
+
+
+@functools.cache
+def api_consumer(marketing: bool) -> SenderConsumer:
+    """The sender core for ``POST /messages``: List-Unsubscribe for marketing mail only, a pacing wait of at most
+    2 s (a longer one queues the message), re-enqueues onto the send queue."""
+    s = wiring.settings()
+    queue = ApiQueueOps(wiring.LazyClient("sqs", s.region), send_queue_url)
+    return _build_consumer(queue, unsubscribe_headers() if marketing else None, max_pacing_wait=2.0)
+
+
+def _build_consumer(
+    queue: SqsQueueOps, headers: UnsubscribeHeaders | None, *, max_pacing_wait: float = 20.0
+) -> SenderConsumer:
     from runtime.sender.consumer import SenderConfig, SenderConsumer
     from runtime.sender.ledger import DynamoLedger
     from runtime.sender.pacing import AccountLimitsProvider, DynamoRateStore, Pacer
@@ -111,6 +149,7 @@ def consumer() -> SenderConsumer:
         limits=AccountLimitsProvider(_ses, override_rate=s.max_send_rate),
         headroom=s.daily_quota_headroom,
         warmup_start=s.warmup_start,
+        max_wait=max_pacing_wait,
     )
     return SenderConsumer(
         config=SenderConfig(
@@ -131,8 +170,8 @@ def consumer() -> SenderConsumer:
             ttl_days=s.event_ttl_days,
         ),
         pacer=pacer,
-        queue=SqsQueueOps(wiring.LazyClient("sqs", s.region), send_queue_url),
-        headers=unsubscribe_headers(),
+        queue=queue,
+        headers=headers,
         campaigns=lambda data: campaign_service().submit(data),
         resolver=DynamoSendResolver(
             dynamodb,
@@ -173,9 +212,33 @@ def campaign_service() -> CampaignService:
     )
 
 
+@functools.cache
+def message_service() -> MessageService:
+    from runtime.sender.ledger import DynamoLedger
+    from runtime.sender.messages import MessageService, MessageServiceConfig
+    from runtime.stores.requests import DynamoIdempotencyStore, DynamoQueuedMessageStore
+
+    s = wiring.settings()
+    dynamodb = wiring.client("dynamodb", s.region)
+    return MessageService(
+        config=MessageServiceConfig(unsubscribe_headers=unsubscribe_headers() is not None),
+        sender=api_consumer,
+        queue=lambda: ApiQueueOps(wiring.client("sqs", s.region), send_queue_url()),
+        ledger=DynamoLedger(
+            dynamodb,
+            control_table=s.control_table,
+            messages_table=s.messages_table,
+            campaigns_table=s.campaigns_table,
+            ttl_days=s.event_ttl_days,
+        ),
+        queued=DynamoQueuedMessageStore(dynamodb, s.messages_table),
+        idempotency=DynamoIdempotencyStore(dynamodb, s.control_table),
+    )
+
+
 @wiring.on_reset
 def _reset() -> None:
-    for cached in (send_queue_url, unsubscribe_headers, consumer, campaign_service):
+    for cached in (send_queue_url, unsubscribe_headers, consumer, api_consumer, campaign_service, message_service):
         cached.cache_clear()
 
 

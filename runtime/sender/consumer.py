@@ -120,6 +120,7 @@ class BatchResult:
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # sent, failed, suppressed, unknown
     ses_calls: int = 0
     resolved: int = 0  # unknown units found accepted through their Send events
+    outcomes: dict[str, dict[str, Outcome]] = field(default_factory=dict)  # job id -> unit id -> outcome (known now)
 
     @property
     def incomplete(self) -> bool:
@@ -810,6 +811,7 @@ class SenderConsumer:
                 self._release(w, clean=False)
                 continue
             w.new.update(w.screened)
+            result.outcomes[w.job.job_id] = {**w.done, **w.new}
             for outcome in w.new.values():
                 result.counts[outcome.kind] += 1
                 if outcome.kind == "failed":

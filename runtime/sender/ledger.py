@@ -178,6 +178,10 @@ class Ledger(Protocol):
 
     def record(self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]]) -> None: ...
 
+    def outcomes(self, job_id: str) -> dict[str, Outcome]:
+        """The job's recorded outcomes (unit id -> outcome), read without claiming it (strongly consistent)."""
+        ...
+
     def release(self, job_id: str, owner: str, *, clean: bool = True, copy: int | None = None) -> None:
         """Give the lease back; ``clean`` (everything this invocation may have sent is in ``done``/``unk``) also
         removes the in-flight marks; ``copy``: the attempt number of the copy just re-enqueued."""
@@ -402,6 +406,15 @@ class DynamoLedger:
                 self._sleep(min(0.05 * 2**attempt, 1.0))
         raise LedgerUnavailableError(f"recording job {job_id} kept failing")
 
+    def outcomes(self, job_id: str) -> dict[str, Outcome]:
+        response = self._retrying(
+            lambda: self._client.get_item(
+                TableName=self._control, Key=self._key(job_id), ConsistentRead=True, ProjectionExpression="done"
+            )
+        )
+        done = response.get("Item", {}).get("done", {}).get("M", {})
+        return {k: Outcome.decode(v["S"]) for k, v in done.items()}
+
     def release(self, job_id: str, owner: str, *, clean: bool = True, copy: int | None = None) -> None:
         values: dict[str, Any] = {":owner": {"S": owner}}
         expression = "REMOVE lease_until, fly" if clean else "REMOVE lease_until"
@@ -496,6 +509,9 @@ class InMemoryLedger:
             bucket = self.counters[key]
             for name, delta in deltas.items():
                 bucket[name] = bucket.get(name, 0) + delta
+
+    def outcomes(self, job_id: str) -> dict[str, Outcome]:
+        return dict(self.jobs.get(job_id, {}).get("done", {}))
 
     def release(self, job_id: str, owner: str, *, clean: bool = True, copy: int | None = None) -> None:
         self._check("release", job_id)

@@ -297,3 +297,18 @@ RATE_WINDOW_SK = "WINDOW"
 
 def rate_settle_sk(reservation_id: str) -> str:
     return f"SETTLE#{reservation_id}"
+
+
+# -- POST /messages (docs/sending.md "Transactional send API") --------------------------------------------------------
+IDEMPOTENCY_SK = "REQUEST"
+
+
+def idempotency_pk(key_hash: str) -> str:
+    """Control-table partition of one ``Idempotency-Key`` (the hash of the caller's API key digest and the key)."""
+    return f"IDEMP#{key_hash}"
+
+
+def queued_message_id(job_id: str) -> str:
+    """Messages-table id of a ``POST /messages`` message that was queued instead of sent at once: ``queued-<32 hex>``.
+    The item points to its send job; ``GET /messages/{id}`` follows it to the SES message once the job is sent."""
+    return "queued-" + hashlib.sha256(f"queued/{job_id}".encode()).hexdigest()[:32]

@@ -538,18 +538,22 @@ def test_unsubscribe_writes_only_the_suppression_and_the_campaign_counter(second
     assert [arn.rsplit(":", 1)[1] for arn in statements["SendToQueues"]["Resource"]] == ["sesame-prod-forward"]
 
 
-def test_only_the_sender_sends_email_as_the_domain_through_these_configuration_sets(second: ProgramRun) -> None:
+def test_only_the_sender_and_the_send_api_send_email_as_the_domain_through_these_configuration_sets(
+    second: ProgramRun,
+) -> None:
     senders = [f.name.removesuffix("-function") for f in second.of_type(FUNCTION)]
-    assert [fn for fn in senders if "ses:SendEmail" in _actions(_policy(second, fn))] == ["sender"]
-    ses = _policy(second, "sender")["SendAsTheDomainThroughTheseConfigurationSets"]
-    assert ses["Condition"] == {"StringLike": {"ses:FromAddress": "*@example.com"}}
-    assert set(ses["Action"]) == {"ses:SendEmail", "ses:SendBulkEmail"}
-    for region in ("us-east-1", "eu-west-1"):  # failover sends through the other region
-        assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:identity/example.com" in ses["Resource"]
-        assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:configuration-set/sesame-prod-marketing" in ses["Resource"]
-        # SendEmail/SendBulkEmail with ListManagementOptions are also authorised against the contact list
-        assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:contact-list/*" in ses["Resource"]
-    assert not any(r.endswith(":identity/*") or r == "*" for r in ses["Resource"])
+    # the sender Lambda, and the API function for POST /messages (the sender core runs inside the request)
+    assert sorted(fn for fn in senders if "ses:SendEmail" in _actions(_policy(second, fn))) == ["api", "sender"]
+    for fn in ("sender", "api"):
+        ses = _policy(second, fn)["SendAsTheDomainThroughTheseConfigurationSets"]
+        assert ses["Condition"] == {"StringLike": {"ses:FromAddress": "*@example.com"}}
+        assert set(ses["Action"]) == {"ses:SendEmail", "ses:SendBulkEmail"}
+        for region in ("us-east-1", "eu-west-1"):  # failover sends through the other region
+            assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:identity/example.com" in ses["Resource"]
+            assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:configuration-set/sesame-prod-marketing" in ses["Resource"]
+            # SendEmail/SendBulkEmail with ListManagementOptions are also authorised against the contact list
+            assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:contact-list/*" in ses["Resource"]
+        assert not any(r.endswith(":identity/*") or r == "*" for r in ses["Resource"])
 
 
 def test_each_consumer_reads_only_its_own_queue(second: ProgramRun) -> None:
@@ -584,7 +588,8 @@ def test_sender_may_look_up_unknown_sends_and_watch_the_event_queues_and_forward
     ]
     forward = _policy(second, "forward_events")["SendToQueues"]["Resource"]
     assert sorted(arn.rsplit(":", 1)[1] for arn in forward) == ["sesame-prod-forward", "sesame-prod-forward-dlq"]
-    assert all("WatchQueues" not in _policy(second, fn) for fn in ("api", "webhook", "critical_events"))
+    assert _policy(second, "api")["WatchQueues"] == watched  # POST /messages resolves lost answers the same way
+    assert all("WatchQueues" not in _policy(second, fn) for fn in ("webhook", "critical_events"))
 
 
 def test_permissions_nothing_calls_are_gone(second: ProgramRun) -> None:
@@ -600,10 +605,10 @@ def test_permissions_nothing_calls_are_gone(second: ProgramRun) -> None:
         for st in _policy(second, f.name.removesuffix("-function")).values()
         if st["Resource"] == "*"
     }
-    assert wildcard == {("sender-function", "ReadSendingQuota")}
+    assert wildcard == {("sender-function", "ReadSendingQuota"), ("api-function", "ReadSendingQuota")}
 
 
-def test_api_role_manages_templates_and_payloads_but_sends_nothing(second: ProgramRun) -> None:
+def test_api_role_manages_templates_and_payloads(second: ProgramRun) -> None:
     statements = _policy(second, "api")
     templates = statements["ManageCampaignTemplates"]
     # campaigns create their templates, never update one: environments sharing an account cannot overwrite each
@@ -616,8 +621,9 @@ def test_api_role_manages_templates_and_payloads_but_sends_nothing(second: Progr
         f"arn:aws:s3:::sesame-prod-eu-west-1-campaigns-{MOCK_ACCOUNT_ID}/*"
     )
     assert [arn.rsplit(":", 1)[1] for arn in statements["SendToQueues"]["Resource"]] == ["sesame-prod-send"]
-    assert "SendAsTheDomainThroughTheseConfigurationSets" not in statements
-    assert _table_arn("eu-west-1", "control") not in str(statements)
+    # POST /messages: job records, pacing and idempotency keys live in the control table; no Scan, no Query there
+    assert statements["TableControl"]["Resource"] == [_table_arn("eu-west-1", "control")]
+    assert "dynamodb:Scan" not in statements["TableControl"]["Action"]
 
 
 def test_each_role_writes_only_its_own_log_group(second: ProgramRun) -> None:
