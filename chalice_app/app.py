@@ -3,6 +3,7 @@
 from chalice import Chalice
 from chalicelib import (
     campaigns_api,
+    counters_handler,
     dashboard,
     events_handlers,
     forwarding,
@@ -24,6 +25,7 @@ for blueprint in (
     tracking_api.bp,
     unsubscribe.bp,
     forwarding.bp,
+    counters_handler.bp,
     dashboard.bp,
 ):
     app.register_blueprint(blueprint)

@@ -16,12 +16,13 @@ from collections.abc import Iterable, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import CONSUMERS, StackConfig
+from infra.config import CONSUMERS, STREAM_CONSUMERS, StackConfig
 from infra.naming import Names
 
 REPUTATION_PERIOD_SECONDS = 900
 PERIOD_SECONDS = 300
 #: Oldest-message age (seconds) per work queue above which something is stuck.
+STREAM_AGE_ALARM_MS = 300_000  # Lambda's IteratorAge is in milliseconds
 QUEUE_AGE_ALARM_SECONDS = {"critical": 900, "engagement": 900, "forward": 3600, "send": 3600}
 #: Consecutive 5-minute periods with errors before a queue consumer's alarm fires.
 CONSUMER_ERROR_PERIODS = 3
@@ -108,6 +109,20 @@ class Alarms(pulumi.ComponentResource):
                     statistic="Sum",
                     threshold=0,
                     periods=periods,
+                )
+        for fn in functions:
+            if fn in STREAM_CONSUMERS:
+                function = names.function(fn)
+                self._alarm(
+                    f"{fn}-iterator-age",
+                    f"{function}-{cfg.region}-iterator-age",
+                    f"Lambda {function}: stream records older than {STREAM_AGE_ALARM_MS // 1000} s wait (a batch "
+                    "keeps failing: campaign counters lag until it succeeds)",
+                    namespace="AWS/Lambda",
+                    metric="IteratorAge",
+                    dimensions={"FunctionName": function},
+                    statistic="Maximum",
+                    threshold=STREAM_AGE_ALARM_MS,
                 )
         self._alarm(
             "api-5xx",

@@ -25,7 +25,14 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.app_spec import RUNTIME, AppPackage, api_definition
-from infra.config import HTTP_FUNCTIONS, SENDER_FUNCTION, UNSUBSCRIBE_FUNCTION, WEBHOOK_FUNCTION, StackConfig
+from infra.config import (
+    HTTP_FUNCTIONS,
+    SENDER_FUNCTION,
+    STREAM_WINDOW_SECONDS,
+    UNSUBSCRIBE_FUNCTION,
+    WEBHOOK_FUNCTION,
+    StackConfig,
+)
 from infra.iam import FunctionRole, StackArns
 from infra.messaging import webhook_delivery_policy
 from infra.naming import Names
@@ -140,6 +147,24 @@ class App(pulumi.ComponentResource):
                     scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(maximum_concurrency=concurrency)
                     if concurrency
                     else None,
+                    enabled=True,
+                    opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[role.policy]),
+                )
+            if handler.stream and handler.stream in arns.streams:
+                # home region only (the stream ARN is known there): a global table's home replica stream carries
+                # every region's writes. Tumbling windows make each invocation name its shard (the counter items'
+                # key); a failed batch is retried and bisected until it succeeds (the counter items skip what an
+                # earlier attempt applied), its age watched by the IteratorAge alarm
+                self.event_source_mappings[fn] = aws.lambda_.EventSourceMapping(
+                    f"{fn}-event-source",
+                    event_source_arn=arns.streams[handler.stream],
+                    function_name=function.arn,
+                    starting_position="TRIM_HORIZON",
+                    batch_size=handler.batch_size,
+                    tumbling_window_in_seconds=STREAM_WINDOW_SECONDS,
+                    bisect_batch_on_function_error=True,
+                    maximum_retry_attempts=-1,
+                    maximum_record_age_in_seconds=-1,
                     enabled=True,
                     opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[role.policy]),
                 )

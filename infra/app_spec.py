@@ -32,6 +32,7 @@ from infra.config import (
     CONSUMERS,
     DEFAULT_FUNCTIONS,
     HTTP_FUNCTIONS,
+    STREAM_CONSUMERS,
     UNSUBSCRIBE_FUNCTION,
     WEBHOOK_FUNCTION,
 )
@@ -57,6 +58,7 @@ class HandlerSpec:
     function: str  # logical name (a key of sesame:functions)
     handler: str  # Lambda handler string
     queue: str = ""  # SQS consumers: logical queue name
+    stream: str = ""  # DynamoDB stream consumers: logical table name
     batch_size: int = 0
     batching_window: int = 0
     schedule: str = ""  # the schedule function: its expression
@@ -119,7 +121,7 @@ def _swagger(app: Any) -> dict[str, Any]:
 @functools.cache
 def load_app_spec(root: Path = ROOT) -> AppSpec:
     """Read the app's routes and event handlers (imports ``chalice_app/app.py``)."""
-    from chalice.app import ScheduledEventConfig, SQSEventConfig
+    from chalice.app import DynamoDBEventConfig, ScheduledEventConfig, SQSEventConfig
 
     app = _import_app(root)
     if app.pure_lambda_functions:
@@ -135,6 +137,13 @@ def load_app_spec(root: Path = ROOT) -> AppSpec:
                 batch_size=int(source.batch_size),
                 batching_window=int(source.maximum_batching_window_in_seconds or 0),
             )
+        elif isinstance(source, DynamoDBEventConfig) and source.name in STREAM_CONSUMERS:
+            handlers[source.name] = HandlerSpec(
+                source.name,
+                source.handler_string,
+                stream=STREAM_CONSUMERS[source.name],
+                batch_size=int(source.batch_size),
+            )
         elif isinstance(source, ScheduledEventConfig) and source.name == CAMPAIGN_SCHEDULER_FUNCTION:
             handlers[source.name] = HandlerSpec(
                 source.name, source.handler_string, schedule=str(source.schedule_expression)
@@ -142,7 +151,8 @@ def load_app_spec(root: Path = ROOT) -> AppSpec:
         else:
             raise AppSpecError(
                 f"the app declares the event handler {source.name!r} ({type(source).__name__}) that the stack does "
-                "not deploy: add it to infra.config (DEFAULT_FUNCTIONS, CONSUMERS) and infra.iam.ACCESS"
+                "not deploy: add it to infra.config (DEFAULT_FUNCTIONS, CONSUMERS or STREAM_CONSUMERS) and "
+                "infra.iam.ACCESS"
             )
     missing = sorted(set(DEFAULT_FUNCTIONS) - set(handlers))
     if missing:

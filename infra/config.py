@@ -38,6 +38,7 @@ CRITICAL_FUNCTION = "critical_events"
 ENGAGEMENT_FUNCTION = "engagement_events"
 FORWARD_FUNCTION = "forward_events"
 CAMPAIGN_SCHEDULER_FUNCTION = "check_for_campaign"
+COUNTER_FUNCTION = "count_events"
 HTTP_FUNCTIONS = (API_FUNCTION, WEBHOOK_FUNCTION, UNSUBSCRIBE_FUNCTION)
 #: API Gateway stops waiting for a Lambda integration after 29 s.
 API_GATEWAY_TIMEOUT_SECONDS = 29
@@ -138,6 +139,8 @@ DEFAULT_FUNCTIONS: dict[str, dict[str, int]] = {
     ENGAGEMENT_FUNCTION: {"timeout": 120, "memory": 512, "maxConcurrency": 20},
     FORWARD_FUNCTION: {"timeout": 60, "memory": 256, "maxConcurrency": 10},
     CAMPAIGN_SCHEDULER_FUNCTION: {"timeout": 60, "memory": 256},
+    # the messages stream's counter consumer (home region only: docs/DESIGN.md "Counters")
+    COUNTER_FUNCTION: {"timeout": 60, "memory": 256},
 }
 #: SQS consumers and the queue each one reads (logical names).
 CONSUMERS = {
@@ -152,6 +155,11 @@ CONSUMERS = {
 #: read, reservation, outcomes, records: ~0.25 s). Bulk calls carry up to 50 recipients and need fewer instances.
 SENDER_BATCH_SIZE = 10
 SENDER_BATCH_SECONDS = 0.4
+#: DynamoDB stream consumers and the table whose stream each one reads (logical names); deployed with a mapping in
+#: the home region only (a global table's home replica stream carries every region's writes).
+STREAM_CONSUMERS = {COUNTER_FUNCTION: "messages"}
+#: The counter consumer's tumbling window: every invocation then names its stream shard (the counter items' key)
+STREAM_WINDOW_SECONDS = 5
 #: What one sender instance sustains, in recipients per second, for the concurrency cap derived from the send rate.
 SENDER_RECIPIENTS_PER_SECOND = SENDER_BATCH_SIZE / SENDER_BATCH_SECONDS
 #: The sender's concurrency cap when sesame:maxSendRate is unset (the rate comes from SES GetAccount at run time).

@@ -26,7 +26,7 @@ Every role writes its own log group (the stack creates it, with a retention) and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -35,6 +35,7 @@ import pulumi_aws as aws
 from infra.config import (
     API_FUNCTION,
     CAMPAIGN_SCHEDULER_FUNCTION,
+    COUNTER_FUNCTION,
     CRITICAL_FUNCTION,
     ENGAGEMENT_FUNCTION,
     FORWARD_FUNCTION,
@@ -64,6 +65,14 @@ SQS_CONSUME_ACTIONS = [
     "sqs:GetQueueAttributes",
 ]
 
+#: the event source mapping of a DynamoDB stream reads it with the function's role
+STREAM_READ_ACTIONS = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+]
+
 # DynamoDB actions per table, by what the code paths call (transactions are authorised per item action)
 _INGEST = {
     "messages": ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
@@ -85,6 +94,7 @@ class Access:
     bucket: tuple[str, ...] = ()  # s3 actions on the campaign bucket's objects
     confirms_subscription: bool = False
     watches: tuple[str, ...] = ()  # queues whose depth it reads (sqs:GetQueueAttributes only)
+    reads_stream: str = ""  # the table whose stream its event source mapping reads
 
 
 ACCESS: dict[str, Access] = {
@@ -165,6 +175,8 @@ ACCESS: dict[str, Access] = {
     ),
     # a failed POST goes back on the forward queue for a later attempt, then to its DLQ
     FORWARD_FUNCTION: Access(tables={}, consumes="forward", produces=("forward", "forward-dlq")),
+    # the messages stream's counter consumer: the mapping reads the stream with its role; it ADDs to counter items
+    COUNTER_FUNCTION: Access(tables={"campaigns": ["dynamodb:UpdateItem"]}, reads_stream="messages"),
     CAMPAIGN_SCHEDULER_FUNCTION: Access(
         tables={"campaigns": _CAMPAIGN_STORE}, produces=("send",), bucket=("s3:GetObject", "s3:DeleteObject")
     ),
@@ -181,6 +193,7 @@ class StackArns:
     bucket_arn: pulumi.Input[str]
     parameter_arn: pulumi.Input[str]
     topic_arn: pulumi.Input[str]
+    streams: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # logical table -> stream ARN (home)
 
 
 def function_policy(function: str, cfg: StackConfig, names: Names, arns: StackArns) -> dict[str, Any]:
@@ -218,6 +231,15 @@ def function_policy(function: str, cfg: StackConfig, names: Names, arns: StackAr
                 "Effect": "Allow",
                 "Action": SQS_CONSUME_ACTIONS,
                 "Resource": arns.queues[access.consumes],
+            }
+        )
+    if access.reads_stream:
+        statements.append(
+            {
+                "Sid": "ReadTableStream",
+                "Effect": "Allow",
+                "Action": STREAM_READ_ACTIONS,
+                "Resource": pulumi.Output.concat(arns.tables[access.reads_stream], "/stream/*"),
             }
         )
     if access.produces:

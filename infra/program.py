@@ -81,6 +81,8 @@ def build(cfg: StackConfig, package: AppPackage | None = None) -> dict[str, Any]
         bucket_arn=storage.bucket.arn,
         parameter_arn=secrets.parameter.arn,
         topic_arn=messaging.topic.arn,
+        # the home stack owns the tables: the counter consumer reads the messages stream there only
+        streams={"messages": tables.tables["messages"].stream_arn} if "messages" in tables.tables else {},
     )
     env_vars = app_environment(cfg, names, messaging=messaging, config_sets=config_sets, tables=tables)
     env_vars["SESAME_CAMPAIGN_BUCKET"] = storage.bucket.bucket

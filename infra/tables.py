@@ -55,9 +55,9 @@ def table_args(spec: TableSpec, cfg: StackConfig) -> aws.dynamodb.TableArgs:
         point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
         server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
         deletion_protection_enabled=cfg.protect_data,
-        # replication needs a stream of new and old images
-        stream_enabled=bool(replicas),
-        stream_view_type="NEW_AND_OLD_IMAGES" if replicas else None,
+        # replication and the counter consumer (messages) need a stream of new and old images
+        stream_enabled=bool(replicas) or spec.stream,
+        stream_view_type="NEW_AND_OLD_IMAGES" if replicas or spec.stream else None,
         replicas=replicas or None,
     )
 

@@ -173,7 +173,7 @@ class MotoProvider:
         return [region] + [r["regionName"] for r in i.get("replicas") or []]
 
     def _dynamodb_table_create(self, name: str, i: dict[str, Any], region: str) -> tuple[str, dict[str, Any]]:
-        arn = ""
+        arn = stream = ""
         for where in self._table_regions(i, region):  # the replicas: same table in every replica region
             ddb = self.client("dynamodb", where)
             description = ddb.create_table(**self._table_kwargs(i))["TableDescription"]
@@ -189,7 +189,8 @@ class MotoProvider:
                 )
             if where == region:
                 arn = description["TableArn"]
-        return i["name"], {"arn": arn, "name": i["name"], "streamArn": f"{arn}/stream/rehearsal"}
+                stream = description.get("LatestStreamArn") or f"{arn}/stream/rehearsal"
+        return i["name"], {"arn": arn, "name": i["name"], "streamArn": stream}
 
     def _dynamodb_table_update(
         self, name: str, rid: str, old: dict[str, Any], new: dict[str, Any], outputs: dict[str, Any], region: str
@@ -701,6 +702,15 @@ class MotoProvider:
             kwargs["MaximumBatchingWindowInSeconds"] = int(i["maximumBatchingWindowInSeconds"])
         if i.get("scalingConfig"):
             kwargs["ScalingConfig"] = {"MaximumConcurrency": int(i["scalingConfig"]["maximumConcurrency"])}
+        for key, name in (
+            ("startingPosition", "StartingPosition"),
+            ("tumblingWindowInSeconds", "TumblingWindowInSeconds"),
+            ("bisectBatchOnFunctionError", "BisectBatchOnFunctionError"),
+            ("maximumRetryAttempts", "MaximumRetryAttempts"),
+            ("maximumRecordAgeInSeconds", "MaximumRecordAgeInSeconds"),
+        ):
+            if i.get(key) is not None:
+                kwargs[name] = i[key]
         return kwargs
 
     def _lambda_eventsourcemapping_create(

@@ -35,22 +35,17 @@ from runtime.ingest.merge import (
 )
 from runtime.ingest.ports import (
     TRANSACTION_ITEM_LIMIT,
-    CounterUpdate,
     TrackingStore,
     TrackingStoreUnavailableError,
     Transaction,
 )
 from runtime.logs import get_logger
 from runtime.stores.schema import (
-    COUNTERS_TOTAL,
     UNTAGGED,
-    counters_day_sk,
-    counters_list_sk,
     ttl_epoch,
 )
 
 _log = get_logger(__name__)
-_ONE_TX_MESSAGES = 60
 
 CREATED = "created"
 UPDATED = "updated"
@@ -212,7 +207,11 @@ class IngestEngine:
                     result.failed[event.event_id] = reason
 
     def _transactions(self, plans: dict[str, MessagePlan], recipients: dict[str, RecipientPlan]) -> list[Transaction]:
-        """Pack messages into transactions of <= 100 items, keeping messages that share a recipient item together."""
+        """A message whose events change no recipient item is one write of its own (a conditional put: the summary
+        holds its dedup marks, and the campaign counters follow from that write through the table's stream).
+        Messages that change recipient items (bounces, complaints, unsubscribes, the deliveries that reset a
+        soft-bounce count) are packed into transactions of <= 100 items, keeping messages that share a recipient
+        item together."""
         parent: dict[str, str] = {mid: mid for mid in plans}
 
         def find(x: str) -> str:
@@ -235,29 +234,25 @@ class IngestEngine:
                 group_recipients[find(anchor)].append(rp)
 
         transactions: list[Transaction] = []
-        current = _TxBuilder(self.ttl_days)
-        if not recipients and len(plans) <= _ONE_TX_MESSAGES:
-            # the common engagement batch: no shared recipient items; one transaction when it surely fits
-            counter_keys = current.counter_keys(list(plans.values()))
-            if len(plans) + len(counter_keys) <= TRANSACTION_ITEM_LIMIT:
-                current.add(list(plans.values()), [])
-                return [current.build()]
         units: list[tuple[list[MessagePlan], list[RecipientPlan]]] = []
         for root, mids in groups.items():
             group_plans = [plans[m] for m in mids]
             rps = group_recipients.get(root, [])
-            if _TxBuilder(self.ttl_days).fits(group_plans, rps):
+            if not rps:
+                transactions.extend(Transaction([plan], []) for plan in group_plans)
+            elif _TxBuilder().fits(group_plans, rps):
                 units.append((group_plans, rps))
             else:
                 # Too big for one transaction (many messages sharing a recipient): split it. Still exactly once:
                 # the SOFTBOUNCE item is a set of bounce ids under a version condition, so a retried message can
                 # neither count twice nor overwrite a newer counter.
                 units.append((group_plans[:1], rps))
-                units.extend(([plan], []) for plan in group_plans[1:])
+                transactions.extend(Transaction([plan], []) for plan in group_plans[1:])
+        current = _TxBuilder()
         for group_plans, rps in units:
             if current.size and not current.fits(group_plans, rps):
                 transactions.append(current.build())
-                current = _TxBuilder(self.ttl_days)
+                current = _TxBuilder()
             current.add(group_plans, rps)
         if current.size:
             transactions.append(current.build())
@@ -274,48 +269,22 @@ class IngestEngine:
 
 
 class _TxBuilder:
-    def __init__(self, ttl_days: int) -> None:
-        self.ttl_days = ttl_days
+    def __init__(self) -> None:
         self.messages: list[MessagePlan] = []
         self.recipients: list[RecipientPlan] = []
-        self.counters: dict[tuple[str, str], CounterUpdate] = {}
         self.size = 0
 
-    def counter_keys(self, plans: list[MessagePlan]) -> set[tuple[str, str]]:
-        keys: set[tuple[str, str]] = set()
-        for plan in plans:
-            for campaign, list_name, ts, _, _ in plan.counters:
-                keys.add((campaign, COUNTERS_TOTAL))
-                keys.add((campaign, counters_list_sk(list_name)))
-                keys.add((campaign, counters_day_sk(ts[:10])))
-        return keys
-
     def fits(self, plans: list[MessagePlan], recipients: list[RecipientPlan]) -> bool:
-        new_keys = self.counter_keys(plans) - self.counters.keys()
-        extra = len(plans) + sum(r.writes for r in recipients) + len(new_keys)
+        extra = len(plans) + sum(r.writes for r in recipients)
         return self.size + extra <= TRANSACTION_ITEM_LIMIT
 
     def add(self, plans: list[MessagePlan], recipients: list[RecipientPlan]) -> None:
         self.messages.extend(plans)
         self.recipients.extend(recipients)
         self.size += len(plans) + sum(r.writes for r in recipients)
-        for plan in plans:
-            for campaign, list_name, ts, name, delta in plan.counters:
-                for sk in (COUNTERS_TOTAL, counters_list_sk(list_name), counters_day_sk(ts[:10])):
-                    update = self.counters.get((campaign, sk))
-                    if update is None:
-                        update = self.counters[(campaign, sk)] = CounterUpdate(campaign, sk, {}, ts, ts)
-                        self.size += 1
-                    update.deltas[name] = update.deltas.get(name, 0) + delta
-                    if ts < update.first_at:
-                        update.first_at = ts
-                    if ts > update.last_at:
-                        update.last_at = ts
 
     def build(self) -> Transaction:
-        for update in self.counters.values():
-            update.expires_at = ttl_epoch(update.last_at, self.ttl_days)
-        return Transaction(self.messages, self.recipients, list(self.counters.values()))
+        return Transaction(self.messages, self.recipients)
 
 
 def _untagged_fields(result: ApplyResult) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
+from runtime.ingest.counting import aggregate, deltas_of_change
 from runtime.ingest.ports import CommitResult, Snapshot, Transaction
 from runtime.stores.schema import LISTING_PK, META, SOFTBOUNCE_SCOPE
 
@@ -13,9 +14,12 @@ ALL_SCOPE = "ALL"
 
 class InMemoryTrackingStore:
     """Tables as dicts. ``before_commit`` (tests) runs inside ``commit`` before the conditions are checked, so a test
-    can simulate a concurrent writer."""
+    can simulate a concurrent writer. The campaign counters are derived from each committed summary change the way
+    the messages stream's consumer derives them (``runtime.ingest.counting``), at once and on the base items
+    (``COUNTERS#TOTAL``, ...): what the stream consumer's items sum to."""
 
-    def __init__(self) -> None:
+    def __init__(self, counter_ttl_days: int = 90) -> None:
+        self.counter_ttl_days = counter_ttl_days
         self.messages: dict[str, dict[str, Any]] = {}
         self.campaigns: dict[tuple[str, str], dict[str, Any]] = {}
         self.suppressions: dict[tuple[str, str], dict[str, Any]] = {}
@@ -77,7 +81,9 @@ class InMemoryTrackingStore:
             result.ok = False
             return result
         self.commits += 1
+        counted = []
         for plan in tx.messages:
+            counted.extend(deltas_of_change(self.messages.get(plan.message_id), plan.item))
             self.messages[plan.message_id] = plan.item
         for rp in tx.recipients:
             key = (rp.recipient_hash, SOFTBOUNCE_SCOPE)
@@ -91,19 +97,17 @@ class InMemoryTrackingStore:
                 if rp.suppression.get("expires_at") is None:
                     merged.pop("expires_at", None)
                 self.suppressions[(rp.recipient_hash, ALL_SCOPE)] = merged
-        for counter in tx.counters:
-            item = self.campaigns.setdefault(
-                (counter.campaign_id, counter.sort_key), {"campaign_id": counter.campaign_id, "sk": counter.sort_key}
-            )
-            for name, delta in counter.deltas.items():
-                item[name] = item.get(name, 0) + delta
-            # first the minimum, last and TTL the maximum, whatever the arrival order (as DynamoDB's conditional
-            # follow-up writes keep them, runtime.stores.schema.counter_clock_updates)
-            if "first_event_at" not in item or counter.first_at < item["first_event_at"]:
-                item["first_event_at"] = counter.first_at
-            if "last_event_at" not in item or counter.last_at > item["last_event_at"]:
-                item["last_event_at"] = counter.last_at
-                item["expires_at"] = max(counter.expires_at, int(item.get("expires_at", 0)))
+        for (campaign, sort_key), delta in aggregate(counted).items():
+            item = self.campaigns.setdefault((campaign, sort_key), {"campaign_id": campaign, "sk": sort_key})
+            for name, n in delta.deltas.items():
+                item[name] = item.get(name, 0) + n
+            # first the minimum, last and TTL the maximum, whatever the arrival order (as the stream consumer's
+            # conditional follow-up writes keep them, runtime.stores.schema.counter_clock_updates)
+            if "first_event_at" not in item or delta.first_at < item["first_event_at"]:
+                item["first_event_at"] = delta.first_at
+            if "last_event_at" not in item or delta.last_at > item["last_event_at"]:
+                item["last_event_at"] = delta.last_at
+                item["expires_at"] = max(delta.expires_at(self.counter_ttl_days), int(item.get("expires_at", 0)))
         return result
 
     def ensure_campaign(self, campaign_id: str, created_at: str, data_expires_at: int) -> bool:

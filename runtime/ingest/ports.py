@@ -40,29 +40,17 @@ def _replace(target: dict[str, dict[str, Any]], source: dict[str, dict[str, Any]
 
 
 @dataclass(slots=True)
-class CounterUpdate:
-    """ADD deltas to one campaign counter item (``campaign_id`` + ``sk``)."""
-
-    campaign_id: str
-    sort_key: str
-    deltas: dict[str, int] = field(default_factory=dict)
-    first_at: str = ""
-    last_at: str = ""
-    expires_at: int = 0
-
-
-@dataclass(slots=True)
 class Transaction:
-    """Writes that must happen together or not at all: summaries (with their dedup marks), recipient items and the
-    campaign counters of exactly those summaries' new events."""
+    """Writes that must happen together or not at all: summaries (with their dedup marks) and the recipient items
+    their new events change. One summary alone is a single conditional write. Campaign counters are not written
+    here: the counter consumer of the messages table's stream derives them from the summaries' changes."""
 
     messages: list[MessagePlan] = field(default_factory=list)
     recipients: list[RecipientPlan] = field(default_factory=list)
-    counters: list[CounterUpdate] = field(default_factory=list)
 
     @property
     def size(self) -> int:
-        return len(self.messages) + sum(r.writes for r in self.recipients) + len(self.counters)
+        return len(self.messages) + sum(r.writes for r in self.recipients)
 
 
 @dataclass(slots=True)

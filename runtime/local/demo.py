@@ -171,6 +171,23 @@ class LocalStack:
     app_log: Any = None
     schedules: dict[str, Callable[[dict[str, Any], Any], Any]] = field(default_factory=dict)
     simulated: set[str] = field(default_factory=set)  # message ids whose SES events were published
+    counter_stream: Any = None  # (StreamReader, DynamoCounterSink): the count_events Lambda's work, see count_stream
+
+    def count_stream(self) -> int:
+        """What the ``count_events`` function does in a deployment (the messages stream's event source mapping):
+        campaign counters from every summary change not counted yet. Returns the records read."""
+        from runtime.local.streams import StreamReader, drain_counters, streams_client
+        from runtime.stores.counters import DynamoCounterSink
+
+        if self.counter_stream is None:
+            ddb = self.client("dynamodb")
+            env = self.env
+            messages = env.get("SESAME_MESSAGES_TABLE", f"sesame-{self.options.environment}-messages")
+            campaigns = env.get("SESAME_CAMPAIGNS_TABLE", f"sesame-{self.options.environment}-campaigns")
+            reader = StreamReader.for_table(ddb, streams_client(self.options.region), messages)
+            self.counter_stream = (reader, DynamoCounterSink(ddb, campaigns))
+        reader, sink = self.counter_stream
+        return drain_counters(reader, sink)
 
     def close(self) -> None:
         for proc in (self.chalice, self.moto):
@@ -667,6 +684,8 @@ def run_demo(stack: LocalStack, progress: Progress) -> Report:
     with _quiet_stdout(stack.app_log):
         _fire_schedules(stack)
     stack.poller.drain(("critical", "engagement", "forward"), timeout_s=60)
+    stream_records = stack.count_stream()
+    progress.step(f"counter consumer read {stream_records} messages-stream records")
     handled = sum(stack.poller.stats.records.values()) - before
     progress.step(f"ingestion consumers handled {handled} SQS records")
     timings["events"] = time.monotonic() - t2
@@ -744,6 +763,7 @@ def serve_forever(stack: LocalStack, progress: Progress) -> None:
             busy += handled
             if binding.queue_name.endswith("-send"):
                 sent += handled
+        busy += stack.count_stream()
         if sent and stack.delivery is not None:  # a campaign posted meanwhile: SES would now publish its events
             opts = stack.options
             new = _unsimulated_mails(stack)

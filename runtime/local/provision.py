@@ -144,6 +144,11 @@ def _table_op(res: DeclaredResource) -> Operation:
     }
     if gsis:
         params["GlobalSecondaryIndexes"] = gsis
+    if i.get("streamEnabled"):  # the messages table's counter consumer reads its stream
+        params["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": i.get("streamViewType") or "NEW_AND_OLD_IMAGES",
+        }
     ttl = i.get("ttl") or {}
     if ttl.get("enabled") and ttl.get("attributeName"):
         params["_ttl_attribute"] = ttl["attributeName"]
@@ -409,6 +414,8 @@ def builtin_resources(
                     ],
                     "ttl": {"attributeName": spec.ttl_attribute, "enabled": True},
                     "billingMode": "PAY_PER_REQUEST",
+                    "streamEnabled": spec.stream,
+                    "streamViewType": "NEW_AND_OLD_IMAGES" if spec.stream else None,
                 },
             )
         )

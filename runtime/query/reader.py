@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from runtime.query.stats import merge_counter_items
 from runtime.stores import dynamo
 from runtime.stores.history import history_of, public_events
 from runtime.stores.schema import COUNTERS_TOTAL, LISTING_PK, META, campaign_shards
@@ -45,7 +46,7 @@ class TrackingReader(Protocol):
         ...
 
     def campaign_totals(self, campaign_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """``COUNTERS#TOTAL`` of each campaign (one BatchGetItem per 100)."""
+        """``COUNTERS#TOTAL`` of each campaign, its items summed (one Query per campaign)."""
         ...
 
     def campaign_messages(self, campaign_id: str, status: str | None, limit: int, cursor: Cursor) -> Page:
@@ -176,14 +177,24 @@ class DynamoTrackingReader:
         )
 
     def campaign_totals(self, campaign_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        ids = list(dict.fromkeys(campaign_ids))
-        if not ids:
-            return {}
-        keys = [{"campaign_id": {"S": c}, "sk": {"S": COUNTERS_TOTAL}} for c in ids]
-        self.requests += -(-len(keys) // dynamo.BATCH_GET_LIMIT)
-        kwargs: dict[str, Any] = {} if self._sleep is None else {"sleep": self._sleep}
-        raw = dynamo.batch_get(self._client, {self._tables.campaigns: keys}, **kwargs)[self._tables.campaigns]
-        return {str(item["campaign_id"]): item for item in (dynamo.from_item(r) for r in raw)}
+        out: dict[str, dict[str, Any]] = {}
+        for campaign_id in dict.fromkeys(campaign_ids):
+            kwargs: dict[str, Any] = {
+                "TableName": self._tables.campaigns,
+                "KeyConditionExpression": "campaign_id = :c AND begins_with(sk, :t)",
+                "ExpressionAttributeValues": {":c": {"S": campaign_id}, ":t": {"S": COUNTERS_TOTAL}},
+            }
+            items: list[dict[str, Any]] = []
+            while True:
+                response = self._query(**kwargs)
+                items.extend(dynamo.from_item(i) for i in response.get("Items", []))
+                if not response.get("LastEvaluatedKey"):
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            total = merge_counter_items(items).get(COUNTERS_TOTAL)
+            if total is not None:
+                out[campaign_id] = total
+        return out
 
     def _get_many(self, table: str, keys: Sequence[dict[str, Any]]) -> dict[tuple[str, ...], dict[str, Any]]:
         """BatchGetItem of ``keys`` (raw key maps), eventually consistent; items by their key values."""
@@ -355,7 +366,12 @@ class InMemoryTrackingReader:
 
     def campaign_totals(self, campaign_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         self.requests += 1
-        return {c: self.campaigns[(c, COUNTERS_TOTAL)] for c in campaign_ids if (c, COUNTERS_TOTAL) in self.campaigns}
+        out: dict[str, dict[str, Any]] = {}
+        for c in campaign_ids:
+            total = merge_counter_items(i for (cid, _), i in self.campaigns.items() if cid == c).get(COUNTERS_TOTAL)
+            if total is not None:
+                out[c] = total
+        return out
 
     def campaign_messages(self, campaign_id: str, status: str | None, limit: int, cursor: Cursor) -> Page:
         self.requests += 1

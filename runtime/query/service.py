@@ -164,7 +164,7 @@ class TrackingQueries:
         breakdowns = parse_by(by)
         items = self.reader.campaign_items(campaign_id)  # the one read
         meta = next((i for i in items if i.get("sk") == META), None)
-        total = next((i for i in items if i.get("sk") == COUNTERS_TOTAL), None)
+        total = stats.merge_counter_items(items).get(COUNTERS_TOTAL)
         if meta is None and total is None:
             raise NotFoundError(f"no campaign with id {campaign_id}")
         if meta is not None and stats.is_expired(meta, total, self.clock(), self.event_ttl_days):

@@ -1,8 +1,10 @@
 """Campaign statistics from the counter items the ingestion engine keeps (pure functions).
 
 The campaigns table holds, per campaign, ``META`` plus ``COUNTERS#TOTAL``, ``COUNTERS#LIST#<list>`` and
-``COUNTERS#DAY#<day>`` items; one Query on ``campaign_id`` returns all of them, so stats cost one read whatever the
-number of messages.
+``COUNTERS#DAY#<day>`` items — each of them possibly several times, once per writer: the base item (the sender's
+and the unsubscribe endpoint's counters) and one per stream shard that counted events (``<base>#<shard tag>``,
+docs/DESIGN.md "Counters"). One Query on ``campaign_id`` returns all of them and :func:`merge_counter_items` sums
+them, so stats cost one read whatever the number of messages.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from runtime.stores.schema import COUNTERS, COUNTERS_TOTAL, META, parse_time
+from runtime.stores.schema import COUNTERS, COUNTERS_TOTAL, META, counter_base_sk, parse_time
 
 LIST_PREFIX = "COUNTERS#LIST#"
 DAY_PREFIX = "COUNTERS#DAY#"
@@ -21,6 +23,26 @@ NOT_STARTED = frozenset({"scheduled", "launching", "draft", "created"})
 
 def _ratio(numerator: int, denominator: int) -> float:
     return round(numerator / denominator, 6) if denominator > 0 else 0.0
+
+
+def merge_counter_items(items: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Counter items summed per base sort key (``COUNTERS#TOTAL``, ...): counters added, ``first_event_at`` the
+    minimum, ``last_event_at`` and ``expires_at`` the maximum. Other items (``META``) are left out."""
+    merged: dict[str, dict[str, Any]] = {}
+    for item in items:
+        sk = str(item.get("sk", ""))
+        if not sk.startswith("COUNTERS#"):
+            continue
+        base = counter_base_sk(sk)
+        into = merged.setdefault(base, {"campaign_id": item.get("campaign_id"), "sk": base})
+        for name in COUNTERS:
+            if item.get(name) is not None:
+                into[name] = int(into.get(name, 0)) + int(item[name])
+        for name, pick in (("first_event_at", min), ("last_event_at", max), ("expires_at", max)):
+            value = item.get(name)
+            if value is not None:
+                into[name] = value if into.get(name) is None else pick(into[name], value)
+    return merged
 
 
 def counters_of(item: Mapping[str, Any] | None) -> dict[str, int]:
@@ -101,11 +123,10 @@ def campaign_stats(
     total: Mapping[str, Any] | None = None
     lists: dict[str, Mapping[str, Any]] = {}
     days: dict[str, Mapping[str, Any]] = {}
-    for item in items:
-        sk = str(item.get("sk", ""))
-        if sk == META:
-            meta = item
-        elif sk == COUNTERS_TOTAL:
+    listed = list(items)
+    meta = next((i for i in listed if i.get("sk") == META), {})
+    for sk, item in merge_counter_items(listed).items():
+        if sk == COUNTERS_TOTAL:
             total = item
         elif sk.startswith(LIST_PREFIX):
             lists[sk.removeprefix(LIST_PREFIX)] = item

@@ -87,6 +87,19 @@ def counters_day_sk(day: str) -> str:
     return f"COUNTERS#DAY#{day}"
 
 
+def counter_shard_sk(base_sort_key: str, shard_tag: str) -> str:
+    """A counter item written by one stream shard's consumer: ``<COUNTERS#...>#<shard tag>``. List names and days
+    never hold ``#`` (canonical names are ``[A-Za-z0-9_-]``), so :func:`counter_base_sk` recovers the base."""
+    return f"{base_sort_key}#{shard_tag}"
+
+
+def counter_base_sk(sort_key: str) -> str:
+    """``COUNTERS#TOTAL``, ``COUNTERS#LIST#<list>`` or ``COUNTERS#DAY#<day>`` of a counter item's sort key, with or
+    without its shard tag."""
+    parts = sort_key.split("#")
+    return "#".join(parts[:2]) if parts[1:2] == ["TOTAL"] else "#".join(parts[:3])
+
+
 def counter_sort_keys(list_name: str | None, day: str | None) -> list[str]:
     """The counter items one event updates: the total, its list, its day."""
     keys = [COUNTERS_TOTAL]

@@ -34,6 +34,8 @@ class TableSpec:
     indexes: tuple[Index, ...] = ()
     ttl_attribute: str = "expires_at"
     attribute_types: dict[str, str] = field(default_factory=dict)  # every key attribute is S unless listed
+    # a stream of new and old images: the campaign counters' source (messages), replication (every global table)
+    stream: bool = False
 
     def physical_name(self, environment: str) -> str:
         return f"sesame-{environment}-{self.logical}"
@@ -63,6 +65,8 @@ class TableSpec:
             "AttributeDefinitions": self.attribute_definitions(),
             "BillingMode": "PAY_PER_REQUEST",
         }
+        if self.stream:
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
         if self.indexes:
             kwargs["GlobalSecondaryIndexes"] = [
                 {
@@ -85,6 +89,7 @@ TABLES: tuple[TableSpec, ...] = (
             Index("recipient-index", "recipient_hash", "sent_at", "INCLUDE", ("send_id", "config_set")),
             Index("campaign-index", "campaign_shard", "campaign_sk"),
         ),
+        stream=True,
     ),
     TableSpec(
         "campaigns",

@@ -1,11 +1,12 @@
 """``DynamoTrackingStore``: the ingest engine's store over the low-level DynamoDB client (docs/DESIGN.md tables).
 
 * ``load``: one ``BatchGetItem`` per 100 keys (messages summaries + SOFTBOUNCE counters + ALL suppressions);
-* ``commit``: one ``TransactWriteItems`` per :class:`runtime.ingest.ports.Transaction` — summaries ``Put`` under a
-  ``version`` condition (or ``attribute_not_exists`` for a new summary), SOFTBOUNCE ``Put``/``Delete`` under their
-  own version condition, ALL-scope suppression ``Update``, campaign counters ``Update ... ADD``. A
-  ``ConditionalCheckFailed`` cancellation is returned as conflicting keys (the engine re-reads them);
-  ``TransactionConflict`` and throttling are retried here with backoff;
+* ``commit``: a :class:`runtime.ingest.ports.Transaction` of one summary alone is one conditional ``PutItem``
+  (``version`` condition, or ``attribute_not_exists`` for a new summary: one write unit); any other is one
+  ``TransactWriteItems`` — summaries ``Put`` under the same conditions, SOFTBOUNCE ``Put``/``Delete`` under their own
+  version condition, ALL-scope suppression ``Update``. A failed condition is returned as conflicting keys (the
+  engine re-reads them); ``TransactionConflict`` and throttling are retried here with backoff. Campaign counters
+  are the stream consumer's (``runtime.ingest.stream``);
 * ``ensure_campaign``: conditional ``PutItem`` of a ``META`` item (``status`` = ``external``).
 """
 
@@ -20,7 +21,7 @@ from runtime.ingest.ports import CommitResult, Snapshot, TrackingStoreUnavailabl
 from runtime.logs import get_logger
 from runtime.settings import Settings
 from runtime.stores import dynamo
-from runtime.stores.schema import LISTING_PK, META, SOFTBOUNCE_SCOPE, CounterClock, counter_update
+from runtime.stores.schema import LISTING_PK, META, SOFTBOUNCE_SCOPE
 
 _log = get_logger(__name__)
 
@@ -101,6 +102,8 @@ class DynamoTrackingStore:
     # --- writes ---------------------------------------------------------------------------------------------------
 
     def commit(self, tx: Transaction) -> CommitResult:
+        if len(tx.messages) == 1 and not tx.recipients:
+            return self._put_summary(tx)
         items, keys = self._transact_items(tx)
         # one token for every retry of these items: DynamoDB answers a retry of a transaction that was applied (its
         # answer lost) with success instead of failing its version conditions (a changed transaction gets a new one)
@@ -130,21 +133,27 @@ class DynamoTrackingStore:
                 _log.info("transaction retry", extra={"attempt": attempt + 1, "code": code or type(exc).__name__})
                 self._sleep(min(0.05 * 2**attempt, 1.0))
             else:
-                self._advance_clocks(tx)  # after the commit, outside the transaction's retry
                 return CommitResult(ok=True)
         raise TrackingStoreUnavailableError("TransactWriteItems kept failing transiently")
 
-    def _advance_clocks(self, tx: Transaction) -> None:
-        """After the commit: move each counter item's ``last_event_at``/``expires_at`` forward and its
-        ``first_event_at`` back, with conditional writes (the transaction only sets them on new items)."""
-        clocks = [
-            CounterClock(self.campaigns_table, c.campaign_id, c.sort_key, c.first_at, c.last_at, c.expires_at)
-            for c in tx.counters
-            if c.last_at
-        ]
-        failed = dynamo.advance_counter_clocks(self._client, clocks, sleep=self._sleep)
-        if failed:
-            _log.warning("counter times not advanced; the next write to those items will", extra={"items": failed})
+    def _put_summary(self, tx: Transaction) -> CommitResult:
+        """One summary, one conditional PutItem. A retry after a lost answer finds its own write applied: the
+        condition fails, the engine re-reads the summary and finds the events there (duplicates: nothing more)."""
+        (put,) = (entry["Put"] for entry in self._transact_items(tx)[0])
+        for attempt in range(self._attempts):
+            try:
+                self._client.put_item(**put)
+            except Exception as exc:
+                code = _error_code(exc)
+                if code == "ConditionalCheckFailedException":
+                    return CommitResult(ok=False, conflict_messages={tx.messages[0].message_id})
+                if (code and code not in _RETRYABLE_CODES) or (not code and not _is_transport_error(exc)):
+                    raise
+                _log.info("summary write retry", extra={"attempt": attempt + 1, "code": code or type(exc).__name__})
+                self._sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                return CommitResult(ok=True)
+        raise TrackingStoreUnavailableError("PutItem kept failing transiently")
 
     def ensure_campaign(self, campaign_id: str, created_at: str, data_expires_at: int) -> bool:
         item = {
@@ -221,18 +230,6 @@ class DynamoTrackingStore:
                     update["ExpressionAttributeValues"][":sr"] = {"S": rp.suppression_expected_reason}
                 items.append({"Update": update})
                 keys.append(("suppression", rp.recipient_hash))
-        for counter in tx.counters:
-            update = counter_update(
-                self.campaigns_table,
-                counter.campaign_id,
-                counter.sort_key,
-                counter.deltas,
-                event_at=counter.last_at,
-                expires_at=counter.expires_at,
-                first_at=counter.first_at,
-            )
-            items.append({"Update": update})
-            keys.append(("counter", f"{counter.campaign_id}|{counter.sort_key}"))
         return items, keys
 
     def _suppression_update(self, recipient_hash: str, attrs: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from runtime.stores.history import decode_entry
 from runtime.stores.schema import ttl_epoch
 from runtime.stores.tables import create_tables
 from runtime.stores.tracking import DynamoTrackingStore
+from tests.support.counters import counter_item
 from tests.support.ingest import MESSAGE_ID, RECIPIENT, fixture_event, ses_event
 
 H = recipient_hash(RECIPIENT)
@@ -60,15 +61,17 @@ def get(ddb, table: str, **key: str):
     return from_item(item) if item else None
 
 
-def test_batch_of_engagement_events_costs_one_read_and_few_writes(ddb, calls):
+def test_batch_of_engagement_events_costs_one_read_and_one_plain_write_per_summary(ddb, calls):
     _, engine = engine_for(ddb)
     events = [ses_event("Delivery", message_id=f"m{i}", nonce=str(i)) for i in range(50)]
     result = engine.apply(events)
     assert result.count("created") == 50
     assert calls.count("BatchGetItem") == 1
-    assert calls.count("TransactWriteItems") == 1
-    assert calls.count("BatchWriteItem") == 0  # the history is inside the summaries
-    assert calls.count("PutItem") == 1  # the external campaign's META, once per container
+    # one conditional PutItem per summary (one write unit each, history inside), no transaction (2 units per KB),
+    # no history table, no counter writes (the stream's consumer counts)
+    assert calls.count("TransactWriteItems") == 0 and calls.count("BatchWriteItem") == 0
+    assert calls.count("UpdateItem") == 0
+    assert calls.count("PutItem") == 51  # 50 summaries + the external campaign's META, once per container
 
 
 def test_summary_history_counters_and_suppression_items_follow_the_design(ddb):
@@ -83,7 +86,7 @@ def test_summary_history_counters_and_suppression_items_follow_the_design(ddb):
     bounce = history[1]
     assert bounce.detail["bounceType"] == "Permanent" and bounce.counters == ("bounced_hard",)
     assert summary["expires_at"] > 0
-    totals = get(ddb, "campaigns", campaign_id="spring", sk="COUNTERS#TOTAL")
+    totals = counter_item(ddb, "spring", "COUNTERS#TOTAL")
     assert (totals["sent"], totals["bounced_hard"]) == (1, 1)
     assert totals["first_event_at"] == "2024-06-20T01:50:00.000Z"
     assert totals["last_event_at"] == "2024-06-20T01:51:00.000Z"
@@ -110,7 +113,7 @@ def test_late_older_events_never_move_counter_times_or_ttl_backwards_in_dynamodb
     )
     engine.apply([ses_event("Delivery", message_id="m3", ts="2024-06-20T03:00:00.000Z")])
     for sort_key in ("COUNTERS#TOTAL", "COUNTERS#LIST#news", "COUNTERS#DAY#2024-06-20"):
-        item = get(ddb, "campaigns", campaign_id="spring", sk=sort_key)
+        item = counter_item(ddb, "spring", sort_key)
         assert item["delivered"] == 4
         assert item["first_event_at"] == "2024-06-20T01:00:00.000Z"
         assert item["last_event_at"] == "2024-06-20T05:00:00.000Z"
@@ -125,7 +128,7 @@ def test_redelivered_batch_is_a_duplicate_and_writes_no_counters(ddb, calls):
     result = engine.apply(events)
     assert result.count("duplicate") == 3
     assert calls == ["BatchGetItem"]
-    assert get(ddb, "campaigns", campaign_id="spring", sk="COUNTERS#TOTAL")["opened_total"] == 3
+    assert counter_item(ddb, "spring", "COUNTERS#TOTAL")["opened_total"] == 3
 
 
 def test_sender_write_between_read_and_write_is_detected_and_merged(ddb):
@@ -151,7 +154,7 @@ def test_sender_write_between_read_and_write_is_detected_and_merged(ddb):
     summary = get(ddb, "messages", message_id=MESSAGE_ID)
     assert summary["subject"] == "from sender"
     assert summary["status"] == "delivered" and summary["version"] == 3
-    assert get(ddb, "campaigns", campaign_id="spring", sk="COUNTERS#TOTAL")["delivered"] == 1
+    assert counter_item(ddb, "spring", "COUNTERS#TOTAL")["delivered"] == 1
 
 
 def test_soft_bounces_and_reset_in_dynamodb(ddb):
@@ -200,7 +203,7 @@ def test_identity_notification_without_tags_uses_the_stored_attribution(ddb):
     )
     _, engine = engine_for(ddb)
     engine.apply([fixture_event("notification_bounce")])
-    assert get(ddb, "campaigns", campaign_id="launch", sk="COUNTERS#LIST#beta")["bounced_hard"] == 1
+    assert counter_item(ddb, "launch", "COUNTERS#LIST#beta")["bounced_hard"] == 1
     assert get(ddb, "suppressions", recipient_hash=recipient_hash("richard@example.com"), scope="ALL")
 
 
@@ -211,7 +214,8 @@ def test_throttled_transaction_is_retried_then_reported(ddb):
     def throttled(**_):
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "TransactWriteItems")
 
-    store._client = _Proxy(ddb, transact_write_items=throttled)
+    # a lone summary is a PutItem, summaries with recipient items a transaction: both kept throttling
+    store._client = _Proxy(ddb, transact_write_items=throttled, put_item=throttled)
     event = ses_event("Delivery")
     result = engine.apply([event])
     assert event.event_id in result.failed

@@ -17,10 +17,12 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from runtime.ingest import IngestEngine
+from runtime.query.stats import merge_counter_items
 from runtime.settings import Settings
 from runtime.stores.dynamo import from_item
 from runtime.stores.tables import create_tables
 from runtime.stores.tracking import DynamoTrackingStore
+from tests.support.counters import count_stream
 from tests.unit.test_ingest_properties import apply_all, message_events, state
 
 EXAMPLES = 20
@@ -54,7 +56,14 @@ class _Tables:
 
     def __init__(self, ddb: Any) -> None:
         self.messages = {i["message_id"]: i for i in _scan(ddb, "messages")}
-        self.campaigns = {(i["campaign_id"], i["sk"]): i for i in _scan(ddb, "campaigns")}
+        count_stream(ddb)  # the campaign counters: the messages stream's consumer, as deployed
+        items = _scan(ddb, "campaigns")
+        self.campaigns = {(i["campaign_id"], i["sk"]): i for i in items if i["sk"] == "META"}
+        for campaign in {i["campaign_id"] for i in items}:
+            mine = [i for i in items if i["campaign_id"] == campaign]
+            for sk, merged in merge_counter_items(mine).items():
+                merged.pop("seq", None)
+                self.campaigns[(campaign, sk)] = merged
         self.suppressions = {(i["recipient_hash"], i["scope"]): i for i in _scan(ddb, "suppressions")}
 
 

@@ -31,13 +31,14 @@ COMMON_COUNTS = {
     "aws:cloudwatch/dashboard:Dashboard": 1,
     "aws:cloudwatch/eventRule:EventRule": 1,
     "aws:cloudwatch/eventTarget:EventTarget": 1,
-    "aws:cloudwatch/logGroup:LogGroup": 8,
-    # reputation 2, dead-letter queues 5, oldest message age 4, errors + throttles of 8 functions, API 5xx
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 28,
-    "aws:iam/role:Role": 8,
-    "aws:iam/rolePolicy:RolePolicy": 8,
+    "aws:cloudwatch/logGroup:LogGroup": 9,
+    # reputation 2, dead-letter queues 5, oldest message age 4, errors + throttles of 9 functions, API 5xx, the
+    # counter consumer's iterator age
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 31,
+    "aws:iam/role:Role": 9,
+    "aws:iam/rolePolicy:RolePolicy": 9,
     "aws:lambda/eventSourceMapping:EventSourceMapping": 4,
-    "aws:lambda/function:Function": 8,
+    "aws:lambda/function:Function": 9,
     "aws:lambda/permission:Permission": 4,
     "aws:s3/bucket:Bucket": 1,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
@@ -58,6 +59,8 @@ COMMON_COUNTS = {
 HOME_COUNTS = {
     **COMMON_COUNTS,
     "aws:dynamodb/table:Table": 4,
+    # the 4 queue consumers and the messages stream's counter consumer (home region only)
+    "aws:lambda/eventSourceMapping:EventSourceMapping": 5,
     "aws:route53/record:Record": 9,  # 3 DKIM, MX, SPF, DMARC, ACM validation, alias A + AAAA
     "pulumi:providers:aws": 1,  # us-east-1 serves the ACM certificate too
     "random:index/randomPassword:RandomPassword": 4,  # unsubscribe, pagination, forward, redrive
@@ -509,6 +512,7 @@ def test_every_function_runs_with_its_own_role(second: ProgramRun) -> None:
         "engagement_events",
         "forward_events",
         "check_for_campaign",
+        "count_events",
     }
     for fn, inputs in functions.items():
         role = roles[f"{fn}-role"]
@@ -670,7 +674,9 @@ def test_every_function_has_error_and_throttle_alarms_and_the_api_a_5xx_alarm(ho
         (a["dimensions"]["FunctionName"], a["metricName"]): a for a in alarms if a["namespace"] == "AWS/Lambda"
     }
     functions = [f.inputs["name"] for f in home.of_type(FUNCTION)]
-    assert set(lambda_alarms) == {(f, m) for f in functions for m in ("Errors", "Throttles")}
+    assert set(lambda_alarms) == {(f, m) for f in functions for m in ("Errors", "Throttles")} | {
+        ("sesame-prod-count-events", "IteratorAge")
+    }
     assert lambda_alarms[("sesame-prod-webhook", "Errors")]["evaluationPeriods"] == 1
     # a consumer's transient failure is retried by SQS: only errors in three periods in a row are an incident
     assert lambda_alarms[("sesame-prod-sender", "Errors")]["evaluationPeriods"] == 3

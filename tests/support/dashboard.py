@@ -321,6 +321,9 @@ def seed_dashboard_data(ddb: Any, recipients: int = 80) -> Seeded:
     for start in range(0, len(normalized), 50):
         result = engine.apply(normalized[start : start + 50])
         assert not result.failed, result.failed
+    from tests.support.counters import count_stream
+
+    count_stream(ddb, env="test")  # the campaign counters: the messages stream's consumer, as deployed
     return Seeded(
         demo_recipients=addresses,
         sent={m.recipient: m.message_id for m in mails},
