@@ -1,7 +1,16 @@
 """sesame Chalice app: creates the app and registers the blueprints; everything else lives in chalicelib/."""
 
 from chalice import Chalice
-from chalicelib import campaigns_api, dashboard, events_handlers, forwarding, sending, tracking_api, unsubscribe
+from chalicelib import (
+    campaigns_api,
+    dashboard,
+    events_handlers,
+    forwarding,
+    operate,
+    sending,
+    tracking_api,
+    unsubscribe,
+)
 
 app = Chalice(app_name="sesame")
 app.debug = False
@@ -11,6 +20,7 @@ for blueprint in (
     events_handlers.bp,
     sending.bp,
     campaigns_api.bp,
+    operate.bp,
     tracking_api.bp,
     unsubscribe.bp,
     forwarding.bp,

@@ -11,8 +11,9 @@ Each role may do only what its function's code calls (read from the handlers' co
   No email, no control table, no bucket.
 * ``unsubscribe`` (public, token-signed): writes the suppression and the campaign's counter, forwards the event.
 * ``sender``: sends email (only as ``*@<domain>``, through this environment's identity and configuration sets, in
-  every region of ``sesame:regions`` for failover), reads suppressions, paces and records sends (control, messages,
-  campaign counters), consumes and re-enqueues the send queue, submits campaign candidates it finds on the queue.
+  every region of ``sesame:regions`` for failover), reads suppressions and its campaigns' pause/cancel control, paces
+  and records sends (control, messages, campaign counters), consumes and re-enqueues the send queue, submits
+  campaign candidates it finds on the queue.
 * ``critical_events`` / ``engagement_events``: consume their queue and apply events like the webhook.
 * ``forward_events``: consumes the forward queue and parks failed batches in its dead-letter queue.
 * ``check_for_campaign``: launches due campaigns (campaigns table, this region's payloads, send queue).
@@ -127,7 +128,8 @@ ACCESS: dict[str, Access] = {
                 "dynamodb:ConditionCheckItem",
                 "dynamodb:Query",
             ],
-            "campaigns": _CAMPAIGN_STORE,
+            # BatchGetItem: each batch reads its campaigns' operator control (paused units wait, cancelled never go)
+            "campaigns": [*_CAMPAIGN_STORE, "dynamodb:BatchGetItem"],
         },
         consumes="send",
         produces=("send",),

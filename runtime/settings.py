@@ -90,6 +90,8 @@ class Settings(BaseModel):
     # exactly-once sending: how long a recipient whose SES answer was lost waits for SES's Send event before it is
     # considered never accepted and sent again (docs/sending.md "Exactly once")
     send_unknown_grace_seconds: int = Field(default=900, ge=0, le=86_400)
+    # campaign control: how often the units of a paused campaign (or guardrail-paused configuration set) look again
+    paused_recheck_seconds: int = Field(default=120, ge=0, le=900)
     # forwarding: a failed POST is retried every ``forward_retry_seconds``, ``forward_attempts`` tries in all
     forward_retry_seconds: int = Field(default=60, ge=0, le=900)
     forward_attempts: int = Field(default=3, ge=1, le=20)
@@ -148,6 +150,7 @@ class Settings(BaseModel):
             "soft_bounce_limit": "SESAME_SOFT_BOUNCE_LIMIT",
             "soft_bounce_suppress_days": "SESAME_SOFT_BOUNCE_SUPPRESS_DAYS",
             "send_unknown_grace_seconds": "SESAME_SEND_UNKNOWN_GRACE_SECONDS",
+            "paused_recheck_seconds": "SESAME_PAUSED_RECHECK_SECONDS",
             "forward_retry_seconds": "SESAME_FORWARD_RETRY_SECONDS",
             "forward_attempts": "SESAME_FORWARD_ATTEMPTS",
         }

@@ -269,11 +269,46 @@ def _paths() -> dict[str, dict[str, Any]]:
     from chalicelib.dashboard import OPENAPI_PATHS as DASHBOARD_PATHS
     from chalicelib.tracking_api import PREFLIGHT_PATHS
 
+    paths.update(_operate_paths())
+
     paths.update(copy.deepcopy(DASHBOARD_PATHS))
 
     for path in PREFLIGHT_PATHS:
         paths.setdefault(path, {})["options"] = _preflight(path)
     return paths
+
+
+def _operate_paths() -> dict[str, dict[str, Any]]:
+    """Campaign control (issue 13; docs/api.md "Campaign control")."""
+    control_body = {
+        "required": True,
+        "content": {_JSON: {"schema": _ref("CampaignControlRequest")}},
+    }
+    return {
+        "/campaigns/{campaign_id}": {
+            "get": _authed(
+                "A campaign: status (scheduled, launching, running, paused, cancelled, completed), counts, control",
+                _json(_ref("Campaign"), "The campaign"),
+                ("404",),
+                parameters=[CAMPAIGN_ID],
+            ),
+            "patch": _add_conflict(
+                _authed(
+                    'Pause, resume ("running") or cancel a campaign; asking for its current status is a no-op',
+                    _json(_ref("Campaign"), "The campaign after the change"),
+                    ("404",),
+                    parameters=[CAMPAIGN_ID],
+                    requestBody=control_body,
+                )
+            ),
+            "options": _preflight("/campaigns/{campaign_id}"),
+        },
+    }
+
+
+def _add_conflict(operation: dict[str, Any]) -> dict[str, Any]:
+    operation["responses"]["409"] = _json(_ref("Error"), "The campaign cannot make that transition")
+    return operation
 
 
 def _campaign_operation(path: str, method: str) -> dict[str, Any]:
@@ -370,6 +405,41 @@ COMPONENTS: dict[str, Any] = {
         "SuppressionList": {
             "type": "object",
             "properties": {"suppressed": {"type": "boolean"}, "items": {"type": "array", "items": _ref("Suppression")}},
+        },
+        "Campaign": {
+            "type": "object",
+            "properties": {
+                "campaign_id": {"type": "string"},
+                "status": {
+                    "type": "string",
+                    "enum": ["scheduled", "launching", "running", "paused", "cancelled", "completed"],
+                },
+                "lifecycle": {"type": "string", "description": "the scheduler's state: scheduled, launching, launched"},
+                "launch_at": {"type": "string"},
+                "recipients": {"type": "integer"},
+                "jobs": {"type": "integer"},
+                "list_names": {"type": "array", "items": {"type": "string"}},
+                "config_sets": {"type": "array", "items": {"type": "string"}},
+                "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "control": {
+                    "type": ["object", "null"],
+                    "description": "who paused or cancelled it, when and why (api, cli or guardrail)",
+                    "properties": {
+                        "status": {"type": "string", "enum": ["paused", "cancelled"]},
+                        "reason": {"type": "string"},
+                        "at": {"type": "string"},
+                        "by": {"type": "string"},
+                    },
+                },
+            },
+        },
+        "CampaignControlRequest": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"type": "string", "enum": ["paused", "running", "cancelled"]},
+                "reason": {"type": "string", "maxLength": 500},
+            },
         },
         "SuppressionRequest": {
             "type": "object",

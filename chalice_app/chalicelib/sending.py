@@ -96,6 +96,7 @@ def consumer() -> SenderConsumer:
     from runtime.sender.ledger import DynamoLedger
     from runtime.sender.pacing import AccountLimitsProvider, DynamoRateStore, Pacer
     from runtime.sender.resolve import DynamoSendResolver
+    from runtime.stores.campaigns import DynamoCampaignStore
     from runtime.stores.suppressions import DynamoSuppressionStore
 
     s = wiring.settings()
@@ -113,6 +114,7 @@ def consumer() -> SenderConsumer:
             default_from=s.default_from,
             configuration_set=lambda name, backup: s.configuration_set_name(name, backup=backup),
             unknown_grace=float(s.send_unknown_grace_seconds),
+            paused_delay=s.paused_recheck_seconds,
         ),
         ses=_send_ses,
         suppressions=DynamoSuppressionStore(dynamodb, s.suppressions_table),
@@ -127,6 +129,7 @@ def consumer() -> SenderConsumer:
         queue=SqsQueueOps(wiring.client("sqs", s.region), send_queue_url()),
         headers=unsubscribe_headers(),
         campaigns=lambda data: campaign_service().submit(data),
+        controls=DynamoCampaignStore(dynamodb, s.campaigns_table).controls,
         resolver=DynamoSendResolver(
             dynamodb,
             s.messages_table,

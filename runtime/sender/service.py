@@ -194,6 +194,7 @@ class CampaignService:
             recipients=expansion.recipient_count,
             jobs=len(expansion.jobs),
             list_names=[s.list_name for s in expansion.segments],
+            config_sets=sorted({s.configuration_set for s in expansion.segments}),
             lease_until=iso(self._now() + timedelta(seconds=self.config.launch_lease_seconds)),
         )
         if payloads is not None:

@@ -278,6 +278,8 @@ def harness(
     seed: int = 7,
     ingest_send_events: bool = True,
     grace: float = 900.0,
+    controls: dict[str, str] | None = None,
+    paused_config_sets: set[str] | None = None,
 ) -> Harness:
     """``ingest_send_events``: SES's Send events reach the resolver as soon as SES accepts (a healthy ingestion);
     off, tests feed ``h.resolver.accepted`` themselves."""
@@ -330,6 +332,9 @@ def harness(
         sleep=clock.sleep,
         rng=random.Random(seed),
         resolver=resolver,
+        # campaign control (issue 13): the dicts are read at each batch, so a test pauses/resumes by mutating them
+        controls=None if controls is None else (lambda ids: {c: controls[c] for c in ids if c in controls}),
+        paused_config_sets=None if paused_config_sets is None else (lambda: set(paused_config_sets)),
     )
     h = Harness(clock, queue, primary, backup, suppressions, ledger, rates, consumer, resolver)
     return h
