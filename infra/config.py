@@ -267,6 +267,7 @@ class StackConfig(BaseModel):
     max_send_rate: float | None = Field(default=None, gt=0, alias="maxSendRate")
     daily_quota_headroom: float = Field(default=0.02, ge=0, lt=1, alias="dailyQuotaHeadroom")
     send_unknown_grace_seconds: int = Field(default=900, ge=0, le=86_400, alias="sendUnknownGraceSeconds")
+    paused_recheck_seconds: int = Field(default=120, ge=0, le=900, alias="pausedRecheckSeconds")
     forward_retry_seconds: int = Field(default=60, ge=0, le=900, alias="forwardRetrySeconds")
     forward_attempts: int = Field(default=3, ge=1, le=20, alias="forwardAttempts")
     sns_max_age_seconds: int = Field(default=3600, ge=0, alias="snsMaxAgeSeconds")

@@ -221,6 +221,7 @@ def app_environment(
         "SESAME_SOFT_BOUNCE_SUPPRESS_DAYS": str(cfg.soft_bounce_suppress_days),
         "SESAME_DAILY_QUOTA_HEADROOM": str(cfg.daily_quota_headroom),
         "SESAME_SEND_UNKNOWN_GRACE_SECONDS": str(cfg.send_unknown_grace_seconds),
+        "SESAME_PAUSED_RECHECK_SECONDS": str(cfg.paused_recheck_seconds),
         "SESAME_FORWARD_RETRY_SECONDS": str(cfg.forward_retry_seconds),
         "SESAME_FORWARD_ATTEMPTS": str(cfg.forward_attempts),
         "SNS_MAX_AGE_SECONDS": str(cfg.sns_max_age_seconds),

@@ -837,6 +837,7 @@ def test_stage_environment_sets_every_runtime_setting_from_config() -> None:
         warmupStart="2026-11-01",
         warmupPool="warm",
         sendUnknownGraceSeconds="1800",
+        pausedRecheckSeconds="60",
         forwardRetrySeconds="120",
         forwardAttempts="5",
         dedicatedIpPools='{"warm": {}}',
