@@ -3,7 +3,9 @@
 Each role may do only what its function's code calls (read from the handlers' code paths, listed per function in
 ``ACCESS`` below), on this stack's resources only:
 
-* ``api`` (tracking and campaign API, behind API keys): reads the tables, writes campaigns and suppressions,
+* ``api`` (tracking and campaign API, behind API keys): reads the tables, writes campaigns (and their pause/cancel
+  control) and suppressions, reads GetAccount (launches into a sandbox are refused) and the reputation items of the
+  control table, resumes/pauses the stack's configuration sets,
   deletes a recipient's messages and events (erasure), publishes campaign templates, stores campaign payloads,
   enqueues send jobs. It cannot send email.
 * ``webhook`` (public, SNS-signed): applies SES events (messages, events, campaign counters, suppressions), hands
@@ -16,7 +18,9 @@ Each role may do only what its function's code calls (read from the handlers' co
   campaign candidates it finds on the queue.
 * ``critical_events`` / ``engagement_events``: consume their queue and apply events like the webhook.
 * ``forward_events``: consumes the forward queue and parks failed batches in its dead-letter queue.
-* ``check_for_campaign``: launches due campaigns (campaigns table, this region's payloads, send queue).
+* ``check_for_campaign``: launches due campaigns (campaigns table, this region's payloads, send queue), then
+  refreshes reputation and trips the guardrails: GetAccount, SES's reputation metrics, the control table's
+  reputation items only, pausing campaigns and the stack's own configuration sets.
 
 Every role writes its own log group (the stack creates it, with a retention) and reads the secrets parameter.
 """
@@ -24,7 +28,7 @@ Every role writes its own log group (the stack creates it, with a retention) and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -69,6 +73,9 @@ _INGEST = {
     "campaigns": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
     "suppressions": ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
 }
+#: the control-table items of the reputation view and the guardrails (runtime.stores.schema): snapshot, samples,
+#: configuration-set pauses — never the send ledger's or pacing's items
+_REPUTATION_KEYS = ("REPUTATION#*", "GUARDRAIL#*")
 _CAMPAIGN_STORE = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 
 
@@ -84,6 +91,11 @@ class Access:
     bucket: tuple[str, ...] = ()  # s3 actions on the campaign bucket's objects
     confirms_subscription: bool = False
     watches: tuple[str, ...] = ()  # queues whose depth it reads (sqs:GetQueueAttributes only)
+    reads_account: bool = False  # ses:GetAccount (sandbox / sending-enabled check, quotas)
+    reads_reputation_metrics: bool = False  # cloudwatch:GetMetricData (SES's Reputation.* metrics)
+    pauses_configuration_sets: bool = False  # ses:PutConfigurationSetSendingOptions on the stack's sets only
+    # tables whose items it may touch only under these partition keys (dynamodb:LeadingKeys, wildcards allowed)
+    leading_keys: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 ACCESS: dict[str, Access] = {
@@ -92,6 +104,9 @@ ACCESS: dict[str, Access] = {
             "messages": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem"],
             "events": ["dynamodb:Query", "dynamodb:BatchWriteItem"],
             "campaigns": [*_CAMPAIGN_STORE, "dynamodb:BatchGetItem"],
+            # GET /reputation reads the snapshot; PATCH /reputation/configuration-sets/{name} records a pause (only
+            # those items: see leading_keys; the send ledger and pacing state stay out of the API's reach)
+            "control": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
             "suppressions": [
                 "dynamodb:GetItem",
                 "dynamodb:BatchGetItem",
@@ -104,6 +119,11 @@ ACCESS: dict[str, Access] = {
         produces=("send",),
         templates=True,
         bucket=("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
+        reads_account=True,  # a launch into a sandboxed or disabled region is refused
+        # GET /reputation refreshes a missing or old snapshot itself (the schedule normally does it)
+        reads_reputation_metrics=True,
+        pauses_configuration_sets=True,  # an operator resumes what a guardrail stopped
+        leading_keys={"control": _REPUTATION_KEYS},
     ),
     WEBHOOK_FUNCTION: Access(tables=_INGEST, produces=("engagement", "forward"), confirms_subscription=True),
     UNSUBSCRIBE_FUNCTION: Access(
@@ -119,6 +139,7 @@ ACCESS: dict[str, Access] = {
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:ConditionCheckItem",
+                "dynamodb:Query",  # the configuration sets a guardrail paused (their units wait)
             ],
             # Query: a send whose SES answer was lost is looked up by its send id on recipient-index
             "messages": [
@@ -145,8 +166,18 @@ ACCESS: dict[str, Access] = {
     ),
     # a failed POST goes back on the forward queue for a later attempt, then to its DLQ
     FORWARD_FUNCTION: Access(tables={}, consumes="forward", produces=("forward", "forward-dlq")),
+    # launches due campaigns, then refreshes reputation and trips the guardrails (runtime.reputation)
     CAMPAIGN_SCHEDULER_FUNCTION: Access(
-        tables={"campaigns": _CAMPAIGN_STORE}, produces=("send",), bucket=("s3:GetObject", "s3:DeleteObject")
+        tables={
+            "campaigns": [*_CAMPAIGN_STORE, "dynamodb:BatchGetItem"],
+            "control": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+        },
+        produces=("send",),
+        bucket=("s3:GetObject", "s3:DeleteObject"),
+        reads_account=True,
+        reads_reputation_metrics=True,
+        pauses_configuration_sets=True,
+        leading_keys={"control": _REPUTATION_KEYS},
     ),
 }
 
@@ -183,14 +214,17 @@ def function_policy(function: str, cfg: StackConfig, names: Names, arns: StackAr
         resources: list[pulumi.Input[str]] = [arn]
         if any(a in ("dynamodb:Query",) for a in actions):
             resources.append(pulumi.Output.concat(arn, "/index/*"))
-        statements.append(
-            {
-                "Sid": f"Table{logical.capitalize()}",
-                "Effect": "Allow",
-                "Action": sorted(actions),
-                "Resource": resources,
+        statement: dict[str, Any] = {
+            "Sid": f"Table{logical.capitalize()}",
+            "Effect": "Allow",
+            "Action": sorted(actions),
+            "Resource": resources,
+        }
+        if logical in access.leading_keys:
+            statement["Condition"] = {
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(access.leading_keys[logical])}
             }
-        )
+        statements.append(statement)
     if access.consumes:
         statements.append(
             {
@@ -260,7 +294,27 @@ def function_policy(function: str, cfg: StackConfig, names: Names, arns: StackAr
                 "Condition": {"StringLike": {"ses:FromAddress": f"*@{cfg.domain}"}},
             }
         )
+    if access.sends_email or access.reads_account:
+        # GetAccount has no resource-level permission
         statements.append({"Sid": "ReadSendingQuota", "Effect": "Allow", "Action": ["ses:GetAccount"], "Resource": "*"})
+    if access.reads_reputation_metrics:
+        statements.append(
+            # GetMetricData has no resource-level permission (AWS/SES Reputation.* metrics)
+            {"Sid": "ReadReputationMetrics", "Effect": "Allow", "Action": ["cloudwatch:GetMetricData"], "Resource": "*"}
+        )
+    if access.pauses_configuration_sets:
+        statements.append(
+            {
+                "Sid": "PauseOwnConfigurationSets",
+                "Effect": "Allow",
+                "Action": ["ses:PutConfigurationSetSendingOptions"],
+                "Resource": [
+                    _ses_arn(region, arns.account_id, f"configuration-set/{names.configuration_set(logical)}")
+                    for region in cfg.regions
+                    for logical in cfg.configuration_sets
+                ],
+            }
+        )
     if access.confirms_subscription:
         statements.append(
             {

@@ -303,6 +303,30 @@ def _operate_paths() -> dict[str, dict[str, Any]]:
             ),
             "options": _preflight("/campaigns/{campaign_id}"),
         },
+        "/reputation": {
+            "get": _op(
+                "Reputation and quotas per sending region and configuration set, the guardrails' rolling rates per "
+                "campaign, and what sesame paused and why (a snapshot refreshed every minute)",
+                _json(_ref("Reputation"), "The snapshot"),
+                ("401", "403", "503"),
+                security=BEARER,
+            ),
+            "options": _preflight("/reputation"),
+        },
+        "/reputation/configuration-sets/{name}": {
+            "patch": _authed(
+                'Resume ({"status": "running"}) or pause ({"status": "paused"}) a configuration set\'s sending '
+                "through SES (PutConfigurationSetSendingOptions); recorded with reason, time and who",
+                _json({"type": "object"}, "The configuration set's state"),
+                ("404",),
+                parameters=[
+                    _path_param("name", "Configuration set (logical, e.g. marketing, or its actual name)"),
+                    _query_param("region", "Its region (default: the stage's own)", {"type": "string"}),
+                ],
+                requestBody={"required": True, "content": {_JSON: {"schema": _ref("CampaignControlRequest")}}},
+            ),
+            "options": _preflight("/reputation/configuration-sets/{name}"),
+        },
     }
 
 
@@ -431,6 +455,54 @@ COMPONENTS: dict[str, Any] = {
                         "by": {"type": "string"},
                     },
                 },
+            },
+        },
+        "Reputation": {
+            "type": "object",
+            "properties": {
+                "taken_at": {"type": "string"},
+                "age_seconds": {"type": "number"},
+                "stale": {"type": "boolean", "description": "older than 3 minutes: the schedule is not running"},
+                "thresholds": {"type": "object"},
+                "regions": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "region": {"type": "string"},
+                            "production_access": {"type": ["boolean", "null"], "description": "false = SES sandbox"},
+                            "sending_enabled": {"type": ["boolean", "null"]},
+                            "max_send_rate": {"type": ["number", "null"]},
+                            "max_24h_send": {"type": ["number", "null"]},
+                            "sent_last_24h": {"type": ["number", "null"]},
+                            "bounce_rate": {"type": ["number", "null"]},
+                            "complaint_rate": {"type": ["number", "null"]},
+                            "rates_source": {"type": "string", "enum": ["ses", "sesame", "none"]},
+                            "status": {
+                                "type": "string",
+                                "enum": ["healthy", "warning", "at_risk", "paused", "sandbox", "disabled", "error"],
+                            },
+                            "error": {"type": "string"},
+                        },
+                    },
+                },
+                "configuration_sets": {"type": "array", "items": {"type": "object"}},
+                "campaigns": {"type": "array", "items": {"type": "object"}},
+                "paused": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "kind": {"type": "string", "enum": ["campaign", "configuration_set"]},
+                            "name": {"type": "string"},
+                            "region": {"type": "string"},
+                            "reason": {"type": "string"},
+                            "at": {"type": "string"},
+                            "by": {"type": "string"},
+                        },
+                    },
+                },
+                "warmup": {"type": "object"},
             },
         },
         "CampaignControlRequest": {

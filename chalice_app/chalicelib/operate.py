@@ -3,8 +3,14 @@
 * ``GET /campaigns/{campaign_id}`` — status (``scheduled|launching|running|paused|cancelled|completed``) and counts;
   ``PATCH`` ``{"status": "paused" | "running" | "cancelled"}`` — pause, resume, cancel (idempotent; 400 unknown
   status, 404 unknown campaign, 409 impossible transition);
+* ``GET /reputation`` — per sending region and configuration set: access, quotas, bounce/complaint rates and their
+  source, status, and what the guardrails paused (the snapshot the ``guardrails`` schedule writes each minute);
+* ``PATCH /reputation/configuration-sets/{name}`` ``{"status": "running" | "paused"}`` — an operator resumes (or
+  pauses) a configuration set's sending through SES;
+* ``run_guardrails()`` — called by the per-minute schedule (``sending.check_for_campaign``): refresh the snapshot,
+  trip and record the guardrails.
 
-Use cases live in ``runtime.sender.control``; this module maps HTTP to them.
+Use cases live in ``runtime.sender.control`` and ``runtime.reputation``; this module maps HTTP to them.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from chalicelib.tracking_api import require_api_key
 from runtime import logs
 
 if TYPE_CHECKING:
+    from runtime.reputation.service import ReputationService
     from runtime.sender.control import CampaignControl
 
 bp = Blueprint(__name__)
@@ -41,17 +48,25 @@ def operate_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any]
             require_api_key(bp.current_request)
             from botocore.exceptions import BotoCoreError, ClientError
 
+            from runtime.reputation.account import AccountUnavailableError
+            from runtime.reputation.service import (
+                ReputationInputError,
+                ReputationNotReadyError,
+                ReputationUnknownError,
+            )
             from runtime.sender.control import CampaignControlError, CampaignTransitionError, CampaignUnknownError
             from runtime.stores.dynamo import DynamoUnavailableError
 
             try:
                 return func(**kwargs)
-            except CampaignControlError as exc:
+            except (CampaignControlError, ReputationInputError) as exc:
                 raise BadRequestError(str(exc)) from exc
-            except CampaignUnknownError as exc:
+            except (CampaignUnknownError, ReputationUnknownError) as exc:
                 raise NotFoundError(str(exc)) from exc
             except CampaignTransitionError as exc:
                 raise ConflictError(str(exc)) from exc
+            except (ReputationNotReadyError, AccountUnavailableError) as exc:
+                return _error(503, "ServiceUnavailable", str(exc))
             except DynamoUnavailableError:
                 return _error(503, "ServiceUnavailable", "the data store is busy, retry shortly")
             except (ClientError, BotoCoreError) as exc:
@@ -95,9 +110,16 @@ def campaign_control() -> CampaignControl:
     return CampaignControl(DynamoCampaignStore(dynamodb, s.campaigns_table), counts)
 
 
+@functools.cache
+def reputation() -> ReputationService:
+    from runtime.reputation.wiring import build_service
+
+    return build_service(wiring.settings(), wiring.client, campaign_control())
+
+
 @wiring.on_reset
 def _reset() -> None:
-    for cached in (campaign_control,):
+    for cached in (campaign_control, reputation):
         cached.cache_clear()
 
 
@@ -114,6 +136,20 @@ def patch_campaign(campaign_id: str) -> Response:
     return _ok(result)
 
 
+@operate_route("/reputation", ["GET"])
+def get_reputation() -> Response:
+    return _ok(reputation().current(lazy=True), cache="private, max-age=30")
+
+
+@operate_route("/reputation/configuration-sets/{name}", ["PATCH"])
+def patch_configuration_set(name: str) -> Response:
+    request = bp.current_request
+    region = ((request.query_params or {}) if request is not None else {}).get("region")
+    result = reputation().control_configuration_set(name, _json_body(), region=region, by="api")
+    log.info("configuration set control", extra={"configuration_set": name, "status": result["status"]})
+    return _ok(result)
+
+
 def _preflight(methods: str) -> Response:
     headers = {
         "Access-Control-Allow-Methods": methods,
@@ -127,3 +163,24 @@ def _preflight(methods: str) -> Response:
 @bp.route("/campaigns/{campaign_id}", methods=["OPTIONS"], content_types=["*/*"])
 def campaign_preflight(campaign_id: str) -> Response:
     return _preflight("GET, PATCH, OPTIONS")
+
+
+@bp.route("/reputation", methods=["OPTIONS"], content_types=["*/*"])
+def reputation_preflight() -> Response:
+    return _preflight("GET, OPTIONS")
+
+
+@bp.route("/reputation/configuration-sets/{name}", methods=["OPTIONS"], content_types=["*/*"])
+def configuration_set_preflight(name: str) -> Response:
+    return _preflight("PATCH, OPTIONS")
+
+
+# -- the per-minute guardrail check (run by the check_for_campaign schedule) ----------------------------------
+def run_guardrails() -> dict[str, Any]:
+    snapshot = reputation().refresh()
+    new = [p for p in snapshot.get("paused", []) if p.get("new")]
+    wiring.metrics().add("GuardrailTripped", float(len(new)))
+    wiring.metrics().flush()
+    if new:
+        log.warning("guardrails paused sending", extra={"paused": [f"{p['kind']}:{p['name']}" for p in new]})
+    return snapshot

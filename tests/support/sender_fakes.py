@@ -72,6 +72,16 @@ class FakeSes:
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     accepted: dict[str, str] = field(default_factory=dict)
     on_accept: Callable[[str, str], None] | None = None  # (send id, MessageId) for each accepted message
+    # GetAccount (issue 13): the account's state in this region; ``sending_options``: PutConfigurationSetSendingOptions
+    account: dict[str, Any] = field(
+        default_factory=lambda: {
+            "ProductionAccessEnabled": True,
+            "SendingEnabled": True,
+            "EnforcementStatus": "HEALTHY",
+            "SendQuota": {"MaxSendRate": 500.0, "Max24HourSend": 1_000_000.0, "SentLast24Hours": 0.0},
+        }
+    )
+    sending_options: list[tuple[str, bool]] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=itertools.count)  # type: ignore[type-arg]
 
     def _message_id(self) -> str:
@@ -142,6 +152,14 @@ class FakeSes:
                 self.on_accept(tag_map["sesame_send_id"], message_id)
         if self.clock is not None:
             self.send_times.append((self.clock.now, len(addresses)))
+
+    def get_account(self) -> dict[str, Any]:  # a read: not in ``calls`` (tests count sends and template writes)
+        return dict(self.account)
+
+    def put_configuration_set_sending_options(self, **params: Any) -> dict[str, Any]:
+        self._call("PutConfigurationSetSendingOptions", params)
+        self.sending_options.append((params["ConfigurationSetName"], bool(params.get("SendingEnabled"))))
+        return {}
 
     def create_email_template(self, **params: Any) -> dict[str, Any]:
         self._call("CreateEmailTemplate", params)
