@@ -146,9 +146,14 @@ CONSUMERS = {
     ENGAGEMENT_FUNCTION: "engagement",
     FORWARD_FUNCTION: "forward",
 }
-#: What one sender instance sustains, in recipients per second, for the concurrency cap derived from the send rate:
-#: single-recipient SendEmail calls take ~100 ms each (bulk calls carry up to 50 recipients and need fewer senders).
-SENDER_RECIPIENTS_PER_SECOND = 10
+#: One sender invocation's SQS batch (chalicelib/sending.py SEND_BATCH_SIZE) and how long it takes with
+#: single-recipient messages, the slowest traffic per recipient: the ten SendEmail calls are paced as one block and
+#: made concurrently (~0.1-0.15 s, SES's latency), plus the batch's DynamoDB bookkeeping (job claims, suppression
+#: read, reservation, outcomes, records: ~0.25 s). Bulk calls carry up to 50 recipients and need fewer instances.
+SENDER_BATCH_SIZE = 10
+SENDER_BATCH_SECONDS = 0.4
+#: What one sender instance sustains, in recipients per second, for the concurrency cap derived from the send rate.
+SENDER_RECIPIENTS_PER_SECOND = SENDER_BATCH_SIZE / SENDER_BATCH_SECONDS
 #: The sender's concurrency cap when sesame:maxSendRate is unset (the rate comes from SES GetAccount at run time).
 DEFAULT_SENDER_CONCURRENCY = 10
 

@@ -3,11 +3,14 @@
 Each role may do only what its function's code calls (read from the handlers' code paths, listed per function in
 ``ACCESS`` below), on this stack's resources only:
 
-* ``api`` (tracking and campaign API, behind API keys): reads the tables, writes campaigns (and their pause/cancel
-  control) and suppressions, reads GetAccount (launches into a sandbox are refused) and the reputation items of the
-  control table, resumes/pauses the stack's configuration sets,
+* ``api`` (tracking, campaign and send API, behind API keys): reads the tables, writes campaigns (and their
+  pause/cancel control) and suppressions, reads GetAccount (launches into a sandbox are refused) and the reputation
+  snapshot, resumes/pauses the stack's configuration sets,
   deletes a recipient's messages and events (erasure), publishes campaign templates, stores campaign payloads,
-  enqueues send jobs. It cannot send email.
+  reads uploaded recipient files (``recipients/`` in the campaign bucket only), enqueues send jobs. ``POST /messages``
+  runs the sender core inside the request, so it also sends email under the sender's conditions (only as
+  ``*@<domain>``, through this environment's identity and configuration sets), paces and records sends (control
+  table, messages, counters) and keeps idempotency keys (control table).
 * ``webhook`` (public, SNS-signed): applies SES events (messages, events, campaign counters, suppressions), hands
   engagement events to the engagement queue and new events to the forward queue, confirms its SNS subscription.
   No email, no control table, no bucket.
@@ -69,7 +72,6 @@ SQS_CONSUME_ACTIONS = [
 # DynamoDB actions per table, by what the code paths call (transactions are authorised per item action)
 _INGEST = {
     "messages": ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
-    "events": ["dynamodb:BatchWriteItem"],
     "campaigns": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
     "suppressions": ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
 }
@@ -101,12 +103,27 @@ class Access:
 ACCESS: dict[str, Access] = {
     API_FUNCTION: Access(
         tables={
-            "messages": ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchWriteItem"],
-            "events": ["dynamodb:Query", "dynamodb:BatchWriteItem"],
+            # POST /messages: the sender's job records, pacing and idempotency keys (control), message records and
+            # (GET/PATCH /reputation: the reputation snapshot and the configuration-set pauses, GetItem/UpdateItem)
+            # queued-message items (PutItem/UpdateItem in the ledger's transactions), the send-id lookup (Query)
+            "control": [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:ConditionCheckItem",
+            ],
+            # listings read index keys (Query), then the summaries (BatchGetItem); erasure deletes in batches
+            "messages": [
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:BatchGetItem",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:ConditionCheckItem",
+            ],
             "campaigns": [*_CAMPAIGN_STORE, "dynamodb:BatchGetItem"],
-            # GET /reputation reads the snapshot; PATCH /reputation/configuration-sets/{name} records a pause (only
-            # those items: see leading_keys; the send ledger and pacing state stay out of the API's reach)
-            "control": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
             "suppressions": [
                 "dynamodb:GetItem",
                 "dynamodb:BatchGetItem",
@@ -117,13 +134,14 @@ ACCESS: dict[str, Access] = {
             ],
         },
         produces=("send",),
+        sends_email=True,
         templates=True,
         bucket=("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
+        watches=("critical", "critical-dlq", "engagement", "engagement-dlq"),
         reads_account=True,  # a launch into a sandboxed or disabled region is refused
         # GET /reputation refreshes a missing or old snapshot itself (the schedule normally does it)
         reads_reputation_metrics=True,
         pauses_configuration_sets=True,  # an operator resumes what a guardrail stopped
-        leading_keys={"control": _REPUTATION_KEYS},
     ),
     WEBHOOK_FUNCTION: Access(tables=_INGEST, produces=("engagement", "forward"), confirms_subscription=True),
     UNSUBSCRIBE_FUNCTION: Access(
@@ -132,14 +150,14 @@ ACCESS: dict[str, Access] = {
     ),
     SENDER_FUNCTION: Access(
         tables={
-            "suppressions": ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+            # the suppression check: one Query of each address's partition
+            "suppressions": ["dynamodb:GetItem", "dynamodb:Query"],
             "control": [
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:ConditionCheckItem",
-                "dynamodb:Query",  # the configuration sets a guardrail paused (their units wait)
             ],
             # Query: a send whose SES answer was lost is looked up by its send id on recipient-index
             "messages": [
@@ -170,7 +188,7 @@ ACCESS: dict[str, Access] = {
     CAMPAIGN_SCHEDULER_FUNCTION: Access(
         tables={
             "campaigns": [*_CAMPAIGN_STORE, "dynamodb:BatchGetItem"],
-            "control": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+            "control": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
         },
         produces=("send",),
         bucket=("s3:GetObject", "s3:DeleteObject"),

@@ -28,7 +28,8 @@ def table_args(spec: TableSpec, cfg: StackConfig) -> aws.dynamodb.TableArgs:
     indexes = [
         aws.dynamodb.TableGlobalSecondaryIndexArgs(
             name=index.name,
-            projection_type="ALL",
+            projection_type=index.projection,
+            non_key_attributes=list(index.include) if index.projection == "INCLUDE" else None,
             key_schemas=[
                 aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=index.hash_key, key_type="HASH")
             ]

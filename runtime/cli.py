@@ -13,6 +13,7 @@ import sys
 SUBCOMMAND_MODULES = (
     "runtime.cli_keys",
     "runtime.sender.cli",
+    "runtime.client_cli",
     "runtime.reputation.cli",
     "runtime.dlq",
     "runtime.local.simulator",

@@ -39,7 +39,7 @@ def _json_map(name: str, value: str | None) -> dict[str, str]:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     stage: str = "dev-local"
     environment: str = "dev"
@@ -48,7 +48,6 @@ class Settings(BaseModel):
     default_from: str = ""
 
     messages_table: str = "sesame-dev-messages"
-    events_table: str = "sesame-dev-events"
     campaigns_table: str = "sesame-dev-campaigns"
     suppressions_table: str = "sesame-dev-suppressions"
     control_table: str = "sesame-dev-control"
@@ -186,7 +185,7 @@ class Settings(BaseModel):
                     raw[field] = float(g(var, ""))
                 except ValueError as exc:
                     raise SettingsError(f"{var} must be a number, got {g(var)!r}") from exc
-        for table in ("messages", "events", "campaigns", "suppressions", "control"):
+        for table in ("messages", "campaigns", "suppressions", "control"):
             default = f"sesame-{raw['environment']}-{table}"
             raw[f"{table}_table"] = g(f"SESAME_{table.upper()}_TABLE", default)
 

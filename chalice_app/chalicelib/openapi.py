@@ -60,7 +60,11 @@ def _query_param(name: str, description: str, schema: dict[str, Any], required: 
 
 
 EMAIL = _path_param("email", "Recipient address (ASCII; case-insensitive)", {"type": "string", "format": "email"})
-MESSAGE_ID = _path_param("message_id", "SES MessageId (or `local-...` for sends that never reached SES)")
+MESSAGE_ID = _path_param(
+    "message_id",
+    "SES MessageId, `local-...` for sends that never reached SES, or `queued-...` for a `POST /messages` message that "
+    "was queued (answered as the SES message, with `queued_id`, once sent)",
+)
 CAMPAIGN_ID = _path_param("campaign_id", "Campaign id")
 LIMIT = _query_param("limit", "Page size (default 25)", {"type": "integer", "minimum": 1, "maximum": 100})
 NEXT_TOKEN = _query_param("next_token", "Opaque token from the previous page", {"type": "string"})
@@ -116,6 +120,44 @@ def _paths() -> dict[str, dict[str, Any]]:
                 ("404", "410"),
                 parameters=[MESSAGE_ID],
             ),
+        },
+        "/messages": {
+            "post": {
+                "summary": "Send transactional (or marketing) email now, one result per recipient",
+                "description": (
+                    "Each recipient is its own message, sent through the sender core: suppression check, "
+                    "List-Unsubscribe for every configuration set but `transactional`, pacing to the account's send "
+                    "rate, failover, exactly-once. **Pacing or quota exhaustion does not fail the request: the "
+                    "message is queued** (status `queued`, `message_id` `queued-...`, which `GET /messages/{id}` "
+                    "answers at once and, once sent, as the SES message). No 429 is ever answered. "
+                    "`Idempotency-Key`: the same key and body within 24 h replays the first answer "
+                    "(`Idempotent-Replayed: true`) and sends nothing; another body is a 409. See docs/sending.md."
+                ),
+                "security": BEARER,
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": "1-255 printable ASCII characters, scoped to the API key, kept 24 h",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                    }
+                ],
+                "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("SendRequest")}}},
+                "responses": {
+                    "200": _json(_ref("SendAnswer"), "Every recipient was sent or queued"),
+                    "207": _json(_ref("SendAnswer"), "Outcomes differ (some suppressed or failed): see `results`"),
+                    "400": _json(_ref("Error"), "Invalid request; `Message` and `errors` name each field"),
+                    "401": _ERR["401"],
+                    "403": _ERR["403"],
+                    "409": _json(
+                        _ref("Error"), "Idempotency-Key reused with another body, or its first request still running"
+                    ),
+                    "503": _json(
+                        _ref("Error"), "An AWS dependency failed before an answer: retry with the same Idempotency-Key"
+                    ),
+                },
+            },
         },
         "/campaigns": {
             "get": _authed(
@@ -273,7 +315,7 @@ def _paths() -> dict[str, dict[str, Any]]:
 
     paths.update(copy.deepcopy(DASHBOARD_PATHS))
 
-    for path in PREFLIGHT_PATHS:
+    for path in [*PREFLIGHT_PATHS, "/messages"]:
         paths.setdefault(path, {})["options"] = _preflight(path)
     return paths
 
@@ -398,6 +440,86 @@ COMPONENTS: dict[str, Any] = {
                 "list": {"type": "object"},
                 "series": {"type": "array", "items": {"type": "object"}},
                 "by_list": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+        "SendRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Give `to` or `recipients`; `subject` with `html`/`text`, or a `template`.",
+            "properties": {
+                "from": {"type": "string", "description": "One mailbox (`Name <addr>`); default SESAME_DEFAULT_FROM"},
+                "to": {
+                    "oneOf": [
+                        {"type": "string"},
+                        {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 50},
+                    ],
+                    "description": "One message per address",
+                },
+                "cc": {"type": "array", "items": {"type": "string"}, "description": "Only with a single `to`"},
+                "bcc": {"type": "array", "items": {"type": "string"}, "description": "Only with a single `to`"},
+                "recipients": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 50,
+                    "items": {
+                        "type": "object",
+                        "required": ["to"],
+                        "properties": {"to": {"type": "string"}, "data": {"type": "object"}},
+                    },
+                },
+                "subject": {"type": "string"},
+                "html": {"type": "string"},
+                "text": {"type": "string"},
+                "template": {
+                    "oneOf": [
+                        {"type": "string", "description": "An SES template name"},
+                        {
+                            "type": "object",
+                            "required": ["subject"],
+                            "properties": {
+                                "subject": {"type": "string"},
+                                "html": {"type": "string"},
+                                "text": {"type": "string"},
+                            },
+                        },
+                    ]
+                },
+                "template_data": {"type": "object", "description": "At most 262,144 characters as JSON"},
+                "reply_to": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                "tags": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,256}$"},
+                    "description": "SES message tags (names and values `[A-Za-z0-9_-]{1,256}`)",
+                },
+                "headers": {
+                    "type": "object",
+                    "maxProperties": 15,
+                    "additionalProperties": {"type": "string", "maxLength": 995},
+                    "description": "Extra headers SES allows (not From/To/Subject/...; 13 for marketing mail)",
+                },
+                "configuration_set": {"type": "string", "default": "transactional"},
+                "campaign_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"},
+                "list_name": {"type": "string"},
+                "delivery": {"type": "string", "enum": ["exactly_once", "at_least_once"], "default": "exactly_once"},
+            },
+        },
+        "SendAnswer": {
+            "type": "object",
+            "properties": {
+                "batch_id": {"type": "string"},
+                "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "results": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "recipient": {"type": "string"},
+                            "status": {"type": "string", "enum": ["sent", "queued", "suppressed", "failed"]},
+                            "message_id": {"type": "string"},
+                            "error": {"type": ["string", "null"]},
+                        },
+                    },
+                },
             },
         },
         "MessageDetail": {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
@@ -21,6 +21,7 @@ from runtime import logs
 if TYPE_CHECKING:  # imported on first use below: the sender's models pull in pydantic (cold start)
     from runtime.sender.consumer import QueueRecord, SenderConsumer
     from runtime.sender.headers import UnsubscribeHeaders
+    from runtime.sender.messages import MessageService
     from runtime.sender.service import CampaignService
 
 bp = Blueprint(__name__)
@@ -30,14 +31,20 @@ log = logs.get_logger("sesame.sender")
 # every region; the stage's env sets it). Everything else is read lazily through wiring.settings().
 SEND_QUEUE = os.environ.get("SESAME_SEND_QUEUE", "sesame-dev-send")
 RECORDING_RESERVE_SECONDS = 10.0
+SEND_BATCH_SIZE = 10  # SQS messages per invocation; as many SendEmail calls are paced as one block, made concurrently
 
 
 class SqsQueueOps:
-    """``QueueOps`` over the SQS client: delete what is finished, defer or re-enqueue the rest."""
+    """``QueueOps`` over the SQS client: delete what is finished, defer or re-enqueue the rest. ``queue_url`` may be
+    a function, called on first use (a batch that finishes whole never needs the URL)."""
 
-    def __init__(self, sqs: Any, queue_url: str) -> None:
+    def __init__(self, sqs: Any, queue_url: str | Callable[[], str]) -> None:
         self._sqs = sqs
-        self._url = queue_url
+        self._queue_url = queue_url
+
+    @property
+    def _url(self) -> str:
+        return self._queue_url if isinstance(self._queue_url, str) else self._queue_url()
 
     def delete(self, records: Sequence[QueueRecord]) -> list[str]:
         failed: list[str] = []
@@ -57,6 +64,26 @@ class SqsQueueOps:
 
     def requeue(self, body: str, delay_seconds: int) -> None:
         self._sqs.send_message(QueueUrl=self._url, MessageBody=body, DelaySeconds=max(0, min(delay_seconds, 900)))
+
+
+class ApiQueueOps(SqsQueueOps):
+    """``QueueOps`` of the sender core run inside ``POST /messages``: its jobs are not on the queue (nothing to delete
+    or extend); what it re-enqueues (throttled, paced out, quota) goes on the send queue like any job."""
+
+    def delete(self, records: Sequence[QueueRecord]) -> list[str]:
+        return []
+
+    def change_visibility(self, record: QueueRecord, seconds: int) -> None:
+        return None
+
+    def put(self, bodies: list[str]) -> list[str]:
+        """``JobQueue.put``: enqueue jobs the core left for redelivery; returns the bodies SQS refused."""
+        from runtime.sender.enqueue import Enqueuer
+        from runtime.sender.jobs import SendJob
+
+        jobs = [SendJob.model_validate_json(body) for body in bodies]
+        report = Enqueuer(self._sqs, self._url).enqueue(jobs)
+        return [job.body() for job in jobs if job.job_id in report.failed]
 
 
 @functools.cache
@@ -92,6 +119,23 @@ def unsubscribe_headers() -> UnsubscribeHeaders | None:
 
 @functools.cache
 def consumer() -> SenderConsumer:
+    s = wiring.settings()
+    # the SQS client and the queue URL on first use: a batch that finishes whole needs neither
+    return _build_consumer(SqsQueueOps(wiring.LazyClient("sqs", s.region), send_queue_url), unsubscribe_headers())
+
+
+@functools.cache
+def api_consumer(marketing: bool) -> SenderConsumer:
+    """The sender core for ``POST /messages``: List-Unsubscribe for marketing mail only, a pacing wait of at most
+    2 s (a longer one queues the message), re-enqueues onto the send queue."""
+    s = wiring.settings()
+    queue = ApiQueueOps(wiring.LazyClient("sqs", s.region), send_queue_url)
+    return _build_consumer(queue, unsubscribe_headers() if marketing else None, max_pacing_wait=2.0)
+
+
+def _build_consumer(
+    queue: SqsQueueOps, headers: UnsubscribeHeaders | None, *, max_pacing_wait: float = 20.0
+) -> SenderConsumer:
     from runtime.sender.consumer import SenderConfig, SenderConsumer
     from runtime.sender.ledger import DynamoLedger
     from runtime.sender.pacing import AccountLimitsProvider, DynamoRateStore, Pacer
@@ -107,6 +151,7 @@ def consumer() -> SenderConsumer:
         limits=AccountLimitsProvider(_ses, override_rate=s.max_send_rate),
         headroom=s.daily_quota_headroom,
         warmup_start=s.warmup_start,
+        max_wait=max_pacing_wait,
     )
     return SenderConsumer(
         config=SenderConfig(
@@ -116,6 +161,7 @@ def consumer() -> SenderConsumer:
             configuration_set=lambda name, backup: s.configuration_set_name(name, backup=backup),
             unknown_grace=float(s.send_unknown_grace_seconds),
             paused_delay=s.paused_recheck_seconds,
+            parallel_sends=SEND_BATCH_SIZE,
         ),
         ses=_send_ses,
         suppressions=DynamoSuppressionStore(dynamodb, s.suppressions_table),
@@ -127,8 +173,8 @@ def consumer() -> SenderConsumer:
             ttl_days=s.event_ttl_days,
         ),
         pacer=pacer,
-        queue=SqsQueueOps(wiring.client("sqs", s.region), send_queue_url()),
-        headers=unsubscribe_headers(),
+        queue=queue,
+        headers=headers,
         campaigns=lambda data: campaign_service().submit(data),
         controls=DynamoCampaignStore(dynamodb, s.campaigns_table).controls,
         paused_config_sets=lambda: {
@@ -137,7 +183,7 @@ def consumer() -> SenderConsumer:
         resolver=DynamoSendResolver(
             dynamodb,
             s.messages_table,
-            sqs=wiring.client("sqs", s.region),
+            sqs=wiring.LazyClient("sqs", s.region),
             # an SES event still in an event queue or parked in its DLQ (naming: docs/DESIGN.md) may be the Send
             # event of an unknown unit: nothing is sent again while any holds messages
             event_queue_urls=[
@@ -175,9 +221,33 @@ def campaign_service() -> CampaignService:
     )
 
 
+@functools.cache
+def message_service() -> MessageService:
+    from runtime.sender.ledger import DynamoLedger
+    from runtime.sender.messages import MessageService, MessageServiceConfig
+    from runtime.stores.requests import DynamoIdempotencyStore, DynamoQueuedMessageStore
+
+    s = wiring.settings()
+    dynamodb = wiring.client("dynamodb", s.region)
+    return MessageService(
+        config=MessageServiceConfig(unsubscribe_headers=unsubscribe_headers() is not None),
+        sender=api_consumer,
+        queue=lambda: ApiQueueOps(wiring.client("sqs", s.region), send_queue_url()),
+        ledger=DynamoLedger(
+            dynamodb,
+            control_table=s.control_table,
+            messages_table=s.messages_table,
+            campaigns_table=s.campaigns_table,
+            ttl_days=s.event_ttl_days,
+        ),
+        queued=DynamoQueuedMessageStore(dynamodb, s.messages_table),
+        idempotency=DynamoIdempotencyStore(dynamodb, s.control_table),
+    )
+
+
 @wiring.on_reset
 def _reset() -> None:
-    for cached in (send_queue_url, unsubscribe_headers, consumer, campaign_service):
+    for cached in (send_queue_url, unsubscribe_headers, consumer, api_consumer, campaign_service, message_service):
         cached.cache_clear()
 
 
@@ -203,7 +273,7 @@ def invocation_deadline(event: SQSEvent) -> float | None:
     return time.time() + seconds - min(RECORDING_RESERVE_SECONDS, seconds * 0.3)
 
 
-@bp.on_sqs_message(queue=SEND_QUEUE, batch_size=10, name="sender")
+@bp.on_sqs_message(queue=SEND_QUEUE, batch_size=SEND_BATCH_SIZE, name="sender")
 def send_batch(event: SQSEvent) -> None:
     from runtime.sender.consumer import BatchIncompleteError, summary
 

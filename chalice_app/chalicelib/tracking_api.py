@@ -53,7 +53,7 @@ def queries() -> TrackingQueries:
 
     s = wiring.settings()
     dynamodb = wiring.client("dynamodb", s.region)
-    reader = DynamoTrackingReader(dynamodb, TableNames(s.messages_table, s.events_table, s.campaigns_table))
+    reader = DynamoTrackingReader(dynamodb, TableNames(s.messages_table, s.campaigns_table))
     suppressions = DynamoSuppressionStore(dynamodb, s.suppressions_table)
     return TrackingQueries(reader, suppressions, PageTokens(s.pagination_secret), event_ttl_days=s.event_ttl_days)
 
@@ -222,7 +222,22 @@ def openapi_document() -> Response:
 
 @api_route("/messages/{message_id}", ["GET"])
 def get_message(message_id: str) -> Response:
-    return _ok(queries().message(unquote(message_id)))
+    message_id = unquote(message_id)
+    answer = queries().message(message_id)
+    summary = answer.get("message") or {}
+    if summary.get("status") == "queued" and summary.get("job_id"):
+        # a POST /messages message that was queued: once its send job has an outcome, answer the SES message
+        from chalicelib import sending
+
+        outcome = sending.message_service().resolve(str(summary["job_id"]))
+        if outcome is not None:
+            try:
+                answer = queries().message(outcome.message_id)
+            except errors.NotFoundError:
+                pass  # the outcome is known, its message item is being written: still queued for a moment
+            else:
+                answer["message"]["queued_id"] = message_id
+    return _ok(answer)
 
 
 @api_route("/campaigns", ["GET"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -76,13 +76,19 @@ class CommitResult:
 
 class TrackingStore(Protocol):
     def load(
-        self, message_ids: Collection[str], softbounce_hashes: Collection[str], suppression_hashes: Collection[str]
+        self,
+        message_ids: Collection[str],
+        softbounce_hashes: Collection[str],
+        suppression_hashes: Collection[str],
+        *,
+        consistent: bool = False,
     ) -> Snapshot:
-        """Read summaries and recipient items (one BatchGetItem per 100 keys in DynamoDB)."""
-        ...
+        """Read summaries and recipient items (one BatchGetItem per 100 keys in DynamoDB).
 
-    def put_history(self, items: Sequence[dict[str, Any]]) -> None:
-        """Idempotent puts of history items (``detail`` is a dict; the store serialises it)."""
+        Summaries may be read eventually consistent unless ``consistent``: every write that follows is conditional
+        on what was read (a stale summary fails its ``version`` condition and is re-read with ``consistent``), and a
+        stale summary can only lack events, never show one that was not applied. Recipient items are always read
+        strongly (a delivery resets a SOFTBOUNCE item only if the read sees it)."""
         ...
 
     def commit(self, tx: Transaction) -> CommitResult:

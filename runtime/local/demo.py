@@ -54,7 +54,8 @@ from runtime.local.simulator import (
     demo_recipients,
     scenario_for,
 )
-from runtime.stores.schema import parse_time
+from runtime.stores import dynamo
+from runtime.stores.schema import campaign_shards, parse_time
 
 CRITICAL_TYPES = ["Bounce", "Complaint", "Reject", "Subscription", "Rendering Failure"]
 
@@ -444,19 +445,21 @@ def _sent_mails(stack: LocalStack, campaign_id: str) -> list[SentMail]:
     """The messages the sender recorded (SES MessageIds), from the messages table's campaign index."""
     ddb = stack.client("dynamodb")
     table = stack.env.get("SESAME_MESSAGES_TABLE", f"sesame-{stack.options.environment}-messages")
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "IndexName": "campaign-index",
-        "KeyConditionExpression": "campaign_id = :c",
-        "ExpressionAttributeValues": {":c": {"S": campaign_id}},
-    }
-    while True:
-        page = ddb.query(**kwargs)
-        items.extend(page.get("Items", []))
-        if "LastEvaluatedKey" not in page:
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    keys: list[dict[str, Any]] = []
+    for shard in campaign_shards(campaign_id):  # the index is write-sharded and holds keys only
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "IndexName": "campaign-index",
+            "KeyConditionExpression": "campaign_shard = :c",
+            "ExpressionAttributeValues": {":c": {"S": shard}},
+        }
+        while True:
+            page = ddb.query(**kwargs)
+            keys.extend({"message_id": item["message_id"]} for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = dynamo.batch_get(ddb, {table: keys})[table] if keys else []
     mails = [m for m in (_mail_from_item(stack, item) for item in items) if m is not None]
     mails.sort(key=lambda m: m.message_id)
     return mails

@@ -398,7 +398,13 @@ def builtin_resources(
                         {"name": a["AttributeName"], "type": a["AttributeType"]} for a in spec.attribute_definitions()
                     ],
                     "globalSecondaryIndexes": [
-                        {"name": ix.name, "hashKey": ix.hash_key, "rangeKey": ix.range_key, "projectionType": "ALL"}
+                        {
+                            "name": ix.name,
+                            "hashKey": ix.hash_key,
+                            "rangeKey": ix.range_key,
+                            "projectionType": ix.projection,
+                            **({"nonKeyAttributes": list(ix.include)} if ix.projection == "INCLUDE" else {}),
+                        }
                         for ix in spec.indexes
                     ],
                     "ttl": {"attributeName": spec.ttl_attribute, "enabled": True},

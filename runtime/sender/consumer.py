@@ -41,7 +41,6 @@ from typing import Any, Protocol
 
 from runtime.emails import mask_email, recipient_hash
 from runtime.logs import get_logger
-from runtime.sender.campaign import CampaignError
 from runtime.sender.errors import Classified, classify, classify_bulk_status
 from runtime.sender.headers import (
     HeaderError,
@@ -64,7 +63,6 @@ from runtime.sender.pacing import Pacer
 from runtime.sender.resolve import SEND_ID_TAG, InMemorySendResolver, SendResolver
 from runtime.sender.ses_models import MAX_BULK_ENTRIES, MAX_HEADERS
 from runtime.sender.tags import sanitise_tags
-from runtime.sender.templates import TemplateSyncError
 from runtime.stores.campaigns import CampaignExistsError
 from runtime.stores.suppressions import SuppressionStore
 
@@ -111,6 +109,9 @@ class SenderConfig:
     failover_cooldown: float = 30.0
     unknown_grace: float = 900.0  # how long an unknown unit waits for its Send event before it is sent again
     paused_delay: int = PAUSED_DELAY  # seconds a paused campaign's (or configuration set's) units wait per look
+    # Single-recipient SendEmail calls made at once: up to this many are paced as one block (one reservation) and
+    # made concurrently at the granted instant, like one SendBulkEmail. 1 = one reservation and one call at a time.
+    parallel_sends: int = 1
 
 
 @dataclass
@@ -122,6 +123,7 @@ class BatchResult:
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # sent, failed, suppressed, unknown
     ses_calls: int = 0
     resolved: int = 0  # unknown units found accepted through their Send events
+    outcomes: dict[str, dict[str, Outcome]] = field(default_factory=dict)  # job id -> unit id -> outcome (known now)
 
     @property
     def incomplete(self) -> bool:
@@ -279,6 +281,10 @@ class SenderConsumer:
         """A whole Campaign Candidate put on the send queue: hand it to the campaign service (templates, expansion,
         enqueue or schedule). Without an id it gets one derived from the SQS message id, so a redelivery is
         recognised as the same campaign."""
+        # only campaign messages need the campaign models and templates (kept off the send path's cold start)
+        from runtime.sender.campaign import CampaignError
+        from runtime.sender.templates import TemplateSyncError
+
         if self._campaigns is None:
             log.error("campaign message but no campaign service configured", extra={"sqs_id": record.message_id})
             return "retry"
@@ -557,6 +563,11 @@ class SenderConsumer:
         for members in groups.values():
             for start in range(0, len(members), MAX_BULK_ENTRIES):
                 calls.append(members[start : start + MAX_BULK_ENTRIES])
+        block = self.config.parallel_sends
+        if block > 1:  # SendEmail calls (singles, groups of one) paced and made together, blocks first
+            lone = [call[0] for call in calls if len(call) == 1]
+            bulk = [call for call in calls if len(call) > 1]
+            calls = [lone[start : start + block] for start in range(0, len(lone), block)] + bulk
         stop: Classified | None = None  # once the quota is exhausted, nothing else is attempted
         while calls:
             chunk = [p for p in calls.pop(0) if not by_job[p.job.job_id].broken]
@@ -633,14 +644,13 @@ class SenderConsumer:
 
         Only an answer proving nothing was sent leads to another call. A lost answer makes its units *unknown*:
         their window is written to the job record at once and they wait for their Send events."""
-        config_set = self.config.configuration_set(part[0].unit.config_set, backup)
         remaining = part
         self._quota_hit = None
         used = 0
         for attempt in range(INLINE_RETRIES + 1):
             result.ses_calls += 1
             started = self._clock()
-            answers = self._call(remaining, region, config_set)
+            answers = self._call(remaining, region, backup)
             retry: list[_Pending] = []
             failing: list[_Pending] = []
             regional: Classified | None = None
@@ -722,17 +732,27 @@ class SenderConsumer:
             by_job[p.job.job_id].verdicts[p.unit.unit_id] = verdict
 
     # -- SES calls -------------------------------------------------------------------------------------------
-    def _call(self, part: list[_Pending], region: str, config_set: str) -> list[str | Classified]:
-        """One SES call (the client never retries by itself); each unit's MessageId or why it was not sent."""
+    @staticmethod
+    def _is_bulk(part: list[_Pending]) -> bool:
+        """A SendBulkEmail: two or more units of one group (a block of singles holds units of different groups)."""
+        if len(part) < 2 or part[0].unit.group_key() is None:
+            return False
+        first = (part[0].unit.group_key(), part[0].from_address)
+        return all((p.unit.group_key(), p.from_address) == first for p in part[1:])
+
+    def _call(self, part: list[_Pending], region: str, backup: bool) -> list[str | Classified]:
+        """One SES call — or a block of SendEmail calls made concurrently (the client never retries by itself);
+        each unit's MessageId or why it was not sent."""
         try:
             client = self._ses(region)
-            single = len(part) == 1
-            args = self.send_email_args(part[0], config_set) if single else self.bulk_args(part, config_set)
+            bulk = self._is_bulk(part)
+            if bulk:
+                args = self.bulk_args(part, self.config.configuration_set(part[0].unit.config_set, backup))
         except Exception as exc:  # nothing reached SES
             return [Classified("transient", type(exc).__name__, str(exc)[:200])] * len(part)
+        if not bulk:
+            return self._send_each(client, part, backup)
         try:
-            if single:
-                return [str(client.send_email(**args)["MessageId"])]
             response = client.send_bulk_email(**args)
         except Exception as exc:
             return [classify(exc)] * len(part)
@@ -749,6 +769,27 @@ class SenderConsumer:
             else:
                 answers.append(classify_bulk_status(str(entry.get("Status")), entry.get("Error")))
         return answers
+
+    def _send_each(self, client: Any, part: list[_Pending], backup: bool) -> list[str | Classified]:
+        """SendEmail per unit; a block's calls run concurrently (boto3 clients are thread-safe), answers in order."""
+
+        def one(p: _Pending) -> str | Classified:
+            try:
+                args = self.send_email_args(p, self.config.configuration_set(p.unit.config_set, backup))
+            except Exception as exc:  # nothing reached SES
+                return Classified("transient", type(exc).__name__, str(exc)[:200])
+            try:
+                return str(client.send_email(**args)["MessageId"])
+            except Exception as exc:
+                return classify(exc)
+
+        workers = min(len(part), self.config.parallel_sends)
+        if workers <= 1:
+            return [one(p) for p in part]
+        from concurrent.futures import ThreadPoolExecutor  # only a sender making concurrent calls needs threads
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(one, part))
 
     def _addressing(self, p: _Pending, config_set: str) -> dict[str, Any]:
         args = dict(p.unit.addressing)
@@ -821,6 +862,7 @@ class SenderConsumer:
                 self._release(w, clean=False)
                 continue
             w.new.update(w.screened)
+            result.outcomes[w.job.job_id] = {**w.done, **w.new}
             for outcome in w.new.values():
                 result.counts[outcome.kind] += 1
                 if outcome.kind == "failed":

@@ -44,10 +44,11 @@ from runtime.stores import dynamo
 from runtime.stores.schema import (
     STATUS_RANK,
     UNTAGGED,
+    campaign_shard,
+    campaign_sort_key,
     counter_sort_keys,
     counter_update,
     iso,
-    status_key,
 )
 
 OutcomeKind = Literal["sent", "failed", "suppressed", "cancelled"]
@@ -177,6 +178,10 @@ class Ledger(Protocol):
 
     def record(self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]]) -> None: ...
 
+    def outcomes(self, job_id: str) -> dict[str, Outcome]:
+        """The job's recorded outcomes (unit id -> outcome), read without claiming it (strongly consistent)."""
+        ...
+
     def release(self, job_id: str, owner: str, *, clean: bool = True, copy: int | None = None) -> None:
         """Give the lease back; ``clean`` (everything this invocation may have sent is in ``done``/``unk``) also
         removes the in-flight marks; ``copy``: the attempt number of the copy just re-enqueued."""
@@ -184,34 +189,39 @@ class Ledger(Protocol):
 
 
 def _message_update(
-    table: str, outcome: Outcome, attribution: Attribution, now_iso: str, expires_at: int
+    table: str, outcome: Outcome, attribution: Attribution, now_iso: str, expires_at: int, send_id_value: str = ""
 ) -> dict[str, Any]:
     status = outcome.kind
+    campaign = attribution.campaign_id or UNTAGGED
     values: dict[str, Any] = {
         ":recipient": {"S": attribution.recipient},
         ":hash": {"S": attribution.recipient_hash},
-        ":campaign": {"S": attribution.campaign_id or UNTAGGED},
+        ":campaign": {"S": campaign},
         ":list": {"S": attribution.list_name or UNTAGGED},
         ":status": {"S": status},
         ":rank": {"N": str(STATUS_RANK[status])},
-        ":skey": {"S": status_key(status, now_iso, outcome.message_id)},
+        ":cshard": {"S": campaign_shard(campaign, outcome.message_id)},
+        ":csk": {"S": campaign_sort_key(now_iso, outcome.message_id)},
         ":exp": {"N": str(expires_at)},
         ":one": {"N": "1"},
     }
     names = {
         "#status": "status",
         "#rank": "status_rank",
-        "#skey": "status_key",
+        "#csk": "campaign_sk",
         "#exp": "expires_at",
     }
+    # campaign-index keys: the shard follows the campaign (set here), the sort key is written once (an event that
+    # arrived first may have set it already): the index gets one write per message, never a re-key
     sets = [
         "recipient = :recipient",
         "recipient_hash = :hash",
         "campaign_id = :campaign",
+        "campaign_shard = :cshard",
         "list_name = :list",
         "#status = if_not_exists(#status, :status)",
         "#rank = if_not_exists(#rank, :rank)",
-        "#skey = if_not_exists(#skey, :skey)",
+        "#csk = if_not_exists(#csk, :csk)",
         "#exp = if_not_exists(#exp, :exp)",
     ]
     optional = {
@@ -222,6 +232,8 @@ def _message_update(
         "sent_at": now_iso,  # the send attempt (recipient-index sort key; suppressed/failed included)
         "failure_reason": outcome.reason if status == "failed" else None,
         "suppression_scope": outcome.reason if status == "suppressed" else None,
+        # the events' sesame_send_id: written here so the first event does not change the recipient-index entry
+        "send_id": send_id_value if status == "sent" else None,
     }
     for i, (name, value) in enumerate(optional.items()):
         if value:
@@ -371,8 +383,11 @@ class DynamoLedger:
             "ExpressionAttributeValues": {":t": {"BOOL": True}},
         }
         items: list[dict[str, Any]] = [{"Update": job_update}]
-        for _, outcome, attribution in entries:
-            items.append({"Update": _message_update(self._messages, outcome, attribution, now_iso, expires_at)})
+        for unit_id, outcome, attribution in entries:
+            update = _message_update(
+                self._messages, outcome, attribution, now_iso, expires_at, send_id(job_id, unit_id)
+            )
+            items.append({"Update": update})
         for (campaign, sort_key), deltas in counter_items(entries, now_iso[:10]).items():
             update = counter_update(self._campaigns, campaign, sort_key, deltas, event_at=None, expires_at=None)
             items.append({"Update": update})
@@ -391,6 +406,15 @@ class DynamoLedger:
                     raise
                 self._sleep(min(0.05 * 2**attempt, 1.0))
         raise LedgerUnavailableError(f"recording job {job_id} kept failing")
+
+    def outcomes(self, job_id: str) -> dict[str, Outcome]:
+        response = self._retrying(
+            lambda: self._client.get_item(
+                TableName=self._control, Key=self._key(job_id), ConsistentRead=True, ProjectionExpression="done"
+            )
+        )
+        done = response.get("Item", {}).get("done", {}).get("M", {})
+        return {k: Outcome.decode(v["S"]) for k, v in done.items()}
 
     def release(self, job_id: str, owner: str, *, clean: bool = True, copy: int | None = None) -> None:
         values: dict[str, Any] = {":owner": {"S": owner}}
@@ -486,6 +510,9 @@ class InMemoryLedger:
             bucket = self.counters[key]
             for name, delta in deltas.items():
                 bucket[name] = bucket.get(name, 0) + delta
+
+    def outcomes(self, job_id: str) -> dict[str, Outcome]:
+        return dict(self.jobs.get(job_id, {}).get("done", {}))
 
     def release(self, job_id: str, owner: str, *, clean: bool = True, copy: int | None = None) -> None:
         self._check("release", job_id)

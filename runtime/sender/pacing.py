@@ -1,8 +1,14 @@
 """Pacing: never more than the account's MaxSendRate recipients in any one-second window, across every concurrent
 Lambda, and never past the daily quota (or the IP warm-up cap).
 
-Mechanism: a **shared sliding-window reservation log** in the control table (item ``RATE#<region>`` / ``WINDOW``).
-A sender asks for up to ``want`` recipients; ``plan`` finds the earliest instant ``t`` (not before the last
+Mechanism: **sharded sliding-window reservation logs** in the control table (items ``RATE#<region>[#<shard>]`` /
+``WINDOW``, keys in ``runtime.stores.schema``). The rate R is split over ``shard_count(R)`` shards (one per 50/s, at
+most 20), each pacing ``R / shards``: the shards' windows sum to at most R, and every shard's window still fits SES's
+largest message (50 recipients). A sender reserves on a random shard and, when that shard has no room within
+``PROMPT`` seconds, looks at up to ``PROBES`` shards and takes the earliest: at 1,000/s twenty concurrent senders
+rarely meet on one item (``bench.contention``), where one shared item conflicted on most writes.
+
+Each shard: a sender asks for up to ``want`` recipients; ``plan`` finds the earliest instant ``t`` (not before the last
 reservation) at which the reservations in ``(t - 1 s, t]`` leave room, grants what fits, appends ``(t, granted)``
 and the caller sleeps until ``t`` before calling SES. Because reservations are appended in time order, the window
 ending at ``t`` is the fullest window containing ``t``, so **every** one-second window holds at most ``floor(R)``
@@ -10,7 +16,14 @@ recipients — a token bucket would allow up to twice that after an idle period.
 waiting callers never poll. The read-modify-write is a conditional put on a ``version`` attribute (optimistic
 concurrency), retried on conflict. docs/sending.md explains why this was chosen over reserved concurrency.
 
-The same item carries the UTC day's send count for the daily quota guard.
+Each shard carries its part of the UTC day's send count. The daily cap (and SES's ``SentLast24Hours``) is split over
+the shards in whole parts that sum to it (``share``), so the shards' grants never sum past the cap; a sender whose
+shard has spent its part looks at the others before reporting the quota exhausted. The day's count is the sum over
+the shards (``day_count``).
+
+**Blocks**: the consumer reserves once for all the single-recipient calls of a batch and makes them at the granted
+instant concurrently (``SenderConfig.parallel_sends``), as one SendBulkEmail would be: a reservation per batch, not
+per email, is what lets single-recipient traffic reach the configured rate.
 
 Idempotency: every reservation carries an id (``Reservation.id``, kept in its log entry), so a write whose answer was
 lost and that botocore or the caller sent again is recognised (the re-sent conditional put fails, the re-read log
@@ -24,15 +37,16 @@ from __future__ import annotations
 
 import functools
 import math
+import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from runtime.logs import get_logger
-from runtime.stores import dynamo
+from runtime.stores import dynamo, schema
 
 log = get_logger(__name__)
 
@@ -41,8 +55,22 @@ _EPS = 1e-6
 WARMUP_DAYS = 30
 WARMUP_FIRST_DAY = 50
 SETTLE_TTL_SECONDS = 2 * 86_400
+SHARD_RATE = 50.0  # recipients/s per shard: SES's largest message (50 recipients) always fits a shard's window
+MAX_SHARDS = 20
+PROBES = 3  # shards a sender looks at before taking the earliest grant
+PROMPT = 0.05  # a grant this soon is taken without looking at other shards (seconds)
 
 Entry = tuple[float, int, str]  # (when, recipients, reservation id)
+
+
+def shard_count(rate: float) -> int:
+    """Shards pacing ``rate`` recipients/s: one per ``SHARD_RATE``, at least 1, at most ``MAX_SHARDS``."""
+    return max(1, min(MAX_SHARDS, math.floor(rate / SHARD_RATE + _EPS)))
+
+
+def share(total: int, shards: int, shard: int) -> int:
+    """Shard ``shard``'s part of ``total`` split over ``shards``: the parts sum to ``total`` exactly."""
+    return total // shards + (1 if shard < total % shards else 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +118,7 @@ class Reservation:
     wait: float = 0.0  # when not granted and not exhausted: how long until capacity (defer the work)
     id: str = ""  # the reservation's id (its log entry; what ``settle`` refers to)
     day: str = ""  # the UTC day whose count holds it
+    shard: int = 0  # the pacing shard whose log and day count hold it
 
 
 def new_reservation_id() -> str:
@@ -109,9 +138,10 @@ class RateStore(Protocol):
         already_sent: int,
         max_ahead: float,
         reservation_id: str = "",
+        shard: int = 0,
     ) -> Reservation: ...
 
-    def settle(self, region: str, *, reservation_id: str, unused: int, day: str, now: float) -> bool:
+    def settle(self, region: str, *, reservation_id: str, unused: int, day: str, now: float, shard: int = 0) -> bool:
         """Give ``unused`` recipients of a reservation back to the day's count, once; True when applied now."""
         ...
 
@@ -157,8 +187,9 @@ def _decide(
         want = min(want, left)
     entries = state.get("entries", ())
     p = plan(entries, now, want, minimum, rate, max_ahead, reservation_id)
-    if p is None:
-        return Reservation(wait=max_ahead), None
+    if p is None:  # how long until there is room (the caller may look elsewhere, or defer the work)
+        later = plan(entries, now, want, minimum, rate, math.inf)
+        return Reservation(wait=later.at - now if later is not None else max_ahead), None
     return Reservation(at=p.at, granted=p.granted, id=reservation_id, day=day), {
         "entries": p.entries,
         "day": day,
@@ -170,7 +201,7 @@ def _decide(
 class InMemoryRateStore:
     """One process's shared state (tests, the bench, and the local stack's single consumer)."""
 
-    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)  # "<region>#<shard>" -> state
     settled: set[str] = field(default_factory=set)
     calls: int = 0
 
@@ -186,11 +217,12 @@ class InMemoryRateStore:
         already_sent: int,
         max_ahead: float,
         reservation_id: str = "",
+        shard: int = 0,
     ) -> Reservation:
         self.calls += 1
-        state = self.states.get(region, {})
+        key = schema.rate_pk(region, shard)
         result, new_state = _decide(
-            state,
+            self.states.get(key, {}),
             now=now,
             want=want,
             minimum=minimum,
@@ -201,20 +233,28 @@ class InMemoryRateStore:
             reservation_id=reservation_id,
         )
         if new_state is not None:
-            self.states[region] = new_state
-        return result
+            self.states[key] = new_state
+        return replace(result, shard=shard) if result.granted else result
 
-    def settle(self, region: str, *, reservation_id: str, unused: int, day: str, now: float) -> bool:
-        key = f"{region}/{reservation_id}"
-        if unused <= 0 or not reservation_id or key in self.settled:
+    def settle(self, region: str, *, reservation_id: str, unused: int, day: str, now: float, shard: int = 0) -> bool:
+        key = schema.rate_pk(region, shard)
+        if unused <= 0 or not reservation_id or f"{key}/{reservation_id}" in self.settled:
             return False
         self.calls += 1
-        self.settled.add(key)
-        state = self.states.get(region)
+        self.settled.add(f"{key}/{reservation_id}")
+        state = self.states.get(key)
         if state is None or state.get("day") != day:
             return False
         state["day_sent"] = int(state.get("day_sent", 0)) - unused
         return True
+
+    def day_count(self, region: str, day: str) -> int:
+        """The day's send count: the sum over the region's shards."""
+        return sum(
+            int(state.get("day_sent", 0))
+            for shard in range(MAX_SHARDS)
+            if (state := self.states.get(schema.rate_pk(region, shard))) is not None and state.get("day") == day
+        )
 
 
 class RateContentionError(RuntimeError):
@@ -222,7 +262,7 @@ class RateContentionError(RuntimeError):
 
 
 class DynamoRateStore:
-    """The reservation log as one control-table item per region, updated with optimistic concurrency."""
+    """Each pacing shard's reservation log as one control-table item, updated with optimistic concurrency."""
 
     def __init__(
         self, client: Any, table_name: str, *, attempts: int = 20, sleep: Callable[[float], None] = time.sleep
@@ -232,8 +272,9 @@ class DynamoRateStore:
         self._attempts = attempts
         self._sleep = sleep
 
-    def _key(self, region: str) -> dict[str, Any]:
-        return {"pk": {"S": f"RATE#{region}"}, "sk": {"S": "WINDOW"}}
+    @staticmethod
+    def _key(region: str, shard: int = 0) -> dict[str, Any]:
+        return {"pk": {"S": schema.rate_pk(region, shard)}, "sk": {"S": schema.RATE_WINDOW_SK}}
 
     def reserve(
         self,
@@ -247,10 +288,12 @@ class DynamoRateStore:
         already_sent: int,
         max_ahead: float,
         reservation_id: str = "",
+        shard: int = 0,
     ) -> Reservation:
+        key = self._key(region, shard)
         for _ in range(self._attempts):
             item = dynamo.with_retries(
-                lambda: self._client.get_item(TableName=self._table, Key=self._key(region), ConsistentRead=True),
+                lambda: self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True),
                 sleep=self._sleep,
             ).get("Item")
             version = int(item["version"]["N"]) if item and "version" in item else None
@@ -272,10 +315,12 @@ class DynamoRateStore:
                 max_ahead=max_ahead,
                 reservation_id=reservation_id,
             )
+            if result.granted:
+                result = replace(result, shard=shard)
             if new_state is None:
                 return result
             new_item = {
-                **self._key(region),
+                **key,
                 "log": {"S": _format_entries(new_state["entries"])},
                 "day": {"S": new_state["day"]},
                 "day_sent": {"N": str(new_state["day_sent"])},
@@ -299,18 +344,19 @@ class DynamoRateStore:
                     continue
                 raise
             return result
-        raise RateContentionError(f"rate item RATE#{region} changed {self._attempts} times in a row")
+        raise RateContentionError(f"rate item {key['pk']['S']} changed {self._attempts} times in a row")
 
-    def settle(self, region: str, *, reservation_id: str, unused: int, day: str, now: float) -> bool:
+    def settle(self, region: str, *, reservation_id: str, unused: int, day: str, now: float, shard: int = 0) -> bool:
         if unused <= 0 or not reservation_id:
             return False
+        key = self._key(region, shard)
         items = [
             {
                 "Put": {
                     "TableName": self._table,
                     "Item": {
-                        "pk": {"S": f"RATE#{region}"},
-                        "sk": {"S": f"SETTLE#{reservation_id}"},
+                        "pk": key["pk"],
+                        "sk": {"S": schema.rate_settle_sk(reservation_id)},
                         "unused": {"N": str(unused)},
                         "expires_at": {"N": str(int(now) + SETTLE_TTL_SECONDS)},
                     },
@@ -320,7 +366,7 @@ class DynamoRateStore:
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": self._key(region),
+                    "Key": key,
                     "UpdateExpression": "ADD day_sent :neg, version :one",
                     "ConditionExpression": "#day = :day",
                     "ExpressionAttributeNames": {"#day": "day"},
@@ -342,7 +388,24 @@ class DynamoRateStore:
                 elif not dynamo.is_transient(exc):
                     raise
                 self._sleep(min(0.05 * 2**attempt, 1.0))
-        raise RateContentionError(f"settling reservation {reservation_id} on RATE#{region} kept failing")
+        raise RateContentionError(f"settling reservation {reservation_id} on {key['pk']['S']} kept failing")
+
+    def day_count(self, region: str, day: str) -> int:
+        """The day's send count: the sum over the region's shards (one BatchGetItem; operators and tests)."""
+        request: dict[str, Any] = {
+            self._table: {"Keys": [self._key(region, shard) for shard in range(MAX_SHARDS)], "ConsistentRead": True}
+        }
+        items: list[dict[str, Any]] = []
+        for attempt in range(self._attempts):
+            response = self._client.batch_get_item(RequestItems=request)
+            items.extend(response.get("Responses", {}).get(self._table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            self._sleep(min(0.05 * 2**attempt, 1.0))
+        else:
+            raise RateContentionError(f"reading the day count of {region} kept being throttled")
+        return sum(int(i.get("day_sent", {}).get("N", "0")) for i in items if i.get("day", {}).get("S") == day)
 
 
 def _parse_entries(text: str) -> list[Entry]:
@@ -440,6 +503,7 @@ class Pacer:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     max_wait: float = 20.0
+    rng: random.Random = field(default_factory=random.Random)
 
     def daily_cap(self, region: str, limits: AccountLimits) -> float | None:
         cap = limits.max_24_hour_send * (1 - self.headroom) if limits.max_24_hour_send is not None else None
@@ -449,19 +513,50 @@ class Pacer:
         return cap
 
     def acquire(self, region: str, want: int, minimum: int = 1) -> Reservation:
+        """Reserve ``minimum..want`` recipients and sleep until they may be sent.
+
+        Looks at a random shard first; when it has no room within ``PROMPT`` seconds, at up to ``PROBES`` shards
+        (reads only: a shard is written only when its grant is taken), then takes the earliest grant. A shard whose
+        part of the daily cap is spent is skipped; the quota is exhausted only when every shard's part is."""
         limits = self.limits.get(region)
+        shards = shard_count(limits.max_send_rate)
+        cap = self.daily_cap(region, limits)
+        rate = limits.max_send_rate / shards
+        reservation_id = new_reservation_id()
+
+        def ask(shard: int, max_ahead: float) -> Reservation:
+            return self.store.reserve(
+                region,
+                now=self.clock(),
+                want=want,
+                minimum=minimum,
+                rate=rate,
+                daily_cap=None if cap is None else share(math.floor(cap), shards, shard),
+                already_sent=share(limits.sent_last_24_hours, shards, shard),
+                max_ahead=max_ahead,
+                reservation_id=reservation_id,
+                shard=shard,
+            )
+
+        if shards == 1:
+            reservation = ask(0, self.max_wait)
+        else:
+            reservation = Reservation(exhausted=True)  # what is left when every shard's part of the day is spent
+            best: tuple[float, int] | None = None  # (wait, shard) of the busy shard with room soonest
+            busy = 0
+            for shard in self.rng.sample(range(shards), shards):
+                reservation = ask(shard, PROMPT)
+                if reservation.granted:
+                    break
+                if not reservation.exhausted:
+                    busy += 1
+                    if best is None or reservation.wait < best[0]:
+                        best = (reservation.wait, shard)
+                    if busy >= PROBES:
+                        break
+            if not reservation.granted and best is not None:
+                reservation = ask(best[1], self.max_wait)
         now = self.clock()
-        reservation = self.store.reserve(
-            region,
-            now=now,
-            want=want,
-            minimum=minimum,
-            rate=limits.max_send_rate,
-            daily_cap=self.daily_cap(region, limits),
-            already_sent=limits.sent_last_24_hours,
-            max_ahead=self.max_wait,
-            reservation_id=new_reservation_id(),
-        )
         if reservation.granted and reservation.at > now:
             self.sleep(reservation.at - now)
         return reservation
@@ -473,7 +568,12 @@ class Pacer:
             return
         try:
             self.store.settle(
-                region, reservation_id=reservation.id, unused=unused, day=reservation.day, now=self.clock()
+                region,
+                reservation_id=reservation.id,
+                unused=unused,
+                day=reservation.day,
+                now=self.clock(),
+                shard=reservation.shard,
             )
         except Exception as exc:
             log.warning(

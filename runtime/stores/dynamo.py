@@ -5,12 +5,12 @@ The low-level client is used everywhere (the resource layer is slower to import 
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from runtime.stores import attrs
 from runtime.stores.schema import CounterClock, counter_clock_updates
 
 BATCH_GET_LIMIT = 100
@@ -22,43 +22,21 @@ class DynamoUnavailableError(RuntimeError):
     """DynamoDB kept returning unprocessed items/throttling after retries (transient: retry the work later)."""
 
 
-@functools.cache
-def _codecs() -> tuple[Any, Any]:
-    """boto3's (de)serialisers, imported on first use: importing boto3 costs ~200 ms of Lambda cold start."""
-    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-    return TypeSerializer(), TypeDeserializer()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, set):
-        return {_plain(v) for v in value}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
 def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Python mapping -> DynamoDB attribute map (floats become Decimals, None values are dropped)."""
-    serializer = _codecs()[0]
+    """Python mapping -> DynamoDB attribute map (floats become Decimals, None values are dropped; ``attrs``)."""
     out: dict[str, Any] = {}
     for key, value in data.items():
         if value is None:
             continue
         if isinstance(value, float):
             value = Decimal(str(value))
-        out[key] = serializer.serialize(value)
+        out[key] = attrs.serialize(value)
     return out
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """DynamoDB attribute map -> plain Python (Decimals become int/float)."""
-    deserializer = _codecs()[1]
-    return {key: _plain(deserializer.deserialize(value)) for key, value in item.items()}
+    """DynamoDB attribute map -> plain Python (numbers become int/float; ``attrs``)."""
+    return {key: attrs.deserialize(value) for key, value in item.items()}
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -72,17 +50,22 @@ def batch_get(
     *,
     attempts: int = 6,
     sleep: Callable[[float], None] = time.sleep,
+    consistent: bool | Collection[str] = True,
 ) -> dict[str, list[dict[str, Any]]]:
     """BatchGetItem over several tables (keys as attribute maps), following UnprocessedKeys with backoff.
 
-    Returns raw attribute maps per table. Chunks to 100 keys per request across all tables.
+    Returns raw attribute maps per table. Chunks to 100 keys per request across all tables. ``consistent``: strongly
+    consistent reads (1 unit per 4 KB) or eventually consistent ones (half), or the names of the tables to read
+    strongly: read eventually only where a stale answer is safe (a conditional write that follows catches it, or a
+    read-only answer).
     """
     flat = [(table, dict(key)) for table, keys in requests.items() for key in keys]
     result: dict[str, list[dict[str, Any]]] = {table: [] for table in requests}
     for chunk in chunks(flat, BATCH_GET_LIMIT):
         pending: dict[str, Any] = {}
         for table, key in chunk:
-            pending.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key)
+            strong = consistent if isinstance(consistent, bool) else table in consistent
+            pending.setdefault(table, {"Keys": [], "ConsistentRead": strong})["Keys"].append(key)
         for attempt in range(attempts):
             response = client.batch_get_item(RequestItems=pending)
             for table, items in response.get("Responses", {}).items():

@@ -5,9 +5,9 @@
 * ``GUARDRAIL#SAMPLES`` / ``<region>``: cumulative counters sampled once per ``window/12`` for each campaign and
   configuration set the guardrails watch (JSON text), so rolling-window rates come from two points of the cumulative
   counters; plus which keys are tripped (an operator's resume restarts that key's window).
-* ``GUARDRAIL#CONFIGSETS`` / ``<region>#<configuration set>``: a configuration set sesame paused (SES
-  ``SendingEnabled=false``) with ``reason``, ``at`` and ``by``; one ``Query`` lists them (the sender reads it each
-  batch: units of a paused configuration set wait).
+* ``GUARDRAIL#CONFIGSETS`` / ``ALL``: the configuration sets sesame paused (SES ``SendingEnabled=false``), a map
+  ``pauses`` of ``<region>#<configuration set>`` -> ``reason``, ``at``, ``by``; one ``GetItem`` reads them (the sender
+  reads it each batch: units of a paused configuration set wait).
 """
 
 from __future__ import annotations
@@ -81,38 +81,51 @@ class DynamoReputationStore:
         self._put_doc(GUARDRAIL_SAMPLES_PK, region, doc)
 
     def config_set_pauses(self) -> list[ConfigSetPause]:
-        pauses: list[ConfigSetPause] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :p",
-            "ExpressionAttributeValues": {":p": {"S": CONFIG_SET_PAUSES_PK}},
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._client.query(**kwargs)
-            for raw in response.get("Items", []):
-                item = dynamo.from_item(raw)
-                region, _, name = str(item["sk"]).partition("#")
-                pauses.append(
-                    ConfigSetPause(
-                        region, name, str(item.get("reason", "")), str(item.get("at", "")), str(item.get("by", ""))
-                    )
+        """One strongly consistent ``GetItem`` (the sender reads it once per batch)."""
+        item = self._client.get_item(
+            TableName=self._table, Key=_key(CONFIG_SET_PAUSES_PK, "ALL"), ConsistentRead=True
+        ).get("Item")
+        pauses = dynamo.from_item(item).get("pauses", {}) if item else {}
+        out = []
+        for key, value in sorted(pauses.items()):
+            region, _, name = str(key).partition("#")
+            out.append(
+                ConfigSetPause(
+                    region, name, str(value.get("reason", "")), str(value.get("at", "")), str(value.get("by", ""))
                 )
-            if not response.get("LastEvaluatedKey"):
-                return pauses
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            )
+        return out
 
     def put_config_set_pause(self, pause: ConfigSetPause) -> None:
-        item = {
-            **_key(CONFIG_SET_PAUSES_PK, f"{pause.region}#{pause.name}"),
-            "reason": {"S": pause.reason[:500] or "-"},
-            "at": {"S": pause.at},
-            "by": {"S": pause.by},
-        }
-        self._client.put_item(TableName=self._table, Item=item)
+        value = {"M": {"reason": {"S": pause.reason[:500] or "-"}, "at": {"S": pause.at}, "by": {"S": pause.by}}}
+        key = f"{pause.region}#{pause.name}"
+        self._client.update_item(
+            TableName=self._table,
+            Key=_key(CONFIG_SET_PAUSES_PK, "ALL"),
+            UpdateExpression="SET pauses = if_not_exists(pauses, :empty)",
+            ExpressionAttributeValues={":empty": {"M": {}}},
+        )
+        self._client.update_item(
+            TableName=self._table,
+            Key=_key(CONFIG_SET_PAUSES_PK, "ALL"),
+            UpdateExpression="SET pauses.#k = :v",
+            ExpressionAttributeNames={"#k": key},
+            ExpressionAttributeValues={":v": value},
+        )
 
     def delete_config_set_pause(self, region: str, name: str) -> None:
-        self._client.delete_item(TableName=self._table, Key=_key(CONFIG_SET_PAUSES_PK, f"{region}#{name}"))
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_key(CONFIG_SET_PAUSES_PK, "ALL"),
+                UpdateExpression="REMOVE pauses.#k",
+                ConditionExpression="attribute_exists(pauses)",
+                ExpressionAttributeNames={"#k": f"{region}#{name}"},
+            )
+        except Exception as exc:
+            code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
+            if code != "ConditionalCheckFailedException":
+                raise
 
 
 @dataclass

@@ -10,14 +10,25 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Index:
+    """A GSI. ``projection`` is ``KEYS_ONLY`` (the default: an index write only when its keys change), ``INCLUDE``
+    (``include`` names the non-key attributes; a change to one of them is an index write) or ``ALL``."""
+
     name: str
     hash_key: str
     range_key: str | None = None
+    projection: str = "KEYS_ONLY"
+    include: tuple[str, ...] = ()
+
+    def projection_spec(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {"ProjectionType": self.projection}
+        if self.projection == "INCLUDE":
+            spec["NonKeyAttributes"] = list(self.include)
+        return spec
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    logical: str  # messages, events, campaigns, suppressions, control
+    logical: str  # messages, campaigns, suppressions, control
     hash_key: str
     range_key: str | None = None
     indexes: tuple[Index, ...] = ()
@@ -58,7 +69,7 @@ class TableSpec:
                     "IndexName": ix.name,
                     "KeySchema": [{"AttributeName": ix.hash_key, "KeyType": "HASH"}]
                     + ([{"AttributeName": ix.range_key, "KeyType": "RANGE"}] if ix.range_key else []),
-                    "Projection": {"ProjectionType": "ALL"},
+                    "Projection": ix.projection_spec(),
                 }
                 for ix in self.indexes
             ]
@@ -70,21 +81,24 @@ TABLES: tuple[TableSpec, ...] = (
         "messages",
         "message_id",
         indexes=(
-            Index("recipient-index", "recipient_hash", "sent_at"),
-            Index("campaign-index", "campaign_id", "status_key"),
+            # keys written once by the sender (or the first event): the index is written once per message
+            Index("recipient-index", "recipient_hash", "sent_at", "INCLUDE", ("send_id", "config_set")),
+            Index("campaign-index", "campaign_shard", "campaign_sk"),
         ),
     ),
-    TableSpec("events", "message_id", "event_key", indexes=(Index("recipient-index", "recipient_hash", "event_key"),)),
     TableSpec(
         "campaigns",
         "campaign_id",
         "sk",
         indexes=(
-            Index("listing-index", "listing_pk", "created_at"),
-            Index("schedule-index", "schedule_pk", "launch_at"),
+            # META items only (one per campaign, rarely written): the listing reads whole records from the index
+            Index("listing-index", "listing_pk", "created_at", "ALL"),
+            Index("schedule-index", "schedule_pk", "launch_at", "ALL"),
         ),
     ),
-    TableSpec("suppressions", "recipient_hash", "scope", indexes=(Index("reason-index", "reason", "created_at"),)),
+    TableSpec(
+        "suppressions", "recipient_hash", "scope", indexes=(Index("reason-index", "reason", "created_at", "ALL"),)
+    ),
     TableSpec("control", "pk", "sk"),
 )
 

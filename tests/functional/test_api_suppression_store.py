@@ -70,19 +70,24 @@ def test_suppressed_ignores_items_past_their_ttl_not_yet_deleted(env):
     assert store.get(A) is None
 
 
-def test_suppressed_uses_one_batch_get_per_hundred_keys():
+def test_suppressed_reads_each_address_with_one_eventually_consistent_query():
     with moto_tables() as client:
         store = DynamoSuppressionStore(client, table_name("suppressions"))
         calls = []
-        original = client.batch_get_item
-        client.batch_get_item = lambda **kw: calls.append(kw) or original(**kw)
+        original = client.query
+        client.query = lambda **kw: calls.append(kw) or original(**kw)
+        client.batch_get_item = client.get_item = None  # not used: one Query per address covers every scope
         hashes = [recipient_hash(f"r{i}@example.com") for i in range(50)]
         store.put(Suppression(hashes[7], "LIST#news", "UNSUBSCRIBE"))
-        found = store.suppressed(hashes, list_name="news")  # 100 keys
-        assert len(calls) == 1
+        store.put(Suppression(hashes[8], "CAMPAIGN#c1", "MANUAL"))
+        store.put(Suppression(hashes[9], "LIST#other", "UNSUBSCRIBE"))
+        found = store.suppressed(hashes, list_name="news")
+        assert len(calls) == 50
+        assert not any(call.get("ConsistentRead") for call in calls)
         assert set(found) == {hashes[7]}
-        store.suppressed(hashes, list_name="news", campaign_id="c1")  # 150 keys
-        assert len(calls) == 3
+        found = store.suppressed(hashes, list_name="news", campaign_id="c1")
+        assert len(calls) == 100
+        assert set(found) == {hashes[7], hashes[8]}
 
 
 def test_put_is_an_upsert_that_keeps_created_at(env):

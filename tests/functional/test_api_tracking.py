@@ -179,6 +179,53 @@ def test_campaign_messages_filter_by_status_and_paginate(api):
     assert sorted(seen) == ["m0", "m2", "m4"]
 
 
+def test_campaign_messages_merge_the_index_shards_newest_first_without_gaps_or_repeats(api):
+    client, ddb = api
+    statuses = ("delivered", "opened", "bounced")
+    for i in range(40):
+        sent_at = f"2026-05-01T10:{i // 60:02d}:{i % 60:02d}.000Z"
+        seed_message(ddb, f"m{i:02d}", f"r{i}@example.com", status=statuses[i % 3], sent_at=sent_at, events=0)
+    seed_message(ddb, "other", "o@example.com", campaign_id="c2", events=0)
+    for status, expected in (
+        (None, [f"m{i:02d}" for i in range(40)]),
+        ("bounced", [f"m{i:02d}" for i in range(2, 40, 3)]),
+    ):
+        seen, token = [], ""
+        for _ in range(50):
+            query = f"limit=3&next_token={token}" + (f"&status={status}" if status else "")
+            doc = body(client.http.get(f"/campaigns/c1/messages?{query}", headers=AUTH))
+            assert len(doc["items"]) <= 3
+            assert all(m["campaign_id"] == "c1" and (not status or m["status"] == status) for m in doc["items"])
+            seen += [m["message_id"] for m in doc["items"]]
+            token = doc["next_token"]
+            if not token:
+                break
+        assert seen == sorted(expected, reverse=True)  # newest sent first, each once
+
+
+def test_a_rare_status_page_examines_a_bounded_number_of_messages_and_continues(api, monkeypatch):
+    from runtime.query import reader
+
+    monkeypatch.setattr(reader, "MAX_EXAMINED_PER_PAGE", 10)
+    client, ddb = api
+    for i in range(30):
+        status = "complained" if i in (3, 25) else "delivered"
+        seed_message(
+            ddb, f"m{i:02d}", f"r{i}@example.com", status=status, sent_at=f"2026-05-01T10:00:{i:02d}.000Z", events=0
+        )
+    first = body(client.http.get("/campaigns/c1/messages?status=complained&limit=5", headers=AUTH))
+    assert [m["message_id"] for m in first["items"]] == ["m25"] and first["next_token"]
+    seen = [m["message_id"] for m in first["items"]]
+    token = first["next_token"]
+    while token:
+        doc = body(
+            client.http.get(f"/campaigns/c1/messages?status=complained&limit=5&next_token={token}", headers=AUTH)
+        )
+        seen += [m["message_id"] for m in doc["items"]]
+        token = doc["next_token"]
+    assert seen == ["m25", "m03"]
+
+
 def test_tampered_or_foreign_page_tokens_are_400(api):
     client, ddb = api
     for i in range(3):
@@ -230,10 +277,8 @@ def test_erasure_leaves_no_personal_data_but_keeps_the_hashed_suppression(api):
     store.put(Suppression(recipient_hash(email), "LIST#news", "UNSUBSCRIBE", email=email))
     response = client.http.delete(f"/recipients/{email}", headers=AUTH)
     assert response.status_code == 200
-    assert body(response)["deleted_messages"] == 2
-    dump = json.dumps(
-        [ddb.scan(TableName=table_name(t))["Items"] for t in ("messages", "events", "suppressions", "campaigns")]
-    )
+    assert body(response)["deleted_messages"] == 2 and body(response)["deleted_events"] == 4
+    dump = json.dumps([ddb.scan(TableName=table_name(t))["Items"] for t in ("messages", "suppressions", "campaigns")])
     assert email not in dump and "erase.me" not in dump
     assert "other@example.com" in dump
     entry = store.get(recipient_hash(email))

@@ -23,6 +23,9 @@ COMMANDS = [
     ["dlq", "list"],
     ["dlq", "redrive"],
     ["simulate"],
+    ["send"],
+    ["message"],
+    ["stats"],
 ]
 
 

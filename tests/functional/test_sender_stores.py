@@ -129,6 +129,21 @@ def test_settling_a_reservation_gives_back_the_unused_part_once(ddb: Any) -> Non
     assert item["Item"]["day_sent"] == {"N": "30"}
 
 
+def test_a_sharded_reservation_whose_answer_was_lost_is_found_on_its_shard_and_settled_there(ddb: Any) -> None:
+    lossy = LosesAnswers(ddb, "put_item")
+    store = DynamoRateStore(lossy, f"sesame-{ENV}-control", sleep=lambda s: None)
+    kwargs = {"now": 1000.0, "want": 50, "minimum": 1, "rate": 50, "daily_cap": None, "already_sent": 0}
+    reservation = store.reserve(REGION, max_ahead=10, reservation_id="res-7", shard=7, **kwargs)
+    assert (reservation.granted, reservation.shard) == (50, 7)
+    other = DynamoRateStore(ddb, f"sesame-{ENV}-control").reserve(REGION, max_ahead=10, shard=2, **kwargs)
+    assert other.granted == 50  # another shard's window is its own
+    store.settle(REGION, reservation_id="res-7", unused=15, day=reservation.day, now=1001.0, shard=7)
+    key = {"pk": {"S": f"RATE#{REGION}#7"}, "sk": {"S": "WINDOW"}}
+    item = ddb.get_item(TableName=f"sesame-{ENV}-control", Key=key)["Item"]
+    assert item["log"]["S"].count("res-7") == 1
+    assert store.day_count(REGION, reservation.day) == 35 + 50  # the day's count: the sum over the shards
+
+
 def test_the_resolver_finds_an_accepted_send_by_its_send_id_tag_on_the_message_summary(ddb: Any) -> None:
     now = datetime.now(UTC)
     table = f"sesame-{ENV}-messages"

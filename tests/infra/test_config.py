@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from infra.config import DEFAULT_FUNCTIONS, ConfigError, config_keys, parse_config
+from infra.config import DEFAULT_FUNCTIONS, SENDER_RECIPIENTS_PER_SECOND, ConfigError, config_keys, parse_config
 from infra.mockrun import ProgramRun, run_program
 from tests.support.infra_stacks import ROOT, project_config, with_project_defaults
 
@@ -138,10 +138,19 @@ def test_every_bucket_name_fits_s3s_63_characters_for_the_longest_environment_an
 def test_sender_concurrency_follows_the_configured_send_rate() -> None:
     assert parse_config(REQUIRED).sender_concurrency == 10  # rate from SES at run time: the default cap
     assert parse_config({**REQUIRED, "sesame:maxSendRate": "14"}).sender_concurrency == 2
-    assert parse_config({**REQUIRED, "sesame:maxSendRate": "500"}).sender_concurrency == 50
+    assert parse_config({**REQUIRED, "sesame:maxSendRate": "500"}).sender_concurrency == 20
+    assert parse_config({**REQUIRED, "sesame:maxSendRate": "1000"}).sender_concurrency == 40
     assert parse_config({**REQUIRED, "sesame:maxSendRate": "50000"}).sender_concurrency == 1000
     pinned = {**REQUIRED, "sesame:maxSendRate": "500", "sesame:functions": '{"sender": {"maxConcurrency": 7}}'}
     assert parse_config(pinned).sender_concurrency == 7
+
+
+@pytest.mark.parametrize("rate", [1, 14, 99, 200, 1000, 1001, 14_000])
+def test_derived_sender_concurrency_is_enough_for_single_recipient_traffic_at_the_rate_and_no_more(rate: int) -> None:
+    instances = parse_config({**REQUIRED, "sesame:maxSendRate": str(rate)}).sender_concurrency
+    if rate / SENDER_RECIPIENTS_PER_SECOND <= 1000:  # MaximumConcurrency's own upper limit
+        assert instances * SENDER_RECIPIENTS_PER_SECOND >= rate
+    assert instances == 2 or (instances - 1) * SENDER_RECIPIENTS_PER_SECOND < rate
 
 
 def test_functions_given_keep_the_defaults_of_the_fields_not_given() -> None:
@@ -207,7 +216,7 @@ def test_program_resources_are_the_same_with_or_without_the_pulumi_yaml_defaults
 def test_single_region_stack_has_no_replicas_and_no_backup_region() -> None:
     run = run_program(REQUIRED)
     tables = run.of_type("aws:dynamodb/table:Table")
-    assert len(tables) == 5
+    assert len(tables) == 4
     assert all("replicas" not in t.inputs and t.inputs["streamEnabled"] is False for t in tables)
     assert "SESAME_BACKUP_REGION" not in run.outputs["environmentVariables"]
     assert run.outputs["backupRegion"] == ""

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from infra.app_spec import load_app_spec
+from infra.config import SENDER_BATCH_SIZE
 from infra.mockrun import ProgramRun
 from infra.policy.checks import CHECKS, run_all
 from tests.support.infra_stacks import HOME_STACK, ROOT, SECOND_STACK, policy_resources, run_example
@@ -162,7 +163,7 @@ def test_staging_deploys_beside_prod_in_the_same_account_region_and_zone(home: P
 def test_in_production_nothing_that_holds_data_can_be_deleted_or_replaced(home: ProgramRun) -> None:
     protected = {(r.type, r.name) for r in home.resources if r.options.protect}
     assert protected == {
-        *(("aws:dynamodb/table:Table", t) for t in ("messages", "events", "campaigns", "suppressions", "control")),
+        *(("aws:dynamodb/table:Table", t) for t in ("messages", "campaigns", "suppressions", "control")),
         *(
             ("random:index/randomPassword:RandomPassword", s)
             for s in ("unsubscribe-secrets", "pagination-secret", "forward-secret", "redrive-secret")
@@ -246,9 +247,10 @@ def test_queue_consumers_report_partial_failures_and_are_capped() -> None:
         assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
         assert mapping["batchSize"] == handler.batch_size
     assert mappings["engagement_events"]["maximumBatchingWindowInSeconds"] == 15
-    assert mappings["sender"]["scalingConfig"] == {"maximumConcurrency": 20}  # 200/s over ~10 per instance
+    assert mappings["sender"]["scalingConfig"] == {"maximumConcurrency": 8}  # 200/s over ~25 per instance
+    assert spec.handlers["sender"].batch_size == SENDER_BATCH_SIZE  # the batch the per-instance figure assumes
     assert mappings["forward_events"]["scalingConfig"] == {"maximumConcurrency": 10}
-    assert run.outputs["senderConcurrency"] == 20
+    assert run.outputs["senderConcurrency"] == 8
     # the role may poll before the mapping exists
     assert run.depends_on(
         run.named(ESM, "sender-event-source"), run.named("aws:iam/rolePolicy:RolePolicy", "sender-policy")

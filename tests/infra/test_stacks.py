@@ -58,7 +58,7 @@ COMMON_COUNTS = {
 }
 HOME_COUNTS = {
     **COMMON_COUNTS,
-    "aws:dynamodb/table:Table": 5,
+    "aws:dynamodb/table:Table": 4,
     "aws:route53/record:Record": 9,  # 3 DKIM, MX, SPF, DMARC, ACM validation, alias A + AAAA
     "pulumi:providers:aws": 1,  # us-east-1 serves the ACM certificate too
     "random:index/randomPassword:RandomPassword": 4,  # unsubscribe, pagination, forward, redrive
@@ -154,7 +154,8 @@ def test_home_tables_are_built_from_the_shared_table_definitions(home: ProgramRu
         for ix in spec.indexes:
             schema = [(k["attributeName"], k["keyType"]) for k in indexes[ix.name]["keySchemas"]]
             assert schema == [(ix.hash_key, "HASH")] + ([(ix.range_key, "RANGE")] if ix.range_key else [])
-            assert indexes[ix.name]["projectionType"] == "ALL"
+            assert indexes[ix.name]["projectionType"] == ix.projection
+            assert indexes[ix.name].get("nonKeyAttributes") == (list(ix.include) if ix.include else None)
         assert t["ttl"] == {"attributeName": "expires_at", "enabled": True}
         assert t["pointInTimeRecovery"]["enabled"] is True
         assert t["serverSideEncryption"]["enabled"] is True
@@ -538,18 +539,22 @@ def test_unsubscribe_writes_only_the_suppression_and_the_campaign_counter(second
     assert [arn.rsplit(":", 1)[1] for arn in statements["SendToQueues"]["Resource"]] == ["sesame-prod-forward"]
 
 
-def test_only_the_sender_sends_email_as_the_domain_through_these_configuration_sets(second: ProgramRun) -> None:
+def test_only_the_sender_and_the_send_api_send_email_as_the_domain_through_these_configuration_sets(
+    second: ProgramRun,
+) -> None:
     senders = [f.name.removesuffix("-function") for f in second.of_type(FUNCTION)]
-    assert [fn for fn in senders if "ses:SendEmail" in _actions(_policy(second, fn))] == ["sender"]
-    ses = _policy(second, "sender")["SendAsTheDomainThroughTheseConfigurationSets"]
-    assert ses["Condition"] == {"StringLike": {"ses:FromAddress": "*@example.com"}}
-    assert set(ses["Action"]) == {"ses:SendEmail", "ses:SendBulkEmail"}
-    for region in ("us-east-1", "eu-west-1"):  # failover sends through the other region
-        assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:identity/example.com" in ses["Resource"]
-        assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:configuration-set/sesame-prod-marketing" in ses["Resource"]
-        # SendEmail/SendBulkEmail with ListManagementOptions are also authorised against the contact list
-        assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:contact-list/*" in ses["Resource"]
-    assert not any(r.endswith(":identity/*") or r == "*" for r in ses["Resource"])
+    # the sender Lambda, and the API function for POST /messages (the sender core runs inside the request)
+    assert sorted(fn for fn in senders if "ses:SendEmail" in _actions(_policy(second, fn))) == ["api", "sender"]
+    for fn in ("sender", "api"):
+        ses = _policy(second, fn)["SendAsTheDomainThroughTheseConfigurationSets"]
+        assert ses["Condition"] == {"StringLike": {"ses:FromAddress": "*@example.com"}}
+        assert set(ses["Action"]) == {"ses:SendEmail", "ses:SendBulkEmail"}
+        for region in ("us-east-1", "eu-west-1"):  # failover sends through the other region
+            assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:identity/example.com" in ses["Resource"]
+            assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:configuration-set/sesame-prod-marketing" in ses["Resource"]
+            # SendEmail/SendBulkEmail with ListManagementOptions are also authorised against the contact list
+            assert f"arn:aws:ses:{region}:{MOCK_ACCOUNT_ID}:contact-list/*" in ses["Resource"]
+        assert not any(r.endswith(":identity/*") or r == "*" for r in ses["Resource"])
 
 
 def test_each_consumer_reads_only_its_own_queue(second: ProgramRun) -> None:
@@ -584,7 +589,8 @@ def test_sender_may_look_up_unknown_sends_and_watch_the_event_queues_and_forward
     ]
     forward = _policy(second, "forward_events")["SendToQueues"]["Resource"]
     assert sorted(arn.rsplit(":", 1)[1] for arn in forward) == ["sesame-prod-forward", "sesame-prod-forward-dlq"]
-    assert all("WatchQueues" not in _policy(second, fn) for fn in ("api", "webhook", "critical_events"))
+    assert _policy(second, "api")["WatchQueues"] == watched  # POST /messages resolves lost answers the same way
+    assert all("WatchQueues" not in _policy(second, fn) for fn in ("webhook", "critical_events"))
 
 
 def test_permissions_nothing_calls_are_gone(second: ProgramRun) -> None:
@@ -610,7 +616,7 @@ def test_permissions_nothing_calls_are_gone(second: ProgramRun) -> None:
     }
 
 
-def test_api_role_manages_templates_and_payloads_but_sends_nothing(second: ProgramRun) -> None:
+def test_api_role_manages_templates_and_payloads(second: ProgramRun) -> None:
     statements = _policy(second, "api")
     templates = statements["ManageCampaignTemplates"]
     # campaigns create their templates, never update one: environments sharing an account cannot overwrite each
@@ -623,13 +629,9 @@ def test_api_role_manages_templates_and_payloads_but_sends_nothing(second: Progr
         f"arn:aws:s3:::sesame-prod-eu-west-1-campaigns-{MOCK_ACCOUNT_ID}/*"
     )
     assert [arn.rsplit(":", 1)[1] for arn in statements["SendToQueues"]["Resource"]] == ["sesame-prod-send"]
-    assert "SendAsTheDomainThroughTheseConfigurationSets" not in statements
-    # the control table only under the reputation/guardrail partition keys: never the send ledger or pacing items
-    control = statements["TableControl"]
-    assert control["Condition"] == {
-        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["REPUTATION#*", "GUARDRAIL#*"]}
-    }
-    assert "dynamodb:UpdateItem" not in control["Action"]
+    # POST /messages: job records, pacing and idempotency keys live in the control table; no Scan, no Query there
+    assert statements["TableControl"]["Resource"] == [_table_arn("eu-west-1", "control")]
+    assert "dynamodb:Scan" not in statements["TableControl"]["Action"]
     pause = statements["PauseOwnConfigurationSets"]
     assert pause["Action"] == ["ses:PutConfigurationSetSendingOptions"]
     assert all(":configuration-set/sesame-prod-" in arn for arn in pause["Resource"])

@@ -298,6 +298,7 @@ def harness(
     grace: float = 900.0,
     controls: dict[str, str] | None = None,
     paused_config_sets: set[str] | None = None,
+    parallel_sends: int = 1,
 ) -> Harness:
     """``ingest_send_events``: SES's Send events reach the resolver as soon as SES accepts (a healthy ingestion);
     off, tests feed ``h.resolver.accepted`` themselves."""
@@ -339,6 +340,7 @@ def harness(
             default_from="news@example.com",
             configuration_set=config_set,
             unknown_grace=grace,
+            parallel_sends=parallel_sends,
         ),
         ses=lambda region: h.ses(region),
         suppressions=suppressions,

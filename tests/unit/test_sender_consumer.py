@@ -4,6 +4,7 @@ import base64
 import json
 import random
 from collections import Counter
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -500,3 +501,55 @@ def test_ses_daily_quota_answer_stops_the_batch_and_leaves_messages_queued():
     assert len(result.deferred) == 4
     assert len(h.queue.messages) == 4 and h.queue.dlq == []
     assert h.ledger.messages == {}
+
+
+def _singles(n: int, prefix: str = "s") -> list[str]:
+    """SendEmail lines that cannot share a SendBulkEmail (each its own template)."""
+    return [send_line(f"{prefix}{i}@example.org", template=f"t{i}") for i in range(n)]
+
+
+def test_single_recipient_calls_of_a_batch_are_paced_as_one_block_and_made_concurrently():
+    h = harness(parallel_sends=10)
+    for body in _singles(10):
+        h.queue.send(body)
+    result = h.run_once()
+    assert result is not None and len(result.finished) == 10
+    assert len(h.sent_to()) == 10
+    assert [op for op, _ in h.primary.calls] == ["SendEmail"] * 10
+    assert h.rates.calls == 1  # one reservation for the ten calls
+    assert len({t for t, _ in h.primary.send_times}) == 1  # all made at the granted instant
+
+
+def test_without_blocks_every_single_recipient_call_is_reserved_on_its_own():
+    h = harness(parallel_sends=1)
+    for body in _singles(10):
+        h.queue.send(body)
+    h.run_once()
+    assert len(h.sent_to()) == 10
+    assert h.rates.calls == 10
+
+
+def test_a_block_larger_than_the_rate_is_split_and_every_window_stays_under_the_rate():
+    h = harness(rate=4, parallel_sends=10)
+    for body in _singles(30):
+        h.queue.send(body)
+    h.drain()
+    assert len(h.sent_to()) == 30
+    times = sorted(h.primary.send_times)
+    assert max(sum(n for t, n in times if start <= t < start + 1) for start, _ in times) <= 4
+
+
+def test_a_refused_call_in_a_block_fails_only_its_own_unit_and_gives_its_capacity_back():
+    def fail(op, params):
+        if params["Destination"]["ToAddresses"] == ["s3@example.org"]:
+            return client_error("MessageRejected", 400)
+        return None
+
+    h = harness(parallel_sends=10, primary_fail=fail)
+    for body in _singles(10):
+        h.queue.send(body)
+    h.drain()
+    assert set(h.sent_to()) == {f"s{i}@example.org" for i in range(10)} - {"s3@example.org"}
+    statuses = Counter(m["status"] for m in h.ledger.messages.values())
+    assert statuses == {"sent": 9, "failed": 1}
+    assert h.rates.day_count("us-east-1", datetime.fromtimestamp(h.clock.now, tz=UTC).strftime("%Y-%m-%d")) == 9

@@ -1,16 +1,20 @@
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import UTC, date, datetime
 
 import pytest
 
 from runtime.sender.pacing import (
+    SHARD_RATE,
     AccountLimits,
     AccountLimitsProvider,
     AccountLimitsUnavailableError,
     InMemoryRateStore,
     Pacer,
     plan,
+    shard_count,
+    share,
     warmup_cap,
 )
 from tests.support.sender_fakes import SimClock, client_error
@@ -163,3 +167,98 @@ def test_dynamo_rate_store_retries_when_another_sender_changed_the_item():
     assert ddb.puts == 2
     assert reservation.granted == 2  # the competitor's 3 recipients at t=0.5 are still in the window
     assert ddb.item["log"]["S"] == "0.500000:3,1.000000:2"
+
+
+class _Limits(AccountLimitsProvider):
+    def __init__(self, limits: AccountLimits, clock: SimClock) -> None:
+        super().__init__(lambda r: None, clock=clock)
+        self._limits = limits
+
+    def _fetch(self, region):
+        return self._limits
+
+
+@pytest.mark.parametrize(("rate", "expected"), [(1, 1), (14, 1), (99, 1), (100, 2), (1000, 20), (50_000, 20)])
+def test_shard_count_gives_every_shard_room_for_a_fifty_recipient_message(rate, expected):
+    assert shard_count(rate) == expected
+    assert rate < SHARD_RATE or rate / shard_count(rate) >= SHARD_RATE
+
+
+def test_shares_of_a_total_sum_to_it_exactly():
+    for total in (0, 5, 19, 20, 21, 9_800):
+        assert sum(share(total, 20, shard) for shard in range(20)) == total
+
+
+@pytest.mark.parametrize(("rate", "want"), [(1000, 50), (1000, 10), (250, 1), (130, 7)])
+def test_sharded_reservations_never_put_more_than_the_rate_in_any_window(rate, want):
+    """Many senders through their own Pacers on one store: the busiest one-second window over every shard's
+    reservations stays within the rate, and the senders together still reach it."""
+    clock = SimClock(now=1000.0)
+    store = InMemoryRateStore()
+    limits = _Limits(AccountLimits(float(rate), None), clock)
+    pacers = [
+        Pacer(store, limits, clock=clock, sleep=lambda s: None, rng=random.Random(i), max_wait=1e9) for i in range(20)
+    ]
+    sends = []
+    for i in range(3000):
+        reservation = pacers[i % 20].acquire("r", want)
+        sends.append((reservation.at, reservation.granted))
+        clock.now += 0.0005 * (i % 5)  # senders arriving at different times
+    assert len(set(store.states)) == shard_count(rate)  # every shard was used
+    assert _busiest(sends) <= rate
+    horizon = max(t for t, _ in sends) - 1000.0
+    assert sum(n for _, n in sends) / horizon >= 0.95 * rate
+
+
+def test_a_busy_shard_sends_the_sender_to_a_shard_with_room_or_to_the_earliest_of_those_it_looked_at():
+    clock = SimClock(now=1000.0)
+    store = InMemoryRateStore()
+    limits = _Limits(AccountLimits(1000.0, None), clock)
+    order = random.Random(4).sample(range(20), 20)  # the order the pacer below looks at shards
+
+    def fill(shard, at):
+        kwargs = {"minimum": 1, "rate": 50.0, "daily_cap": None, "already_sent": 0, "max_ahead": 1e9}
+        assert store.reserve("r", now=at, want=50, shard=shard, **kwargs).granted == 50
+
+    fill(order[0], 1000.0)
+    first = Pacer(store, limits, clock=clock, sleep=lambda s: None, rng=random.Random(4)).acquire("r", 50)
+    assert (first.shard, first.at, first.granted) == (order[1], 1000.0, 50)  # looked further, no waiting
+
+    fill(order[2], 999.7)  # every other shard is full until 1001.0; the third one looked at frees up at 1000.7
+    for shard in order[3:]:
+        fill(shard, 1000.0)
+    queued = Pacer(store, limits, clock=clock, sleep=lambda s: None, rng=random.Random(4)).acquire("r", 50)
+    assert (queued.shard, queued.granted) == (order[2], 50)
+    assert queued.at == pytest.approx(1000.7, abs=1e-3)
+
+
+def test_daily_cap_split_over_shards_grants_exactly_the_cap_then_reports_exhaustion():
+    clock = SimClock(now=1_780_000_000.0)
+    store = InMemoryRateStore()
+    limits = _Limits(AccountLimits(1000.0, 1_000.0), clock)
+    pacer = Pacer(store, limits, headroom=0.0, clock=clock, sleep=clock.sleep, rng=random.Random(3))
+    granted = 0
+    for _ in range(200):
+        reservation = pacer.acquire("r", 7)
+        if reservation.exhausted:
+            break
+        granted += reservation.granted
+    assert granted == 1_000
+    assert pacer.acquire("r", 1).exhausted
+    day = datetime.fromtimestamp(clock.now, tz=UTC).strftime("%Y-%m-%d")
+    assert store.day_count("r", day) == 1_000
+
+
+def test_daily_count_equals_what_ses_accepted_after_settling_unused_parts():
+    clock = SimClock(now=1_780_000_000.0)
+    store = InMemoryRateStore()
+    pacer = Pacer(store, _Limits(AccountLimits(1000.0, None), clock), clock=clock, sleep=clock.sleep)
+    accepted = 0
+    for i in range(300):
+        reservation = pacer.acquire("r", 10)
+        used = reservation.granted - (i % 4)  # SES refused some
+        accepted += used
+        pacer.settle("r", reservation, used)
+        pacer.settle("r", reservation, used)  # a retried settlement changes nothing
+    day = datetime.fromtimestamp(clock.now, tz=UTC).strftime("%Y-%m-%d")
+    assert store.day_count("r", day) == accepted
