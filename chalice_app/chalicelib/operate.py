@@ -102,7 +102,7 @@ def campaign_control() -> CampaignControl:
 
     s = wiring.settings()
     dynamodb = wiring.client("dynamodb", s.region)
-    reader = DynamoTrackingReader(dynamodb, TableNames(s.messages_table, s.events_table, s.campaigns_table))
+    reader = DynamoTrackingReader(dynamodb, TableNames(s.messages_table, s.campaigns_table))
 
     def counts(campaign_id: str) -> dict[str, int]:
         return counters_of(reader.campaign_totals([campaign_id]).get(campaign_id))

@@ -72,7 +72,7 @@ def _service() -> Any:
         return session.client(service, region_name=region or s.region)
 
     dynamodb = client("dynamodb")
-    reader = DynamoTrackingReader(dynamodb, TableNames(s.messages_table, s.events_table, s.campaigns_table))
+    reader = DynamoTrackingReader(dynamodb, TableNames(s.messages_table, s.campaigns_table))
     control = CampaignControl(
         DynamoCampaignStore(dynamodb, s.campaigns_table), lambda c: counters_of(reader.campaign_totals([c]).get(c))
     )

@@ -37,7 +37,7 @@ def build_service(s: Settings, client: Callable[..., Any], control: CampaignCont
     from runtime.stores.reputation import DynamoReputationStore
 
     dynamodb = client("dynamodb", s.region)
-    reader = DynamoTrackingReader(dynamodb, TableNames(s.messages_table, s.events_table, s.campaigns_table))
+    reader = DynamoTrackingReader(dynamodb, TableNames(s.messages_table, s.campaigns_table))
     sets = config_sets_by_region(s)
     return ReputationService(
         config=guardrail_config(s),

@@ -207,7 +207,7 @@ def _control_service() -> Any:
 
     s = Settings.from_env(os.environ)
     dynamodb = boto3.session.Session().client("dynamodb", region_name=s.region)
-    reader = DynamoTrackingReader(dynamodb, TableNames(s.messages_table, s.events_table, s.campaigns_table))
+    reader = DynamoTrackingReader(dynamodb, TableNames(s.messages_table, s.campaigns_table))
     return CampaignControl(
         DynamoCampaignStore(dynamodb, s.campaigns_table),
         lambda cid: counters_of(reader.campaign_totals([cid]).get(cid)),

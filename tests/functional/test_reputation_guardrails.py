@@ -84,7 +84,6 @@ def ingest_events(stack) -> None:
     store = DynamoTrackingStore(
         stack.ddb,
         messages_table=stack.table("messages"),
-        events_table=stack.table("events"),
         campaigns_table=stack.table("campaigns"),
         suppressions_table=stack.table("suppressions"),
         sleep=lambda _: None,
