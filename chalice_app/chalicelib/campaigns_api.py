@@ -47,6 +47,7 @@ def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any
             # imported on first use (botocore and the sender's pydantic models cost Lambda cold start)
             from botocore.exceptions import BotoCoreError, ClientError
 
+            from runtime.reputation.account import AccountUnavailableError, SendingBlockedError
             from runtime.sender.campaign import CampaignError
             from runtime.sender.service import CampaignNotFoundError, SchedulingUnavailableError
             from runtime.sender.templates import TemplateConflictError, TemplateSyncError
@@ -61,6 +62,10 @@ def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any
                 raise NotFoundError(str(exc)) from exc
             except (CampaignExistsError, CampaignStateError) as exc:
                 raise ConflictError(str(exc)) from exc
+            except SendingBlockedError as exc:
+                return _error(409, "SendingBlocked", f"campaign refused: {exc}")
+            except AccountUnavailableError as exc:
+                return _error(503, "ServiceUnavailable", f"{exc}; retry shortly")
             except SchedulingUnavailableError as exc:
                 raise BadRequestError(f"date: {exc}; omit the date to send now") from exc
             except TemplateConflictError as exc:
