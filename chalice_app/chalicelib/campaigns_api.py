@@ -3,6 +3,7 @@
 * ``POST /campaigns`` — a Campaign Candidate (``application/json``) or a JSON-lines file of SESv2 SendEmail requests
   (``application/x-ndjson``). 201 with the campaign id and counts when everything was enqueued or scheduled; 202
   with ``complete: false`` and ``not_enqueued`` (job ids, lists and addresses) when SQS refused part of it.
+* ``GET /campaigns/{campaign_id}`` — status, counts and ``launch`` progress;
 * ``GET /campaigns/{campaign_id}/schedule`` — describe; ``PATCH`` ``{"date": ...}`` — re-date; ``DELETE`` — delete
   before launch (409 once launched).
 
@@ -29,8 +30,10 @@ _NDJSON = "application/x-ndjson"
 _CONTENT_TYPES = ["application/json", _NDJSON]
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    return Response(body={"Code": code, "Message": message}, status_code=status, headers={"Cache-Control": "no-store"})
+def _error(status: int, code: str, message: str, **extra: Any) -> Response:
+    return Response(
+        body={"Code": code, "Message": message, **extra}, status_code=status, headers={"Cache-Control": "no-store"}
+    )
 
 
 def _ok(body: Any, status: int = 200) -> Response:
@@ -48,6 +51,7 @@ def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any
             from botocore.exceptions import BotoCoreError, ClientError
 
             from runtime.sender.campaign import CampaignError
+            from runtime.sender.recipients import RecipientFileError
             from runtime.sender.service import CampaignNotFoundError, SchedulingUnavailableError
             from runtime.sender.templates import TemplateConflictError, TemplateSyncError
             from runtime.stores.campaigns import CampaignExistsError, CampaignStateError
@@ -56,6 +60,8 @@ def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any
             try:
                 return func(**kwargs)
             except CampaignError as exc:
+                return _error(400, "BadRequestError", str(exc), errors=exc.problems)
+            except RecipientFileError as exc:
                 raise BadRequestError(str(exc)) from exc
             except CampaignNotFoundError as exc:
                 raise NotFoundError(str(exc)) from exc
@@ -109,6 +115,12 @@ def submit_campaign() -> Response:
     else:
         result = service.submit(_json_body())
     return _ok(result, 201 if result.get("complete", True) else 202)
+
+
+@campaign_route("/campaigns/{campaign_id}", ["GET"])
+def describe_campaign(campaign_id: str) -> Response:
+    """The campaign's record: status, counts and ``launch`` progress (recipients enqueued so far, cursor)."""
+    return _ok(sending.campaign_service().describe(campaign_id))
 
 
 @campaign_route("/campaigns/{campaign_id}/schedule", ["GET"])

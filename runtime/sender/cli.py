@@ -201,7 +201,7 @@ def _submit(args: argparse.Namespace) -> int:
             for problem in exc.problems:
                 print(f"error: {problem}", file=sys.stderr)
             return 1
-        recipients = sum(len(s.recipients) for s in candidate.segments)
+        recipients = sum(len(s.inline) for s in candidate.segments)
         _print({"valid": True, "segments": len(candidate.segments), "recipients": recipients})
         return 0
     return _run(args, lambda: _service().submit(data), "POST", "/campaigns", data)
