@@ -44,7 +44,7 @@ class CountingSqs:
         self.bytes = 0
         self.calls = 0
 
-    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self.calls += 1
         self.messages += len(Entries)
         self.bytes += sum(len(e["MessageBody"]) for e in Entries)
@@ -131,7 +131,7 @@ def child(workdir: str) -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="sesame-bench-large-") as workdir:
-        completed = subprocess.run(  # noqa: S603
+        completed = subprocess.run(
             [sys.executable, "-m", "bench.bench_large_campaign", "--child", workdir],
             cwd=ROOT,
             capture_output=True,
