@@ -27,7 +27,9 @@ Figures (per email = per message SES accepted):
   ``pacing_single_recipient_sends_per_s_20_senders`` for one-recipient calls, reserved in blocks of an SQS batch (10)
   and made concurrently;
 * ``ingest_real_store_us_per_event``: CPU per event of the ingestion Lambdas' work (SNS verification, parsing, apply
-  through ``DynamoTrackingStore`` and botocore: validation, serialisation, SigV4 signing, response parsing), with
+  through ``DynamoTrackingStore`` and botocore configured as the ingestion Lambdas' client is (``runtime.clients``:
+  no client-side parameter validation, the lean JSON wire path of ``runtime.stores.wire``): serialisation, SigV4
+  signing, response parsing), with
   DynamoDB's answers replayed byte for byte from the moto run (``bench.canned``): moto's own CPU, which is larger
   than the code under test, is excluded, and the requests and answers are exactly those of the metered run.
 
@@ -476,15 +478,18 @@ def ingest_cpu_per_event(run: Run, repeats: int = REPLAYS) -> float:
     """Microseconds of CPU per event for the ingestion Lambdas' work, DynamoDB answered from the recording."""
     import boto3
 
+    from runtime.clients import client_config
     from runtime.ingest.engine import IngestEngine
     from runtime.ingest.pipeline import Decoded, decode_batch
     from runtime.stores.tracking import DynamoTrackingStore
+    from runtime.stores.wire import lean
 
     best = float("inf")
     with _aws_env():
         session = boto3.session.Session(region_name=REGION)  # its loader caches botocore's data files
         for attempt in range(repeats + 1):  # the first pass warms the loader and the code paths; not counted
-            client = session.client("dynamodb")
+            # configured as the ingestion Lambdas' client is (chalicelib.wiring / events_handlers._engine)
+            client = lean(session.client("dynamodb", config=client_config(validate=False)))
             replayer = Replayer(run.ingest_answers)
             replayer.attach(client)
             engine = IngestEngine(

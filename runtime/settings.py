@@ -39,7 +39,7 @@ def _json_map(name: str, value: str | None) -> dict[str, str]:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     stage: str = "dev-local"
     environment: str = "dev"

@@ -75,7 +75,11 @@ def _engine() -> IngestEngine:
     from runtime.stores.tracking import DynamoTrackingStore
 
     s = wiring.settings()
-    store = DynamoTrackingStore.from_settings(wiring.client("dynamodb", s.region), s)
+    # the store builds every request itself from parsed events: no client-side validation (runtime/clients.py), and
+    # the lean JSON wire path (runtime/stores/wire.py)
+    from runtime.stores.wire import lean
+
+    store = DynamoTrackingStore.from_settings(lean(wiring.client("dynamodb", s.region, validate=False)), s)
     return IngestEngine(
         store,
         event_ttl_days=s.event_ttl_days,

@@ -42,7 +42,7 @@ def _sink() -> ForwardingSink | None:
     forwarder = Forwarder(s.forward_url, s.forward_secret)
     return ForwardingSink(
         forwarder,
-        wiring.client("sqs", s.region),
+        wiring.LazyClient("sqs", s.region),  # only a failed delivery re-enqueues
         s.forward_queue_url,
         s.forward_dlq_url,
         retry_seconds=s.forward_retry_seconds,
@@ -62,7 +62,7 @@ def _urgent_sink() -> ForwardingSink | None:
     fast = Forwarder(sink.forwarder.url, wiring.settings().forward_secret, timeout=5.0, base_delay=0.25)
     return ForwardingSink(
         fast,
-        wiring.client("sqs", wiring.settings().region),
+        wiring.LazyClient("sqs", wiring.settings().region),
         sink.queue_url,
         sink.dlq_url,
         retry_seconds=sink.retry_seconds,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
@@ -35,11 +35,16 @@ SEND_BATCH_SIZE = 10  # SQS messages per invocation; as many SendEmail calls are
 
 
 class SqsQueueOps:
-    """``QueueOps`` over the SQS client: delete what is finished, defer or re-enqueue the rest."""
+    """``QueueOps`` over the SQS client: delete what is finished, defer or re-enqueue the rest. ``queue_url`` may be
+    a function, called on first use (a batch that finishes whole never needs the URL)."""
 
-    def __init__(self, sqs: Any, queue_url: str) -> None:
+    def __init__(self, sqs: Any, queue_url: str | Callable[[], str]) -> None:
         self._sqs = sqs
-        self._url = queue_url
+        self._queue_url = queue_url
+
+    @property
+    def _url(self) -> str:
+        return self._queue_url if isinstance(self._queue_url, str) else self._queue_url()
 
     def delete(self, records: Sequence[QueueRecord]) -> list[str]:
         failed: list[str] = []
@@ -115,7 +120,8 @@ def unsubscribe_headers() -> UnsubscribeHeaders | None:
 @functools.cache
 def consumer() -> SenderConsumer:
     s = wiring.settings()
-    return _build_consumer(SqsQueueOps(wiring.client("sqs", s.region), send_queue_url()), unsubscribe_headers())
+    # the SQS client and the queue URL on first use: a batch that finishes whole needs neither
+    return _build_consumer(SqsQueueOps(wiring.LazyClient("sqs", s.region), send_queue_url), unsubscribe_headers())
 
 
 @functools.cache
@@ -123,7 +129,7 @@ def api_consumer(marketing: bool) -> SenderConsumer:
     """The sender core for ``POST /messages``: List-Unsubscribe for marketing mail only, a pacing wait of at most
     2 s (a longer one queues the message), re-enqueues onto the send queue."""
     s = wiring.settings()
-    queue = ApiQueueOps(wiring.client("sqs", s.region), send_queue_url())
+    queue = ApiQueueOps(wiring.LazyClient("sqs", s.region), send_queue_url)
     return _build_consumer(queue, unsubscribe_headers() if marketing else None, max_pacing_wait=2.0)
 
 
@@ -170,7 +176,7 @@ def _build_consumer(
         resolver=DynamoSendResolver(
             dynamodb,
             s.messages_table,
-            sqs=wiring.client("sqs", s.region),
+            sqs=wiring.LazyClient("sqs", s.region),
             # an SES event still in an event queue or parked in its DLQ (naming: docs/DESIGN.md) may be the Send
             # event of an unknown unit: nothing is sent again while any holds messages
             event_queue_urls=[

@@ -21,12 +21,6 @@ from runtime import logs
 if TYPE_CHECKING:
     from runtime.settings import Settings
 
-_BOTO_CONFIG: dict[str, Any] = {
-    "connect_timeout": 3,
-    "read_timeout": 10,
-    "retries": {"mode": "standard", "max_attempts": 4},
-}
-
 
 @functools.cache
 def settings() -> Settings:
@@ -46,25 +40,38 @@ def _load_ssm_secrets(name: str) -> dict[str, Any]:
 
 @functools.cache
 def _session() -> Any:
-    import boto3
+    """A botocore session: boto3's ``client()`` returns these same botocore clients, and importing botocore alone
+    skips boto3 and s3transfer (tens of ms of every cold start). Credentials, region and ``AWS_ENDPOINT_URL`` are
+    resolved the same way."""
+    import botocore.session
 
-    return boto3.session.Session()
+    return botocore.session.get_session()
 
 
 @functools.cache
-def client(service: str, region: str | None = None, *, total_attempts: int | None = None) -> Any:
-    """A cached boto3 client with explicit region, timeouts and standard retries.
+def client(service: str, region: str | None = None, *, total_attempts: int | None = None, validate: bool = True) -> Any:
+    """A cached botocore client with explicit region, timeouts and standard retries (``runtime.clients``).
 
-    ``total_attempts=1``: a client that never re-sends a request by itself — for calls that are not idempotent,
-    where a re-send after a lost answer would repeat the effect (the sender's SES client: a second email). (botocore's
-    own ``max_attempts`` counts retries after the first attempt: ``max_attempts=1`` would still send twice.)"""
-    from botocore.config import Config
+    ``total_attempts=1``: never re-sends a request by itself (calls that are not idempotent: the sender's SES
+    client). ``validate=False``: no client-side parameter validation, for the hot path's own well-formed requests
+    (the ingestion Lambdas' DynamoDB client)."""
+    from runtime.clients import client_config
 
     region_name = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    config = dict(_BOTO_CONFIG)
-    if total_attempts is not None:
-        config["retries"] = {"mode": "standard", "total_max_attempts": total_attempts}
-    return _session().client(service, region_name=region_name, config=Config(**config))
+    config = client_config(total_attempts=total_attempts, validate=validate)
+    return _session().create_client(service, region_name=region_name, config=config)
+
+
+class LazyClient:
+    """``client(...)`` built on first use: a handler path that never calls the service never pays for its client
+    (botocore loads the service model, endpoint rules and builds the client class: ~10-20 ms each)."""
+
+    def __init__(self, service: str, region: str | None = None, **options: Any) -> None:
+        self._args = (service, region)
+        self._options = options
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(client(*self._args, **self._options), name)
 
 
 @functools.cache

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
 
-_CONFIG = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+_CONFIG = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class _Model(BaseModel):
@@ -21,7 +21,7 @@ class _Model(BaseModel):
 class _Detail(BaseModel):
     """A detail object (``bounce``, ``delivery``...): unknown fields are kept so the stored history has them all."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
 
 # --- mail object -------------------------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ class DeliveryNotification(_Model):
 class UnknownEvent(_Model):
     """Any record whose type sesame does not know (SES adds types over time). Kept whole in ``raw``."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
     eventType: str | None = None
     notificationType: str | None = None
     mail: Mail | None = None

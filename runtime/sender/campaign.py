@@ -54,7 +54,7 @@ class CampaignError(ValueError):
 
 
 class InlineTemplate(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     subject: str = Field(min_length=1, max_length=998)
     html: str | None = None
@@ -73,7 +73,7 @@ class InlineTemplate(BaseModel):
 
 
 class _TemplateChoice(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     templateS3Uri: str | None = Field(default=None, pattern=S3_URI_PATTERN)
     template: InlineTemplate | None = None
@@ -106,7 +106,7 @@ class _TemplateChoice(BaseModel):
 class Recipient(BaseModel):
     """``to_address`` plus personalisation fields (any JSON values), which become the template data."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     to_address: str
 

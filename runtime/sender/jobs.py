@@ -57,7 +57,7 @@ class CampaignMessage(Exception):
 
 
 class SendJob(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     sesame: Literal[1] = 1
     job_id: str = Field(pattern=JOB_ID_PATTERN)

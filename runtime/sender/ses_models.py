@@ -69,7 +69,7 @@ EmailAddress = Annotated[str, Field(min_length=3, max_length=320)]
 
 
 class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False, defer_build=True)
 
     def to_api(self) -> dict[str, Any]:
         """The request as boto3 expects it (unset members omitted)."""

@@ -17,7 +17,7 @@ class SnsEnvelope(BaseModel):
     age, certificate URL and signature all checked.
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     Type: SnsMessageType
     MessageId: str

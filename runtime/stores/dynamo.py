@@ -5,12 +5,12 @@ The low-level client is used everywhere (the resource layer is slower to import 
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from runtime.stores import attrs
 from runtime.stores.schema import CounterClock, counter_clock_updates
 
 BATCH_GET_LIMIT = 100
@@ -22,43 +22,21 @@ class DynamoUnavailableError(RuntimeError):
     """DynamoDB kept returning unprocessed items/throttling after retries (transient: retry the work later)."""
 
 
-@functools.cache
-def _codecs() -> tuple[Any, Any]:
-    """boto3's (de)serialisers, imported on first use: importing boto3 costs ~200 ms of Lambda cold start."""
-    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-    return TypeSerializer(), TypeDeserializer()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, set):
-        return {_plain(v) for v in value}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
 def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Python mapping -> DynamoDB attribute map (floats become Decimals, None values are dropped)."""
-    serializer = _codecs()[0]
+    """Python mapping -> DynamoDB attribute map (floats become Decimals, None values are dropped; ``attrs``)."""
     out: dict[str, Any] = {}
     for key, value in data.items():
         if value is None:
             continue
         if isinstance(value, float):
             value = Decimal(str(value))
-        out[key] = serializer.serialize(value)
+        out[key] = attrs.serialize(value)
     return out
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """DynamoDB attribute map -> plain Python (Decimals become int/float)."""
-    deserializer = _codecs()[1]
-    return {key: _plain(deserializer.deserialize(value)) for key, value in item.items()}
+    """DynamoDB attribute map -> plain Python (numbers become int/float; ``attrs``)."""
+    return {key: attrs.deserialize(value) for key, value in item.items()}
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

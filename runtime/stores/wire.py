@@ -1,0 +1,124 @@
+"""A lean wire path for a botocore DynamoDB client: requests written with ``json.dumps``, answers read with
+``json.loads``, instead of botocore walking the service model member by member both ways.
+
+DynamoDB speaks the ``json`` 1.0 protocol: the request body *is* the parameters as JSON and a successful answer's
+body *is* the result, except for blobs (base64 on the wire, bytes in Python) and timestamps. botocore's serializer
+and parser spend most of an ingested event's CPU checking that at every member of every attribute value (measured:
+``bench.bench_units`` ``ingest_real_store_us_per_event``). ``lean(client)`` keeps botocore for everything else —
+signing, retries, endpoints, errors, events — and takes the short path only where the result is provably the same:
+
+* request: parameters that ``json.dumps`` takes as they are (no bytes: a blob would need base64), for operations of
+  the JSON protocol without a host prefix; anything else goes to botocore's serializer;
+* answer: a success (status < 300) whose output shape holds no timestamp and whose body carries no blob attribute
+  value (no ``"B":`` or ``"BS":`` in the text — a conservative test: an attribute *named* B also takes the long path);
+  errors, and every other answer, go to botocore's parser. ``ResponseMetadata`` is filled in as botocore does.
+
+Used for the ingestion Lambdas' client (``chalicelib.wiring``), whose requests the stores build themselves; the
+equivalence with botocore's path is tested in ``tests/unit/test_store_wire.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_BLOB_MARKERS = (b'"B":', b'"BS":', b'"B" :', b'"BS" :')
+
+
+def _has_timestamp(shape: Any) -> bool:
+    seen: set[str] = set()  # shape names (botocore builds new Shape objects on every access; AttributeValue recurses)
+
+    def walk(node: Any) -> bool:
+        if node is None or node.name in seen:
+            return False
+        seen.add(node.name)
+        kind = node.type_name
+        if kind == "timestamp":
+            return True
+        if kind == "structure":
+            return any(walk(member) for member in node.members.values())
+        if kind == "list":
+            return walk(node.member)
+        if kind == "map":
+            return walk(node.key) or walk(node.value)
+        return False
+
+    return walk(shape)
+
+
+class _LeanSerializer:
+    def __init__(self, original: Any) -> None:
+        self._original = original
+
+    def serialize_to_request(self, parameters: Any, operation_model: Any) -> Any:
+        metadata = operation_model.metadata
+        if metadata.get("protocol") != "json" or (operation_model.endpoint or {}).get("hostPrefix"):
+            return self._original.serialize_to_request(parameters, operation_model)
+        try:
+            body = json.dumps(parameters, separators=(",", ":")).encode("utf-8")
+        except (TypeError, ValueError):  # bytes (blobs), datetimes...: botocore knows how
+            return self._original.serialize_to_request(parameters, operation_model)
+        return {
+            "url_path": "/",
+            "query_string": "",
+            "method": operation_model.http.get("method", "POST"),
+            "headers": {
+                "X-Amz-Target": f"{metadata['targetPrefix']}.{operation_model.name}",
+                "Content-Type": f"application/x-amz-json-{metadata['jsonVersion']}",
+            },
+            "body": body,
+        }
+
+
+class _LeanParser:
+    def __init__(self, original: Any, timestamps: dict[str, bool]) -> None:
+        self._original = original
+        self._timestamps = timestamps  # output shape name -> holds a timestamp somewhere
+
+    def _has_timestamp(self, shape: Any) -> bool:
+        found = self._timestamps.get(shape.name)
+        if found is None:
+            found = self._timestamps[shape.name] = _has_timestamp(shape)
+        return found
+
+    def parse(self, response: dict[str, Any], shape: Any) -> Any:
+        body = response["body"]
+        if (
+            response["status_code"] >= 300
+            or shape is None
+            or shape.serialization.get("eventstream")
+            or self._has_timestamp(shape)
+            or any(marker in body for marker in _BLOB_MARKERS)
+        ):
+            return self._original.parse(response, shape)
+        parsed = json.loads(body) if body else {}
+        if not isinstance(parsed, dict):
+            return self._original.parse(response, shape)
+        headers = response["headers"]
+        metadata: dict[str, Any] = {}
+        if "x-amzn-requestid" in headers:
+            metadata["RequestId"] = headers["x-amzn-requestid"]
+        metadata["HTTPStatusCode"] = response["status_code"]
+        metadata["HTTPHeaders"] = {str(k).lower(): v for k, v in headers.items()}
+        parsed["ResponseMetadata"] = metadata
+        return parsed
+
+
+class _LeanParserFactory:
+    def __init__(self, original: Any) -> None:
+        self._original = original
+        self._timestamps: dict[str, bool] = {}
+
+    def create_parser(self, protocol_name: str) -> Any:
+        parser = self._original.create_parser(protocol_name)
+        return _LeanParser(parser, self._timestamps) if protocol_name == "json" else parser
+
+
+def lean(client: Any) -> Any:
+    """Give ``client`` (a botocore DynamoDB client) the lean wire path; returns it. Idempotent."""
+    if not isinstance(client._serializer, _LeanSerializer):
+        client._serializer = _LeanSerializer(client._serializer)
+    endpoint = client._endpoint
+    if not isinstance(endpoint._response_parser_factory, _LeanParserFactory):
+        endpoint._response_parser_factory = _LeanParserFactory(endpoint._response_parser_factory)
+    return client

@@ -1,0 +1,102 @@
+"""The lean DynamoDB wire path (runtime/stores/wire.py) sends and reads exactly what botocore's own path does."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import botocore.session
+import pytest
+
+from runtime.clients import client_config
+from runtime.stores.wire import lean
+
+
+def _client(lean_path: bool) -> Any:
+    client = botocore.session.get_session().create_client(
+        "dynamodb",
+        region_name="us-east-1",
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
+        config=client_config(validate=False),
+    )
+    return lean(client) if lean_path else client
+
+
+REQUESTS: list[tuple[str, dict[str, Any]]] = [
+    ("GetItem", {"TableName": "t", "Key": {"pk": {"S": "a"}}, "ConsistentRead": True}),
+    (
+        "UpdateItem",
+        {
+            "TableName": "t",
+            "Key": {"pk": {"S": "a"}, "sk": {"S": "b"}},
+            "UpdateExpression": "ADD #c :one SET #m = :m",
+            "ExpressionAttributeNames": {"#c": "sent", "#m": "meta"},
+            "ExpressionAttributeValues": {
+                ":one": {"N": "1"},
+                ":m": {"M": {"l": {"L": [{"S": "x"}, {"NULL": True}, {"BOOL": False}]}, "ss": {"SS": ["a", "b"]}}},
+            },
+            "ReturnValues": "ALL_OLD",
+        },
+    ),
+    (
+        "TransactWriteItems",
+        {
+            "TransactItems": [
+                {"Put": {"TableName": "t", "Item": {"pk": {"S": "p"}, "n": {"N": "1.5"}}}},
+                {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "q"}}, "ConditionExpression": "x"}},
+            ],
+            "ClientRequestToken": "tok",
+        },
+    ),
+    ("BatchGetItem", {"RequestItems": {"t": {"Keys": [{"pk": {"S": "a"}}], "ConsistentRead": True}}}),
+]
+
+
+@pytest.mark.parametrize(("operation", "params"), REQUESTS)
+def test_requests_carry_the_same_json_and_target_as_botocore_writes(operation: str, params: dict[str, Any]) -> None:
+    sent: dict[bool, Any] = {}
+    for lean_path in (False, True):
+        client = _client(lean_path)
+        model = client.meta.service_model.operation_model(operation)
+        request = client._serializer.serialize_to_request(params, model)
+        sent[lean_path] = (request["method"], request["url_path"], request["headers"], json.loads(request["body"]))
+    assert sent[True] == sent[False]
+
+
+def _answer(client: Any, operation: str, body: bytes, status: int = 200) -> Any:
+    parser = client._endpoint._response_parser_factory.create_parser("json")
+    shape = client.meta.service_model.operation_model(operation)
+    shape = shape.output_shape if status < 300 else None
+    return parser.parse({"status_code": status, "headers": {"x-amzn-requestid": "r1"}, "body": body}, shape)
+
+
+ANSWERS = [
+    ("GetItem", {"Item": {"pk": {"S": "a"}, "n": {"N": "3"}, "m": {"M": {"x": {"L": [{"NULL": True}]}}}}}),
+    ("UpdateItem", {"Attributes": {"sent": {"N": "7"}}, "ConsumedCapacity": {"TableName": "t", "CapacityUnits": 1.0}}),
+    ("BatchGetItem", {"Responses": {"t": [{"pk": {"S": "a"}}]}, "UnprocessedKeys": {}}),
+    ("TransactWriteItems", {}),
+    ("GetItem", {"Item": {"pk": {"S": "a"}, "b": {"B": "AAE="}}}),  # a blob: botocore's path (bytes)
+]
+
+
+@pytest.mark.parametrize(("operation", "answer"), ANSWERS)
+def test_answers_read_back_as_botocore_reads_them(operation: str, answer: dict[str, Any]) -> None:
+    body = json.dumps(answer).encode()
+    read = [_answer(_client(lean_path), operation, body) for lean_path in (False, True)]
+    assert read[1] == read[0]
+    assert read[1]["ResponseMetadata"]["RequestId"] == "r1"
+
+
+def test_errors_are_left_to_botocore() -> None:
+    body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException", "message": "no"})
+    read = [_answer(_client(lean_path), "PutItem", body.encode(), status=400) for lean_path in (False, True)]
+    assert read[1] == read[0]
+    assert read[1]["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def test_bytes_in_a_request_take_botocore_path_with_base64() -> None:
+    client = _client(True)
+    model = client.meta.service_model.operation_model("PutItem")
+    request = client._serializer.serialize_to_request({"TableName": "t", "Item": {"b": {"B": b"\x00\x01"}}}, model)
+    assert json.loads(request["body"])["Item"]["b"] == {"B": "AAE="}
