@@ -256,7 +256,7 @@ def drive(cert_dir: str, recipients: int = RECIPIENTS, seed: int = 12, *, fast_m
 
     if fast_moto:
         _fast_moto()
-    names = {t: f"sesame-{ENV}-{t}" for t in ("messages", "events", "campaigns", "suppressions", "control")}
+    names = {t: f"sesame-{ENV}-{t}" for t in ("messages", "campaigns", "suppressions", "control")}
     invocations: list[Invocation] = []
     batches: list[list[str]] = []
     timings: dict[str, float] = {}
@@ -374,7 +374,6 @@ def drive(cert_dir: str, recipients: int = RECIPIENTS, seed: int = 12, *, fast_m
             store = DynamoTrackingStore(
                 ddb_ingest,
                 messages_table=names["messages"],
-                events_table=names["events"],
                 campaigns_table=names["campaigns"],
                 suppressions_table=names["suppressions"],
             )
@@ -496,7 +495,6 @@ def ingest_cpu_per_event(run: Run, repeats: int = REPLAYS) -> float:
                 DynamoTrackingStore(
                     client,
                     messages_table=run.tables["messages"],
-                    events_table=run.tables["events"],
                     campaigns_table=run.tables["campaigns"],
                     suppressions_table=run.tables["suppressions"],
                 )

@@ -67,7 +67,6 @@ SQS_CONSUME_ACTIONS = [
 # DynamoDB actions per table, by what the code paths call (transactions are authorised per item action)
 _INGEST = {
     "messages": ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
-    "events": ["dynamodb:BatchWriteItem"],
     "campaigns": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
     "suppressions": ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
 }
@@ -100,15 +99,16 @@ ACCESS: dict[str, Access] = {
                 "dynamodb:DeleteItem",
                 "dynamodb:ConditionCheckItem",
             ],
+            # listings read index keys (Query), then the summaries (BatchGetItem); erasure deletes in batches
             "messages": [
                 "dynamodb:GetItem",
                 "dynamodb:Query",
+                "dynamodb:BatchGetItem",
                 "dynamodb:BatchWriteItem",
                 "dynamodb:PutItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:ConditionCheckItem",
             ],
-            "events": ["dynamodb:Query", "dynamodb:BatchWriteItem"],
             "campaigns": [*_CAMPAIGN_STORE, "dynamodb:BatchGetItem"],
             "suppressions": [
                 "dynamodb:GetItem",
@@ -132,7 +132,8 @@ ACCESS: dict[str, Access] = {
     ),
     SENDER_FUNCTION: Access(
         tables={
-            "suppressions": ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+            # the suppression check: one Query of each address's partition
+            "suppressions": ["dynamodb:GetItem", "dynamodb:Query"],
             "control": [
                 "dynamodb:GetItem",
                 "dynamodb:PutItem",

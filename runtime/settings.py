@@ -48,7 +48,6 @@ class Settings(BaseModel):
     default_from: str = ""
 
     messages_table: str = "sesame-dev-messages"
-    events_table: str = "sesame-dev-events"
     campaigns_table: str = "sesame-dev-campaigns"
     suppressions_table: str = "sesame-dev-suppressions"
     control_table: str = "sesame-dev-control"
@@ -164,7 +163,7 @@ class Settings(BaseModel):
                     raw[field] = float(g(var, ""))
                 except ValueError as exc:
                     raise SettingsError(f"{var} must be a number, got {g(var)!r}") from exc
-        for table in ("messages", "events", "campaigns", "suppressions", "control"):
+        for table in ("messages", "campaigns", "suppressions", "control"):
             default = f"sesame-{raw['environment']}-{table}"
             raw[f"{table}_table"] = g(f"SESAME_{table.upper()}_TABLE", default)
 

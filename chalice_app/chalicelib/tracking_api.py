@@ -53,7 +53,7 @@ def queries() -> TrackingQueries:
 
     s = wiring.settings()
     dynamodb = wiring.client("dynamodb", s.region)
-    reader = DynamoTrackingReader(dynamodb, TableNames(s.messages_table, s.events_table, s.campaigns_table))
+    reader = DynamoTrackingReader(dynamodb, TableNames(s.messages_table, s.campaigns_table))
     suppressions = DynamoSuppressionStore(dynamodb, s.suppressions_table)
     return TrackingQueries(reader, suppressions, PageTokens(s.pagination_secret), event_ttl_days=s.event_ttl_days)
 

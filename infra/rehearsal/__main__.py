@@ -241,7 +241,7 @@ def check_deployment(r: Rehearsal, outputs: dict[str, dict[str, Any]], code_sha:
                 problems.append("send queue URL")
             if env.get("SESAME_REGION") != region or env.get("SESAME_STAGE") != stack:
                 problems.append("region/stage")
-            for table in ("messages", "events", "campaigns", "suppressions", "control"):
+            for table in ("messages", "campaigns", "suppressions", "control"):
                 name_ = env.get(f"SESAME_{table.upper()}_TABLE", "")
                 try:
                     r.client("dynamodb", region).describe_table(TableName=name_)

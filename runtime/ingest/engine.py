@@ -1,8 +1,9 @@
 """The apply engine: exactly-once application of SES events under at-least-once, out-of-order delivery.
 
 For a batch: one ``load`` (BatchGetItem) of the summaries and recipient items -> pure merge
-(:mod:`runtime.ingest.merge`) -> idempotent history puts -> transactions of at most 100 items, each holding some
-messages' summaries (whose ``event_ids`` are the dedup marks, written under a ``version`` condition), the recipient
+(:mod:`runtime.ingest.merge`; each summary carries its compact event history) -> transactions of at most 100
+items, each holding some messages' summaries (whose history entries are the dedup marks, written under a
+``version`` condition), the recipient
 items those messages change, and the campaign counters of exactly those messages' new events. A counter can
 therefore never be applied without its dedup mark, or the reverse. When a condition fails (a concurrent writer),
 only the conflicting keys are re-read and the failed transactions' messages merged again; duplicates found then
@@ -28,7 +29,6 @@ from runtime.events.normalize import NormalizedEvent
 from runtime.ingest.merge import (
     MessagePlan,
     RecipientPlan,
-    epoch_seconds,
     merge_message,
     plan_recipients,
     recipient_keys,
@@ -46,7 +46,6 @@ from runtime.stores.schema import (
     UNTAGGED,
     counters_day_sk,
     counters_list_sk,
-    event_key,
     ttl_epoch,
 )
 
@@ -114,7 +113,6 @@ class IngestEngine:
             return result
 
         pending = set(by_message)
-        history_done: set[str] = set()
         handed: set[str] = set()  # event ids already handed to forwarding by this apply
         new_campaigns: dict[str, str] = {}
         for attempt in range(self.max_attempts):
@@ -147,11 +145,6 @@ class IngestEngine:
                     self._fail_all(result, {m: by_message[m] for m in pending}, f"forwarding: {exc}")
                     return result
                 handed.update(e.event_id for e in unhanded)
-            try:
-                self._write_history(plans.values(), history_done)
-            except TrackingStoreUnavailableError as exc:
-                self._fail_all(result, {m: by_message[m] for m in pending}, f"history: {exc}")
-                return result
             conflicts_m: set[str] = set()
             conflicts_r: set[str] = set()
             for tx in self._transactions(plans, recipients):
@@ -217,35 +210,6 @@ class IngestEngine:
             for event in events:
                 if event.event_id not in result.outcomes:
                     result.failed[event.event_id] = reason
-
-    def _write_history(self, plans: Iterable[MessagePlan], done: set[str]) -> None:
-        items: list[dict[str, Any]] = []
-        ttl_seconds = self.ttl_days * 86400
-        for plan in plans:
-            campaign = plan.item.get("campaign_id") or UNTAGGED
-            list_name = plan.item.get("list_name") or UNTAGGED
-            fallback_hash = plan.item.get("recipient_hash")
-            for event in plan.new_events:
-                if event.event_id in done:
-                    continue
-                hashes = event.recipient_hashes
-                items.append(
-                    {
-                        "message_id": event.message_id,
-                        "event_key": event_key(event.timestamp, event.event_id),
-                        "event_id": event.event_id,
-                        "event_type": event.event_type,
-                        "recipient_hash": hashes[0] if hashes else fallback_hash,
-                        "campaign_id": campaign,
-                        "list_name": list_name,
-                        "timestamp": event.timestamp,
-                        "detail": event.detail,
-                        "expires_at": epoch_seconds(event.timestamp) + ttl_seconds,
-                    }
-                )
-        if items:
-            self.store.put_history(items)
-            done.update(item["event_id"] for item in items)
 
     def _transactions(self, plans: dict[str, MessagePlan], recipients: dict[str, RecipientPlan]) -> list[Transaction]:
         """Pack messages into transactions of <= 100 items, keeping messages that share a recipient item together."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from typing import Any
 
 from runtime.ingest.ports import CommitResult, Snapshot, Transaction
@@ -17,7 +17,6 @@ class InMemoryTrackingStore:
 
     def __init__(self) -> None:
         self.messages: dict[str, dict[str, Any]] = {}
-        self.events: dict[tuple[str, str], dict[str, Any]] = {}
         self.campaigns: dict[tuple[str, str], dict[str, Any]] = {}
         self.suppressions: dict[tuple[str, str], dict[str, Any]] = {}
         self.before_commit: Callable[[Transaction], None] | None = None
@@ -47,10 +46,6 @@ class InMemoryTrackingStore:
             if item is not None:
                 snap.suppressions[h] = item
         return snap
-
-    def put_history(self, items: Sequence[dict[str, Any]]) -> None:
-        for item in items:
-            self.events[(item["message_id"], item["event_key"])] = item
 
     def commit(self, tx: Transaction) -> CommitResult:
         if self.before_commit is not None:

@@ -6,7 +6,8 @@ every rule is a min, a max, a sum over distinct event ids, or a set union:
 * status: highest rank wins (``runtime.stores.schema.STATUS_RANK``); bounce, complaint, suppression-list drop,
   reject, rendering failure are terminal because they outrank everything else. Which status, counter and suppression
   an event means is decided in one place, :func:`runtime.events.classify.classify`;
-* ``first_<type>_at`` min, ``last_<type>_at`` max; counts add up over distinct event ids (dedup via ``event_ids``);
+* ``first_<type>_at`` min, ``last_<type>_at`` max; counts add up over distinct event ids (dedup: the ids in the
+  summary's compact ``history``, :mod:`runtime.stores.history`, one entry per applied event, kept in time order);
 * "latest wins" details (bounce type, complaint feedback type, last clicked link, ...) compare
   ``(timestamp, value)``, and the stored ``last_<type>_at`` is the timestamp of the stored value;
 * campaign counters are derived per event (``opened_unique``/``clicked_unique`` on the transition to true).
@@ -22,6 +23,15 @@ from typing import Any
 
 from runtime.events.classify import classify
 from runtime.events.normalize import NormalizedEvent, address_and_hash
+from runtime.stores.history import (
+    HISTORY,
+    applied_ids,
+    compact_detail,
+    encode_entry,
+    history_of,
+    short_id,
+    sorted_history,
+)
 from runtime.stores.schema import STATUS_RANK, UNTAGGED, campaign_shard, campaign_sort_key, ttl_epoch
 
 # ``first_<x>_at`` / ``last_<x>_at`` attribute stem per event type (docs/DESIGN.md)
@@ -50,6 +60,7 @@ LATEST_DETAIL: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 # Suppression precedence: a stronger reason replaces a weaker one, never the reverse.
 REASON_PRIORITY = {"COMPLAINT": 5, "BOUNCE": 4, "UNSUBSCRIBE": 3, "MANUAL": 3, "SOFT_BOUNCE": 1}
 ALL_SCOPE = "ALL"
+UNIQUE_COUNTERS = frozenset({"opened_unique", "clicked_unique"})
 
 
 @dataclass(slots=True)
@@ -88,20 +99,21 @@ def merge_message(
     existing: Mapping[str, Any] | None, events: Sequence[NormalizedEvent], ttl_days: int
 ) -> MessagePlan | None:
     """Merge ``events`` (one message) into ``existing``; None when every event is a duplicate."""
-    seen: set[str] = set(existing.get("event_ids") or ()) if existing else set()
+    seen: set[str] = applied_ids(existing)
     new: list[NormalizedEvent] = []
     dups: list[NormalizedEvent] = []
     for event in events:
-        if event.event_id in seen:
+        mark = short_id(event.event_id)
+        if mark in seen:
             dups.append(event)
         else:
-            seen.add(event.event_id)
+            seen.add(mark)
             new.append(event)
     if not new:
         return None
     first = new[0]
     item: dict[str, Any] = dict(existing) if existing else {"message_id": first.message_id}
-    item["event_ids"] = seen
+    item.pop("event_ids", None)  # the former dedup set: the history's ids are the marks now
     # attribution and identity: fill what the sender did not record (messages sent outside sesame)
     if not item.get("recipient") and first.recipient:
         item["recipient"] = first.recipient
@@ -133,7 +145,9 @@ def merge_message(
     counters: list[tuple[str, str, str, str, int]] = []
     campaign = str(item["campaign_id"])
     list_name = str(item["list_name"])
+    entries = history_of(existing)
     for event in new:
+        counted = len(counters)
         etype = event.event_type
         ts = event.timestamp
         if ts > newest:
@@ -179,6 +193,15 @@ def merge_message(
             counters.append((campaign, list_name, day, kind.counter, 1))
             if etype == "Subscription" and event.unsubscribed:
                 counters.append((campaign, list_name, day, "unsubscribed", 1))
+        # the entry keeps the counters this event adds whatever the order of arrival: ``*_unique`` depend on which
+        # open/click came first, so they are the summary's (``unique_open``/``unique_click``), not an entry's
+        own = (c[3] for c in counters[counted:] if c[3] not in UNIQUE_COUNTERS)
+        entries.append(encode_entry(ts, etype, event.event_id, own, compact_detail(etype, event.detail)))
+    item[HISTORY] = sorted_history(entries)
+    if not item.get("sent_at"):
+        # SES events carry the send time (mail.timestamp); without it the first event's time stands in, so every
+        # summary is in the recipient-index (recipient pages, erasure)
+        item["sent_at"] = min(e.timestamp for e in new)
     if clicks:  # last_click_at (max) and last_click_link (its link) were kept above
         item["click_count"] = int(item.get("click_count", 0)) + clicks
         item["unique_click"] = True

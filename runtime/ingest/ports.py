@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -89,10 +89,6 @@ class TrackingStore(Protocol):
         on what was read (a stale summary fails its ``version`` condition and is re-read with ``consistent``), and a
         stale summary can only lack events, never show one that was not applied. Recipient items are always read
         strongly (a delivery resets a SOFTBOUNCE item only if the read sees it)."""
-        ...
-
-    def put_history(self, items: Sequence[dict[str, Any]]) -> None:
-        """Idempotent puts of history items (``detail`` is a dict; the store serialises it)."""
         ...
 
     def commit(self, tx: Transaction) -> CommitResult:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runtime.stores import dynamo
+from runtime.stores.history import history_of, public_events
 from runtime.stores.schema import COUNTERS_TOTAL, LISTING_PK, META, campaign_shards
 
 Cursor = dict[str, str] | None
@@ -19,7 +20,6 @@ Page = tuple[list[dict[str, Any]], Cursor]
 RECIPIENT_INDEX = "recipient-index"
 CAMPAIGN_INDEX = "campaign-index"
 LISTING_INDEX = "listing-index"
-MAX_EVENTS_PER_MESSAGE = 1000
 # a campaign listing filtered by status examines at most this many index entries per page (then answers with what
 # it found and a token to continue): the index holds keys only, the status is read from the summaries
 MAX_EXAMINED_PER_PAGE = 500
@@ -28,16 +28,11 @@ MAX_EXAMINED_PER_PAGE = 500
 @dataclass(frozen=True)
 class TableNames:
     messages: str
-    events: str
     campaigns: str
 
 
 class TrackingReader(Protocol):
     def get_message(self, message_id: str) -> dict[str, Any] | None: ...
-
-    def message_events(self, message_id: str) -> list[dict[str, Any]]:
-        """The message's event history, newest first."""
-        ...
 
     def campaign_items(self, campaign_id: str) -> list[dict[str, Any]]:
         """META and every COUNTERS# item of a campaign: exactly one Query."""
@@ -63,11 +58,12 @@ class TrackingReader(Protocol):
         ...
 
     def recipient_events(self, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
-        """History items of a recipient, newest first."""
+        """The events of a recipient's messages (each summary's history), newest message first and newest event
+        first within a message."""
         ...
 
     def erase_recipient(self, recipient_hash: str) -> dict[str, int]:
-        """Delete every summary and history item of the recipient; returns ``{"messages": n, "events": m}``."""
+        """Delete every summary (with its history) of the recipient; returns ``{"messages": n, "events": m}``."""
         ...
 
 
@@ -80,6 +76,42 @@ def _plain_cursor(last: dict[str, Any] | None) -> Cursor:
 
 def _raw_cursor(cursor: Cursor) -> dict[str, Any] | None:
     return {k: {"S": v} for k, v in cursor.items()} if cursor else None
+
+
+def _events_of_messages(
+    page_of: Callable[[int, Cursor], Page],
+    key_of: Callable[[dict[str, Any]], dict[str, str]],
+    limit: int,
+    cursor: Cursor,
+) -> Page:
+    """A recipient's events from their summaries' histories: newest message first, newest event first within one.
+
+    The cursor is the message cursor *before* the message being answered (``m.``-prefixed keys) and how many of that
+    message's events earlier pages answered (``skip``), so a page may end in the middle of a message."""
+    state = dict(cursor or {})
+    after: Cursor = {k[2:]: v for k, v in state.items() if k.startswith("m.")} or None
+    skip = int(state.get("skip") or 0)
+    out: list[dict[str, Any]] = []
+
+    def mark(position: Cursor, skipped: int) -> dict[str, str]:
+        return {**{f"m.{k}": v for k, v in (position or {}).items()}, "skip": str(skipped)}
+
+    while True:
+        summaries, next_after = page_of(limit, after)
+        for summary in summaries:
+            events = public_events(summary)[skip:]
+            room = limit - len(out)
+            if len(events) > room:
+                out.extend(events[:room])
+                return out, mark(after, skip + room)
+            out.extend(events)
+            skip = 0
+            after = key_of(summary)
+            if len(out) == limit:
+                return out, (mark(after, 0) if (next_after or summary is not summaries[-1]) else None)
+        if next_after is None:
+            return out, None
+        after = next_after
 
 
 class DynamoTrackingReader:
@@ -109,22 +141,6 @@ class DynamoTrackingReader:
         response = self._client.get_item(TableName=self._tables.messages, Key={"message_id": {"S": message_id}})
         item = response.get("Item")
         return dynamo.from_item(item) if item else None
-
-    def message_events(self, message_id: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._tables.events,
-            "KeyConditionExpression": "message_id = :m",
-            "ExpressionAttributeValues": {":m": {"S": message_id}},
-            "ScanIndexForward": False,
-        }
-        while len(items) < MAX_EVENTS_PER_MESSAGE:
-            response = self._query(**kwargs)
-            items.extend(dynamo.from_item(i) for i in response.get("Items", []))
-            if not response.get("LastEvaluatedKey"):
-                break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return items[:MAX_EVENTS_PER_MESSAGE]
 
     def campaign_items(self, campaign_id: str) -> list[dict[str, Any]]:
         kwargs: dict[str, Any] = {
@@ -237,11 +253,20 @@ class DynamoTrackingReader:
         return self._recipient_page(self._tables.messages, recipient_hash, limit, cursor)
 
     def recipient_events(self, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
-        return self._recipient_page(self._tables.events, recipient_hash, limit, cursor)
+        return _events_of_messages(
+            lambda size, after: self._recipient_page(self._tables.messages, recipient_hash, size, after),
+            lambda m: {
+                "message_id": str(m["message_id"]),
+                "recipient_hash": recipient_hash,
+                "sent_at": str(m["sent_at"]),
+            },
+            limit,
+            cursor,
+        )
 
     def _recipient_page(self, table: str, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
-        """Newest first, through the table's ``recipient-index`` (both tables have one, keyed the same way; it holds
-        keys, so the page's items are then read with one BatchGetItem)."""
+        """Newest first, through the table's ``recipient-index`` (it holds keys, so the page's items are then read
+        with one BatchGetItem)."""
         entries, next_cursor = self._page(
             limit,
             cursor,
@@ -251,15 +276,8 @@ class DynamoTrackingReader:
             ExpressionAttributeValues={":h": {"S": recipient_hash}},
             ScanIndexForward=False,
         )
-        key_names = ["message_id"] if table == self._tables.messages else ["event_key", "message_id"]
-        keys = [{n: {"S": str(e[n])} for n in key_names} for e in entries]
-        fetched = self._get_many(table, keys)
-        items = [
-            fetched[tuple(str(e[n]) for n in key_names)]
-            for e in entries
-            if tuple(str(e[n]) for n in key_names) in fetched
-        ]
-        return items, next_cursor
+        fetched = self._get_many(table, [{"message_id": {"S": str(e["message_id"])}} for e in entries])
+        return [fetched[(str(e["message_id"]),)] for e in entries if (str(e["message_id"]),) in fetched], next_cursor
 
     def _all_keys(self, table: str, recipient_hash: str, attributes: list[str]) -> list[dict[str, Any]]:
         names = {f"#k{i}": a for i, a in enumerate(attributes)}
@@ -281,32 +299,14 @@ class DynamoTrackingReader:
 
     def erase_recipient(self, recipient_hash: str) -> dict[str, int]:
         message_keys = self._all_keys(self._tables.messages, recipient_hash, ["message_id"])
-        event_keys = self._all_keys(self._tables.events, recipient_hash, ["message_id", "event_key"])
-        seen = {(k["message_id"]["S"], k["event_key"]["S"]) for k in event_keys}
-        # history items of the recipient's messages that lack the hash (defensive: every writer sets it)
-        for key in message_keys:
-            response = self._query(
-                TableName=self._tables.events,
-                KeyConditionExpression="message_id = :m",
-                ExpressionAttributeValues={":m": key["message_id"]},
-                ProjectionExpression="message_id, event_key",
-            )
-            for item in response.get("Items", []):
-                if (item["message_id"]["S"], item["event_key"]["S"]) not in seen:
-                    seen.add((item["message_id"]["S"], item["event_key"]["S"]))
-                    event_keys.append({"message_id": item["message_id"], "event_key": item["event_key"]})
-        # summaries the recipient-index misses (no ``sent_at`` yet: events arrived before the send was recorded)
-        known = {k["message_id"]["S"] for k in message_keys}
-        for key in event_keys:
-            if key["message_id"]["S"] not in known:
-                known.add(key["message_id"]["S"])
-                message_keys.append({"message_id": key["message_id"]})
+        # every summary has ``sent_at`` (the ingestion engine sets it from the first event when no event carried the
+        # send time), so the recipient-index finds them all; their history goes with them
+        summaries = self._get_many(self._tables.messages, message_keys)
+        events = sum(len(history_of(item)) for item in summaries.values())
         kwargs: dict[str, Any] = {} if self._sleep is None else {"sleep": self._sleep}
-        if event_keys:
-            self.requests += dynamo.batch_write(self._client, self._tables.events, deletes=event_keys, **kwargs)
         if message_keys:
             self.requests += dynamo.batch_write(self._client, self._tables.messages, deletes=message_keys, **kwargs)
-        return {"messages": len(message_keys), "events": len(event_keys)}
+        return {"messages": len(message_keys), "events": events}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -318,7 +318,6 @@ class InMemoryTrackingReader:
     """Dict-backed ``TrackingReader``: items are plain dicts shaped like the DynamoDB items."""
 
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
-    events: list[dict[str, Any]] = field(default_factory=list)
     campaigns: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     requests: int = 0
 
@@ -340,11 +339,6 @@ class InMemoryTrackingReader:
     def get_message(self, message_id: str) -> dict[str, Any] | None:
         self.requests += 1
         return self.messages.get(message_id)
-
-    def message_events(self, message_id: str) -> list[dict[str, Any]]:
-        self.requests += 1
-        mine = [e for e in self.events if e["message_id"] == message_id]
-        return sorted(mine, key=lambda e: str(e["event_key"]), reverse=True)
 
     def campaign_items(self, campaign_id: str) -> list[dict[str, Any]]:
         self.requests += 1
@@ -388,18 +382,16 @@ class InMemoryTrackingReader:
         return self._paginate(mine, lambda m: f"{m['sent_at']}#{m['message_id']}", limit, cursor)
 
     def recipient_events(self, recipient_hash: str, limit: int, cursor: Cursor) -> Page:
-        self.requests += 1
-        mine = [e for e in self.events if e.get("recipient_hash") == recipient_hash]
-        return self._paginate(mine, lambda e: f"{e['event_key']}#{e['message_id']}", limit, cursor)
+        return _events_of_messages(
+            lambda size, after: self.recipient_messages(recipient_hash, size, after),
+            lambda m: {"_pos": f"{m['sent_at']}#{m['message_id']}"},
+            limit,
+            cursor,
+        )
 
     def erase_recipient(self, recipient_hash: str) -> dict[str, int]:
         ids = {mid for mid, m in self.messages.items() if m.get("recipient_hash") == recipient_hash}
-        ids |= {str(e["message_id"]) for e in self.events if e.get("recipient_hash") == recipient_hash}
-        ids &= set(self.messages)
+        events = sum(len(history_of(self.messages[mid])) for mid in ids)
         for mid in ids:
             del self.messages[mid]
-        before = len(self.events)
-        self.events = [
-            e for e in self.events if e.get("recipient_hash") != recipient_hash and e["message_id"] not in ids
-        ]
-        return {"messages": len(ids), "events": before - len(self.events)}
+        return {"messages": len(ids), "events": events}

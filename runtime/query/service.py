@@ -17,6 +17,7 @@ from runtime.query import stats
 from runtime.query.errors import ExpiredError, InvalidQueryError, NotFoundError
 from runtime.query.pagination import PageTokens
 from runtime.query.reader import TrackingReader
+from runtime.stores.history import public_events
 from runtime.stores.schema import (
     COUNTERS_TOTAL,
     META,
@@ -30,7 +31,9 @@ from runtime.stores.suppressions import ALL_SCOPE, REASONS, Suppression, Suppres
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 MAX_ID_LENGTH = 256
-_HIDDEN_MESSAGE_FIELDS = frozenset({"event_ids", "version", "status_rank", "status_key"})
+_HIDDEN_MESSAGE_FIELDS = frozenset(
+    {"event_ids", "history", "version", "status_rank", "status_key", "campaign_shard", "campaign_sk"}
+)
 
 
 def _utcnow() -> datetime:
@@ -136,7 +139,7 @@ class TrackingQueries:
                     f"tracking data is kept {self.event_ttl_days} days"
                 )
             raise NotFoundError(f"no message with id {message_id}")
-        events = [public_event(e) for e in self.reader.message_events(message_id)]
+        events = [public_event(e) for e in public_events(summary)]
         return {"message": public_message(summary), "events": events}
 
     # campaigns ------------------------------------------------------------------------------------------------

@@ -38,7 +38,6 @@ from typing import Any, Protocol
 
 from runtime.emails import mask_email, recipient_hash
 from runtime.logs import get_logger
-from runtime.sender.campaign import CampaignError
 from runtime.sender.errors import Classified, classify, classify_bulk_status
 from runtime.sender.headers import (
     HeaderError,
@@ -61,7 +60,6 @@ from runtime.sender.pacing import Pacer
 from runtime.sender.resolve import SEND_ID_TAG, InMemorySendResolver, SendResolver
 from runtime.sender.ses_models import MAX_BULK_ENTRIES, MAX_HEADERS
 from runtime.sender.tags import sanitise_tags
-from runtime.sender.templates import TemplateSyncError
 from runtime.stores.campaigns import CampaignExistsError
 from runtime.stores.suppressions import SuppressionStore
 
@@ -271,6 +269,10 @@ class SenderConsumer:
         """A whole Campaign Candidate put on the send queue: hand it to the campaign service (templates, expansion,
         enqueue or schedule). Without an id it gets one derived from the SQS message id, so a redelivery is
         recognised as the same campaign."""
+        # only campaign messages need the campaign models and templates (kept off the send path's cold start)
+        from runtime.sender.campaign import CampaignError
+        from runtime.sender.templates import TemplateSyncError
+
         if self._campaigns is None:
             log.error("campaign message but no campaign service configured", extra={"sqs_id": record.message_id})
             return "retry"

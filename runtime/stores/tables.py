@@ -28,7 +28,7 @@ class Index:
 
 @dataclass(frozen=True)
 class TableSpec:
-    logical: str  # messages, events, campaigns, suppressions, control
+    logical: str  # messages, campaigns, suppressions, control
     hash_key: str
     range_key: str | None = None
     indexes: tuple[Index, ...] = ()
@@ -86,7 +86,6 @@ TABLES: tuple[TableSpec, ...] = (
             Index("campaign-index", "campaign_shard", "campaign_sk"),
         ),
     ),
-    TableSpec("events", "message_id", "event_key", indexes=(Index("recipient-index", "recipient_hash", "event_key"),)),
     TableSpec(
         "campaigns",
         "campaign_id",

@@ -1,7 +1,6 @@
 """``DynamoTrackingStore``: the ingest engine's store over the low-level DynamoDB client (docs/DESIGN.md tables).
 
 * ``load``: one ``BatchGetItem`` per 100 keys (messages summaries + SOFTBOUNCE counters + ALL suppressions);
-* ``put_history``: ``BatchWriteItem`` puts of the events table (idempotent: same key for a redelivered event);
 * ``commit``: one ``TransactWriteItems`` per :class:`runtime.ingest.ports.Transaction` — summaries ``Put`` under a
   ``version`` condition (or ``attribute_not_exists`` for a new summary), SOFTBOUNCE ``Put``/``Delete`` under their
   own version condition, ALL-scope suppression ``Update``, campaign counters ``Update ... ADD``. A
@@ -12,10 +11,9 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from typing import Any
 
 from runtime.ingest.ports import CommitResult, Snapshot, TrackingStoreUnavailableError, Transaction
@@ -43,7 +41,6 @@ class DynamoTrackingStore:
         client: Any,
         *,
         messages_table: str,
-        events_table: str,
         campaigns_table: str,
         suppressions_table: str,
         attempts: int = 5,
@@ -51,7 +48,6 @@ class DynamoTrackingStore:
     ) -> None:
         self._client = client
         self.messages_table = messages_table
-        self.events_table = events_table
         self.campaigns_table = campaigns_table
         self.suppressions_table = suppressions_table
         self._attempts = attempts
@@ -62,7 +58,6 @@ class DynamoTrackingStore:
         return cls(
             client,
             messages_table=settings.messages_table,
-            events_table=settings.events_table,
             campaigns_table=settings.campaigns_table,
             suppressions_table=settings.suppressions_table,
         )
@@ -104,18 +99,6 @@ class DynamoTrackingStore:
         return snap
 
     # --- writes ---------------------------------------------------------------------------------------------------
-
-    def put_history(self, items: Sequence[dict[str, Any]]) -> None:
-        puts = [
-            dynamo.to_item({**item, "detail": json.dumps(item.get("detail") or {}, separators=(",", ":"))})
-            for item in items
-        ]
-        try:
-            dynamo.batch_write(self._client, self.events_table, puts, sleep=self._sleep)
-        except dynamo.DynamoUnavailableError as exc:
-            raise TrackingStoreUnavailableError(str(exc)) from exc
-        except Exception as exc:
-            raise self._unavailable("BatchWriteItem", exc) from exc
 
     def commit(self, tx: Transaction) -> CommitResult:
         items, keys = self._transact_items(tx)

@@ -41,6 +41,7 @@ from runtime.local.simulator import SimulatedEvent, demo_recipients
 from runtime.sender.jobs import bulk_job
 from runtime.sender.ledger import send_id
 from runtime.stores.dynamo import from_item
+from runtime.stores.history import entry_id, history_of, short_id
 from runtime.stores.schema import event_id_for
 from runtime.stores.tables import create_tables
 from tests.chaos.wire import FaultPolicy, HandlerKilled, SesWire, Wire
@@ -506,7 +507,9 @@ class ChaosRun:
         accepted = Counter(a.send_id for a in self.ses.accepted)
         accepted_ids = {a.message_id for a in self.ses.accepted}
         summaries = self._scan("messages")
-        applied = {e for item in summaries for e in item.get("event_ids", ())}
+        # a summary's history keeps each applied event's id in its short form (runtime.stores.history.short_id)
+        full_ids = {short_id(e): e for e in self.published}
+        applied = {full_ids.get(entry_id(text), entry_id(text)) for item in summaries for text in history_of(item)}
         published = set(self.published)
         # campaign counters against the distinct events SES published, each counted once the way the project's one
         # classification says (runtime.events.classify: e.g. a suppression-list drop is ses_suppressed, not a bounce)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import boto3
 import pytest
 from moto import mock_aws
 
+from bench.meter import item_size as wire_size
 from runtime.emails import recipient_hash
 from runtime.ingest import IngestEngine
 from runtime.settings import Settings
 from runtime.stores.dynamo import from_item, to_item
+from runtime.stores.history import decode_entry
 from runtime.stores.schema import ttl_epoch
 from runtime.stores.tables import create_tables
 from runtime.stores.tracking import DynamoTrackingStore
@@ -43,12 +43,16 @@ def engine_for(ddb, **kwargs) -> tuple[DynamoTrackingStore, IngestEngine]:
     store = DynamoTrackingStore(
         ddb,
         messages_table=s.messages_table,
-        events_table=s.events_table,
         campaigns_table=s.campaigns_table,
         suppressions_table=s.suppressions_table,
         sleep=lambda _: None,
     )
     return store, IngestEngine(store, sleep=lambda _: None, **kwargs)
+
+
+def item_size(ddb, table: str, **key: str) -> int:
+    """The item's size as DynamoDB bills it (bench.meter's arithmetic)."""
+    return wire_size(ddb.get_item(TableName=f"sesame-dev-{table}", Key={k: {"S": v} for k, v in key.items()})["Item"])
 
 
 def get(ddb, table: str, **key: str):
@@ -63,7 +67,7 @@ def test_batch_of_engagement_events_costs_one_read_and_few_writes(ddb, calls):
     assert result.count("created") == 50
     assert calls.count("BatchGetItem") == 1
     assert calls.count("TransactWriteItems") == 1
-    assert calls.count("BatchWriteItem") == 2  # 50 history items, 25 per request
+    assert calls.count("BatchWriteItem") == 0  # the history is inside the summaries
     assert calls.count("PutItem") == 1  # the external campaign's META, once per container
 
 
@@ -73,16 +77,12 @@ def test_summary_history_counters_and_suppression_items_follow_the_design(ddb):
     summary = get(ddb, "messages", message_id=MESSAGE_ID)
     assert summary["status"] == "bounced" and summary["status_rank"] == 70
     assert summary["recipient_hash"] == H
-    assert len(summary["event_ids"]) == 2 and summary["version"] == 1
-    history = ddb.query(
-        TableName="sesame-dev-events",
-        KeyConditionExpression="message_id = :m",
-        ExpressionAttributeValues={":m": {"S": MESSAGE_ID}},
-    )["Items"]
-    assert len(history) == 2
-    bounce = next(from_item(i) for i in history if i["event_type"]["S"] == "Bounce")
-    assert json.loads(bounce["detail"])["bounceType"] == "Permanent"
-    assert bounce["expires_at"] > 0
+    assert len(summary["history"]) == 2 and summary["version"] == 1
+    history = [decode_entry(text) for text in summary["history"]]
+    assert [e.event_type for e in history] == ["Send", "Bounce"]  # time order
+    bounce = history[1]
+    assert bounce.detail["bounceType"] == "Permanent" and bounce.counters == ("bounced_hard",)
+    assert summary["expires_at"] > 0
     totals = get(ddb, "campaigns", campaign_id="spring", sk="COUNTERS#TOTAL")
     assert (totals["sent"], totals["bounced_hard"]) == (1, 1)
     assert totals["first_event_at"] == "2024-06-20T01:50:00.000Z"
@@ -90,6 +90,13 @@ def test_summary_history_counters_and_suppression_items_follow_the_design(ddb):
     assert get(ddb, "campaigns", campaign_id="spring", sk="META")["status"] == "external"
     suppression = get(ddb, "suppressions", recipient_hash=H, scope="ALL")
     assert suppression["reason"] == "BOUNCE" and "expires_at" not in suppression
+
+
+def test_a_sent_delivered_opened_summary_with_its_history_is_one_write_unit(ddb):
+    _, engine = engine_for(ddb)
+    engine.apply([ses_event("Send"), ses_event("Delivery"), ses_event("Open")])
+    assert len(get(ddb, "messages", message_id=MESSAGE_ID)["history"]) == 3
+    assert item_size(ddb, "messages", message_id=MESSAGE_ID) <= 1024
 
 
 def test_late_older_events_never_move_counter_times_or_ttl_backwards_in_dynamodb(ddb):

@@ -212,7 +212,7 @@ def test_the_pulumi_programs_dev_stack_translates_to_every_queue_table_and_subsc
     for logical in ("send", "critical", "engagement", "forward"):
         assert {f"sesame-dev-{logical}", f"sesame-dev-{logical}-dlq"} <= queues
     assert {op.name for op in plan.of("table")} == {
-        f"sesame-dev-{t}" for t in ("messages", "events", "campaigns", "suppressions", "control")
+        f"sesame-dev-{t}" for t in ("messages", "campaigns", "suppressions", "control")
     }
     assert {op.params["Endpoint"].rsplit(":", 1)[-1] for op in plan.of("subscription")} >= {
         "sesame-dev-critical",

@@ -216,7 +216,7 @@ def test_program_resources_are_the_same_with_or_without_the_pulumi_yaml_defaults
 def test_single_region_stack_has_no_replicas_and_no_backup_region() -> None:
     run = run_program(REQUIRED)
     tables = run.of_type("aws:dynamodb/table:Table")
-    assert len(tables) == 5
+    assert len(tables) == 4
     assert all("replicas" not in t.inputs and t.inputs["streamEnabled"] is False for t in tables)
     assert "SESAME_BACKUP_REGION" not in run.outputs["environmentVariables"]
     assert run.outputs["backupRegion"] == ""

@@ -163,7 +163,7 @@ def test_staging_deploys_beside_prod_in_the_same_account_region_and_zone(home: P
 def test_in_production_nothing_that_holds_data_can_be_deleted_or_replaced(home: ProgramRun) -> None:
     protected = {(r.type, r.name) for r in home.resources if r.options.protect}
     assert protected == {
-        *(("aws:dynamodb/table:Table", t) for t in ("messages", "events", "campaigns", "suppressions", "control")),
+        *(("aws:dynamodb/table:Table", t) for t in ("messages", "campaigns", "suppressions", "control")),
         *(
             ("random:index/randomPassword:RandomPassword", s)
             for s in ("unsubscribe-secrets", "pagination-secret", "forward-secret", "redrive-secret")

@@ -57,7 +57,7 @@ COMMON_COUNTS = {
 }
 HOME_COUNTS = {
     **COMMON_COUNTS,
-    "aws:dynamodb/table:Table": 5,
+    "aws:dynamodb/table:Table": 4,
     "aws:route53/record:Record": 9,  # 3 DKIM, MX, SPF, DMARC, ACM validation, alias A + AAAA
     "pulumi:providers:aws": 1,  # us-east-1 serves the ACM certificate too
     "random:index/randomPassword:RandomPassword": 4,  # unsubscribe, pagination, forward, redrive

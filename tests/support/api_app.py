@@ -3,7 +3,6 @@ the ingestion engine do (docs/DESIGN.md)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ import pytest
 from runtime.auth import hash_api_key
 from runtime.emails import recipient_hash
 from runtime.stores.dynamo import to_item
+from runtime.stores.history import encode_entry
 from runtime.stores.schema import COUNTERS, campaign_shard, campaign_sort_key
 from tests.support.api_tables import ENV, REGION, moto_tables, table_name
 
@@ -97,27 +97,19 @@ def seed_message(
             "campaign_sk": campaign_sort_key(sent_at, message_id),
             "sent_at": sent_at,
             "subject": "Hello",
-            "event_ids": {f"e{message_id}{i}" for i in range(max(events, 1))},
+            "history": [
+                encode_entry(
+                    f"2026-05-01T10:0{i}:30.000Z",
+                    ["Send", "Delivery", "Open"][i % 3],
+                    f"e{message_id}{i}",
+                    [],
+                    {"destination": [email]},
+                )
+                for i in range(events)
+            ],
             "version": 3,
         },
     )
-    for i in range(events):
-        ts = f"2026-05-01T10:0{i}:30.000Z"
-        put(
-            ddb,
-            "events",
-            {
-                "message_id": message_id,
-                "event_key": f"{ts}#e{message_id}{i}",
-                "event_id": f"e{message_id}{i}",
-                "event_type": ["Send", "Delivery", "Open"][i % 3],
-                "recipient_hash": h,
-                "campaign_id": campaign_id,
-                "list_name": list_name,
-                "timestamp": ts,
-                "detail": json.dumps({"destination": [email]}),
-            },
-        )
 
 
 def seed_campaign(

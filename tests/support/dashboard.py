@@ -311,7 +311,6 @@ def seed_dashboard_data(ddb: Any, recipients: int = 80) -> Seeded:
     store = DynamoTrackingStore(
         ddb,
         messages_table=table_name("messages"),
-        events_table=table_name("events"),
         campaigns_table=table_name("campaigns"),
         suppressions_table=table_name("suppressions"),
         sleep=lambda _: None,

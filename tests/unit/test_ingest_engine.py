@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from runtime.emails import recipient_hash
 from runtime.ingest import IngestEngine, InMemoryTrackingStore
+from runtime.stores.history import decode_entry
 from runtime.stores.schema import COUNTERS_TOTAL, campaign_shard, counters_day_sk, counters_list_sk, ttl_epoch
 from tests.support.ingest import MESSAGE_ID, RECIPIENT, fixture_event, ses_event
 
@@ -150,16 +151,18 @@ def test_external_campaign_gets_a_meta_item_once():
     assert "data_expires_at" in meta
 
 
-def test_history_item_per_new_event_with_ttl():
+def test_history_entry_per_new_event_inside_the_summary_with_its_ttl():
     store, engine = make()
     event = ses_event("Bounce")
     engine.apply([event, event])
-    assert len(store.events) == 1
-    item = next(iter(store.events.values()))
-    assert item["event_key"] == f"2024-06-20T01:51:00.000Z#{event.event_id}"
-    assert item["recipient_hash"] == H
-    assert item["expires_at"] - 90 * 86400 == 1718848260
-    assert item["detail"]["bounceType"] == "Permanent"
+    summary = store.messages[MESSAGE_ID]
+    assert len(summary["history"]) == 1
+    entry = decode_entry(summary["history"][0])
+    assert (entry.timestamp, entry.event_id) == ("2024-06-20T01:51:00.000Z", event.event_id[:16])
+    assert summary["recipient_hash"] == H
+    assert summary["expires_at"] - 90 * 86400 == 1718848260
+    assert entry.detail["bounceType"] == "Permanent"
+    assert entry.counters == ("bounced_hard",)
 
 
 def test_unknown_event_type_is_stored_and_counted_unknown():
@@ -167,7 +170,7 @@ def test_unknown_event_type_is_stored_and_counted_unknown():
     result = engine.apply([fixture_event("unknown_type")])
     assert list(result.outcomes.values()) == ["created"]
     assert store.counters("spring-sale", COUNTERS_TOTAL)["unknown"] == 1
-    assert next(iter(store.events.values()))["event_type"] == "FutureThing"
+    assert decode_entry(next(iter(store.messages.values()))["history"][0]).event_type == "FutureThing"
 
 
 def test_permanent_bounce_suppresses_at_once():

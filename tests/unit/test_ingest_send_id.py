@@ -35,7 +35,7 @@ def test_a_transaction_retried_by_the_store_reuses_its_client_request_token():
 
     client = Client()
     store = DynamoTrackingStore(
-        client, messages_table="m", events_table="e", campaigns_table="c", suppressions_table="s", sleep=lambda s: None
+        client, messages_table="m", campaigns_table="c", suppressions_table="s", sleep=lambda s: None
     )
     assert store.commit(Transaction()).ok
     assert len(client.tokens) == 3 and len(set(client.tokens)) == 1

@@ -11,6 +11,7 @@ from runtime.query.errors import ExpiredError, InvalidPageTokenError, InvalidQue
 from runtime.query.pagination import PageTokens
 from runtime.query.reader import InMemoryTrackingReader
 from runtime.query.service import TrackingQueries
+from runtime.stores.history import encode_entry
 from runtime.stores.suppressions import InMemorySuppressionStore, Suppression
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -39,10 +40,12 @@ def message(mid, email, campaign="c1", status="delivered", sent_at="2026-05-01T0
 def test_message_hides_internal_fields_and_parses_detail():
     q, reader, _ = make()
     reader.messages["m1"] = message("m1", "a@example.com")
-    reader.events.append({"message_id": "m1", "event_key": "2026#e1", "event_type": "Send", "detail": '{"x": 1}'})
+    reader.messages["m1"]["history"] = [encode_entry("2026-05-01T00:00:00.000Z", "Send", "e1", ["sent"], {"x": 1})]
     doc = q.message("m1")
     assert "event_ids" not in doc["message"] and "version" not in doc["message"]
+    assert "history" not in doc["message"] and "campaign_sk" not in doc["message"]
     assert doc["events"][0]["detail"] == {"x": 1}
+    assert doc["events"][0]["event_type"] == "Send" and doc["events"][0]["message_id"] == "m1"
 
 
 def test_unknown_message_ids_are_not_found_and_old_ses_ids_expired():
@@ -84,11 +87,11 @@ def test_erasure_removes_data_and_keeps_a_permanent_hashed_suppression():
     q, reader, store = make()
     reader.messages["m1"] = message("m1", "a@example.com")
     reader.messages["m2"] = message("m2", "b@example.com")
-    reader.events.append({"message_id": "m1", "event_key": "k", "recipient_hash": recipient_hash("a@example.com")})
+    reader.messages["m1"]["history"] = [encode_entry("2026-05-01T00:00:00.000Z", "Send", "e1", ["sent"], {})]
     store.put(Suppression(recipient_hash("a@example.com"), "LIST#news", "UNSUBSCRIBE", email="a@example.com"))
     result = q.erase_recipient("A@example.com")
     assert result["deleted_messages"] == 1 and result["deleted_events"] == 1
-    assert set(reader.messages) == {"m2"} and reader.events == []
+    assert set(reader.messages) == {"m2"}
     items = store.list_for_recipient(recipient_hash("a@example.com"))
     assert {s.scope for s in items} == {"ALL", "LIST#news"} and all(s.email is None for s in items)
 
@@ -114,3 +117,24 @@ def test_list_suppressions_requires_a_known_reason():
         q.list_suppressions(None, None, None)
     with pytest.raises(InvalidQueryError):
         q.list_suppressions("LOST", None, None)
+
+
+def test_recipient_events_come_from_the_summaries_histories_newest_first_and_pages_may_split_a_message():
+    q, reader, _ = make()
+    for n, (mid, sent_at) in enumerate((("m1", "2026-05-01T00:00:00.000Z"), ("m2", "2026-05-02T00:00:00.000Z"))):
+        reader.messages[mid] = message(mid, "a@example.com", sent_at=sent_at)
+        reader.messages[mid]["history"] = [
+            encode_entry(f"{sent_at[:11]}0{i}:00:00.000Z", kind, f"{mid}e{i}", [], {})
+            for i, kind in enumerate(("Send", "Delivery", "Open"))
+        ]
+    reader.messages["m3"] = message("m3", "b@example.com")
+    seen, token = [], None
+    for _ in range(10):
+        page = q.recipient_events("a@example.com", "2", token)
+        assert len(page["items"]) <= 2
+        seen += [(e["message_id"], e["event_type"]) for e in page["items"]]
+        token = page["next_token"]
+        if not token:
+            break
+    kinds = ["Open", "Delivery", "Send"]
+    assert seen == [("m2", k) for k in kinds] + [("m1", k) for k in kinds]

@@ -13,5 +13,5 @@ def test_every_table_is_created_with_ttl_and_its_indexes():
         assert set(names) == {spec.env_var() for spec in TABLES}
         messages = client.describe_table(TableName="sesame-test-messages")["Table"]
         assert {ix["IndexName"] for ix in messages["GlobalSecondaryIndexes"]} == {"recipient-index", "campaign-index"}
-        ttl = client.describe_time_to_live(TableName="sesame-test-events")["TimeToLiveDescription"]
+        ttl = client.describe_time_to_live(TableName="sesame-test-messages")["TimeToLiveDescription"]
         assert ttl["AttributeName"] == "expires_at"

@@ -1,0 +1,42 @@
+"""What a Lambda's first invocation imports: the composition root builds each handler's objects without boto3 (or
+s3transfer), and the send path without the campaign models (docs: README "Benchmarks", bench_coldstart)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_PROBE = r"""
+import json, sys
+from chalicelib import sending, events_handlers
+sending.consumer()
+events_handlers._engine()
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "s3transfer", "runtime"))))
+"""
+
+
+def test_building_the_sender_and_the_ingestion_engine_imports_neither_boto3_nor_the_campaign_models() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "chalice_app"), str(ROOT)]),
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "cold",
+            "AWS_SECRET_ACCESS_KEY": "cold",
+            "SESAME_SEND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/sesame-dev-send",
+        }
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", _PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    modules = set(json.loads(completed.stdout.strip().splitlines()[-1]))
+    assert "runtime.sender.consumer" in modules and "runtime.ingest.engine" in modules  # the probe did build them
+    assert not {m for m in modules if m.split(".")[0] in ("boto3", "s3transfer")}
+    assert "runtime.sender.campaign" not in modules
+    assert "runtime.sender.templates" not in modules
