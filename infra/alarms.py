@@ -110,6 +110,18 @@ class Alarms(pulumi.ComponentResource):
                     periods=periods,
                 )
         self._alarm(
+            "guardrail-tripped",
+            f"{names.prefix}-{cfg.region}-guardrail-tripped",
+            "sesame's guardrails paused a campaign or stopped a configuration set at SES (bounce or complaint rate at "
+            "the pause level): see GET /reputation; resume with PATCH /campaigns/{id} or "
+            "/reputation/configuration-sets/{name}",
+            namespace="Sesame",
+            metric="GuardrailTripped",
+            dimensions={"stage": cfg.stage},
+            statistic="Sum",
+            threshold=0,
+        )
+        self._alarm(
             "api-5xx",
             f"{api_name}-{cfg.region}-api-5xx",
             f"API {api_name} answered 5xx in the last 5 minutes",

@@ -3,7 +3,9 @@
 Each role may do only what its function's code calls (read from the handlers' code paths, listed per function in
 ``ACCESS`` below), on this stack's resources only:
 
-* ``api`` (tracking, campaign and send API, behind API keys): reads the tables, writes campaigns and suppressions,
+* ``api`` (tracking, campaign and send API, behind API keys): reads the tables, writes campaigns (and their
+  pause/cancel control) and suppressions, reads GetAccount (launches into a sandbox are refused) and the reputation
+  snapshot, resumes/pauses the stack's configuration sets,
   deletes a recipient's messages and events (erasure), publishes campaign templates, stores campaign payloads,
   reads uploaded recipient files (``recipients/`` in the campaign bucket only), enqueues send jobs. ``POST /messages``
   runs the sender core inside the request, so it also sends email under the sender's conditions (only as
@@ -14,11 +16,14 @@ Each role may do only what its function's code calls (read from the handlers' co
   No email, no control table, no bucket.
 * ``unsubscribe`` (public, token-signed): writes the suppression and the campaign's counter, forwards the event.
 * ``sender``: sends email (only as ``*@<domain>``, through this environment's identity and configuration sets, in
-  every region of ``sesame:regions`` for failover), reads suppressions, paces and records sends (control, messages,
-  campaign counters), consumes and re-enqueues the send queue, submits campaign candidates it finds on the queue.
+  every region of ``sesame:regions`` for failover), reads suppressions and its campaigns' pause/cancel control, paces
+  and records sends (control, messages, campaign counters), consumes and re-enqueues the send queue, submits
+  campaign candidates it finds on the queue.
 * ``critical_events`` / ``engagement_events``: consume their queue and apply events like the webhook.
 * ``forward_events``: consumes the forward queue and parks failed batches in its dead-letter queue.
-* ``check_for_campaign``: launches due campaigns (campaigns table, this region's payloads, send queue).
+* ``check_for_campaign``: launches due campaigns (campaigns table, this region's payloads, send queue), then
+  refreshes reputation and trips the guardrails: GetAccount, SES's reputation metrics, the control table's
+  reputation items only, pausing campaigns and the stack's own configuration sets.
 
 Every role writes its own log group (the stack creates it, with a retention) and reads the secrets parameter.
 """
@@ -26,7 +31,7 @@ Every role writes its own log group (the stack creates it, with a retention) and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -70,6 +75,9 @@ _INGEST = {
     "campaigns": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
     "suppressions": ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
 }
+#: the control-table items of the reputation view and the guardrails (runtime.stores.schema): snapshot, samples,
+#: configuration-set pauses — never the send ledger's or pacing's items
+_REPUTATION_KEYS = ("REPUTATION#*", "GUARDRAIL#*")
 _CAMPAIGN_STORE = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]
 
 
@@ -85,12 +93,18 @@ class Access:
     bucket: tuple[str, ...] = ()  # s3 actions on the campaign bucket's objects
     confirms_subscription: bool = False
     watches: tuple[str, ...] = ()  # queues whose depth it reads (sqs:GetQueueAttributes only)
+    reads_account: bool = False  # ses:GetAccount (sandbox / sending-enabled check, quotas)
+    reads_reputation_metrics: bool = False  # cloudwatch:GetMetricData (SES's Reputation.* metrics)
+    pauses_configuration_sets: bool = False  # ses:PutConfigurationSetSendingOptions on the stack's sets only
+    # tables whose items it may touch only under these partition keys (dynamodb:LeadingKeys, wildcards allowed)
+    leading_keys: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 ACCESS: dict[str, Access] = {
     API_FUNCTION: Access(
         tables={
             # POST /messages: the sender's job records, pacing and idempotency keys (control), message records and
+            # (GET/PATCH /reputation: the reputation snapshot and the configuration-set pauses, GetItem/UpdateItem)
             # queued-message items (PutItem/UpdateItem in the ledger's transactions), the send-id lookup (Query)
             "control": [
                 "dynamodb:GetItem",
@@ -124,6 +138,10 @@ ACCESS: dict[str, Access] = {
         templates=True,
         bucket=("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
         watches=("critical", "critical-dlq", "engagement", "engagement-dlq"),
+        reads_account=True,  # a launch into a sandboxed or disabled region is refused
+        # GET /reputation refreshes a missing or old snapshot itself (the schedule normally does it)
+        reads_reputation_metrics=True,
+        pauses_configuration_sets=True,  # an operator resumes what a guardrail stopped
     ),
     WEBHOOK_FUNCTION: Access(tables=_INGEST, produces=("engagement", "forward"), confirms_subscription=True),
     UNSUBSCRIBE_FUNCTION: Access(
@@ -149,7 +167,8 @@ ACCESS: dict[str, Access] = {
                 "dynamodb:ConditionCheckItem",
                 "dynamodb:Query",
             ],
-            "campaigns": _CAMPAIGN_STORE,
+            # BatchGetItem: each batch reads its campaigns' operator control (paused units wait, cancelled never go)
+            "campaigns": [*_CAMPAIGN_STORE, "dynamodb:BatchGetItem"],
         },
         consumes="send",
         produces=("send",),
@@ -165,8 +184,18 @@ ACCESS: dict[str, Access] = {
     ),
     # a failed POST goes back on the forward queue for a later attempt, then to its DLQ
     FORWARD_FUNCTION: Access(tables={}, consumes="forward", produces=("forward", "forward-dlq")),
+    # launches due campaigns, then refreshes reputation and trips the guardrails (runtime.reputation)
     CAMPAIGN_SCHEDULER_FUNCTION: Access(
-        tables={"campaigns": _CAMPAIGN_STORE}, produces=("send",), bucket=("s3:GetObject", "s3:DeleteObject")
+        tables={
+            "campaigns": [*_CAMPAIGN_STORE, "dynamodb:BatchGetItem"],
+            "control": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        },
+        produces=("send",),
+        bucket=("s3:GetObject", "s3:DeleteObject"),
+        reads_account=True,
+        reads_reputation_metrics=True,
+        pauses_configuration_sets=True,
+        leading_keys={"control": _REPUTATION_KEYS},
     ),
 }
 
@@ -203,14 +232,17 @@ def function_policy(function: str, cfg: StackConfig, names: Names, arns: StackAr
         resources: list[pulumi.Input[str]] = [arn]
         if any(a in ("dynamodb:Query",) for a in actions):
             resources.append(pulumi.Output.concat(arn, "/index/*"))
-        statements.append(
-            {
-                "Sid": f"Table{logical.capitalize()}",
-                "Effect": "Allow",
-                "Action": sorted(actions),
-                "Resource": resources,
+        statement: dict[str, Any] = {
+            "Sid": f"Table{logical.capitalize()}",
+            "Effect": "Allow",
+            "Action": sorted(actions),
+            "Resource": resources,
+        }
+        if logical in access.leading_keys:
+            statement["Condition"] = {
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(access.leading_keys[logical])}
             }
-        )
+        statements.append(statement)
     if access.consumes:
         statements.append(
             {
@@ -280,7 +312,27 @@ def function_policy(function: str, cfg: StackConfig, names: Names, arns: StackAr
                 "Condition": {"StringLike": {"ses:FromAddress": f"*@{cfg.domain}"}},
             }
         )
+    if access.sends_email or access.reads_account:
+        # GetAccount has no resource-level permission
         statements.append({"Sid": "ReadSendingQuota", "Effect": "Allow", "Action": ["ses:GetAccount"], "Resource": "*"})
+    if access.reads_reputation_metrics:
+        statements.append(
+            # GetMetricData has no resource-level permission (AWS/SES Reputation.* metrics)
+            {"Sid": "ReadReputationMetrics", "Effect": "Allow", "Action": ["cloudwatch:GetMetricData"], "Resource": "*"}
+        )
+    if access.pauses_configuration_sets:
+        statements.append(
+            {
+                "Sid": "PauseOwnConfigurationSets",
+                "Effect": "Allow",
+                "Action": ["ses:PutConfigurationSetSendingOptions"],
+                "Resource": [
+                    _ses_arn(region, arns.account_id, f"configuration-set/{names.configuration_set(logical)}")
+                    for region in cfg.regions
+                    for logical in cfg.configuration_sets
+                ],
+            }
+        )
     if access.confirms_subscription:
         statements.append(
             {

@@ -221,6 +221,20 @@ def app_environment(
         "SESAME_SOFT_BOUNCE_SUPPRESS_DAYS": str(cfg.soft_bounce_suppress_days),
         "SESAME_DAILY_QUOTA_HEADROOM": str(cfg.daily_quota_headroom),
         "SESAME_SEND_UNKNOWN_GRACE_SECONDS": str(cfg.send_unknown_grace_seconds),
+        "SESAME_PAUSED_RECHECK_SECONDS": str(cfg.paused_recheck_seconds),
+        "SESAME_GUARDRAIL_WINDOW_MINUTES": str(cfg.guardrail_window_minutes),
+        "SESAME_GUARDRAIL_MIN_VOLUME": str(cfg.guardrail_min_volume),
+        "SESAME_GUARDRAIL_WARN_BOUNCE_RATE": repr(cfg.guardrail_warn_bounce_rate),
+        "SESAME_GUARDRAIL_WARN_COMPLAINT_RATE": repr(cfg.guardrail_warn_complaint_rate),
+        "SESAME_GUARDRAIL_PAUSE_BOUNCE_RATE": repr(cfg.guardrail_pause_bounce_rate),
+        "SESAME_GUARDRAIL_PAUSE_COMPLAINT_RATE": repr(cfg.guardrail_pause_complaint_rate),
+        "SESAME_WARMUP_CONFIGURATION_SETS": ",".join(
+            sorted(
+                logical
+                for logical, cs in cfg.configuration_sets.items()
+                if cfg.warmup_pool and cs.ip_pool == cfg.warmup_pool
+            )
+        ),
         "SESAME_FORWARD_RETRY_SECONDS": str(cfg.forward_retry_seconds),
         "SESAME_FORWARD_ATTEMPTS": str(cfg.forward_attempts),
         "SNS_MAX_AGE_SECONDS": str(cfg.sns_max_age_seconds),

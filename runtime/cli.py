@@ -14,6 +14,7 @@ SUBCOMMAND_MODULES = (
     "runtime.cli_keys",
     "runtime.sender.cli",
     "runtime.client_cli",
+    "runtime.reputation.cli",
     "runtime.dlq",
     "runtime.local.simulator",
 )

@@ -89,6 +89,17 @@ class Settings(BaseModel):
     # exactly-once sending: how long a recipient whose SES answer was lost waits for SES's Send event before it is
     # considered never accepted and sent again (docs/sending.md "Exactly once")
     send_unknown_grace_seconds: int = Field(default=900, ge=0, le=86_400)
+    # campaign control: how often the units of a paused campaign (or guardrail-paused configuration set) look again
+    paused_recheck_seconds: int = Field(default=120, ge=0, le=900)
+    # guardrails (runtime.reputation): rolling window, minimum volume, warn and pause levels (decimals: 0.02 = 2 %)
+    guardrail_window_minutes: int = Field(default=60, ge=5, le=1440)
+    guardrail_min_volume: int = Field(default=500, ge=1)
+    guardrail_warn_bounce_rate: float = Field(default=0.02, gt=0, lt=1)
+    guardrail_warn_complaint_rate: float = Field(default=0.0005, gt=0, lt=1)
+    guardrail_pause_bounce_rate: float = Field(default=0.04, gt=0, lt=1)
+    guardrail_pause_complaint_rate: float = Field(default=0.0008, gt=0, lt=1)
+    # logical configuration sets that send through the warm-up pool (the ramp applies to them only)
+    warmup_configuration_sets: tuple[str, ...] = ()
     # forwarding: a failed POST is retried every ``forward_retry_seconds``, ``forward_attempts`` tries in all
     forward_retry_seconds: int = Field(default=60, ge=0, le=900)
     forward_attempts: int = Field(default=3, ge=1, le=20)
@@ -140,6 +151,7 @@ class Settings(BaseModel):
             "redrive_secret": g("SESAME_REDRIVE_SECRET", ""),
             "warmup_start": g("SESAME_WARMUP_START", ""),
             "warmup_pool": g("SESAME_WARMUP_POOL", ""),
+            "warmup_configuration_sets": tuple(_csv(g("SESAME_WARMUP_CONFIGURATION_SETS"))),
         }
         env_ints = {
             "sns_max_age_seconds": "SNS_MAX_AGE_SECONDS",
@@ -147,10 +159,20 @@ class Settings(BaseModel):
             "soft_bounce_limit": "SESAME_SOFT_BOUNCE_LIMIT",
             "soft_bounce_suppress_days": "SESAME_SOFT_BOUNCE_SUPPRESS_DAYS",
             "send_unknown_grace_seconds": "SESAME_SEND_UNKNOWN_GRACE_SECONDS",
+            "paused_recheck_seconds": "SESAME_PAUSED_RECHECK_SECONDS",
+            "guardrail_window_minutes": "SESAME_GUARDRAIL_WINDOW_MINUTES",
+            "guardrail_min_volume": "SESAME_GUARDRAIL_MIN_VOLUME",
             "forward_retry_seconds": "SESAME_FORWARD_RETRY_SECONDS",
             "forward_attempts": "SESAME_FORWARD_ATTEMPTS",
         }
-        env_floats = {"max_send_rate": "SESAME_MAX_SEND_RATE", "daily_quota_headroom": "SESAME_DAILY_QUOTA_HEADROOM"}
+        env_floats = {
+            "max_send_rate": "SESAME_MAX_SEND_RATE",
+            "daily_quota_headroom": "SESAME_DAILY_QUOTA_HEADROOM",
+            "guardrail_warn_bounce_rate": "SESAME_GUARDRAIL_WARN_BOUNCE_RATE",
+            "guardrail_warn_complaint_rate": "SESAME_GUARDRAIL_WARN_COMPLAINT_RATE",
+            "guardrail_pause_bounce_rate": "SESAME_GUARDRAIL_PAUSE_BOUNCE_RATE",
+            "guardrail_pause_complaint_rate": "SESAME_GUARDRAIL_PAUSE_COMPLAINT_RATE",
+        }
         for field, var in env_ints.items():
             if g(var, "") != "":
                 try:
@@ -203,6 +225,7 @@ class Settings(BaseModel):
 
 
 _ENV_NAMES = {
+    "warmup_configuration_sets": "SESAME_WARMUP_CONFIGURATION_SETS",
     "api_key_hashes": "SESAME_API_KEY_HASHES",
     "sns_allowed_topic_arns": "SNS_ALLOWED_TOPIC_ARNS",
     "cors_origins": "SESAME_CORS_ORIGINS",

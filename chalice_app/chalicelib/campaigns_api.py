@@ -3,7 +3,6 @@
 * ``POST /campaigns`` — a Campaign Candidate (``application/json``) or a JSON-lines file of SESv2 SendEmail requests
   (``application/x-ndjson``). 201 with the campaign id and counts when everything was enqueued or scheduled; 202
   with ``complete: false`` and ``not_enqueued`` (job ids, lists and addresses) when SQS refused part of it.
-* ``GET /campaigns/{campaign_id}`` — status, counts and ``launch`` progress;
 * ``GET /campaigns/{campaign_id}/schedule`` — describe; ``PATCH`` ``{"date": ...}`` — re-date; ``DELETE`` — delete
   before launch (409 once launched).
 
@@ -50,6 +49,7 @@ def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any
             # imported on first use (botocore and the sender's pydantic models cost Lambda cold start)
             from botocore.exceptions import BotoCoreError, ClientError
 
+            from runtime.reputation.account import AccountUnavailableError, SendingBlockedError
             from runtime.sender.campaign import CampaignError
             from runtime.sender.recipients import RecipientFileError
             from runtime.sender.service import CampaignNotFoundError, SchedulingUnavailableError
@@ -67,6 +67,10 @@ def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any
                 raise NotFoundError(str(exc)) from exc
             except (CampaignExistsError, CampaignStateError) as exc:
                 raise ConflictError(str(exc)) from exc
+            except SendingBlockedError as exc:
+                return _error(409, "SendingBlocked", f"campaign refused: {exc}")
+            except AccountUnavailableError as exc:
+                return _error(503, "ServiceUnavailable", f"{exc}; retry shortly")
             except SchedulingUnavailableError as exc:
                 raise BadRequestError(f"date: {exc}; omit the date to send now") from exc
             except TemplateConflictError as exc:
@@ -115,12 +119,6 @@ def submit_campaign() -> Response:
     else:
         result = service.submit(_json_body())
     return _ok(result, 201 if result.get("complete", True) else 202)
-
-
-@campaign_route("/campaigns/{campaign_id}", ["GET"])
-def describe_campaign(campaign_id: str) -> Response:
-    """The campaign's record: status, counts and ``launch`` progress (recipients enqueued so far, cursor)."""
-    return _ok(sending.campaign_service().describe(campaign_id))
 
 
 @campaign_route("/campaigns/{campaign_id}/schedule", ["GET"])

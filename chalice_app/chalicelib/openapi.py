@@ -311,11 +311,70 @@ def _paths() -> dict[str, dict[str, Any]]:
     from chalicelib.dashboard import OPENAPI_PATHS as DASHBOARD_PATHS
     from chalicelib.tracking_api import PREFLIGHT_PATHS
 
+    paths.update(_operate_paths())
+
     paths.update(copy.deepcopy(DASHBOARD_PATHS))
 
     for path in [*PREFLIGHT_PATHS, "/messages"]:
         paths.setdefault(path, {})["options"] = _preflight(path)
     return paths
+
+
+def _operate_paths() -> dict[str, dict[str, Any]]:
+    """Campaign control (issue 13; docs/api.md "Campaign control")."""
+    control_body = {
+        "required": True,
+        "content": {_JSON: {"schema": _ref("CampaignControlRequest")}},
+    }
+    return {
+        "/campaigns/{campaign_id}": {
+            "get": _authed(
+                "A campaign: status (scheduled, launching, running, paused, cancelled, completed), counts, control",
+                _json(_ref("Campaign"), "The campaign"),
+                ("404",),
+                parameters=[CAMPAIGN_ID],
+            ),
+            "patch": _add_conflict(
+                _authed(
+                    'Pause, resume ("running") or cancel a campaign; asking for its current status is a no-op',
+                    _json(_ref("Campaign"), "The campaign after the change"),
+                    ("404",),
+                    parameters=[CAMPAIGN_ID],
+                    requestBody=control_body,
+                )
+            ),
+            "options": _preflight("/campaigns/{campaign_id}"),
+        },
+        "/reputation": {
+            "get": _op(
+                "Reputation and quotas per sending region and configuration set, the guardrails' rolling rates per "
+                "campaign, and what sesame paused and why (a snapshot refreshed every minute)",
+                _json(_ref("Reputation"), "The snapshot"),
+                ("401", "403", "503"),
+                security=BEARER,
+            ),
+            "options": _preflight("/reputation"),
+        },
+        "/reputation/configuration-sets/{name}": {
+            "patch": _authed(
+                'Resume ({"status": "running"}) or pause ({"status": "paused"}) a configuration set\'s sending '
+                "through SES (PutConfigurationSetSendingOptions); recorded with reason, time and who",
+                _json({"type": "object"}, "The configuration set's state"),
+                ("404",),
+                parameters=[
+                    _path_param("name", "Configuration set (logical, e.g. marketing, or its actual name)"),
+                    _query_param("region", "Its region (default: the stage's own)", {"type": "string"}),
+                ],
+                requestBody={"required": True, "content": {_JSON: {"schema": _ref("CampaignControlRequest")}}},
+            ),
+            "options": _preflight("/reputation/configuration-sets/{name}"),
+        },
+    }
+
+
+def _add_conflict(operation: dict[str, Any]) -> dict[str, Any]:
+    operation["responses"]["409"] = _json(_ref("Error"), "The campaign cannot make that transition")
+    return operation
 
 
 def _campaign_operation(path: str, method: str) -> dict[str, Any]:
@@ -492,6 +551,89 @@ COMPONENTS: dict[str, Any] = {
         "SuppressionList": {
             "type": "object",
             "properties": {"suppressed": {"type": "boolean"}, "items": {"type": "array", "items": _ref("Suppression")}},
+        },
+        "Campaign": {
+            "type": "object",
+            "properties": {
+                "campaign_id": {"type": "string"},
+                "status": {
+                    "type": "string",
+                    "enum": ["scheduled", "launching", "running", "paused", "cancelled", "completed"],
+                },
+                "lifecycle": {"type": "string", "description": "the scheduler's state: scheduled, launching, launched"},
+                "launch_at": {"type": "string"},
+                "recipients": {"type": "integer"},
+                "jobs": {"type": "integer"},
+                "list_names": {"type": "array", "items": {"type": "string"}},
+                "config_sets": {"type": "array", "items": {"type": "string"}},
+                "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "control": {
+                    "type": ["object", "null"],
+                    "description": "who paused or cancelled it, when and why (api, cli or guardrail)",
+                    "properties": {
+                        "status": {"type": "string", "enum": ["paused", "cancelled"]},
+                        "reason": {"type": "string"},
+                        "at": {"type": "string"},
+                        "by": {"type": "string"},
+                    },
+                },
+            },
+        },
+        "Reputation": {
+            "type": "object",
+            "properties": {
+                "taken_at": {"type": "string"},
+                "age_seconds": {"type": "number"},
+                "stale": {"type": "boolean", "description": "older than 3 minutes: the schedule is not running"},
+                "thresholds": {"type": "object"},
+                "regions": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "region": {"type": "string"},
+                            "production_access": {"type": ["boolean", "null"], "description": "false = SES sandbox"},
+                            "sending_enabled": {"type": ["boolean", "null"]},
+                            "max_send_rate": {"type": ["number", "null"]},
+                            "max_24h_send": {"type": ["number", "null"]},
+                            "sent_last_24h": {"type": ["number", "null"]},
+                            "bounce_rate": {"type": ["number", "null"]},
+                            "complaint_rate": {"type": ["number", "null"]},
+                            "rates_source": {"type": "string", "enum": ["ses", "sesame", "none"]},
+                            "status": {
+                                "type": "string",
+                                "enum": ["healthy", "warning", "at_risk", "paused", "sandbox", "disabled", "error"],
+                            },
+                            "error": {"type": "string"},
+                        },
+                    },
+                },
+                "configuration_sets": {"type": "array", "items": {"type": "object"}},
+                "campaigns": {"type": "array", "items": {"type": "object"}},
+                "paused": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "kind": {"type": "string", "enum": ["campaign", "configuration_set"]},
+                            "name": {"type": "string"},
+                            "region": {"type": "string"},
+                            "reason": {"type": "string"},
+                            "at": {"type": "string"},
+                            "by": {"type": "string"},
+                        },
+                    },
+                },
+                "warmup": {"type": "object"},
+            },
+        },
+        "CampaignControlRequest": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"type": "string", "enum": ["paused", "running", "cancelled"]},
+                "reason": {"type": "string", "maxLength": 500},
+            },
         },
         "SuppressionRequest": {
             "type": "object",

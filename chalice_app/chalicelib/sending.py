@@ -140,6 +140,8 @@ def _build_consumer(
     from runtime.sender.ledger import DynamoLedger
     from runtime.sender.pacing import AccountLimitsProvider, DynamoRateStore, Pacer
     from runtime.sender.resolve import DynamoSendResolver
+    from runtime.stores.campaigns import DynamoCampaignStore
+    from runtime.stores.reputation import DynamoReputationStore
     from runtime.stores.suppressions import DynamoSuppressionStore
 
     s = wiring.settings()
@@ -158,6 +160,7 @@ def _build_consumer(
             default_from=s.default_from,
             configuration_set=lambda name, backup: s.configuration_set_name(name, backup=backup),
             unknown_grace=float(s.send_unknown_grace_seconds),
+            paused_delay=s.paused_recheck_seconds,
             parallel_sends=SEND_BATCH_SIZE,
         ),
         ses=_send_ses,
@@ -173,6 +176,10 @@ def _build_consumer(
         queue=queue,
         headers=headers,
         campaigns=lambda data: campaign_service().submit(data),
+        controls=DynamoCampaignStore(dynamodb, s.campaigns_table).controls,
+        paused_config_sets=lambda: {
+            p.name for p in DynamoReputationStore(dynamodb, s.control_table).config_set_pauses() if p.region == s.region
+        },
         resolver=DynamoSendResolver(
             dynamodb,
             s.messages_table,
@@ -188,6 +195,7 @@ def _build_consumer(
 
 @functools.cache
 def campaign_service() -> CampaignService:
+    from runtime.reputation.account import sending_gate
     from runtime.sender.enqueue import Enqueuer
     from runtime.sender.recipients import S3ObjectSource
     from runtime.sender.service import CampaignConfig, CampaignService, S3PayloadStore
@@ -211,6 +219,7 @@ def campaign_service() -> CampaignService:
             S3PayloadStore(wiring.client("s3", s.region), s.campaign_bucket) if s.campaign_bucket else None
         ),
         sources=lambda: S3ObjectSource(lambda: wiring.client("s3", s.region)),
+        gate=sending_gate(_ses, s.region),
     )
 
 
@@ -296,6 +305,17 @@ def launch_deadline(event: Any) -> float | None:
 
 @bp.schedule("rate(1 minute)", name="check_for_campaign")
 def check_for_campaign(event: Any) -> None:
-    launched = campaign_service().launch_due(deadline=launch_deadline(event))
-    if launched:
-        log.info("scheduled campaigns launched", extra={"campaigns": [c["campaign_id"] for c in launched]})
+    """Each minute: launch the due campaigns (a chunked launch continues until 10 s before this Lambda's end), then
+    refresh reputation and trip the guardrails (``operate``); one failing does not stop the other."""
+    try:
+        launched = campaign_service().launch_due(deadline=launch_deadline(event))
+        if launched:
+            log.info("scheduled campaigns launched", extra={"campaigns": [c["campaign_id"] for c in launched]})
+    finally:
+        from chalicelib import operate
+
+        try:
+            operate.run_guardrails()
+        except Exception:
+            log.exception("guardrail check failed; the next minute tries again")
+            raise

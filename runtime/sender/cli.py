@@ -1,4 +1,4 @@
-"""``sesame campaign ...``: submit, list, describe, re-date and delete campaigns.
+"""``sesame campaign ...``: submit, list, describe, re-date and delete campaigns; show, pause, resume and cancel one.
 
 Two ways to reach a stage: through its HTTP API (``--api-url`` + ``--api-key``, or ``SESAME_API_URL`` /
 ``SESAME_API_KEY``), or ``--direct`` against AWS with the caller's credentials and the same ``SESAME_*`` environment
@@ -23,6 +23,10 @@ EPILOG = """examples:
   sesame campaign list --direct
   sesame campaign redate spring-2026 2026-03-01T09:00:00Z
   sesame campaign delete spring-2026
+  sesame campaign status spring-2026                  # status (running, paused, ...) and counts
+  sesame campaign pause spring-2026 --reason "wrong list"
+  sesame campaign resume spring-2026                  # back to running (or scheduled if its date has not come)
+  sesame campaign cancel spring-2026                  # the rest is never sent (counted 'cancelled')
 """
 
 
@@ -33,7 +37,7 @@ class CliError(RuntimeError):
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "campaign",
-        help="submit, list, describe, re-date or delete campaigns",
+        help="submit, list, describe, re-date, delete, pause, resume or cancel campaigns",
         description="Campaigns are 'Campaign Candidate' JSON (segments of recipients with per-recipient "
         "template data) or a JSON-lines file of SESv2 SendEmail requests. A campaign with a future 'date' is stored "
         "and launched by the per-minute schedule; until then it can be re-dated or deleted. See docs/sending.md.",
@@ -84,6 +88,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     delete = add("delete", "delete a scheduled campaign before it launches (its stored recipients are removed)")
     delete.add_argument("campaign_id")
     delete.set_defaults(func=_delete)
+
+    status = add("status", "show a campaign's status (scheduled, launching, running, paused, cancelled, completed)")
+    status.add_argument("campaign_id")
+    status.set_defaults(func=_status)
+    for action, wanted, text in (
+        ("pause", "paused", "pause a campaign: its remaining sends wait on the queue until it is resumed"),
+        ("resume", "running", "resume a paused campaign (back to scheduled when its date has not come)"),
+        ("cancel", "cancelled", "cancel a campaign: its remaining recipients are never sent (counted 'cancelled')"),
+    ):
+        sub = add(action, text)
+        sub.add_argument("campaign_id")
+        sub.add_argument("--reason", default="", help="why (recorded with the change, shown by 'status')")
+        sub.set_defaults(func=_control, wanted=wanted)
 
 
 def _is_lines(path: Path) -> bool:
@@ -181,6 +198,38 @@ def _service() -> Any:
         payloads=lambda: S3PayloadStore(client("s3"), s.campaign_bucket) if s.campaign_bucket else None,
         sources=lambda: S3ObjectSource(lambda: client("s3")),
     )
+
+
+def _control_service() -> Any:
+    """Campaign control wired to AWS from the environment (``--direct``)."""
+    import boto3
+
+    from runtime.query.reader import DynamoTrackingReader, TableNames
+    from runtime.query.stats import counters_of
+    from runtime.sender.control import CampaignControl
+    from runtime.settings import Settings
+    from runtime.stores.campaigns import DynamoCampaignStore
+
+    s = Settings.from_env(os.environ)
+    dynamodb = boto3.session.Session().client("dynamodb", region_name=s.region)
+    reader = DynamoTrackingReader(dynamodb, TableNames(s.messages_table, s.campaigns_table))
+    return CampaignControl(
+        DynamoCampaignStore(dynamodb, s.campaigns_table),
+        lambda cid: counters_of(reader.campaign_totals([cid]).get(cid)),
+    )
+
+
+def _status(args: argparse.Namespace) -> int:
+    cid = args.campaign_id
+    return _run(args, lambda: _control_service().describe(cid), "GET", f"/campaigns/{cid}")
+
+
+def _control(args: argparse.Namespace) -> int:
+    cid = args.campaign_id
+    body: dict[str, Any] = {"status": args.wanted}
+    if args.reason:
+        body["reason"] = args.reason
+    return _run(args, lambda: _control_service().change(cid, body, by="cli"), "PATCH", f"/campaigns/{cid}", body)
 
 
 def _submit(args: argparse.Namespace) -> int:

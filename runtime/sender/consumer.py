@@ -8,7 +8,10 @@ Per batch:
 2. resolve *unknown* units — an earlier SES call for them got no answer, or an earlier invocation ended without
    recording what it sent — from SES's own Send events (``resolve``): found -> recorded as sent with SES's
    MessageId; not found -> they wait out the grace period and are sent again only then (never at once);
-3. drop suppressed recipients (one batched suppression read per campaign/list in the batch) -> ``suppressed``;
+3. apply campaign control (``runtime.sender.control``): units of a paused campaign, or of a configuration set a
+   guardrail paused, wait on the queue (re-enqueued with a delay, never sent while paused); units of a cancelled
+   campaign are recorded ``cancelled`` and never sent; then drop suppressed recipients (one batched suppression read
+   per campaign/list in the batch) -> ``suppressed``;
 4. group units sharing sender, template and configuration set into SendBulkEmail calls (<= 50 entries, per-entry
    template data, List-Unsubscribe headers and tags, the per-recipient ``sesame_send_id`` tag), SendEmail otherwise;
    pace every call (``pacing``) and give back what SES did not accept;
@@ -32,7 +35,7 @@ import random
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -68,6 +71,7 @@ log = get_logger(__name__)
 MAX_TRANSIENT_ATTEMPTS = 8  # re-enqueues for non-throttling transient failures before giving up as failed
 INLINE_RETRIES = 2  # throttled calls retried inside the invocation before re-enqueuing
 MAX_DELAY = 900  # SQS DelaySeconds limit
+PAUSED_DELAY = 120  # default: a paused campaign's units look again this often (one control read, one SQS send)
 QUOTA_VISIBILITY = 3600
 
 
@@ -104,6 +108,7 @@ class SenderConfig:
     lease_seconds: float = 300.0
     failover_cooldown: float = 30.0
     unknown_grace: float = 900.0  # how long an unknown unit waits for its Send event before it is sent again
+    paused_delay: int = PAUSED_DELAY  # seconds a paused campaign's (or configuration set's) units wait per look
     # Single-recipient SendEmail calls made at once: up to this many are paced as one block (one reservation) and
     # made concurrently at the granted instant, like one SendBulkEmail. 1 = one reservation and one call at a time.
     parallel_sends: int = 1
@@ -183,7 +188,12 @@ class SenderConsumer:
         rng: random.Random | None = None,
         campaigns: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         resolver: SendResolver | None = None,
+        controls: Callable[[set[str]], dict[str, str]] | None = None,
+        paused_config_sets: Callable[[], Collection[str]] | None = None,
     ) -> None:
+        """``controls``: campaign id -> ``paused`` | ``cancelled`` for the campaigns that have a control (one read per
+        batch); ``paused_config_sets``: configuration sets a guardrail paused (their units wait like a paused
+        campaign's)."""
         self.config = config
         self._ses = ses
         self._suppressions = suppressions
@@ -196,6 +206,8 @@ class SenderConsumer:
         self._rng = rng or random.Random()
         self._campaigns = campaigns
         self._resolver = resolver if resolver is not None else InMemorySendResolver()
+        self._controls = controls
+        self._paused_config_sets = paused_config_sets
         self._events_pending: bool | None = None  # asked once per batch
         self._primary_down_until = 0.0
         self._quota_hit: Classified | None = None  # SES said the daily quota is exhausted (set by _attempt)
@@ -396,8 +408,45 @@ class SenderConsumer:
         w.broken = True
 
     # -- suppression and resolution --------------------------------------------------------------------------
+    def _controlled(self, todo: list[tuple[_JobWork, Unit]]) -> list[tuple[_JobWork, Unit]]:
+        """Campaign control: paused units get a ``paused`` verdict (they wait), cancelled ones the ``cancelled``
+        outcome (never sent); returns the units that may go on. A failed control read leaves the units waiting."""
+        campaign_ids = {u.campaign_id for _, u in todo if u.campaign_id}
+        controls: dict[str, str] = {}
+        paused_sets: Collection[str] = ()
+        try:
+            if self._controls is not None and campaign_ids:
+                controls = self._controls(campaign_ids)
+            if self._paused_config_sets is not None and todo:
+                paused_sets = self._paused_config_sets()
+        except Exception as exc:  # nothing is sent without knowing it is allowed; the units come back later
+            log.warning("campaign control read failed; units re-enqueued", extra={"error": type(exc).__name__})
+            for w, unit in todo:
+                w.verdicts[unit.unit_id] = Classified("transient", "ControlUnavailable", "control read failed")
+            return []
+        if not controls and not paused_sets:
+            return todo
+        going: list[tuple[_JobWork, Unit]] = []
+        for w, unit in todo:
+            control = controls.get(unit.campaign_id or "")
+            if control == "cancelled":
+                w.screened[unit.unit_id] = Outcome(
+                    "cancelled", local_message_id(w.job.job_id, unit.unit_id), "", "campaign cancelled"
+                )
+            elif control == "paused":
+                w.verdicts[unit.unit_id] = Classified("paused", "CampaignPaused", "campaign paused; waiting")
+            elif paused_sets and (
+                (unit.config_set or "") in paused_sets
+                or self.config.configuration_set(unit.config_set, False) in paused_sets
+            ):
+                w.verdicts[unit.unit_id] = Classified("paused", "ConfigurationSetPaused", "guardrail; waiting")
+            else:
+                going.append((w, unit))
+        return going
+
     def _screen(self, work: list[_JobWork], result: BatchResult) -> list[_Pending]:
         todo = [(w, u) for w in work if not w.broken for u in w.units if not w.settled(u.unit_id)]
+        todo = self._controlled(todo)
         hashes_of = self._hashes(todo)
         by_scope: dict[tuple[str | None, str | None], set[str]] = defaultdict(set)
         for _, unit in todo:
@@ -866,6 +915,8 @@ class SenderConsumer:
             return "retry"
         if kinds == {"quota"}:
             delay = MAX_DELAY
+        elif kinds == {"paused"}:  # campaign or configuration set paused: look again after a while
+            delay = max(0, min(MAX_DELAY, self.config.paused_delay))
         elif kinds == {"unknown"}:  # only units waiting for their Send events: come back when the wait is over
             delay = int(min(MAX_DELAY, max(1.0, min(w.waiting.values(), default=0.0) - self._clock() + 1)))
         else:

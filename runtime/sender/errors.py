@@ -16,7 +16,9 @@ from typing import Literal
 
 from runtime.emails import mask_email
 
-Verdict = Literal["throttled", "quota", "permanent", "regional", "transient", "unknown"]
+# ``paused``: never an SES answer — the unit's campaign or configuration set is paused (runtime.sender.control,
+# runtime.reputation): it waits on the queue and is sent after the resume
+Verdict = Literal["throttled", "quota", "permanent", "regional", "transient", "unknown", "paused"]
 
 THROTTLING_CODES = frozenset(
     {"TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException", "RequestLimitExceeded"}

@@ -51,7 +51,7 @@ from runtime.stores.schema import (
     iso,
 )
 
-OutcomeKind = Literal["sent", "failed", "suppressed"]
+OutcomeKind = Literal["sent", "failed", "suppressed", "cancelled"]
 RECORD_CHUNK = 40
 JOB_TTL_SECONDS = 14 * 86_400
 
@@ -77,7 +77,7 @@ class Outcome:
     @classmethod
     def decode(cls, text: str) -> Outcome:
         kind, message_id, region, reason = ([*text.split("|", 3), "", "", ""])[:4]
-        if kind not in ("sent", "failed", "suppressed"):
+        if kind not in ("sent", "failed", "suppressed", "cancelled"):
             raise ValueError(f"unknown outcome {kind!r}")
         return cls(kind, message_id, region, reason)  # type: ignore[arg-type]
 
@@ -251,11 +251,12 @@ def _message_update(
 
 # Counters the sender owns. ``sent`` is counted by the ingestion engine from SES Send events (exactly once per
 # message, also for mail sent outside sesame); counting it here as well would count every message twice.
-SENDER_COUNTERS = frozenset({"suppressed", "failed"})
+SENDER_COUNTERS = frozenset({"suppressed", "failed", "cancelled"})
 
 
 def counter_deltas(entries: Sequence[tuple[str, Outcome, Attribution]]) -> dict[tuple[str, str], dict[str, int]]:
-    """``{(campaign, list): {"suppressed": n, "failed": n}}`` for a set of outcomes (``sent`` excluded)."""
+    """``{(campaign, list): {"suppressed": n, "failed": n, "cancelled": n}}`` for a set of outcomes (``sent``
+    excluded)."""
     deltas: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for _, outcome, attribution in entries:
         if outcome.kind in SENDER_COUNTERS:

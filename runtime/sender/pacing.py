@@ -421,6 +421,10 @@ def _format_entries(entries: Sequence[Entry]) -> str:
     return ",".join(f"{t:.6f}:{n}:{ident}" if ident else f"{t:.6f}:{n}" for t, n, ident in entries)
 
 
+class AccountLimitsUnavailableError(RuntimeError):
+    """GetAccount failed and no send rate is configured: the account's limits are unknown."""
+
+
 @dataclass(frozen=True, slots=True)
 class AccountLimits:
     max_send_rate: float
@@ -429,8 +433,9 @@ class AccountLimits:
 
 
 class AccountLimitsProvider:
-    """``GetAccount`` per region, cached for ``ttl`` seconds; ``SESAME_MAX_SEND_RATE`` overrides the rate (moto has no
-    GetAccount). Without either, the SES sandbox limits (1/s, 200/day) are assumed."""
+    """``GetAccount`` per region, cached for ``ttl`` seconds; ``SESAME_MAX_SEND_RATE`` overrides the rate. A failed
+    GetAccount without that override is an error (``AccountLimitsUnavailableError``): the sender then sends nothing
+    and re-enqueues, rather than guessing the sandbox's 1/s."""
 
     def __init__(
         self,
@@ -458,10 +463,12 @@ class AccountLimitsProvider:
     def _fetch(self, region: str) -> AccountLimits:
         try:
             quota = self._client(region).get_account()["SendQuota"]
-        except Exception as exc:  # not implemented (moto), no permission, or SES down: fall back, never crash
+        except Exception as exc:  # no permission, or SES down: an error unless the rate is configured
             if self._override is None:
-                log.warning("GetAccount failed; assuming sandbox limits", extra={"region": region, "error": str(exc)})
-                return AccountLimits(1.0, 200.0)
+                log.error(
+                    "GetAccount failed; nothing is sent in this region", extra={"region": region, "error": str(exc)}
+                )
+                raise AccountLimitsUnavailableError(f"SES GetAccount failed in {region}") from exc
             return AccountLimits(self._override, None)
         max24 = float(quota.get("Max24HourSend", 0) or 0)
         rate = float(self._override or quota.get("MaxSendRate") or 1.0)

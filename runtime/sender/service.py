@@ -174,10 +174,14 @@ class CampaignService:
         clock: Callable[[], float] = time.time,
         sources: Callable[[], ObjectSource] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        gate: Callable[[], None] | None = None,
     ) -> None:
+        """``gate``: raises when the primary region cannot send (SES sandbox, sending disabled, GetAccount failed);
+        run before a launch, so a campaign is refused instead of sent into a wall."""
         self.config = config
         self._sources = sources
         self._monotonic = monotonic
+        self._gate = gate
         self._store = store
         self._loader = loader
         self._publisher = publisher
@@ -223,6 +227,8 @@ class CampaignService:
         payloads = self._payloads()
         if launch_at is not None and payloads is None:
             raise SchedulingUnavailableError("scheduling needs SESAME_CAMPAIGN_BUCKET (the campaign payload bucket)")
+        if launch_at is None and self._gate is not None:
+            self._gate()  # sandbox or sending disabled: refused before anything is written or sent
         enqueuer = self._enqueuer() if launch_at is None else None  # resolves the queue before anything is written
         warnings = self._publisher.publish(specs, self.config.regions)
         now = iso(self._now())
@@ -236,6 +242,7 @@ class CampaignService:
             recipients=expansion.recipient_count,
             jobs=len(expansion.jobs),
             list_names=[s.list_name for s in expansion.segments],
+            config_sets=sorted({s.configuration_set for s in expansion.segments}),
             lease_until=iso(self._now() + timedelta(seconds=self.config.launch_lease_seconds)),
         )
         if payloads is not None:
@@ -372,6 +379,8 @@ class CampaignService:
             raise CampaignError(
                 [f"segments: {plan.recipients} recipients; a campaign holds at most {self.config.max_file_recipients}"]
             )
+        if launch_at is None and self._gate is not None:
+            self._gate()  # sandbox or sending disabled: refused before anything is written or sent
         warnings = self._publisher.publish(specs, self.config.regions)
         bucket, key = payloads.put_plan(campaign_id, plan.to_json())
         now = iso(self._now())
@@ -386,6 +395,7 @@ class CampaignService:
             segments=len(segments),
             recipients=plan.recipients,
             list_names=[s.list_name for s in segments],
+            config_sets=sorted({s.configuration_set for s in segments}),
             lease_until="" if launch_at is not None else iso(self._now() + timedelta(seconds=60)),
             launch_total=plan.recipients,
             launch_cursor=plan.start().encode(),
@@ -465,6 +475,8 @@ class CampaignService:
                         problems.append(f"line {number}: {problem.removeprefix('BadRequest: ')}")
             if problems:
                 raise CampaignError(problems)
+        if self._gate is not None:
+            self._gate()
         report = self._enqueuer().enqueue(jobs)
         lines_by_job = {job.job_id: number for job, (number, _) in zip(jobs, good, strict=True)}
         not_enqueued = [
@@ -566,7 +578,14 @@ class CampaignService:
         payloads = self._payloads()
         if payloads is None:
             return launched  # without a campaign bucket nothing is ever scheduled here
-        for record in self._store.due(iso(now)):
+        due = self._store.due(iso(now))
+        if due and self._gate is not None:
+            try:
+                self._gate()
+            except Exception as exc:  # sandbox, sending disabled or GetAccount failing: they stay scheduled
+                log.error("due campaigns not launched", extra={"error": str(exc), "campaigns": len(due)})
+                return launched
+        for record in due:
             if record.payload_bucket != payloads.bucket:
                 continue  # another region's campaign
             lease = iso(now + timedelta(seconds=self.config.launch_lease_seconds))

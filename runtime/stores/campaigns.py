@@ -5,11 +5,18 @@ Lifecycle: ``scheduled`` (``schedule_pk`` = ``SCHEDULED``, found by the per-minu
 -> ``launched`` (``schedule_pk`` removed). ``deleted`` is allowed only before launch. Campaigns sent immediately are
 written directly as ``launched``. Counter items (``COUNTERS#...``) are written by the sender and the ingestion engine,
 never here.
+
+Operator control (issue 13) is a separate attribute, ``control`` (``paused`` | ``cancelled``, with
+``control_reason``, ``control_at``, ``control_by``), written only by :meth:`DynamoCampaignStore.set_control` and
+never by ``save``, so the launcher's lifecycle writes and an operator's pause cannot overwrite each other. A paused or
+cancelled campaign leaves ``schedule-index`` (the per-minute check neither sees nor claims it); resuming a campaign
+still ``scheduled`` (or ``launching`` with a stored payload) puts it back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -18,6 +25,7 @@ from runtime.stores import dynamo
 from runtime.stores.schema import LISTING_PK, META, SCHEDULE_PK, iso
 
 STATUSES = ("scheduled", "launching", "launched", "deleted", "failed")
+CONTROLS = ("paused", "cancelled")
 
 
 class CampaignExistsError(RuntimeError):
@@ -45,6 +53,12 @@ class CampaignRecord:
     launched_at: str = ""
     lease_until: str = ""
     list_names: list[str] = field(default_factory=list)
+    config_sets: list[str] = field(default_factory=list)  # the configuration sets its segments send through
+    # operator control, written by ``set_control`` only (``to_item``/``save`` never touch it)
+    control: str = ""  # "" | paused | cancelled
+    control_reason: str = ""
+    control_at: str = ""
+    control_by: str = ""
     # chunked launch of recipient files (runtime/sender/launch.py); launch_total 0 = jobs enqueued in one go
     launch_total: int = 0  # recipients to enqueue
     launch_cursor: str = ""  # "<segment>|<byte offset>|<line>", committed after each chunk's enqueue
@@ -95,6 +109,7 @@ class CampaignRecord:
             "enqueued_jobs": self.enqueued_jobs,
             "not_enqueued_jobs": list(self.not_enqueued),
             "list_names": list(self.list_names),
+            "config_sets": list(self.config_sets),
             "payload": f"s3://{self.payload_bucket}/{self.payload_key}" if self.payload_key else None,
             "launch": self.launch(),
         }
@@ -124,6 +139,7 @@ class CampaignRecord:
             "launch_jobs": self.launch_jobs if self.launch_total else None,
             "launch_chunks": self.launch_chunks if self.launch_total else None,
             "launch_error": self.launch_error or None,
+            "config_sets": list(self.config_sets) or None,
         }
         if self.status == "scheduled" or (self.status == "launching" and self.payload_key):
             data["schedule_pk"] = SCHEDULE_PK  # a launch with a stored payload can be resumed by the check
@@ -154,6 +170,11 @@ class CampaignRecord:
             launch_jobs=int(d.get("launch_jobs", 0)),
             launch_chunks=int(d.get("launch_chunks", 0)),
             launch_error=d.get("launch_error", ""),
+            config_sets=list(d.get("config_sets", [])),
+            control=d.get("control", "") or "",
+            control_reason=d.get("control_reason", "") or "",
+            control_at=d.get("control_at", "") or "",
+            control_by=d.get("control_by", "") or "",
         )
 
 
@@ -175,6 +196,18 @@ class CampaignStore(Protocol):
     def advance_launch(self, campaign_id: str, expected: str, cursor: str, recipients: int, jobs: int) -> bool:
         """Move ``launch_cursor`` from ``expected`` to ``cursor`` and add the counts (one conditional write); False
         when the stored cursor is neither (another invocation moved it)."""
+        ...
+
+    def set_control(
+        self, campaign_id: str, control: str, *, reason: str, at: str, by: str, allowed: tuple[str, ...]
+    ) -> CampaignRecord:
+        """Set (``paused``/``cancelled``) or clear (``""``) the operator control, only while the stored control is
+        one of ``allowed`` ("" = none) and the campaign exists and is not deleted; returns the record as stored.
+        Raises :class:`CampaignStateError` when the condition fails."""
+        ...
+
+    def controls(self, campaign_ids: Collection[str]) -> dict[str, str]:
+        """The control (``paused``/``cancelled``) of each campaign that has one (the sender's per-batch check)."""
         ...
 
 
@@ -236,7 +269,7 @@ class DynamoCampaignStore:
         is a global table: a conditional write is checked against this region's replica only, and replication is
         last-writer-wins, so two regions claiming one campaign could both succeed. Keying the claim by the payload's
         (regional) bucket makes exactly one region — the one the campaign was submitted in — able to claim it."""
-        condition = "(#s = :scheduled OR (#s = :launching AND lease_until < :now))"
+        condition = "(#s = :scheduled OR (#s = :launching AND lease_until < :now)) AND attribute_not_exists(#ctl)"
         values = {
             ":launching": {"S": "launching"},
             ":scheduled": {"S": "scheduled"},
@@ -252,7 +285,7 @@ class DynamoCampaignStore:
                 Key=self._key(campaign_id),
                 UpdateExpression="SET #s = :launching, lease_until = :lease, updated_at = :now",
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeNames={"#s": "status", "#ctl": "control"},
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )
@@ -345,6 +378,95 @@ class DynamoCampaignStore:
         )
         return [CampaignRecord.from_item(i) for i in response.get("Items", [])]
 
+    def set_control(
+        self, campaign_id: str, control: str, *, reason: str, at: str, by: str, allowed: tuple[str, ...]
+    ) -> CampaignRecord:
+        names = {"#st": "status", "#c": "control", "#sp": "schedule_pk"}
+        values: dict[str, Any] = {":deleted": {"S": "deleted"}, ":now": {"S": at}}
+        allowed_set = [c for c in allowed if c]
+        parts = ["attribute_not_exists(#c)"] if "" in allowed else []
+        for i, value in enumerate(allowed_set):
+            values[f":al{i}"] = {"S": value}
+            parts.append(f"#c = :al{i}")
+        condition = f"attribute_exists(campaign_id) AND #st <> :deleted AND ({' OR '.join(parts) or 'false'})"
+        if control:
+            values.update({":c": {"S": control}, ":r": {"S": reason[:500]}, ":by": {"S": by[:100]}})
+            expression = (
+                "SET #c = :c, control_reason = :r, control_at = :now, control_by = :by, updated_at = :now REMOVE #sp"
+            )
+        else:
+            expression = "SET updated_at = :now REMOVE #c, control_reason, control_at, control_by"
+            del names["#sp"]
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(campaign_id),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise CampaignStateError(f"campaign {campaign_id} changed meanwhile; read it and try again") from exc
+            raise
+        record = CampaignRecord.from_item(response["Attributes"])
+        if not control and (record.status == "scheduled" or (record.status == "launching" and record.payload_key)):
+            # back on schedule-index: the per-minute check launches it when due (as before the pause); a pause that
+            # came in between keeps it off (the condition fails, which is what that pause wants)
+            with contextlib.suppress(CampaignStateError):
+                self._put_back_on_schedule(campaign_id)
+        return record
+
+    def _put_back_on_schedule(self, campaign_id: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(campaign_id),
+                UpdateExpression="SET #sp = :s",
+                ConditionExpression="attribute_not_exists(#c) AND (#st = :scheduled OR #st = :launching)",
+                ExpressionAttributeNames={"#st": "status", "#c": "control", "#sp": "schedule_pk"},
+                ExpressionAttributeValues={
+                    ":s": {"S": SCHEDULE_PK},
+                    ":scheduled": {"S": "scheduled"},
+                    ":launching": {"S": "launching"},
+                },
+            )
+        except Exception as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise CampaignStateError(f"campaign {campaign_id} changed meanwhile") from exc
+            raise
+
+    def controls(self, campaign_ids: Collection[str]) -> dict[str, str]:
+        """One ``BatchGetItem`` per 100 campaigns, projecting only ``control`` (strongly consistent: a pause is seen
+        by the next batch; unprocessed keys are asked again)."""
+        found: dict[str, str] = {}
+        ids = sorted(set(campaign_ids))
+        for start in range(0, len(ids), 100):
+            keys: list[dict[str, Any]] = [self._key(c) for c in ids[start : start + 100]]
+            for _ in range(5):
+                response = self._client.batch_get_item(
+                    RequestItems={
+                        self._table: {
+                            "Keys": keys,
+                            "ProjectionExpression": "campaign_id, #c",
+                            "ExpressionAttributeNames": {"#c": "control"},
+                            "ConsistentRead": True,
+                        }
+                    }
+                )
+                for item in response.get("Responses", {}).get(self._table, []):
+                    control = item.get("control", {}).get("S", "")
+                    if control:
+                        found[item["campaign_id"]["S"]] = control
+                keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not keys:
+                    break
+            if keys:
+                raise dynamo.DynamoUnavailableError("campaign controls: keys left unprocessed")
+        return found
+
 
 @dataclass
 class InMemoryCampaignStore:
@@ -364,7 +486,9 @@ class InMemoryCampaignStore:
         found = [
             r
             for r in self.items.values()
-            if (r.status == "scheduled" or (r.status == "launching" and r.payload_key)) and r.launch_at <= now
+            if (r.status == "scheduled" or (r.status == "launching" and r.payload_key))
+            and r.launch_at <= now
+            and not r.control
         ]
         return sorted(found, key=lambda r: r.launch_at)[:limit]
 
@@ -373,6 +497,8 @@ class InMemoryCampaignStore:
     ) -> CampaignRecord | None:
         r = self.items.get(campaign_id)
         if r is None or not (r.status == "scheduled" or (r.status == "launching" and r.lease_until < now)):
+            return None
+        if r.control:
             return None
         if payload_bucket is not None and r.payload_bucket != payload_bucket:
             return None
@@ -403,3 +529,19 @@ class InMemoryCampaignStore:
 
     def list(self, limit: int = 50) -> list[CampaignRecord]:
         return sorted(self.items.values(), key=lambda r: r.created_at, reverse=True)[:limit]
+
+    def set_control(
+        self, campaign_id: str, control: str, *, reason: str, at: str, by: str, allowed: tuple[str, ...]
+    ) -> CampaignRecord:
+        r = self.items.get(campaign_id)
+        if r is None or r.status == "deleted" or r.control not in allowed:
+            raise CampaignStateError(f"campaign {campaign_id} changed meanwhile; read it and try again")
+        if control:
+            updated = replace(r, control=control, control_reason=reason, control_at=at, control_by=by, updated_at=at)
+        else:
+            updated = replace(r, control="", control_reason="", control_at="", control_by="", updated_at=at)
+        self.items[campaign_id] = updated
+        return updated
+
+    def controls(self, campaign_ids: Collection[str]) -> dict[str, str]:
+        return {c: r.control for c in campaign_ids if (r := self.items.get(c)) is not None and r.control}

@@ -35,6 +35,7 @@ def canonical_name(value: str | None) -> str:
 # did not send it because the address is on its account-level or global suppression list (docs/events.md).
 STATUS_RANK: dict[str, int] = {
     "queued": 0,
+    "cancelled": 1,  # the campaign was cancelled before this recipient was sent (a ``local-`` message, never SES)
     "failed": 2,
     "sent": 10,
     "delayed": 15,
@@ -69,6 +70,7 @@ COUNTERS: tuple[str, ...] = (
     "ses_suppressed",
     "not_spam",
     "failed",
+    "cancelled",
     "subscription",
     "unknown",
 )
@@ -77,6 +79,11 @@ COUNTERS_TOTAL = "COUNTERS#TOTAL"
 META = "META"
 LISTING_PK = "CAMPAIGN"
 SCHEDULE_PK = "SCHEDULED"
+
+# control table items of the guardrails and reputation (issue 13); the ``pk`` attribute is the table's key
+REPUTATION_SNAPSHOT_PK = "REPUTATION#SNAPSHOT"  # the cached /reputation answer and when it was taken
+GUARDRAIL_SAMPLES_PK = "GUARDRAIL#SAMPLES"  # cumulative counters sampled each minute (rolling-window rates)
+CONFIG_SET_PAUSES_PK = "GUARDRAIL#CONFIGSETS"  # configuration sets sesame paused, with reason and time
 
 
 def counters_list_sk(list_name: str) -> str:

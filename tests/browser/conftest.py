@@ -27,9 +27,14 @@ class Site:
     ddb: Any
     seeded: Seeded
 
-    def call(self, method: str, path: str, key: str = API_KEY) -> tuple[int, Any]:
+    def call(self, method: str, path: str, key: str = API_KEY, body: Any = None) -> tuple[int, Any]:
         """The API over HTTP, as the dashboard calls it."""
-        request = urllib.request.Request(self.url + path, method=method, headers={"Authorization": f"Bearer {key}"})
+        headers = {"Authorization": f"Bearer {key}"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 raw = response.read()

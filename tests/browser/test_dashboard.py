@@ -371,22 +371,67 @@ def test_the_page_refreshes_every_30_seconds(browse):
 # what this deployment lacks, and the documented contract once it has it
 
 
-def test_reputation_says_not_available_when_the_deployment_has_no_route(browse):
-    page = browse.page
-    browse.open("#/reputation")
-    expect(page.get_by_text("Not available on this deployment")).to_be_visible()
-    gateway = [r for r in browse.requests if r.url.endswith("/reputation")]
-    assert gateway and gateway[0].response().status == 403  # what API Gateway (and chalice local) answer
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()  # that 403 is not a refused key
-    assert page.evaluate("sessionStorage.getItem('sesame.apiKey')") == API_KEY
-    browse.shot("reputation")
+def test_reputation_shows_the_real_snapshot_with_a_sandboxed_region_and_what_is_paused(browse):
+    """The real GET /reputation (refreshed lazily: no schedule runs here) with SES's account answers faked, since
+    moto has no GetAccount: the primary region in the sandbox, and a campaign paused through the real PATCH."""
+    from chalicelib import operate
+
+    class Account:
+        def __init__(self, production: bool) -> None:
+            self.production = production
+
+        def get_account(self):
+            return {
+                "ProductionAccessEnabled": self.production,
+                "SendingEnabled": True,
+                "EnforcementStatus": "HEALTHY",
+                "SendQuota": {"MaxSendRate": 14.0, "Max24HourSend": 50_000.0, "SentLast24Hours": 1_200.0},
+            }
+
+    service = operate.reputation()
+    original = service._ses
+    service._ses = lambda region: Account(production=region != service.region)
+    try:
+        status, _ = browse.site.call("PATCH", "/campaigns/weekly-02", body={"status": "paused", "reason": "bad list"})
+        assert status == 200
+        service.refresh()
+        page = browse.page
+        browse.open("#/reputation")
+        regions = page.locator("section", has=page.get_by_role("heading", name="Regions"))
+        expect(regions.locator("tbody tr")).to_have_count(len(service.regions))
+        expect(regions.locator("tbody tr").first).to_contain_text("sandbox")
+        paused = page.locator("section", has=page.get_by_role("heading", name="Paused by guardrails"))
+        expect(paused).to_contain_text("weekly-02")
+        expect(paused).to_contain_text("bad list")
+        sets = page.locator("section", has=page.get_by_role("heading", name="Configuration sets"))
+        expect(sets.locator("tbody tr").first).to_be_visible()
+        browse.shot("reputation")
+    finally:
+        service._ses = original
+        browse.site.call("PATCH", "/campaigns/weekly-02", body={"status": "running"})
+        service.refresh()
 
 
-def test_campaign_controls_are_absent_until_the_api_offers_them(browse):
+def test_campaign_controls_pause_and_resume_the_real_campaign(browse):
+    page, site = browse.page, browse.site
+    browse.open("#/campaigns/weekly-03")
+    page.get_by_role("button", name="Pause").click()
+    expect(page.locator(".feedback")).to_contain_text("Pause: done.")
+    expect(page.locator(".control-note")).to_contain_text("Paused by api")
+    assert site.get("/campaigns/weekly-03")["status"] == "paused"
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator(".feedback")).to_contain_text("Resume: done.")
+    expect(page.get_by_role("button", name="Pause")).to_be_visible()
+    assert site.get("/campaigns/weekly-03")["status"] == "running"
+    browse.shot("campaign-controls")
+
+
+def test_a_completed_campaign_offers_no_pause(browse):
     page = browse.page
     browse.open(f"#/campaigns/{DEMO_ID}")
-    expect(page.get_by_text("Pause, resume and cancel are not available on this deployment")).to_be_visible()
+    expect(page.locator(".funnel, .stat-grid").first).to_be_visible()
     expect(page.get_by_role("button", name="Pause")).to_have_count(0)
+    assert browse.site.get(f"/campaigns/{DEMO_ID}")["status"] == "completed"
 
 
 REPUTATION = {
@@ -428,10 +473,16 @@ def test_with_the_routes_of_a_newer_api_controls_and_reputation_follow_their_con
     page, site = browse.page, browse.site
     document = site.get("/openapi.json")
     document["paths"]["/reputation"] = {"get": {"responses": {"200": {"description": "ok"}}}}
-    document["paths"]["/campaigns/{campaign_id}"] = {"patch": {"responses": {"200": {"description": "ok"}}}}
+    document["paths"]["/campaigns/{campaign_id}"] = {
+        "get": {"responses": {"200": {"description": "ok"}}},
+        "patch": {"responses": {"200": {"description": "ok"}}},
+    }
     sent: list[dict] = []
 
     def campaign_route(route):
+        if route.request.method == "GET":  # the stubbed campaign is running (the real demo one is completed)
+            route.fulfill(json={"campaign_id": DEMO_ID, "status": "running", "control": None})
+            return
         if route.request.method != "PATCH":
             route.continue_()
             return

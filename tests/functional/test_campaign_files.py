@@ -168,7 +168,7 @@ def test_a_launch_interrupted_mid_way_is_resumed_by_the_check_without_duplicates
     )
     assert response.status_code == 500  # the invocation died
     progress = campaign(stack, "resumed")
-    assert progress["status"] == "launching"
+    assert progress["lifecycle"] == "launching"
     assert progress["launch"]["recipients_enqueued"] == 200 and progress["launch"]["state"] == "running"
     assert progress["launch"]["cursor"]["line"] == 201
     monkeypatch.setattr(store, "advance_launch", real)
@@ -178,7 +178,7 @@ def test_a_launch_interrupted_mid_way_is_resumed_by_the_check_without_duplicates
     monkeypatch.setattr(service, "_clock", lambda: time.time() + 120)
     tick(stack)
     final = campaign(stack, "resumed")
-    assert final["status"] == "launched" and final["launch"]["recipients_enqueued"] == 450
+    assert final["lifecycle"] == "launched" and final["launch"]["recipients_enqueued"] == 450
     stack.deliver_all()
     sent = sent_to(stack)
     assert len(sent) == 450 and set(sent.values()) == {1}  # the third chunk was enqueued twice, sent once

@@ -32,8 +32,9 @@ COMMON_COUNTS = {
     "aws:cloudwatch/eventRule:EventRule": 1,
     "aws:cloudwatch/eventTarget:EventTarget": 1,
     "aws:cloudwatch/logGroup:LogGroup": 8,
-    # reputation 2, dead-letter queues 5, oldest message age 4, errors + throttles of 8 functions, API 5xx
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 28,
+    # reputation 2, dead-letter queues 5, oldest message age 4, errors + throttles of 8 functions, API 5xx,
+    # guardrail tripped
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 29,
     "aws:iam/role:Role": 8,
     "aws:iam/rolePolicy:RolePolicy": 8,
     "aws:lambda/eventSourceMapping:EventSourceMapping": 4,
@@ -605,7 +606,14 @@ def test_permissions_nothing_calls_are_gone(second: ProgramRun) -> None:
         for st in _policy(second, f.name.removesuffix("-function")).values()
         if st["Resource"] == "*"
     }
-    assert wildcard == {("sender-function", "ReadSendingQuota"), ("api-function", "ReadSendingQuota")}
+    # GetAccount and GetMetricData have no resource-level permissions
+    assert wildcard == {
+        ("sender-function", "ReadSendingQuota"),
+        ("api-function", "ReadSendingQuota"),
+        ("api-function", "ReadReputationMetrics"),
+        ("check_for_campaign-function", "ReadSendingQuota"),
+        ("check_for_campaign-function", "ReadReputationMetrics"),
+    }
 
 
 def test_api_role_manages_templates_and_payloads(second: ProgramRun) -> None:
@@ -624,6 +632,9 @@ def test_api_role_manages_templates_and_payloads(second: ProgramRun) -> None:
     # POST /messages: job records, pacing and idempotency keys live in the control table; no Scan, no Query there
     assert statements["TableControl"]["Resource"] == [_table_arn("eu-west-1", "control")]
     assert "dynamodb:Scan" not in statements["TableControl"]["Action"]
+    pause = statements["PauseOwnConfigurationSets"]
+    assert pause["Action"] == ["ses:PutConfigurationSetSendingOptions"]
+    assert all(":configuration-set/sesame-prod-" in arn for arn in pause["Resource"])
 
 
 def test_each_role_writes_only_its_own_log_group(second: ProgramRun) -> None:
@@ -678,6 +689,18 @@ def test_every_function_has_error_and_throttle_alarms_and_the_api_a_5xx_alarm(ho
     assert api["metricName"] == "5XXError"
     assert api["dimensions"] == {"ApiName": "sesame-prod", "Stage": "api"}
     assert all(a["treatMissingData"] == "notBreaching" for a in alarms)
+
+
+def test_a_tripped_guardrail_is_alarmed(home: ProgramRun) -> None:
+    (alarm,) = [
+        a.inputs
+        for a in home.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs["metricName"] == "GuardrailTripped"
+    ]
+    assert alarm["namespace"] == "Sesame" and alarm["dimensions"] == {"stage": "prod-us-east-1"}
+    assert alarm["statistic"] == "Sum" and alarm["threshold"] == 0
+    assert alarm["comparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["alarmActions"] == [f"arn:aws:sns:us-east-1:{MOCK_ACCOUNT_ID}:sesame-prod-alarms"]
 
 
 def test_app_secrets_parameter_holds_the_settings_document(home: ProgramRun) -> None:
@@ -844,6 +867,13 @@ def test_stage_environment_sets_every_runtime_setting_from_config() -> None:
         warmupStart="2026-11-01",
         warmupPool="warm",
         sendUnknownGraceSeconds="1800",
+        pausedRecheckSeconds="60",
+        guardrailWindowMinutes="30",
+        guardrailMinVolume="200",
+        guardrailWarnBounceRate="0.01",
+        guardrailWarnComplaintRate="0.0004",
+        guardrailPauseBounceRate="0.03",
+        guardrailPauseComplaintRate="0.0007",
         forwardRetrySeconds="120",
         forwardAttempts="5",
         dedicatedIpPools='{"warm": {}}',

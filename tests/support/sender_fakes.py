@@ -72,6 +72,16 @@ class FakeSes:
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     accepted: dict[str, str] = field(default_factory=dict)
     on_accept: Callable[[str, str], None] | None = None  # (send id, MessageId) for each accepted message
+    # GetAccount (issue 13): the account's state in this region; ``sending_options``: PutConfigurationSetSendingOptions
+    account: dict[str, Any] = field(
+        default_factory=lambda: {
+            "ProductionAccessEnabled": True,
+            "SendingEnabled": True,
+            "EnforcementStatus": "HEALTHY",
+            "SendQuota": {"MaxSendRate": 500.0, "Max24HourSend": 1_000_000.0, "SentLast24Hours": 0.0},
+        }
+    )
+    sending_options: list[tuple[str, bool]] = field(default_factory=list)
     _ids: itertools.count = field(default_factory=itertools.count)  # type: ignore[type-arg]
 
     def _message_id(self) -> str:
@@ -142,6 +152,14 @@ class FakeSes:
                 self.on_accept(tag_map["sesame_send_id"], message_id)
         if self.clock is not None:
             self.send_times.append((self.clock.now, len(addresses)))
+
+    def get_account(self) -> dict[str, Any]:  # a read: not in ``calls`` (tests count sends and template writes)
+        return dict(self.account)
+
+    def put_configuration_set_sending_options(self, **params: Any) -> dict[str, Any]:
+        self._call("PutConfigurationSetSendingOptions", params)
+        self.sending_options.append((params["ConfigurationSetName"], bool(params.get("SendingEnabled"))))
+        return {}
 
     def create_email_template(self, **params: Any) -> dict[str, Any]:
         self._call("CreateEmailTemplate", params)
@@ -278,6 +296,8 @@ def harness(
     seed: int = 7,
     ingest_send_events: bool = True,
     grace: float = 900.0,
+    controls: dict[str, str] | None = None,
+    paused_config_sets: set[str] | None = None,
     parallel_sends: int = 1,
 ) -> Harness:
     """``ingest_send_events``: SES's Send events reach the resolver as soon as SES accepts (a healthy ingestion);
@@ -332,6 +352,9 @@ def harness(
         sleep=clock.sleep,
         rng=random.Random(seed),
         resolver=resolver,
+        # campaign control (issue 13): the dicts are read at each batch, so a test pauses/resumes by mutating them
+        controls=None if controls is None else (lambda ids: {c: controls[c] for c in ids if c in controls}),
+        paused_config_sets=None if paused_config_sets is None else (lambda: set(paused_config_sets)),
     )
     h = Harness(clock, queue, primary, backup, suppressions, ledger, rates, consumer, resolver)
     return h

@@ -9,6 +9,7 @@ from runtime.sender.pacing import (
     SHARD_RATE,
     AccountLimits,
     AccountLimitsProvider,
+    AccountLimitsUnavailableError,
     InMemoryRateStore,
     Pacer,
     plan,
@@ -102,13 +103,14 @@ def test_account_limits_come_from_get_account_are_cached_and_overridable():
     assert AccountLimitsProvider(lambda r: Ses(), override_rate=3.0).get("x").max_send_rate == 3.0
 
 
-def test_missing_get_account_falls_back_to_override_or_sandbox_limits():
+def test_a_failed_get_account_uses_the_configured_rate_or_is_an_error_never_a_sandbox_guess():
     class Moto:
         def get_account(self):
             raise client_error("NotImplemented", 501)
 
     assert AccountLimitsProvider(lambda r: Moto(), override_rate=50).get("x") == AccountLimits(50, None)
-    assert AccountLimitsProvider(lambda r: Moto()).get("x") == AccountLimits(1.0, 200.0)
+    with pytest.raises(AccountLimitsUnavailableError, match="GetAccount failed in x"):
+        AccountLimitsProvider(lambda r: Moto()).get("x")
 
 
 def test_warmup_ramps_over_thirty_days_then_stops():

@@ -55,6 +55,8 @@ const RATES = [
 
 // Transitions of PATCH /campaigns/{id} {"status": ...} by the campaign's current status.
 const CONTROLS = {
+  completed: [],
+  cancelled: [],
   scheduled: [["paused", "Pause"], ["cancelled", "Cancel"]],
   launching: [["paused", "Pause"], ["cancelled", "Cancel"]],
   launched: [["paused", "Pause"], ["cancelled", "Cancel"]],
@@ -163,7 +165,18 @@ export function mount(region, [campaignId], ctx) {
   async function drawControls(stats) {
     const caps = await capabilities();
     const buttons = [];
-    const status = stats.status || "";
+    let status = stats.status || "";
+    let control = null;
+    if (caps.has("get", "/campaigns/{campaign_id}")) {
+      // the campaign's own status (running, paused, cancelled, completed ...) and who paused it, when and why
+      try {
+        const campaign = await get(path, { fresh: true });
+        status = campaign.status || status;
+        control = campaign.control || null;
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.unauthorized || error.transient) throw error;
+      }
+    }
     if (caps.has("patch", "/campaigns/{campaign_id}")) {
       for (const [target, label] of CONTROLS[status] || []) {
         const button = h("button", { type: "button", class: target === "cancelled" ? "danger" : null }, label);
@@ -204,8 +217,13 @@ export function mount(region, [campaignId], ctx) {
         buttons.push(del);
       }
     }
+    const note = control
+      ? h("p", { class: "hint control-note" }, `${control.status === "cancelled" ? "Cancelled" : "Paused"} by ${control.by}`, control.at ? [" at ", when(control.at)] : "", control.reason ? `: ${control.reason}` : "")
+      : null;
     if (buttons.length) {
-      replace(controls, h("div", { class: "actions", role: "group", "aria-label": "Campaign controls" }, buttons));
+      replace(controls, note, h("div", { class: "actions", role: "group", "aria-label": "Campaign controls" }, buttons));
+    } else if (note) {
+      replace(controls, note);
     } else if (CONTROLS[status] && !caps.has("patch", "/campaigns/{campaign_id}")) {
       replace(controls, h("p", { class: "hint" }, "Pause, resume and cancel are not available on this deployment (it has no PATCH /campaigns/{id})."));
     } else {

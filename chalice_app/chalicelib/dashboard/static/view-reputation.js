@@ -7,6 +7,8 @@ import { ApiError, get } from "./api.js";
 import { badge, h, notice, num, pct, replace, table, when } from "./dom.js";
 
 const KNOWN = [
+  ["kind", "What"],
+  ["name", "Name"],
   ["region", "Region"],
   ["configuration_set", "Configuration set"],
   ["campaign_id", "Campaign"],
@@ -19,7 +21,10 @@ const KNOWN = [
   ["sent_last_24h", "Sent (24 h)"],
   ["max_24h_send", "Daily quota"],
   ["max_send_rate", "Max rate /s"],
+  ["volume", "Sent (window)"],
   ["reason", "Reason"],
+  ["by", "By"],
+  ["at", "Since"],
   ["paused_at", "Since"],
 ];
 
@@ -31,7 +36,7 @@ function cellFor(key, value) {
   if (typeof value === "boolean") return value ? "yes" : "no";
   if (key.endsWith("_rate") && typeof value === "number" && value <= 1 && key !== "max_send_rate") return pct(value);
   if (typeof value === "number") return num(value);
-  if (key.endsWith("_at") && typeof value === "string") return when(value);
+  if ((key === "at" || key.endsWith("_at")) && typeof value === "string") return when(value);
   if (typeof value === "object") return h("code", null, JSON.stringify(value));
   return String(value);
 }
@@ -80,12 +85,15 @@ export function mount(region) {
     }
     const regions = Array.isArray(doc) ? doc : listOf(doc.regions || doc.items);
     const sets = listOf(doc.configuration_sets);
-    const paused = listOf(doc.paused || doc.guardrails);
+    const paused = listOf(doc.paused || doc.guardrails).map(({ new: _fresh, ...rest }) => rest);
+    const campaigns = listOf(doc.campaigns);
+    const asOf = doc.taken_at || doc.updated_at;
     replace(
       body,
-      doc.updated_at ? h("p", { class: "hint" }, "As of ", when(doc.updated_at)) : null,
+      asOf ? h("p", { class: "hint" }, "As of ", when(asOf), doc.stale ? " (stale: the per-minute schedule is not running)" : "") : null,
       h("section", { "aria-labelledby": "rep-regions" }, h("h2", { id: "rep-regions" }, "Regions"), rowsTable("Reputation by region", regions)),
       sets.length ? h("section", { "aria-labelledby": "rep-sets" }, h("h2", { id: "rep-sets" }, "Configuration sets"), rowsTable("Reputation by configuration set", sets)) : null,
+      campaigns.length ? h("section", { "aria-labelledby": "rep-campaigns" }, h("h2", { id: "rep-campaigns" }, "Campaigns (rolling window)"), rowsTable("Guardrail rates by campaign", campaigns)) : null,
       h(
         "section",
         { "aria-labelledby": "rep-paused" },
