@@ -565,6 +565,22 @@ def _fire_schedules(stack: LocalStack) -> None:
         handler(scheduled_event(name, stack.options.region), None)
 
 
+def _guardrail_line(api: ApiClient) -> str:
+    """What the guardrails (run by the per-minute schedule fired above) saw and did: rates, thresholds, pauses."""
+    try:
+        doc = api.get("/reputation")
+    except Exception as exc:  # the report goes on; the line says why it has no guardrail figures
+        return f"guardrails: GET /reputation failed ({exc})"
+    pause = doc.get("thresholds", {}).get("pause", {})
+    region = (doc.get("regions") or [{}])[0]
+    paused = ", ".join(f"{p['kind']} {p['name']} ({p.get('reason')})" for p in doc.get("paused", [])) or "nothing"
+    return (
+        f"guardrails: {region.get('region')} bounce {float(region.get('bounce_rate') or 0):.2%}, complaint "
+        f"{float(region.get('complaint_rate') or 0):.3%} ({region.get('rates_source')}; pause at "
+        f"{float(pause.get('bounce_rate', 0)):.0%} / {float(pause.get('complaint_rate', 0)):.2%}); paused: {paused}"
+    )
+
+
 def _count_pages(api: ApiClient, path: str, key: Callable[[dict[str, Any]], str | None]) -> dict[str, int]:
     counts: dict[str, int] = {}
     token = None
@@ -671,6 +687,7 @@ def run_demo(stack: LocalStack, progress: Progress) -> Report:
     handled = sum(stack.poller.stats.records.values()) - before
     progress.step(f"ingestion consumers handled {handled} SQS records")
     timings["events"] = time.monotonic() - t2
+    progress.step(_guardrail_line(api))
 
     t3 = time.monotonic()
     doc = api.get(f"/campaigns/{urllib.parse.quote(campaign_id)}/stats")
