@@ -262,6 +262,10 @@ def patch_sesv2() -> None:
     def put_suppressed_destination(self: Any) -> str:
         return "{}"
 
+    def put_configuration_set_sending_options(self: Any) -> str:
+        # the guardrails stop a configuration set's sending (runtime.reputation): accepted, as SES does
+        return "{}"
+
     for func in (
         create_email_template,
         get_email_template,
@@ -271,6 +275,7 @@ def patch_sesv2() -> None:
         send_bulk_email,
         get_account,
         put_suppressed_destination,
+        put_configuration_set_sending_options,
     ):
         setattr(SESV2Response, func.__name__, func)
     SESV2Response._sesame_patched = True  # type: ignore[attr-defined]
@@ -285,6 +290,7 @@ def patch_sesv2() -> None:
         "{0}/v2/email/outbound-bulk-emails$",
         "{0}/v2/email/account$",
         "{0}/v2/email/suppression/addresses$",
+        "{0}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/sending$",
     ):
         sesv2_urls.url_paths.setdefault(path, SESV2Response.dispatch)
 
