@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.support.sender_app import AUTH, REGION, sender_stack
+from tests.support.counters import count_stream
+from tests.support.sender_app import AUTH, ENV, REGION, sender_stack
 
 
 @pytest.fixture
@@ -64,7 +65,8 @@ def campaign(
 
 
 def ingest_events(stack) -> None:
-    """The SES events of everything the fake SES accepted, applied by the production ingestion engine."""
+    """The SES events of everything the fake SES accepted, applied by the production ingestion engine, then counted
+    from the messages stream by the counter consumer."""
     from runtime.events.normalize import event_from_message
     from runtime.ingest.engine import IngestEngine
     from runtime.local.simulator import SentMail, SesEventSimulator, SimulatorOptions
@@ -92,6 +94,7 @@ def ingest_events(stack) -> None:
     events = [event_from_message(e.message_text()) for e in SesEventSimulator(SimulatorOptions(seed=3)).schedule(mails)]
     for start in range(0, len(events), 50):
         assert not engine.apply(events[start : start + 50]).failed
+    count_stream(stack.ddb, env=ENV)  # the campaign counters: the messages stream's consumer, as deployed
 
 
 def tick(stack):
