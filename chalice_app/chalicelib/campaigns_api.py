@@ -29,8 +29,10 @@ _NDJSON = "application/x-ndjson"
 _CONTENT_TYPES = ["application/json", _NDJSON]
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    return Response(body={"Code": code, "Message": message}, status_code=status, headers={"Cache-Control": "no-store"})
+def _error(status: int, code: str, message: str, **extra: Any) -> Response:
+    return Response(
+        body={"Code": code, "Message": message, **extra}, status_code=status, headers={"Cache-Control": "no-store"}
+    )
 
 
 def _ok(body: Any, status: int = 200) -> Response:
@@ -49,6 +51,7 @@ def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any
 
             from runtime.reputation.account import AccountUnavailableError, SendingBlockedError
             from runtime.sender.campaign import CampaignError
+            from runtime.sender.recipients import RecipientFileError
             from runtime.sender.service import CampaignNotFoundError, SchedulingUnavailableError
             from runtime.sender.templates import TemplateConflictError, TemplateSyncError
             from runtime.stores.campaigns import CampaignExistsError, CampaignStateError
@@ -57,6 +60,8 @@ def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any
             try:
                 return func(**kwargs)
             except CampaignError as exc:
+                return _error(400, "BadRequestError", str(exc), errors=exc.problems)
+            except RecipientFileError as exc:
                 raise BadRequestError(str(exc)) from exc
             except CampaignNotFoundError as exc:
                 raise NotFoundError(str(exc)) from exc

@@ -199,6 +199,7 @@ def _build_consumer(
 def campaign_service() -> CampaignService:
     from runtime.reputation.account import sending_gate
     from runtime.sender.enqueue import Enqueuer
+    from runtime.sender.recipients import S3ObjectSource
     from runtime.sender.service import CampaignConfig, CampaignService, S3PayloadStore
     from runtime.sender.templates import TemplateLoader, TemplatePublisher
     from runtime.stores.campaigns import DynamoCampaignStore
@@ -219,6 +220,7 @@ def campaign_service() -> CampaignService:
         payloads=lambda: (
             S3PayloadStore(wiring.client("s3", s.region), s.campaign_bucket) if s.campaign_bucket else None
         ),
+        sources=lambda: S3ObjectSource(lambda: wiring.client("s3", s.region)),
         gate=sending_gate(_ses, s.region),
     )
 
@@ -291,12 +293,24 @@ def send_batch(event: SQSEvent) -> None:
         raise BatchIncompleteError(f"{len(result.retry) + len(result.deferred)} message(s) left on the queue")
 
 
+LAUNCH_RESERVE_SECONDS = 10.0
+
+
+def launch_deadline(event: Any) -> float | None:
+    """When a chunked launch step stops (``time.monotonic``): the Lambda's end minus time to record its progress."""
+    remaining = getattr(getattr(event, "context", None), "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    seconds = remaining() / 1000
+    return time.monotonic() + max(1.0, seconds - LAUNCH_RESERVE_SECONDS)
+
+
 @bp.schedule("rate(1 minute)", name="check_for_campaign")
 def check_for_campaign(event: Any) -> None:
-    """Each minute: launch the due campaigns, then refresh reputation and trip the guardrails (``operate``); one
-    failing does not stop the other."""
+    """Each minute: launch the due campaigns (a chunked launch continues until 10 s before this Lambda's end), then
+    refresh reputation and trip the guardrails (``operate``); one failing does not stop the other."""
     try:
-        launched = campaign_service().launch_due()
+        launched = campaign_service().launch_due(deadline=launch_deadline(event))
         if launched:
             log.info("scheduled campaigns launched", extra={"campaigns": [c["campaign_id"] for c in launched]})
     finally:

@@ -675,6 +675,7 @@ def run_demo(stack: LocalStack, progress: Progress) -> Report:
                 f"nothing was sent (last sender error: {stack.poller.stats.last_error or 'none'}; "
                 f"see {opts.state_dir / 'app.log'})"
             )
+    transactional = [] if direct else _transactional_demo(api, presuppressed, progress)
     timings["send"] = time.monotonic() - t1
 
     t2 = time.monotonic()
@@ -721,6 +722,10 @@ def run_demo(stack: LocalStack, progress: Progress) -> Report:
         counted = _count_pages(api, f"/suppressions?reason={reason}&limit=100", lambda i: "n")
         if counted.get("n"):
             suppression_list[reason] = counted["n"]
+    for message in transactional:  # their status now, through GET /messages/{id}
+        if message.get("message_id"):
+            status, found = api.call("GET", f"/messages/{urllib.parse.quote(message['message_id'])}")
+            message["status_now"] = (found.get("message") or {}).get("status") if status == 200 else f"HTTP {status}"
     timings["report"] = time.monotonic() - t3
     timings["total"] = time.monotonic() - progress.started
     timings["cpu: demo process (handlers, signing)"] = time.process_time()
@@ -738,9 +743,37 @@ def run_demo(stack: LocalStack, progress: Progress) -> Report:
         delivery=stats.as_dict(),
         timings={k: round(v, 2) for k, v in timings.items()},
         api_url=stack.api_url,
+        transactional=transactional,
     )
     _write_outputs(stack, report, mails, presuppressed, sim)
     return report
+
+
+def _transactional_demo(api: ApiClient, presuppressed: list[str], progress: Progress) -> list[dict[str, Any]]:
+    """A few receipts through ``POST /messages``; one goes to an address suppressed above, so the answer is a 207
+    with a result per recipient."""
+    to = [f"success+receipt{i}@simulator.amazonses.com" for i in range(3)] + presuppressed[:1]
+    body = {
+        "to": to,
+        "subject": "Your receipt",
+        "text": "Thank you for your order.",
+        "html": "<p>Thank you for your order.</p>",
+        "tags": {"kind": "receipt"},
+    }
+    status, answer = api.call("POST", "/messages", body)
+    if status in (404, 405):
+        progress.step(f"POST /messages answered {status}: no send API in this build")
+        return []
+    if status not in (200, 207):
+        raise LocalStackError(f"POST /messages answered {status}: {answer}")
+    results = list(answer.get("results", []))
+    counts = answer.get("counts", {})
+    progress.step(
+        f"POST /messages -> {status}: "
+        + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        + " (one result per recipient)"
+    )
+    return [{"http_status": status, **r} for r in results]
 
 
 def _write_outputs(

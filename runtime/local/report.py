@@ -45,6 +45,7 @@ class Report:
     delivery: dict[str, Any] = field(default_factory=dict)  # how events travelled (SQS / webhook counts)
     timings: dict[str, float] = field(default_factory=dict)
     api_url: str = ""
+    transactional: list[dict[str, Any]] = field(default_factory=list)  # POST /messages results (+ status_now)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -86,6 +87,14 @@ def render_text(report: Report) -> str:
         out.append(f"  {'-> HTTPS webhook POSTs':<42} {d.get('webhook_posts', 0):>7}")
         for status, n in sorted((d.get("webhook_status") or {}).items(), key=lambda item: str(item[0])):
             out.append(f"  {'   answered HTTP ' + str(status):<42} {n:>7}")
+    if report.transactional:
+        http = report.transactional[0].get("http_status")
+        out += ["", f"Transactional messages (POST /messages, HTTP {http})"]
+        for m in report.transactional:
+            mid = str(m.get("message_id") or "")
+            short = mid if len(mid) <= 28 else mid[:25] + "..."
+            now = m.get("status_now") or m.get("status")
+            out.append(f"  {m.get('recipient', ''):<44} {m.get('status', ''):<10} -> {now:<10} {short}")
     if report.timings:
         out += ["", "Timings"] + [f"  {k:<42} {v:>6.1f}s" for k, v in report.timings.items()]
     return "\n".join(out)

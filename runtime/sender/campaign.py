@@ -121,7 +121,19 @@ class Recipient(BaseModel):
 
 class Segment(_TemplateChoice):
     list_name: str = Field(min_length=1, max_length=256)
-    recipients: list[Recipient] = Field(min_length=1)
+    recipients: list[Recipient] | None = Field(default=None, min_length=1)
+    # or a recipient file (JSON lines / CSV) in the campaign bucket: runtime/sender/recipients.py
+    recipientsS3Uri: str | None = Field(default=None, pattern=S3_URI_PATTERN)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Segment:
+        if (self.recipients is None) == (self.recipientsS3Uri is None):
+            raise ValueError("give recipients (inline) or recipientsS3Uri (a JSON-lines or CSV file), exactly one")
+        return self
+
+    @property
+    def inline(self) -> list[Recipient]:
+        return self.recipients or []
 
 
 class CampaignCandidate(_TemplateChoice):
@@ -142,9 +154,18 @@ class CampaignCandidate(_TemplateChoice):
             parse_launch_date(value)
         return value
 
+    @property
+    def uses_files(self) -> bool:
+        return any(s.recipientsS3Uri is not None for s in self.segments)
+
     @model_validator(mode="after")
     def _limits(self) -> CampaignCandidate:
-        total = sum(len(s.recipients) for s in self.segments)
+        files = [s.recipientsS3Uri is not None for s in self.segments]
+        if any(files) and not all(files):
+            raise ValueError(
+                "segments: give every segment's recipients inline or every segment a recipientsS3Uri, not a mix"
+            )
+        total = sum(len(s.inline) for s in self.segments)
         if total > MAX_RECIPIENTS:
             raise ValueError(f"a campaign holds at most {MAX_RECIPIENTS} recipients (got {total})")
         names = [format_tag(s.list_name) for s in self.segments]
@@ -259,7 +280,7 @@ def resolve(
                 template=templates[key],
                 from_address=from_address,
                 configuration_set=segment.configuration_set or candidate.configuration_set or default_configuration_set,
-                recipients=segment.recipients,
+                recipients=segment.inline,
             )
         )
     if problems:

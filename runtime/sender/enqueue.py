@@ -6,15 +6,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from runtime.logs import get_logger
-from runtime.sender.jobs import SendJob
 
 log = get_logger(__name__)
 
 SQS_BATCH = 10
 SQS_MAX_BATCH_BYTES = 262_144
+
+
+class QueueMessage(Protocol):
+    """What ``Enqueuer`` puts on the queue: a ``SendJob``, or a job already serialised (``launch.QueueJob``)."""
+
+    @property
+    def job_id(self) -> str: ...
+
+    def body(self) -> str: ...
 
 
 @dataclass
@@ -38,7 +46,7 @@ class Enqueuer:
         self._attempts = attempts
         self._sleep = sleep
 
-    def enqueue(self, jobs: Sequence[SendJob]) -> EnqueueReport:
+    def enqueue(self, jobs: Sequence[QueueMessage]) -> EnqueueReport:
         report = EnqueueReport()
         bodies = [(job.job_id, job.body()) for job in jobs]
         for batch in _batches(bodies):

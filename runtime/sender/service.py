@@ -29,6 +29,13 @@ from runtime.sender.campaign import (
 from runtime.sender.enqueue import Enqueuer, EnqueueReport
 from runtime.sender.headers import producer_list_unsubscribe, several_recipients_problem
 from runtime.sender.jobs import SendJob, units_of
+from runtime.sender.launch import ChunkedLauncher, Cursor, LaunchPlan, SegmentPlan, StepResult
+from runtime.sender.recipients import (
+    RECIPIENTS_PREFIX,
+    ObjectSource,
+    RecipientFileError,
+    validate_file,
+)
 from runtime.sender.ses_models import parse_send_lines
 from runtime.sender.templates import TemplateLoader, TemplatePublisher
 from runtime.stores.campaigns import CampaignExistsError, CampaignRecord, CampaignStateError, CampaignStore
@@ -51,6 +58,10 @@ class PayloadStore(Protocol):
     bucket: str  # this region's campaign bucket
 
     def put(self, campaign_id: str, candidate: dict[str, Any], jobs: list[SendJob]) -> tuple[str, str]: ...
+
+    def put_plan(self, campaign_id: str, plan: str) -> tuple[str, str]: ...
+
+    def plan(self, bucket: str, key: str) -> str: ...
 
     def jobs(self, bucket: str, key: str) -> list[SendJob]: ...
 
@@ -80,9 +91,17 @@ class S3PayloadStore:
         text = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
         return [SendJob.model_validate_json(line) for line in text.splitlines() if line.strip()]
 
+    def put_plan(self, campaign_id: str, plan: str) -> tuple[str, str]:
+        key = f"campaigns/{campaign_id}/plan.json"
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=plan.encode("utf-8"), ContentType="application/json")
+        return self.bucket, key
+
+    def plan(self, bucket: str, key: str) -> str:
+        return str(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8"))
+
     def delete(self, bucket: str, key: str) -> None:
         prefix = key.rsplit("/", 1)[0] + "/"
-        for name in ("candidate.json", "jobs.jsonl"):
+        for name in ("candidate.json", "jobs.jsonl", "plan.json"):
             self._s3.delete_object(Bucket=bucket, Key=prefix + name)
 
 
@@ -99,6 +118,14 @@ class InMemoryPayloadStore:
     def jobs(self, bucket: str, key: str) -> list[SendJob]:
         return [SendJob.model_validate_json(x) for x in self.objects[(bucket, key)].splitlines() if x]
 
+    def put_plan(self, campaign_id: str, plan: str) -> tuple[str, str]:
+        key = f"campaigns/{campaign_id}/plan.json"
+        self.objects[(self.bucket, key)] = plan
+        return self.bucket, key
+
+    def plan(self, bucket: str, key: str) -> str:
+        return self.objects[(bucket, key)]
+
     def delete(self, bucket: str, key: str) -> None:
         self.objects.pop((bucket, key), None)
 
@@ -110,6 +137,10 @@ class CampaignConfig:
     default_configuration_set: str = "marketing"
     launch_lease_seconds: int = 600
     unsubscribe_headers: bool = False  # the sender adds List-Unsubscribe (then one recipient per message)
+    launch_budget_seconds: float = 10.0  # chunked launch work done inside a submission (the API answers in 29 s)
+    launch_chunk_recipients: int = 5_000  # recipients enqueued per committed cursor step
+    max_file_recipients: int = 10_000_000  # recipients of a file campaign (all files)
+    max_candidate_bytes: int = 20_000_000  # a Campaign Candidate read from S3 (campaignS3Uri)
 
 
 def _not_enqueued(
@@ -141,11 +172,15 @@ class CampaignService:
         enqueuer: Callable[[], Enqueuer],
         payloads: Callable[[], PayloadStore | None],
         clock: Callable[[], float] = time.time,
+        sources: Callable[[], ObjectSource] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
         gate: Callable[[], None] | None = None,
     ) -> None:
         """``gate``: raises when the primary region cannot send (SES sandbox, sending disabled, GetAccount failed);
         run before a launch, so a campaign is refused instead of sent into a wall."""
         self.config = config
+        self._sources = sources
+        self._monotonic = monotonic
         self._gate = gate
         self._store = store
         self._loader = loader
@@ -177,7 +212,14 @@ class CampaignService:
         expansion = expand(campaign_id, segments, candidate.reply_to)
         return campaign_id, launch_at, expansion, list(specs.values())
 
-    def submit(self, data: Any) -> dict[str, Any]:
+    def submit(self, data: Any, *, deadline: float | None = None) -> dict[str, Any]:
+        """``deadline`` (``monotonic`` time): when a chunked launch stops and leaves the rest to the per-minute check
+        (default: ``launch_budget_seconds`` from now)."""
+        if isinstance(data, dict) and "campaignS3Uri" in data:
+            data = self._candidate_from_s3(data)
+        candidate = parse_candidate(data)
+        if candidate.uses_files:
+            return self._submit_files(data, deadline)
         campaign_id, launch_at, expansion, specs = self.validate(data)
         existing = self._store.get(campaign_id)
         if existing is not None and existing.status not in ("deleted", "external"):
@@ -230,6 +272,182 @@ class CampaignService:
             "duplicates_skipped": expansion.duplicates,
             "warnings": warnings,
         }
+
+    # -- campaigns of any size: recipient files and the chunked launch -------------------------------------------
+    def _source(self) -> ObjectSource:
+        if self._sources is None:
+            raise CampaignError(["recipientsS3Uri: reading recipient files is not configured"])
+        return self._sources()
+
+    def _upload_location(self, field: str, uri: str, bucket: str) -> tuple[str, str]:
+        from runtime.sender.templates import split_s3_uri
+
+        uri_bucket, key = split_s3_uri(uri)
+        if uri_bucket != bucket or not key.startswith(RECIPIENTS_PREFIX):
+            raise CampaignError(
+                [f"{field}: upload the file under s3://{bucket}/{RECIPIENTS_PREFIX} (the only place sesame reads from)"]
+            )
+        return uri_bucket, key
+
+    def _candidate_from_s3(self, data: dict[str, Any]) -> Any:
+        extra = sorted(k for k in data if k != "campaignS3Uri")
+        if extra:
+            raise CampaignError([f"campaignS3Uri: give the whole campaign in the file (also got {', '.join(extra)})"])
+        payloads = self._payloads()
+        uri = data["campaignS3Uri"]
+        if payloads is None:
+            raise CampaignError(["campaignS3Uri: needs SESAME_CAMPAIGN_BUCKET (the campaign bucket)"])
+        if not isinstance(uri, str) or not uri.startswith("s3://"):
+            raise CampaignError(["campaignS3Uri: an s3:// URI"])
+        bucket, key = self._upload_location("campaignS3Uri", uri, payloads.bucket)
+        source = self._source()
+        try:
+            info = source.head(bucket, key)
+        except RecipientFileError as exc:
+            raise CampaignError([f"campaignS3Uri: {exc}"]) from exc
+        if info.size > self.config.max_candidate_bytes:
+            raise CampaignError(
+                [
+                    f"campaignS3Uri: the campaign file is {info.size} bytes (at most "
+                    f"{self.config.max_candidate_bytes}); put recipients in recipient files (recipientsS3Uri)"
+                ]
+            )
+        from runtime import jsontext
+
+        raw = b"".join(source.read(bucket, key, 0, info.etag))
+        try:
+            loaded = jsontext.loads(raw)
+        except jsontext.JsonTextError as exc:
+            raise CampaignError([f"campaignS3Uri: not valid JSON ({exc})"]) from exc
+        if isinstance(loaded, dict) and "campaignS3Uri" in loaded:
+            raise CampaignError(["campaignS3Uri: the file must hold the campaign itself"])
+        return loaded
+
+    def _submit_files(self, data: Any, deadline: float | None) -> dict[str, Any]:
+        """A campaign whose segments name recipient files: validate every file as a stream, store the launch plan,
+        then launch in chunks (within ``deadline``; the per-minute check continues)."""
+        payloads = self._payloads()
+        if payloads is None:
+            raise SchedulingUnavailableError("recipient files need SESAME_CAMPAIGN_BUCKET (the campaign bucket)")
+        candidate = parse_candidate(data)
+        campaign_id = candidate.campaign_id or new_campaign_id()
+        locations = [
+            self._upload_location(f"segments.{i}.recipientsS3Uri", str(s.recipientsS3Uri), payloads.bucket)
+            for i, s in enumerate(candidate.segments)
+        ]
+        campaign_id, launch_at, expansion, specs = self.validate({**data, "campaign_id": campaign_id})
+        existing = self._store.get(campaign_id)
+        if existing is not None and existing.status not in ("deleted", "external"):
+            raise CampaignExistsError(f"campaign {campaign_id} already exists (status {existing.status})")
+        source = self._source()
+        problems: list[str] = []
+        segments: list[SegmentPlan] = []
+        for resolved, (bucket, key) in zip(expansion.segments, locations, strict=True):
+            field = f"segments.{resolved.index}.recipientsS3Uri"
+            try:
+                report = validate_file(source, bucket, key)
+            except RecipientFileError as exc:
+                problems.append(f"{field}: {exc}")
+                continue
+            problems.extend(f"{field}: {error}" for error in report.errors)
+            if report.bad_rows > len(report.errors):
+                problems.append(
+                    f"{field}: {report.bad_rows - len(report.errors)} more bad rows ({report.bad_rows} in all)"
+                )
+            segments.append(
+                SegmentPlan(
+                    index=resolved.index,
+                    list_name=resolved.list_name,
+                    template_name=resolved.template.name,
+                    from_address=resolved.from_address,
+                    configuration_set=resolved.configuration_set,
+                    bucket=bucket,
+                    key=key,
+                    fmt=report.fmt,
+                    etag=report.etag,
+                    header=report.header,
+                    data_start=report.data_start,
+                    first_line=report.first_line,
+                    rows=report.rows,
+                    skip=report.duplicate_lines,
+                )
+            )
+        if problems:
+            raise CampaignError(problems)
+        plan = LaunchPlan(campaign_id, segments, candidate.reply_to)
+        if plan.recipients > self.config.max_file_recipients:
+            raise CampaignError(
+                [f"segments: {plan.recipients} recipients; a campaign holds at most {self.config.max_file_recipients}"]
+            )
+        if launch_at is None and self._gate is not None:
+            self._gate()  # sandbox or sending disabled: refused before anything is written or sent
+        warnings = self._publisher.publish(specs, self.config.regions)
+        bucket, key = payloads.put_plan(campaign_id, plan.to_json())
+        now = iso(self._now())
+        record = CampaignRecord(
+            campaign_id=campaign_id,
+            status="scheduled" if launch_at is not None else "launching",
+            launch_at=iso(launch_at) if launch_at is not None else now,
+            created_at=now,
+            updated_at=now,
+            payload_bucket=bucket,
+            payload_key=key,
+            segments=len(segments),
+            recipients=plan.recipients,
+            list_names=[s.list_name for s in segments],
+            config_sets=sorted({s.configuration_set for s in segments}),
+            lease_until="" if launch_at is not None else iso(self._now() + timedelta(seconds=60)),
+            launch_total=plan.recipients,
+            launch_cursor=plan.start().encode(),
+        )
+        self._store.create(record)
+        duplicates = sum(len(s.skip) for s in segments)
+        log.info(
+            "file campaign accepted",
+            extra={"campaign_id": campaign_id, "recipients": plan.recipients, "duplicates": duplicates},
+        )
+        if launch_at is None:
+            budget = deadline if deadline is not None else self._monotonic() + self.config.launch_budget_seconds
+            record = self._launch_step(record, plan, budget)
+        return {
+            **self._summary(record),
+            "complete": record.status in ("scheduled", "launched"),
+            "duplicates_skipped": duplicates,
+            "warnings": warnings,
+        }
+
+    def _launch_step(self, record: CampaignRecord, plan: LaunchPlan, deadline: float) -> CampaignRecord:
+        """Run the chunked launcher until ``deadline``; then record the outcome (launched, failed, or still
+        launching with the lease released so the next per-minute check continues at once)."""
+        launcher = ChunkedLauncher(
+            source=self._source(),
+            enqueuer=self._enqueuer,
+            progress=self._store,
+            clock=self._monotonic,
+            chunk_recipients=self.config.launch_chunk_recipients,
+        )
+        result: StepResult = launcher.run(plan, Cursor.decode(record.launch_cursor), deadline)
+        current = self._store.get(record.campaign_id) or record  # the progress counters advance_launch wrote
+        now = iso(self._now())
+        if result.done:
+            updated = replace(current, status="launched", launched_at=now, updated_at=now, lease_until="")
+            updated = replace(updated, enqueued_jobs=current.launch_jobs, launch_error="")
+        elif result.error and not result.retryable:
+            updated = replace(current, status="failed", updated_at=now, lease_until="", launch_error=result.error)
+        else:  # the lease ends now: the next per-minute check continues at the cursor
+            updated = replace(current, updated_at=now, lease_until=now, launch_error=result.error)
+        self._store.save(updated, expect_status=("launching",))
+        log.info(
+            "campaign launch step",
+            extra={
+                "campaign_id": record.campaign_id,
+                "recipients": result.recipients,
+                "jobs": result.jobs,
+                "done": result.done,
+                "error": result.error,
+            },
+        )
+        return self._store.get(record.campaign_id) or updated
 
     def submit_lines(self, lines: list[str]) -> dict[str, Any]:
         """Validate a JSON-lines file of SendEmail requests and enqueue it (all lines valid, or nothing happens).
@@ -350,7 +568,7 @@ class CampaignService:
         return deleted.to_dict()
 
     # -- the per-minute check ---------------------------------------------------------------------------------
-    def launch_due(self) -> list[dict[str, Any]]:
+    def launch_due(self, deadline: float | None = None) -> list[dict[str, Any]]:
         """Launch the due campaigns whose payload is in this region's bucket.
 
         Every region runs this check against the replicated campaigns table; a campaign is launched by the region
@@ -376,6 +594,12 @@ class CampaignService:
                 continue
             if not claimed.payload_key:
                 log.error("due campaign has no stored payload", extra={"campaign_id": claimed.campaign_id})
+                continue
+            if claimed.launch_total:  # recipient files: one more chunked step, resumed at the stored cursor
+                plan = LaunchPlan.from_json(payloads.plan(claimed.payload_bucket, claimed.payload_key))
+                step_deadline = deadline if deadline is not None else self._monotonic() + 45.0
+                stepped = self._launch_step(claimed, plan, step_deadline)
+                launched.append({**stepped.to_dict(), "complete": stepped.status == "launched"})
                 continue
             jobs = payloads.jobs(claimed.payload_bucket, claimed.payload_key)
             report = self._enqueuer().enqueue(jobs)

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from runtime.stores import dynamo
 from runtime.stores.schema import LISTING_PK, META, SCHEDULE_PK, iso
 
-STATUSES = ("scheduled", "launching", "launched", "deleted")
+STATUSES = ("scheduled", "launching", "launched", "deleted", "failed")
 CONTROLS = ("paused", "cancelled")
 
 
@@ -59,6 +59,41 @@ class CampaignRecord:
     control_reason: str = ""
     control_at: str = ""
     control_by: str = ""
+    # chunked launch of recipient files (runtime/sender/launch.py); launch_total 0 = jobs enqueued in one go
+    launch_total: int = 0  # recipients to enqueue
+    launch_cursor: str = ""  # "<segment>|<byte offset>|<line>", committed after each chunk's enqueue
+    launch_enqueued: int = 0  # recipients enqueued so far
+    launch_jobs: int = 0
+    launch_chunks: int = 0
+    launch_error: str = ""  # why the last step stopped early
+
+    def launch(self) -> dict[str, Any]:
+        """Launch progress (``GET /campaigns/{id}``)."""
+        if not self.launch_total:
+            state = {"scheduled": "pending", "launching": "running", "launched": "done"}.get(self.status, self.status)
+            return {
+                "mode": "single",
+                "state": state,
+                "jobs": self.jobs,
+                "jobs_enqueued": self.enqueued_jobs,
+                "recipients_total": self.recipients,
+            }
+        state = {"scheduled": "pending", "launching": "running", "launched": "done"}.get(self.status, self.status)
+        cursor = None
+        if self.launch_cursor:
+            segment, offset, line = (int(x) for x in self.launch_cursor.split("|"))
+            cursor = {"segment": segment, "byte_offset": offset, "line": line}
+        return {
+            "mode": "chunked",
+            "state": state,
+            "recipients_total": self.launch_total,
+            "recipients_enqueued": self.launch_enqueued,
+            "progress": round(self.launch_enqueued / self.launch_total, 4),
+            "jobs_enqueued": self.launch_jobs,
+            "chunks": self.launch_chunks,
+            "cursor": cursor,
+            "last_error": self.launch_error or None,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +111,7 @@ class CampaignRecord:
             "list_names": list(self.list_names),
             "config_sets": list(self.config_sets),
             "payload": f"s3://{self.payload_bucket}/{self.payload_key}" if self.payload_key else None,
+            "launch": self.launch(),
         }
 
     def to_item(self) -> dict[str, Any]:
@@ -97,6 +133,12 @@ class CampaignRecord:
             "launched_at": self.launched_at or None,
             "lease_until": self.lease_until or None,
             "list_names": list(self.list_names) or None,
+            "launch_total": self.launch_total or None,
+            "launch_cursor": self.launch_cursor or None,
+            "launch_enqueued": self.launch_enqueued if self.launch_total else None,
+            "launch_jobs": self.launch_jobs if self.launch_total else None,
+            "launch_chunks": self.launch_chunks if self.launch_total else None,
+            "launch_error": self.launch_error or None,
             "config_sets": list(self.config_sets) or None,
         }
         if self.status == "scheduled" or (self.status == "launching" and self.payload_key):
@@ -122,6 +164,12 @@ class CampaignRecord:
             launched_at=d.get("launched_at", ""),
             lease_until=d.get("lease_until", ""),
             list_names=list(d.get("list_names", [])),
+            launch_total=int(d.get("launch_total", 0)),
+            launch_cursor=d.get("launch_cursor", ""),
+            launch_enqueued=int(d.get("launch_enqueued", 0)),
+            launch_jobs=int(d.get("launch_jobs", 0)),
+            launch_chunks=int(d.get("launch_chunks", 0)),
+            launch_error=d.get("launch_error", ""),
             config_sets=list(d.get("config_sets", [])),
             control=d.get("control", "") or "",
             control_reason=d.get("control_reason", "") or "",
@@ -145,6 +193,11 @@ class CampaignStore(Protocol):
 
     def list(self, limit: int = 50) -> list[CampaignRecord]: ...
 
+    def advance_launch(self, campaign_id: str, expected: str, cursor: str, recipients: int, jobs: int) -> bool:
+        """Move ``launch_cursor`` from ``expected`` to ``cursor`` and add the counts (one conditional write); False
+        when the stored cursor is neither (another invocation moved it)."""
+        ...
+
     def set_control(
         self, campaign_id: str, control: str, *, reason: str, at: str, by: str, allowed: tuple[str, ...]
     ) -> CampaignRecord:
@@ -165,6 +218,10 @@ def _now() -> str:
 def _code(exc: Exception) -> str | None:
     code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
     return str(code) if code else None
+
+
+# written only by advance_launch (and create): a save() of a record read before a chunk must not set them back
+_LAUNCH_PROGRESS = frozenset({"launch_cursor", "launch_enqueued", "launch_jobs", "launch_chunks"})
 
 
 class DynamoCampaignStore:
@@ -246,12 +303,12 @@ class DynamoCampaignStore:
         values: dict[str, Any] = {}
         sets = []
         for i, (name, value) in enumerate(item.items()):
-            if name in ("campaign_id", "sk"):
+            if name in ("campaign_id", "sk") or name in _LAUNCH_PROGRESS:
                 continue
             names[f"#a{i}"] = name
             values[f":a{i}"] = value
             sets.append(f"#a{i} = :a{i}")
-        removable = ("schedule_pk", "lease_until", "not_enqueued", "payload_bucket", "payload_key")
+        removable = ("schedule_pk", "lease_until", "not_enqueued", "payload_bucket", "payload_key", "launch_error")
         removes = [n for n in removable if n not in item]
         for i, name in enumerate(removes):
             names[f"#r{i}"] = name
@@ -278,6 +335,37 @@ class DynamoCampaignStore:
                 ) from exc
             raise
         return record
+
+    def advance_launch(self, campaign_id: str, expected: str, cursor: str, recipients: int, jobs: int) -> bool:
+        try:
+            dynamo.with_retries(
+                lambda: self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(campaign_id),
+                    UpdateExpression=(
+                        "SET launch_cursor = :new, updated_at = :now "
+                        "ADD launch_enqueued :r, launch_jobs :j, launch_chunks :c"
+                    ),
+                    ConditionExpression="launch_cursor = :old AND #s = :launching",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={
+                        ":new": {"S": cursor},
+                        ":old": {"S": expected},
+                        ":now": {"S": _now()},
+                        ":launching": {"S": "launching"},
+                        ":r": {"N": str(recipients)},
+                        ":j": {"N": str(jobs)},
+                        ":c": {"N": "1" if recipients else "0"},
+                    },
+                )
+            )
+            return True
+        except Exception as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+        # a retry of our own write whose answer was lost finds the cursor already moved to ``cursor``
+        current = self.get(campaign_id)
+        return current is not None and current.launch_cursor == cursor
 
     def list(self, limit: int = 50) -> list[CampaignRecord]:
         response = self._client.query(
@@ -422,8 +510,22 @@ class InMemoryCampaignStore:
         current = self.items.get(record.campaign_id)
         if current is None or current.status not in expect_status:
             raise CampaignStateError(f"campaign {record.campaign_id} is not {' or '.join(expect_status)} any more")
-        self.items[record.campaign_id] = record
+        kept = {name: getattr(current, name) for name in _LAUNCH_PROGRESS}
+        self.items[record.campaign_id] = replace(record, **kept)
         return record
+
+    def advance_launch(self, campaign_id: str, expected: str, cursor: str, recipients: int, jobs: int) -> bool:
+        current = self.items.get(campaign_id)
+        if current is None or current.status != "launching" or current.launch_cursor != expected:
+            return current is not None and current.launch_cursor == cursor
+        self.items[campaign_id] = replace(
+            current,
+            launch_cursor=cursor,
+            launch_enqueued=current.launch_enqueued + recipients,
+            launch_jobs=current.launch_jobs + jobs,
+            launch_chunks=current.launch_chunks + (1 if recipients else 0),
+        )
+        return True
 
     def list(self, limit: int = 50) -> list[CampaignRecord]:
         return sorted(self.items.values(), key=lambda r: r.created_at, reverse=True)[:limit]

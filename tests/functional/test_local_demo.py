@@ -130,3 +130,12 @@ def test_chalice_local_access_log_holds_no_address_or_token(demo: dict[str, Any]
         assert email not in log and urllib.parse.quote(email) not in log and local_part not in log
     assert not re.search(r"token=(?!\[redacted\])[A-Za-z0-9._-]{8,}", log)
 
+
+@pytest.mark.slow
+def test_demo_sends_transactional_messages_with_one_result_per_recipient(demo: dict[str, Any]) -> None:
+    messages = demo["report"]["transactional"]
+    assert [m["http_status"] for m in messages] == [207] * 4  # one address was suppressed up front
+    assert [m["status"] for m in messages] == ["sent", "sent", "sent", "suppressed"]
+    assert messages[3]["recipient"] in demo["presuppressed"]
+    assert [m["status_now"] for m in messages] == ["sent", "sent", "sent", "suppressed"]
+    assert all(m["message_id"] for m in messages)

@@ -1,0 +1,152 @@
+"""Large-campaign benchmark: a 1,000,000-recipient campaign from recipient files, validated and launched in chunks.
+
+Runs the real ``CampaignService`` (submission: streaming validation of the files, launch plan, the first chunked
+step within the API's budget; then the per-minute check's steps, each with a 45 s deadline as the 60 s Lambda would
+have, until the cursor reaches the end) in a **fresh interpreter**, so its peak RSS is the campaign's alone:
+
+* recipient files: two JSON-lines files (700,000 and 300,000 recipients with personalisation data, ~80 MB) on
+  local disk behind the ``ObjectSource`` port (``LocalObjectSource``: the same streaming reads as S3's ranged
+  ``GetObject``, without an emulator holding 80 MB in memory);
+* the send queue: the real ``Enqueuer`` (``SendMessageBatch`` of 10, 256 KiB per call) over a fake SQS client that
+  counts messages and bytes and keeps nothing;
+* the campaign META item and payload: the in-memory stores.
+
+Keys: ``large_campaign_recipients`` (1,000,000), ``large_campaign_launch_seconds`` (validation + chunked enqueue,
+wall time; target <= 120), ``large_campaign_peak_rss_mb`` (ru_maxrss of that interpreter; target <= 256), plus
+``large_campaign_validate_seconds``, ``large_campaign_invocations`` (submission + per-minute steps) and
+``large_campaign_jobs`` (bulk jobs of <= 50 put on the queue).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+RECIPIENTS = 1_000_000
+SPLIT = (700_000, 300_000)
+BUCKET = "sesame-bench-campaigns"
+STEP_SECONDS = 45.0  # the per-minute check's budget per invocation (60 s Lambda minus recording time)
+
+
+class CountingSqs:
+    def __init__(self) -> None:
+        self.messages = 0
+        self.bytes = 0
+        self.calls = 0
+
+    def send_message_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls += 1
+        self.messages += len(Entries)
+        self.bytes += sum(len(e["MessageBody"]) for e in Entries)
+        return {"Successful": [{"Id": e["Id"], "MessageId": e["Id"]} for e in Entries], "Failed": []}
+
+
+class NoPublisher:
+    def publish(self, specs: list[Any], regions: list[str]) -> list[str]:
+        return []
+
+
+def _write_file(path: Path, start: int, count: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(start, start + count):
+            out.write(
+                json.dumps({"to_address": f"user{i}@example.org", "first_name": f"Name{i}", "tier": i % 5}) + "\n"
+            )
+
+
+def child(workdir: str) -> dict[str, Any]:
+    import resource
+
+    from runtime.sender.enqueue import Enqueuer
+    from runtime.sender.recipients import LocalObjectSource
+    from runtime.sender.service import CampaignConfig, CampaignService, InMemoryPayloadStore
+    from runtime.sender.templates import TemplateLoader
+    from runtime.stores.campaigns import InMemoryCampaignStore
+
+    source = LocalObjectSource()
+    start = 0
+    segments = []
+    for index, count in enumerate(SPLIT):
+        path = Path(workdir) / f"part{index}.jsonl"
+        _write_file(path, start, count)
+        start += count
+        key = f"recipients/bench/part{index}.jsonl"
+        source.put(BUCKET, key, path)
+        segments.append({"list_name": f"part{index}", "recipientsS3Uri": f"s3://{BUCKET}/{key}"})
+    sqs = CountingSqs()
+    store = InMemoryCampaignStore()
+    payloads = InMemoryPayloadStore(BUCKET)
+    service = CampaignService(
+        config=CampaignConfig(regions=["us-east-1"], default_from="news@example.com"),
+        store=store,
+        loader=TemplateLoader(lambda: None, environment="bench"),
+        publisher=NoPublisher(),  # type: ignore[arg-type]
+        enqueuer=lambda: Enqueuer(sqs, "https://sqs.us-east-1.amazonaws.com/1/sesame-bench-send"),
+        payloads=lambda: payloads,
+        sources=lambda: source,
+    )
+    candidate = {
+        "campaign_id": "bench-large",
+        "template": {"subject": "Hello {{first_name}}", "html": "<p>Hi {{first_name}} ({{tier}})</p>"},
+        "segments": segments,
+    }
+    began = time.perf_counter()
+    answer = service.submit(candidate)
+    invocations = 1
+    validated = time.perf_counter()  # the submission validated every file before its first launch step
+    record = store.get("bench-large")
+    assert record is not None
+    while record.status == "launching":
+        time.sleep(0.002)  # the submission's step released its lease "now": the next check may claim it
+        if service.launch_due(deadline=time.monotonic() + STEP_SECONDS):
+            invocations += 1
+        record = store.get("bench-large")
+        assert record is not None
+    elapsed = time.perf_counter() - began
+    assert record.status == "launched", record.launch_error
+    assert record.launch_enqueued == RECIPIENTS and answer["recipients"] == RECIPIENTS
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    first_step = answer["launch"]["recipients_enqueued"]
+    return {
+        "large_campaign_recipients": record.launch_enqueued,
+        "large_campaign_launch_seconds": round(elapsed, 1),
+        "large_campaign_validate_seconds": round(validated - began, 1),  # includes the submission's first step
+        "large_campaign_first_step_recipients": first_step,
+        "large_campaign_invocations": invocations,
+        "large_campaign_jobs": sqs.messages,
+        "large_campaign_sqs_calls": sqs.calls,
+        "large_campaign_peak_rss_mb": round(peak_kb / 1024, 1),
+    }
+
+
+def run() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="sesame-bench-large-") as workdir:
+        completed = subprocess.run(
+            [sys.executable, "-m", "bench.bench_large_campaign", "--child", workdir],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "SESAME_LOG_LEVEL": "WARNING"},
+        )
+    if completed.returncode != 0:
+        raise RuntimeError(f"large-campaign bench failed:\n{completed.stderr[-3000:]}")
+    figures: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return figures
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        print(json.dumps(child(sys.argv[2])))
+    else:
+        print(json.dumps(run(), sort_keys=True))
