@@ -259,4 +259,10 @@ def app_environment(
         "SESAME_WARMUP_POOL": names.ip_pool(cfg.warmup_pool) if cfg.warmup_pool else "",
     }
     env.update({k: v for k, v in optional.items() if v})
+    if cfg.warmup_start and not env["SESAME_WARMUP_CONFIGURATION_SETS"]:
+        # the ramp caps only the configuration sets sending through sesame:warmupPool; with none, nothing ramps
+        pulumi.log.warn(
+            "sesame:warmupStart is set but no configuration set sends through sesame:warmupPool: no warm-up ramp "
+            "applies (set sesame:warmupPool and the marketing sets' ipPool)"
+        )
     return env

@@ -624,7 +624,23 @@ COMPONENTS: dict[str, Any] = {
                         },
                     },
                 },
-                "warmup": {"type": "object"},
+                "warmup": {
+                    "type": "object",
+                    "description": "The IP warm-up pool and whether its ramp holds (a guardrail paused a pool set).",
+                    "properties": {
+                        "configuration_sets": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "Logical configuration sets of the warm-up pool; only they are ramped.",
+                        },
+                        "holding": {"type": "boolean", "description": "A guardrail pauses a pool set now."},
+                        "held_days": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "date"},
+                            "description": "UTC days the ramp held; they do not count towards its 30 days.",
+                        },
+                    },
+                },
             },
         },
         "CampaignControlRequest": {

@@ -151,6 +151,7 @@ def _build_consumer(
         limits=AccountLimitsProvider(_ses, override_rate=s.max_send_rate),
         headroom=s.daily_quota_headroom,
         warmup_start=s.warmup_start,
+        warmup_held=DynamoReputationStore(dynamodb, s.control_table).warmup_held_days,
         max_wait=max_pacing_wait,
     )
     return SenderConsumer(
@@ -162,6 +163,7 @@ def _build_consumer(
             unknown_grace=float(s.send_unknown_grace_seconds),
             paused_delay=s.paused_recheck_seconds,
             parallel_sends=SEND_BATCH_SIZE,
+            warmup_sets=frozenset(s.warmup_configuration_sets),
         ),
         ses=_send_ses,
         suppressions=DynamoSuppressionStore(dynamodb, s.suppressions_table),

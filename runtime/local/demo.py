@@ -598,6 +598,30 @@ def _guardrail_line(api: ApiClient) -> str:
     )
 
 
+def _resume_guardrail_pauses(api: ApiClient) -> list[str]:
+    """Resume, as an operator would (``PATCH /reputation/configuration-sets/{name}``), the configuration sets the
+    guardrail step paused, so the stack left running keeps sending; one line per set saying what was done."""
+    try:
+        paused = api.get("/reputation").get("paused", [])
+    except Exception as exc:
+        return [f"guardrails: could not read what is paused ({exc}); resume with sesame reputation resume"]
+    lines = []
+    for p in paused:
+        if p.get("kind") != "configuration_set":
+            continue
+        name, region = str(p.get("name", "")), str(p.get("region", ""))
+        path = f"/reputation/configuration-sets/{urllib.parse.quote(name, safe='')}"
+        if region:
+            path += f"?region={urllib.parse.quote(region, safe='')}"
+        body = {"status": "running", "reason": "local demo: resumed by the operator after the guardrail step"}
+        status, answer = api.call("PATCH", path, body)
+        if status == 200:
+            lines.append(f"guardrails: resumed configuration set {name} as an operator would (PATCH {path})")
+        else:
+            lines.append(f"guardrails: resuming {name} failed ({status} {answer}); it stays paused")
+    return lines
+
+
 def _count_pages(api: ApiClient, path: str, key: Callable[[dict[str, Any]], str | None]) -> dict[str, int]:
     counts: dict[str, int] = {}
     token = None
@@ -707,6 +731,8 @@ def run_demo(stack: LocalStack, progress: Progress) -> Report:
     progress.step(f"ingestion consumers handled {handled} SQS records")
     timings["events"] = time.monotonic() - t2
     progress.step(_guardrail_line(api))
+    for line in _resume_guardrail_pauses(api):
+        progress.step(line)
 
     t3 = time.monotonic()
     doc = api.get(f"/campaigns/{urllib.parse.quote(campaign_id)}/stats")

@@ -271,10 +271,35 @@ class ReputationService:
 
     # -- warm-up -----------------------------------------------------------------------------------------------------
     def warmup_state(self, paused: list[dict[str, Any]]) -> dict[str, Any]:
-        """The warm-up pool's configuration sets and whether the ramp holds (a guardrail is tripped)."""
+        """The warm-up pool's configuration sets and whether the ramp holds today.
+
+        The ramp holds while a guardrail pause is active on a configuration set of the pool (in any region): today
+        is then recorded as a held day, and the sender's ramp (``runtime.sender.pacing.warmup_cap``) does not count
+        held days, so it stays on its step instead of advancing. Other pauses (an operator's, a campaign's, a
+        transactional set's) do not hold the ramp."""
+        pool = {
+            (region, name)
+            for region, sets in self.config_sets.items()
+            for logical, name in sets.items()
+            if logical in self.warmup_sets
+        }
+        holding = any(
+            p.get("kind") == "configuration_set"
+            and p.get("by") == "guardrail"
+            and (p.get("region"), p.get("name")) in pool
+            for p in paused
+        )
+        held: set[str] = set()
+        try:
+            if holding:
+                self._store.hold_warmup_day(datetime.fromtimestamp(self._clock(), tz=UTC).date().isoformat())
+            held = self._store.warmup_held_days() if self.warmup_sets else set()
+        except Exception as exc:  # the snapshot goes on; the next refresh records the day
+            log.warning("could not record the warm-up hold", extra={"error": type(exc).__name__})
         return {
             "configuration_sets": sorted(self.warmup_sets),
-            "holding": any(p.get("by") == "guardrail" for p in paused),
+            "holding": holding,
+            "held_days": sorted(held),
         }
 
     # -- operator control of a configuration set ------------------------------------------------------------------

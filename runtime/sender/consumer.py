@@ -105,6 +105,9 @@ class SenderConfig:
     backup_region: str = ""
     default_from: str = ""
     configuration_set: Callable[[str | None, bool], str] = lambda name, backup: name or ""
+    # the logical configuration sets of the warm-up pool (SESAME_WARMUP_CONFIGURATION_SETS): only their sends are
+    # capped by the IP warm-up ramp; transactional sets are capped by the account quota only
+    warmup_sets: frozenset[str] = frozenset()
     lease_seconds: float = 300.0
     failover_cooldown: float = 30.0
     unknown_grace: float = 900.0  # how long an unknown unit waits for its Send event before it is sent again
@@ -567,20 +570,41 @@ class SenderConsumer:
         if block > 1:  # SendEmail calls (singles, groups of one) paced and made together, blocks first
             lone = [call[0] for call in calls if len(call) == 1]
             bulk = [call for call in calls if len(call) > 1]
-            calls = [lone[start : start + block] for start in range(0, len(lone), block)] + bulk
+            calls = []
+            for side in (False, True):  # a block is all warm-up pool or none: the ramp caps only the pool's sends
+                same = [p for p in lone if self._in_warmup_pool(p) is side]
+                calls += [same[start : start + block] for start in range(0, len(same), block)]
+            calls += bulk
         stop: Classified | None = None  # once the quota is exhausted, nothing else is attempted
+        pool_stop: Classified | None = None  # once the warm-up ramp's day is spent, nothing else of the pool
         while calls:
             chunk = [p for p in calls.pop(0) if not by_job[p.job.job_id].broken]
             if not chunk:
                 continue
             if stop is None and self._deadline is not None and self._clock() >= self._deadline:
                 stop = Classified("throttled", "OutOfTime", "invocation ending; re-enqueued")
-            if stop is not None:
-                self._leave(chunk, stop, by_job)
+            pool = any(self._in_warmup_pool(p) for p in chunk)
+            if stop is not None or (pool and pool_stop is not None):
+                self._leave(chunk, stop or pool_stop or Classified("quota", "DailyQuotaGuard", ""), by_job)
                 continue
-            stop, rest = self._send_chunk(chunk, by_job, result)
+            verdict, rest = self._send_chunk(chunk, by_job, result)
+            if verdict is not None and pool and verdict.code == "DailyQuotaGuard":
+                pool_stop = verdict  # the ramp capped the pool: transactional sends go on under the quota
+            else:
+                stop = verdict
             if rest:
                 calls.insert(0, rest)
+
+    def _in_warmup_pool(self, p: _Pending) -> bool:
+        """Whether ``p`` is sent through a configuration set of the warm-up pool (its logical or physical name)."""
+        pool = self.config.warmup_sets
+        if not pool:
+            return False
+        name = p.unit.config_set
+        if name in pool:
+            return True
+        physical = self.config.configuration_set(name, False)
+        return any(self.config.configuration_set(logical, False) == physical for logical in pool)
 
     def _regions(self) -> list[tuple[str, bool]]:
         primary = (self.config.region, False)
@@ -598,7 +622,9 @@ class SenderConsumer:
         for region, backup in self._regions():
             sizes = [max(1, len(p.unit.recipients)) for p in chunk]
             try:
-                reservation = self._pacer.acquire(region, sum(sizes), minimum=sizes[0])
+                reservation = self._pacer.acquire(
+                    region, sum(sizes), minimum=sizes[0], warmup=any(self._in_warmup_pool(p) for p in chunk)
+                )
             except Exception as exc:  # the rate item is unavailable: these units are re-enqueued, nothing is sent
                 log.warning("pacing unavailable; units re-enqueued", extra={"error": type(exc).__name__})
                 self._leave(chunk + rest, Classified("throttled", "PacingUnavailable", str(exc)[:200]), by_job)

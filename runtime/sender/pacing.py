@@ -40,7 +40,7 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -475,15 +475,17 @@ class AccountLimitsProvider:
         return AccountLimits(rate, max24 if max24 > 0 else None, int(quota.get("SentLast24Hours", 0) or 0))
 
 
-def warmup_cap(start: str, today: date, target: float | None) -> float | None:
+def warmup_cap(start: str, today: date, target: float | None, held_days: int = 0) -> float | None:
     """Daily cap on day ``today`` of a 30-day IP warm-up that began on ``start`` (ISO date); None when not warming.
 
     Geometric ramp from 50 on day 0 to ``target`` (the daily quota, or 1,000,000 when unknown) on day 29.
+    ``held_days``: the days since ``start`` on which the ramp held (a guardrail had paused a configuration set of
+    the warm-up pool); they do not count, so the ramp stays on its step instead of advancing.
     """
     if not start:
         return None
     first = date.fromisoformat(start[:10])
-    day = (today - first).days
+    day = (today - first).days - max(0, held_days)
     if day < 0:
         return float(WARMUP_FIRST_DAY)
     if day >= WARMUP_DAYS:
@@ -504,23 +506,49 @@ class Pacer:
     sleep: Callable[[float], None] = time.sleep
     max_wait: float = 20.0
     rng: random.Random = field(default_factory=random.Random)
+    # the days (ISO dates) the warm-up ramp held (runtime.stores.reputation ``warmup_held_days``); read at most every
+    # ``held_ttl`` seconds, and a failed read keeps the last count (the ramp is a guard, not the quota)
+    warmup_held: Callable[[], Collection[str]] = frozenset
+    held_ttl: float = 300.0
+    _held: tuple[float, int] | None = field(default=None, init=False, repr=False)
 
-    def daily_cap(self, region: str, limits: AccountLimits) -> float | None:
+    def held_days(self) -> int:
+        now = self.clock()
+        if self._held is not None and now - self._held[0] < self.held_ttl:
+            return self._held[1]
+        try:
+            start = self.warmup_start[:10]
+            count = sum(1 for day in self.warmup_held() if day >= start)  # a previous warm-up's holds do not count
+        except Exception as exc:
+            log.warning("could not read the warm-up hold days", extra={"error": type(exc).__name__})
+            count = self._held[1] if self._held is not None else 0
+        self._held = (now, count)
+        return count
+
+    def daily_cap(self, region: str, limits: AccountLimits, *, warmup: bool = True) -> float | None:
+        """The day's cap: the quota less the headroom and, with ``warmup`` (a send through the warm-up pool), at most
+        the ramp's step for today."""
         cap = limits.max_24_hour_send * (1 - self.headroom) if limits.max_24_hour_send is not None else None
-        ramp = warmup_cap(self.warmup_start, datetime.fromtimestamp(self.clock(), tz=UTC).date(), cap)
+        if not warmup or not self.warmup_start:
+            return cap
+        today = datetime.fromtimestamp(self.clock(), tz=UTC).date()
+        ramp = warmup_cap(self.warmup_start, today, cap, self.held_days())
         if ramp is not None:
             cap = ramp if cap is None else min(cap, ramp)
         return cap
 
-    def acquire(self, region: str, want: int, minimum: int = 1) -> Reservation:
+    def acquire(self, region: str, want: int, minimum: int = 1, *, warmup: bool = True) -> Reservation:
         """Reserve ``minimum..want`` recipients and sleep until they may be sent.
+
+        ``warmup``: the recipients go through a configuration set of the warm-up pool, so the ramp caps them too;
+        transactional sends pass False and are capped by the quota only.
 
         Looks at a random shard first; when it has no room within ``PROMPT`` seconds, at up to ``PROBES`` shards
         (reads only: a shard is written only when its grant is taken), then takes the earliest grant. A shard whose
         part of the daily cap is spent is skipped; the quota is exhausted only when every shard's part is."""
         limits = self.limits.get(region)
         shards = shard_count(limits.max_send_rate)
-        cap = self.daily_cap(region, limits)
+        cap = self.daily_cap(region, limits, warmup=warmup)
         rate = limits.max_send_rate / shards
         reservation_id = new_reservation_id()
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runtime.stores import dynamo
-from runtime.stores.schema import CONFIG_SET_PAUSES_PK, GUARDRAIL_SAMPLES_PK, REPUTATION_SNAPSHOT_PK
+from runtime.stores.schema import CONFIG_SET_PAUSES_PK, GUARDRAIL_SAMPLES_PK, REPUTATION_SNAPSHOT_PK, WARMUP_HELD_PK
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,14 @@ class ReputationStore(Protocol):
     def put_config_set_pause(self, pause: ConfigSetPause) -> None: ...
 
     def delete_config_set_pause(self, region: str, name: str) -> None: ...
+
+    def warmup_held_days(self) -> set[str]:
+        """The UTC days (ISO dates) on which the warm-up ramp held."""
+        ...
+
+    def hold_warmup_day(self, day: str) -> None:
+        """Record that the ramp holds on ``day`` (idempotent: a set add)."""
+        ...
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:
@@ -127,12 +135,28 @@ class DynamoReputationStore:
             if code != "ConditionalCheckFailedException":
                 raise
 
+    def warmup_held_days(self) -> set[str]:
+        """One strongly consistent ``GetItem`` (the sender reads it at most every five minutes)."""
+        item = self._client.get_item(TableName=self._table, Key=_key(WARMUP_HELD_PK, "ALL"), ConsistentRead=True).get(
+            "Item"
+        )
+        return set(item.get("days", {}).get("SS", [])) if item else set()
+
+    def hold_warmup_day(self, day: str) -> None:
+        self._client.update_item(
+            TableName=self._table,
+            Key=_key(WARMUP_HELD_PK, "ALL"),
+            UpdateExpression="ADD days :d",
+            ExpressionAttributeValues={":d": {"SS": [day]}},
+        )
+
 
 @dataclass
 class InMemoryReputationStore:
     snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
     sample_docs: dict[str, dict[str, Any]] = field(default_factory=dict)
     pauses: dict[tuple[str, str], ConfigSetPause] = field(default_factory=dict)
+    held_days: set[str] = field(default_factory=set)
 
     def snapshot(self, region: str) -> dict[str, Any] | None:
         doc = self.snapshots.get(region)
@@ -156,3 +180,9 @@ class InMemoryReputationStore:
 
     def delete_config_set_pause(self, region: str, name: str) -> None:
         self.pauses.pop((region, name), None)
+
+    def warmup_held_days(self) -> set[str]:
+        return set(self.held_days)
+
+    def hold_warmup_day(self, day: str) -> None:
+        self.held_days.add(day)

@@ -84,6 +84,7 @@ SCHEDULE_PK = "SCHEDULED"
 REPUTATION_SNAPSHOT_PK = "REPUTATION#SNAPSHOT"  # the cached /reputation answer and when it was taken
 GUARDRAIL_SAMPLES_PK = "GUARDRAIL#SAMPLES"  # cumulative counters sampled each minute (rolling-window rates)
 CONFIG_SET_PAUSES_PK = "GUARDRAIL#CONFIGSETS"  # configuration sets sesame paused, with reason and time
+WARMUP_HELD_PK = "WARMUP#HELD"  # the days (a string set) on which the warm-up ramp held: a pool set was paused
 
 
 def counters_list_sk(list_name: str) -> str:

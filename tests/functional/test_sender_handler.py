@@ -221,3 +221,32 @@ def test_a_bare_line_redriven_from_the_dlq_is_the_same_job_and_not_sent_again(mo
         assert dlq.redrive(stack.sqs, dead, to=stack.queue_url) == {"moved": 1, "failed": 0}
         stack.deliver_all()
         assert sum(len(m["to"]) for m in stack.fakes[REGION].sent) == 1
+
+
+def test_the_warm_up_ramp_caps_marketing_sends_but_never_transactional_ones(monkeypatch):
+    from datetime import UTC, datetime
+
+    sets = {"marketing": f"sesame-{ENV}-marketing", "transactional": f"sesame-{ENV}-transactional"}
+    with sender_stack(
+        monkeypatch,
+        SESAME_CONFIGURATION_SETS=json.dumps(sets),
+        SESAME_BACKUP_CONFIGURATION_SETS=json.dumps({k: f"{v}-backup" for k, v in sets.items()}),
+        SESAME_WARMUP_CONFIGURATION_SETS="marketing",
+        SESAME_WARMUP_START=datetime.now(UTC).date().isoformat(),  # day 0 of the ramp: 50 a day
+    ) as stack:
+        for fake in stack.fakes.values():  # SES has counted the day's 50 already; the quota is far away
+            fake.account["SendQuota"] = {"MaxSendRate": 500.0, "Max24HourSend": 1_000_000.0, "SentLast24Hours": 50.0}
+        stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=simple_line("news@example.org"))
+        stack.sqs.send_message(
+            QueueUrl=stack.queue_url,
+            MessageBody=simple_line("receipt@example.org", ConfigurationSetName="transactional"),
+        )
+        messages = stack.receive()
+        assert len(messages) == 2
+        with pytest.raises(BatchIncompleteError, match="1 message"):  # the marketing one stays for SQS
+            stack.client.lambda_.invoke("sender", stack.sqs_event(messages))
+        sent = [(m["to"], m["config_set"]) for r in (REGION, BACKUP) for m in stack.fakes[r].sent]
+        assert sent == [(["receipt@example.org"], f"sesame-{ENV}-transactional")]
+        statuses = {i["recipient"]: i["status"] for i in stack.message_items()}
+        assert statuses.get("receipt@example.org") == "sent"
+        assert statuses.get("news@example.org") != "sent"  # it waits for the ramp's next day, on the queue

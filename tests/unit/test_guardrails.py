@@ -238,3 +238,28 @@ def test_launch_gate_refuses_sandbox_and_disabled_regions_and_a_failed_get_accou
         sending_gate(lambda r: Ses(r, fail=True), "us-east-1")()
     sending_gate(lambda r: Ses(r), "us-east-1")()
     assert read_account(Ses("x"), "x").max_24h_send == 50_000.0
+
+
+def test_the_warm_up_holds_only_while_a_guardrail_pauses_a_pool_set_and_records_the_held_day():
+    from runtime.stores.reputation import ConfigSetPause
+
+    w = World()
+    w.reputation.put_config_set_pause(
+        ConfigSetPause("us-east-1", "sesame-t-transactional", "bounces", "t", "guardrail")
+    )
+    w.reputation.put_config_set_pause(ConfigSetPause("us-east-1", "sesame-t-marketing", "maintenance", "t", "api"))
+    snapshot = w.service.refresh()
+    # a transactional set tripped and an operator's pause of the pool: the ramp goes on
+    assert snapshot["warmup"]["holding"] is False and snapshot["warmup"]["held_days"] == []
+    w.reputation.put_config_set_pause(
+        ConfigSetPause("eu-west-1", "sesame-t-marketing-backup", "bounces", "t", "guardrail")
+    )
+    w.now += 60
+    snapshot = w.service.refresh()
+    assert snapshot["warmup"] == {"configuration_sets": ["marketing"], "holding": True, "held_days": ["2027-01-15"]}
+    w.now += 60
+    assert w.service.refresh()["warmup"]["held_days"] == ["2027-01-15"]  # one day, however many refreshes
+    w.service.control_configuration_set("marketing", {"status": "running"}, region="eu-west-1", by="api")
+    w.now += 86_400
+    later = w.service.refresh()["warmup"]
+    assert later["holding"] is False and later["held_days"] == ["2027-01-15"]

@@ -262,3 +262,52 @@ def test_daily_count_equals_what_ses_accepted_after_settling_unused_parts():
         pacer.settle("r", reservation, used)  # a retried settlement changes nothing
     day = datetime.fromtimestamp(clock.now, tz=UTC).strftime("%Y-%m-%d")
     assert store.day_count("r", day) == accepted
+
+
+def test_only_warm_up_pool_sends_are_capped_by_the_ramp():
+    clock = SimClock(now=1_767_225_600.0 + 3600)  # 2026-01-01T01:00Z, day 0 of the warm-up
+    store = InMemoryRateStore()
+
+    class Fixed(AccountLimitsProvider):
+        def _fetch(self, region):
+            return AccountLimits(10.0, 10_000.0)
+
+    pacer = Pacer(store, Fixed(lambda r: None), headroom=0.0, warmup_start="2026-01-01", clock=clock, sleep=clock.sleep)
+    assert pacer.daily_cap("r", AccountLimits(10.0, 10_000.0), warmup=False) == 10_000
+    granted = 0
+    for _ in range(30):
+        reservation = pacer.acquire("r", 8, warmup=True)
+        if reservation.exhausted:
+            break
+        granted += reservation.granted
+    assert reservation.exhausted and granted == 50  # the ramp's 50 for day 0
+    assert pacer.acquire("r", 8, warmup=False).granted == 8  # transactional: the quota only
+
+
+def test_held_days_keep_the_ramp_on_its_step_and_only_count_since_the_start():
+    start = date(2026, 1, 1)
+    day5 = date(2026, 1, 6)
+    assert warmup_cap("2026-01-01", day5, 100_000, held_days=2) == warmup_cap("2026-01-01", date(2026, 1, 4), 100_000)
+    assert warmup_cap("2026-01-01", start, 100_000, held_days=3) == 50  # never below the first step
+    clock = SimClock(now=datetime(2026, 1, 6, 12, tzinfo=UTC).timestamp())
+    reads: list[int] = []
+
+    def held() -> set[str]:
+        reads.append(1)
+        return {"2025-12-20", "2026-01-03", "2026-01-04"}  # the first is a previous warm-up's
+
+    class Fixed(AccountLimitsProvider):
+        def _fetch(self, region):
+            return AccountLimits(10.0, None)
+
+    pacer = Pacer(InMemoryRateStore(), Fixed(lambda r: None), warmup_start="2026-01-01", clock=clock, warmup_held=held)
+    assert pacer.daily_cap("r", AccountLimits(10.0, None)) == warmup_cap("2026-01-01", date(2026, 1, 4), None)
+    pacer.daily_cap("r", AccountLimits(10.0, None))
+    assert len(reads) == 1  # cached for held_ttl
+
+    def broken() -> set[str]:
+        raise RuntimeError("control table unavailable")
+
+    clock.now += 301
+    pacer.warmup_held = broken
+    assert pacer.daily_cap("r", AccountLimits(10.0, None)) == warmup_cap("2026-01-01", date(2026, 1, 4), None)
