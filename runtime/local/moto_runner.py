@@ -18,6 +18,10 @@ The same WSGI application ``moto_server`` serves (``moto.server.DomainDispatcher
   in the demo); the verdict is the same because every sub-expression's clauses are among the root's;
 * parsed update expressions are cached by their text (moto parses each one twice per update and only ever
   reads the parsed tree or deep-copies it before validation), and each tree walker computes its node types once;
+* ``PutItem``, ``UpdateItem`` and ``DeleteItem`` run under the lock ``TransactWriteItems`` holds, so a conditional
+  write is atomic as in DynamoDB (moto checks the condition and writes without a lock: on the threaded server two
+  concurrent writers could both pass one ``version`` condition, losing an applied event that a redelivery would then
+  apply, and count, again);
 * ``TransactWriteItems`` snapshots only the items a transaction touches instead of deep-copying every table it
   names (moto 5.2.5 deep-copies whole tables for its rollback, so each transaction costs time proportional to the
   data stored; the ingestion engine commits one transaction per batch). Rollback semantics are kept: when the
@@ -121,6 +125,21 @@ def patch_moto() -> None:
 
     transact_write_items._sesame_patched = True  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    for name in ("put_item", "update_item", "delete_item"):
+        setattr(DynamoDBBackend, name, _atomic(getattr(DynamoDBBackend, name)))
+
+
+def _atomic(write: Any) -> Any:
+    """A single-item write whose condition check and write happen under the lock transactions hold, as one
+    DynamoDB operation is atomic: moto 5.2.5 checks a ``ConditionExpression`` and then writes without a lock, so on
+    the threaded server two concurrent conditional writes of one item (the SQS consumers and the webhook applying
+    events of the same message) could both pass a ``version`` condition, the second undoing the first's change."""
+
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _TRANSACT_LOCK:
+            return write(self, *args, **kwargs)
+
+    return locked
 
 
 _TEMPLATES: dict[tuple[str, str, str], dict[str, Any]] = {}  # (account, region, name) -> TemplateContent
