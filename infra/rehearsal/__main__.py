@@ -58,6 +58,7 @@ FUNCTIONS = {
         "engagement_events",
         "forward_events",
         "check_for_campaign",
+        "count_events",
     )
 }
 CONSUMERS = {
@@ -220,7 +221,7 @@ def check_deployment(r: Rehearsal, outputs: dict[str, dict[str, Any]], code_sha:
         lam = r.client("lambda", region)
         deployed = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
         sesame = {name for name in deployed if name.startswith("sesame-prod-")}
-        r.check(f"{stack}: exactly the app's eight functions", sesame == set(FUNCTIONS.values()), sorted(sesame))
+        r.check(f"{stack}: exactly the app's nine functions", sesame == set(FUNCTIONS.values()), sorted(sesame))
         apis = [a for a in r.client("apigateway", region).get_rest_apis()["items"] if a["name"] == "sesame-prod"]
         r.check(f"{stack}: one REST API", len(apis) == 1, [a["id"] for a in apis])
         api_id = apis[0]["id"] if apis else ""
@@ -284,7 +285,31 @@ def check_deployment(r: Rehearsal, outputs: dict[str, dict[str, Any]], code_sha:
         # event source mappings
         mappings = lam.list_event_source_mappings()["EventSourceMappings"]
         by_function = {m["FunctionArn"].rsplit(":", 1)[-1]: m for m in mappings}
-        r.check(f"{stack}: four event source mappings, one per consumer", len(mappings) == 4, len(mappings))
+        # the queue consumers in every region; the messages stream's counter consumer in the home region only (a
+        # global table's home replica stream carries every region's writes)
+        expected = len(CONSUMERS) + (1 if stack == HOME else 0)
+        r.check(
+            f"{stack}: {expected} event source mappings, one per consumer", len(mappings) == expected, len(mappings)
+        )
+        stream_mapping = by_function.get(FUNCTIONS["count_events"])
+        if stack == HOME:
+            stream_arn = (
+                r.client("dynamodb", region)
+                .describe_table(TableName="sesame-prod-messages")["Table"]
+                .get("LatestStreamArn")
+            )
+            m = stream_mapping or {}
+            r.check(
+                "home: count_events reads the messages stream from its start, tumbling windows, bisect, retry",
+                bool(stream_arn)
+                and m.get("EventSourceArn") == stream_arn
+                and m.get("TumblingWindowInSeconds", 0) > 0
+                and m.get("BisectBatchOnFunctionError") is True
+                and m.get("MaximumRetryAttempts") == -1,
+                {k: m.get(k) for k in ("EventSourceArn", "TumblingWindowInSeconds", "BisectBatchOnFunctionError")},
+            )
+        else:
+            r.check(f"{stack}: no stream mapping outside the home region", stream_mapping is None)
         for logical, queue in CONSUMERS.items():
             m = by_function.get(FUNCTIONS[logical], {})
             queue_arn = sqs.get_queue_attributes(
@@ -370,7 +395,9 @@ def check_deployment(r: Rehearsal, outputs: dict[str, dict[str, Any]], code_sha:
         kinds = {(a["Namespace"], a["MetricName"]) for a in alarms}
         lambda_alarms = [a for a in alarms if a["Namespace"] == "AWS/Lambda"]
         ok = (
-            len(lambda_alarms) == 2 * len(FUNCTIONS)
+            len([a for a in lambda_alarms if a["MetricName"] in ("Errors", "Throttles")]) == 2 * len(FUNCTIONS)
+            and [a["Dimensions"] for a in lambda_alarms if a["MetricName"] == "IteratorAge"]
+            == [[{"Name": "FunctionName", "Value": FUNCTIONS["count_events"]}]]
             and ("AWS/ApiGateway", "5XXError") in kinds
             and sum(1 for a in alarms if a["MetricName"] == "ApproximateAgeOfOldestMessage") == 4
         )
