@@ -86,7 +86,7 @@ def run() -> dict[str, float]:
         ddb.meta.events.register("before-call.dynamodb.*", count)
         meter = DynamoMeter(raw)
         meter.attach(ddb)
-        reader = DynamoTrackingReader(ddb, TableNames("sesame-bench-messages", "sesame-bench-events", table))
+        reader = DynamoTrackingReader(ddb, TableNames("sesame-bench-messages", table))
         queries = TrackingQueries(reader, InMemorySuppressionStore(), PageTokens("bench-secret"))
 
         def measure(campaign_id: str) -> tuple[int, float, float]:
