@@ -231,13 +231,8 @@ class CampaignService:
             self._gate()  # sandbox or sending disabled: refused before anything is written or sent
         enqueuer = self._enqueuer() if launch_at is None else None  # resolves the queue before anything is written
         warnings = self._publisher.publish(specs, self.config.regions)
-        now = iso(self._now())
-        record = CampaignRecord(
-            campaign_id=campaign_id,
-            status="scheduled" if launch_at is not None else "launching",
-            launch_at=iso(launch_at) if launch_at is not None else now,
-            created_at=now,
-            updated_at=now,
+        record = replace(
+            self._new_record(campaign_id, launch_at),
             segments=len(expansion.segments),
             recipients=expansion.recipient_count,
             jobs=len(expansion.jobs),
@@ -383,13 +378,8 @@ class CampaignService:
             self._gate()  # sandbox or sending disabled: refused before anything is written or sent
         warnings = self._publisher.publish(specs, self.config.regions)
         bucket, key = payloads.put_plan(campaign_id, plan.to_json())
-        now = iso(self._now())
-        record = CampaignRecord(
-            campaign_id=campaign_id,
-            status="scheduled" if launch_at is not None else "launching",
-            launch_at=iso(launch_at) if launch_at is not None else now,
-            created_at=now,
-            updated_at=now,
+        record = replace(
+            self._new_record(campaign_id, launch_at),
             payload_bucket=bucket,
             payload_key=key,
             segments=len(segments),
@@ -495,6 +485,17 @@ class CampaignService:
             "complete": not not_enqueued,
             "not_enqueued": not_enqueued,
         }
+
+    def _new_record(self, campaign_id: str, launch_at: datetime | None) -> CampaignRecord:
+        """A submitted campaign's record: ``scheduled`` for ``launch_at``, or ``launching`` now."""
+        now = iso(self._now())
+        return CampaignRecord(
+            campaign_id=campaign_id,
+            status="scheduled" if launch_at is not None else "launching",
+            launch_at=iso(launch_at) if launch_at is not None else now,
+            created_at=now,
+            updated_at=now,
+        )
 
     def _launched(self, record: CampaignRecord, report: EnqueueReport) -> CampaignRecord:
         now = iso(self._now())
