@@ -19,7 +19,7 @@ from typing import Any
 from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
 
 from chalicelib import sending
-from chalicelib.tracking_api import require_api_key
+from chalicelib.tracking_api import json_body, preflight_response, require_api_key
 from runtime import logs
 
 bp = Blueprint(__name__)
@@ -92,16 +92,7 @@ def campaign_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any
 
 
 def _json_body() -> Any:
-    request = bp.current_request
-    raw = request.raw_body if request is not None else b""
-    if not raw:
-        raise BadRequestError("body: a JSON object is required")
-    from runtime import jsontext
-
-    try:
-        return jsontext.loads(raw)
-    except jsontext.JsonTextError as exc:  # not JSON, or nested deeper than any campaign field: 400, never a 500
-        raise BadRequestError(f"body: {exc}") from exc
+    return json_body(bp.current_request)
 
 
 @campaign_route("/campaigns", ["POST"])
@@ -141,10 +132,4 @@ def delete_schedule(campaign_id: str) -> Response:
 
 @bp.route("/campaigns/{campaign_id}/schedule", methods=["OPTIONS"], content_types=["*/*"])
 def schedule_preflight(campaign_id: str) -> Response:
-    headers = {
-        "Access-Control-Allow-Methods": "GET, PATCH, DELETE, OPTIONS",
-        "Access-Control-Allow-Headers": "Authorization, Content-Type",
-        "Access-Control-Max-Age": "600",
-        "Cache-Control": "no-store",
-    }
-    return Response(body="", status_code=204, headers=headers)
+    return preflight_response("GET, PATCH, DELETE, OPTIONS")

@@ -13,7 +13,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import sending
-from chalicelib.tracking_api import require_api_key
+from chalicelib.tracking_api import preflight_response, require_api_key
 from runtime import logs
 
 bp = Blueprint(__name__)
@@ -69,10 +69,4 @@ def send_messages() -> Response:
 
 @bp.route("/messages", methods=["OPTIONS"], content_types=["*/*"])
 def messages_preflight() -> Response:
-    headers = {
-        "Access-Control-Allow-Methods": "POST, OPTIONS",
-        "Access-Control-Allow-Headers": "Authorization, Content-Type, Idempotency-Key",
-        "Access-Control-Max-Age": "600",
-        "Cache-Control": "no-store",
-    }
-    return Response(body="", status_code=204, headers=headers)
+    return preflight_response("POST, OPTIONS", allow_headers="Authorization, Content-Type, Idempotency-Key")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from chalice import BadRequestError, Blueprint, ConflictError, NotFoundError, Response
 
 from chalicelib import wiring
-from chalicelib.tracking_api import require_api_key
+from chalicelib.tracking_api import json_body, preflight_response, require_api_key
 from runtime import logs
 
 if TYPE_CHECKING:
@@ -80,16 +80,7 @@ def operate_route(path: str, methods: list[str]) -> Callable[[Callable[..., Any]
 
 
 def _json_body() -> Any:
-    request = bp.current_request
-    raw = request.raw_body if request is not None else b""
-    if not raw:
-        raise BadRequestError('body: a JSON object is required, e.g. {"status": "paused"}')
-    from runtime import jsontext
-
-    try:
-        return jsontext.loads(raw)
-    except jsontext.JsonTextError as exc:
-        raise BadRequestError(f"body: {exc}") from exc
+    return json_body(bp.current_request, example='{"status": "paused"}')
 
 
 # -- composition ---------------------------------------------------------------------------------------------
@@ -150,29 +141,19 @@ def patch_configuration_set(name: str) -> Response:
     return _ok(result)
 
 
-def _preflight(methods: str) -> Response:
-    headers = {
-        "Access-Control-Allow-Methods": methods,
-        "Access-Control-Allow-Headers": "Authorization, Content-Type",
-        "Access-Control-Max-Age": "600",
-        "Cache-Control": "no-store",
-    }
-    return Response(body="", status_code=204, headers=headers)
-
-
 @bp.route("/campaigns/{campaign_id}", methods=["OPTIONS"], content_types=["*/*"])
 def campaign_preflight(campaign_id: str) -> Response:
-    return _preflight("GET, PATCH, OPTIONS")
+    return preflight_response("GET, PATCH, OPTIONS")
 
 
 @bp.route("/reputation", methods=["OPTIONS"], content_types=["*/*"])
 def reputation_preflight() -> Response:
-    return _preflight("GET, OPTIONS")
+    return preflight_response("GET, OPTIONS")
 
 
 @bp.route("/reputation/configuration-sets/{name}", methods=["OPTIONS"], content_types=["*/*"])
 def configuration_set_preflight(name: str) -> Response:
-    return _preflight("PATCH, OPTIONS")
+    return preflight_response("PATCH, OPTIONS")
 
 
 # -- the per-minute guardrail check (run by the check_for_campaign schedule) ----------------------------------

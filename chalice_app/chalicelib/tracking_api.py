@@ -158,14 +158,29 @@ def api_route(path: str, methods: list[str], *, auth: bool = True) -> Callable[[
     return decorate
 
 
-def _preflight(methods: str) -> Response:
+def preflight_response(methods: str, allow_headers: str = CORS_ALLOW_HEADERS) -> Response:
+    """The answer to a CORS preflight (``OPTIONS``) of a route serving ``methods``; every API route's is this one."""
     headers = {
         "Access-Control-Allow-Methods": methods,
-        "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+        "Access-Control-Allow-Headers": allow_headers,
         "Access-Control-Max-Age": CORS_MAX_AGE,
         "Cache-Control": CACHE_NONE,
     }
     return Response(body="", status_code=204, headers=headers)
+
+
+def json_body(request: Request | None, example: str = "") -> Any:
+    """The request's JSON body; a missing or invalid body (not JSON, nested too deep) is a 400 naming it, never a
+    500. ``example`` shows what the route expects."""
+    raw = request.raw_body if request is not None else b""
+    if not raw:
+        raise BadRequestError(f"body: a JSON object is required{f', e.g. {example}' if example else ''}")
+    from runtime import jsontext
+
+    try:
+        return jsontext.loads(raw)
+    except jsontext.JsonTextError as exc:
+        raise BadRequestError(f"body: {exc}") from exc
 
 
 def _query() -> dict[str, str]:
@@ -197,7 +212,7 @@ PREFLIGHT_PATHS: dict[str, str] = {
 
 def _register_preflight(path: str, methods: str) -> None:
     def preflight(**_: str) -> Response:
-        return _preflight(methods)
+        return preflight_response(methods)
 
     preflight.__name__ = "preflight_" + re.sub(r"\W+", "_", path).strip("_")
     bp.route(path, methods=["OPTIONS"], content_types=["*/*"])(preflight)
