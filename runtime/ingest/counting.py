@@ -64,6 +64,18 @@ class CounterDelta:
     def expires_at(self, ttl_days: int) -> int:
         return ttl_epoch(self.last_at, ttl_days)
 
+    def add_to(self, item: dict[str, Any], ttl_days: int) -> None:
+        """Apply to an in-memory counter item (the fakes) as DynamoDB applies ``schema.counter_update`` and then
+        ``schema.counter_clock_updates``: the deltas added; the first event time the minimum, the last one and the
+        TTL the maximum, whatever the arrival order."""
+        for name, n in self.deltas.items():
+            item[name] = item.get(name, 0) + n
+        if "first_event_at" not in item or self.first_at < item["first_event_at"]:
+            item["first_event_at"] = self.first_at
+        if "last_event_at" not in item or self.last_at > item["last_event_at"]:
+            item["last_event_at"] = self.last_at
+            item["expires_at"] = max(self.expires_at(ttl_days), int(item.get("expires_at", 0)))
+
 
 def aggregate(counted: Iterable[CountedEvent]) -> dict[tuple[str, str], CounterDelta]:
     """Sum increments per counter item ``(campaign, base sort key)``."""

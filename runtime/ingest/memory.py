@@ -99,15 +99,7 @@ class InMemoryTrackingStore:
                 self.suppressions[(rp.recipient_hash, ALL_SCOPE)] = merged
         for (campaign, sort_key), delta in aggregate(counted).items():
             item = self.campaigns.setdefault((campaign, sort_key), {"campaign_id": campaign, "sk": sort_key})
-            for name, n in delta.deltas.items():
-                item[name] = item.get(name, 0) + n
-            # first the minimum, last and TTL the maximum, whatever the arrival order (as the stream consumer's
-            # conditional follow-up writes keep them, runtime.stores.schema.counter_clock_updates)
-            if "first_event_at" not in item or delta.first_at < item["first_event_at"]:
-                item["first_event_at"] = delta.first_at
-            if "last_event_at" not in item or delta.last_at > item["last_event_at"]:
-                item["last_event_at"] = delta.last_at
-                item["expires_at"] = max(delta.expires_at(self.counter_ttl_days), int(item.get("expires_at", 0)))
+            delta.add_to(item, self.counter_ttl_days)  # as the stream consumer's writes keep them
         return result
 
     def ensure_campaign(self, campaign_id: str, created_at: str, data_expires_at: int) -> bool:

@@ -126,12 +126,6 @@ class InMemoryCounterSink:
             if "seq" in item and not item["seq"] < first:
                 continue
             item["seq"] = last
-            for name, n in delta.deltas.items():
-                item[name] = item.get(name, 0) + n
-            if "first_event_at" not in item or delta.first_at < item["first_event_at"]:
-                item["first_event_at"] = delta.first_at
-            if "last_event_at" not in item or delta.last_at > item["last_event_at"]:
-                item["last_event_at"] = delta.last_at
-                item["expires_at"] = max(ttl_epoch(delta.last_at, self.ttl_days), int(item.get("expires_at", 0)))
+            delta.add_to(item, self.ttl_days)
             written += 1
         return written
