@@ -21,6 +21,7 @@ from runtime import logs
 if TYPE_CHECKING:  # imported on first use below: the sender's models pull in pydantic (cold start)
     from runtime.sender.consumer import QueueRecord, SenderConsumer
     from runtime.sender.headers import UnsubscribeHeaders
+    from runtime.sender.ledger import DynamoLedger
     from runtime.sender.messages import MessageService
     from runtime.sender.service import CampaignService
 
@@ -133,11 +134,24 @@ def api_consumer(marketing: bool) -> SenderConsumer:
     return _build_consumer(queue, unsubscribe_headers() if marketing else None, max_pacing_wait=2.0)
 
 
+def _ledger(dynamodb: Any) -> DynamoLedger:
+    """The sender's bookkeeping over the stage's tables (the send queue's consumer and POST /messages)."""
+    from runtime.sender.ledger import DynamoLedger
+
+    s = wiring.settings()
+    return DynamoLedger(
+        dynamodb,
+        control_table=s.control_table,
+        messages_table=s.messages_table,
+        campaigns_table=s.campaigns_table,
+        ttl_days=s.event_ttl_days,
+    )
+
+
 def _build_consumer(
     queue: SqsQueueOps, headers: UnsubscribeHeaders | None, *, max_pacing_wait: float = 20.0
 ) -> SenderConsumer:
     from runtime.sender.consumer import SenderConfig, SenderConsumer
-    from runtime.sender.ledger import DynamoLedger
     from runtime.sender.pacing import AccountLimitsProvider, DynamoRateStore, Pacer
     from runtime.sender.resolve import DynamoSendResolver
     from runtime.stores.campaigns import DynamoCampaignStore
@@ -167,13 +181,7 @@ def _build_consumer(
         ),
         ses=_send_ses,
         suppressions=DynamoSuppressionStore(dynamodb, s.suppressions_table),
-        ledger=DynamoLedger(
-            dynamodb,
-            control_table=s.control_table,
-            messages_table=s.messages_table,
-            campaigns_table=s.campaigns_table,
-            ttl_days=s.event_ttl_days,
-        ),
+        ledger=_ledger(dynamodb),
         pacer=pacer,
         queue=queue,
         headers=headers,
@@ -227,7 +235,6 @@ def campaign_service() -> CampaignService:
 
 @functools.cache
 def message_service() -> MessageService:
-    from runtime.sender.ledger import DynamoLedger
     from runtime.sender.messages import MessageService, MessageServiceConfig
     from runtime.stores.requests import DynamoIdempotencyStore, DynamoQueuedMessageStore
 
@@ -237,13 +244,7 @@ def message_service() -> MessageService:
         config=MessageServiceConfig(unsubscribe_headers=unsubscribe_headers() is not None),
         sender=api_consumer,
         queue=lambda: ApiQueueOps(wiring.client("sqs", s.region), send_queue_url()),
-        ledger=DynamoLedger(
-            dynamodb,
-            control_table=s.control_table,
-            messages_table=s.messages_table,
-            campaigns_table=s.campaigns_table,
-            ttl_days=s.event_ttl_days,
-        ),
+        ledger=_ledger(dynamodb),
         queued=DynamoQueuedMessageStore(dynamodb, s.messages_table),
         idempotency=DynamoIdempotencyStore(dynamodb, s.control_table),
     )
