@@ -97,11 +97,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     redate.add_argument("date", help="e.g. 2026-03-01T09:00:00Z or now")
     redate.set_defaults(func=_redate)
 
-    delete = add("delete", "delete a scheduled campaign before it launches (its stored recipients are removed)")
+    delete = add(
+        "delete",
+        "delete a campaign before it launches: scheduled, validating or invalid (its stored recipients are removed)",
+    )
     delete.add_argument("campaign_id")
     delete.set_defaults(func=_delete)
 
-    status = add("status", "show a campaign's status (scheduled, launching, running, paused, cancelled, completed)")
+    status = add(
+        "status",
+        "show a campaign's status (validating, invalid, scheduled, launching, running, paused, cancelled, completed)",
+    )
     status.add_argument("campaign_id")
     status.set_defaults(func=_status)
     for action, wanted, text in (

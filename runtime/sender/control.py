@@ -98,7 +98,7 @@ class CampaignControl:
             counts = self._counts(record.campaign_id)
         status = public_status(record, counts)
         doc = record.to_dict()
-        doc["lifecycle"] = doc.pop("status")  # the scheduler's own state (scheduled | launching | launched)
+        doc["lifecycle"] = doc.pop("status")  # the scheduler's own state (validating | scheduled | launching | ...)
         doc["status"] = status
         doc["counts"] = {name: int(counts.get(name, 0)) for name in PUBLIC_COUNTERS}
         doc["control"] = (
