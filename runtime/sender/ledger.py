@@ -19,11 +19,11 @@ Job record (control table, ``pk`` = ``SENDJOB#<job id>``, ``sk`` = ``JOB``):
 
 Recording is one ``TransactWriteItems`` per chunk of a job's units: the job record's ``rec`` marks (conditional on
 the first unit not being recorded yet), the ``messages`` items and the campaign counter ``ADD``s (``suppressed``,
-``failed``; ``sent`` is the ingestion engine's, from SES Send events) — so a counter is never applied twice or lost,
-even if the Lambda dies between steps. Retries of one chunk reuse one ``ClientRequestToken``, so DynamoDB answers a
-retry of a transaction that was applied (its answer lost) with success instead of applying it again. Message items
-follow docs/DESIGN.md "Writers of the messages table": ``ADD version 1``, status ``sent`` only via
-``if_not_exists`` (events may arrive first).
+``failed``; ``sent`` is counted by ``count_events`` from the Send event's history entry, through the messages
+stream) — so a counter is never applied twice or lost, even if the Lambda dies between steps. Retries of one chunk
+reuse one ``ClientRequestToken``, so DynamoDB answers a retry of a transaction that was applied (its answer lost)
+with success instead of applying it again. Message items follow docs/DESIGN.md "Writers of the messages table":
+``ADD version 1``, status ``sent`` only via ``if_not_exists`` (events may arrive first).
 
 Every control-table call gets bounded application-level retries (``dynamo.with_retries``) on top of botocore's; they
 are all idempotent (``SET`` of the same values, conditions that recognise their own earlier write).
@@ -249,8 +249,9 @@ def _message_update(
     }
 
 
-# Counters the sender owns. ``sent`` is counted by the ingestion engine from SES Send events (exactly once per
-# message, also for mail sent outside sesame); counting it here as well would count every message twice.
+# Counters the sender owns. ``sent`` is counted by the messages stream's consumer (``count_events``) from the Send
+# event the ingestion engine applies (exactly once per message, also for mail sent outside sesame); counting it here
+# as well would count every message twice.
 SENDER_COUNTERS = frozenset({"suppressed", "failed", "cancelled"})
 
 
