@@ -21,6 +21,7 @@ Each role may do only what its function's code calls (read from the handlers' co
   campaign candidates it finds on the queue.
 * ``critical_events`` / ``engagement_events``: consume their queue and apply events like the webhook.
 * ``forward_events``: consumes the forward queue and parks failed batches in its dead-letter queue.
+* ``count_events`` (home stack only): reads the messages table's stream and ``ADD``s the campaign counter items.
 * ``check_for_campaign``: validates the recipient files of ``validating`` campaigns in steps (reads the files,
   writes its validation state and the validated plan in this region's payloads) and launches due campaigns
   (campaigns table, this region's payloads, send queue), then
