@@ -434,10 +434,12 @@ class DynamoLedger:
         and so is a Lambda that dies between the message items and the marks: the next attempt finds the units
         done but not recorded and writes the same items again. The marks are written last (a ``SET`` of ``true``:
         idempotent too), so a unit marked recorded always has its message item."""
-        for update in updates:
-            self._retrying(lambda update=update: self._client.update_item(**update))
         marks = {k: v for k, v in job_update.items() if k != "ConditionExpression"}  # a SET of the same marks
-        self._retrying(lambda: self._client.update_item(**marks))
+        for update in [*updates, marks]:
+            self._update(update)
+
+    def _update(self, kwargs: dict[str, Any]) -> None:
+        self._retrying(lambda: self._client.update_item(**kwargs))
 
     def outcomes(self, job_id: str) -> dict[str, Outcome]:
         response = self._retrying(
