@@ -5,9 +5,10 @@ string Chalice gives Lambda (``chalicelib.sending.send_batch``, ...) — a new P
 module and handles one realistic first event, so the figure includes every lazy import, the settings read (the SSM
 secrets parameter), boto3 client creation and the AWS calls of that event. AWS is moto_server on 127.0.0.1
 (``runtime.local.moto_runner``) with the dev stack's tables, queues, topic, identity and secrets parameter
-provisioned; the forwarding endpoint is a local HTTP server. The app's code (``chalice_app`` + ``runtime/``) is laid
-out as ``make package`` does and imported with no bytecode cache, as on Lambda's read-only file system; third-party
-packages keep their installed ``.pyc`` files.
+provisioned; the forwarding endpoint is a local HTTP server. The code is the deployment package ``make package``
+builds (and ``pulumi up`` deploys), unpacked: the app, ``runtime/``, chalice and the dependencies with the bytecode
+the package ships (``runtime.packaging.add_bytecode``), and nothing compiled or cached beyond it (no bytecode is
+written, as on Lambda's read-only file system); botocore, which the Lambda runtime provides, is the installed one.
 
 Per handler: the process CPU time from before the import to the handler's return (moto_server answers from its own
 process, so the emulator's time — hundreds of ms per call on this shared machine, ms on AWS — is not in it) plus
@@ -23,7 +24,6 @@ import contextlib
 import http.server
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -132,14 +133,13 @@ def _forward_endpoint() -> Iterator[str]:
 
 
 def _project(target: Path) -> Path:
-    """``chalice_app`` with ``runtime/`` beside ``app.py`` (what the deployment zip holds), without caches."""
-    from runtime.packaging import vendor_runtime
+    """The deployment package as ``pulumi up`` deploys it (``runtime.packaging.ensure_package``: built when the
+    sources changed), unpacked as Lambda unpacks it into ``/var/task``."""
+    from runtime.packaging import ensure_package
 
     project = target / "task"
-    shutil.copytree(
-        ROOT / "chalice_app", project, ignore=shutil.ignore_patterns("vendor", "__pycache__", ".chalice", "*.pyc")
-    )
-    vendor_runtime(target=project / "runtime")
+    with zipfile.ZipFile(ensure_package(ROOT)["path"]) as archive:
+        archive.extractall(project)
     return project
 
 

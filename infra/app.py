@@ -11,6 +11,8 @@ From the ``chalice package`` zip and the app's own API definition (``infra.app_s
   ``SESAME_UNSUBSCRIBE_BASE_URL`` and the webhook subscription its endpoint in the same run: no second pass;
 * an event source mapping per SQS consumer with ``ReportBatchItemFailures`` and ``MaximumConcurrency`` (the
   sender's from the configured send rate), and the per-minute schedule of ``check_for_campaign``;
+* in the home stack only, the messages stream's consumer ``count_events`` and its mapping: the home replica's stream
+  carries every region's writes, so another region's copy would only idle (with its role, log group and alarms);
 * with ``sesame:webhook``, the event topic's HTTPS subscription to ``POST /webhooks/ses`` (retry policy, DLQ); the
   app confirms it, and ``pulumi up`` waits until it has.
 """
@@ -97,6 +99,8 @@ class App(pulumi.ComponentResource):
         self.event_source_mappings: dict[str, aws.lambda_.EventSourceMapping] = {}
         permissions: list[pulumi.Resource] = []
         for fn, handler in spec.handlers.items():
+            if handler.stream and handler.stream not in arns.streams:
+                continue  # a stream consumer lives where its stream is read: the home stack, which owns the tables
             sizing = cfg.functions[fn]
             log_group = aws.cloudwatch.LogGroup(
                 f"{fn}-logs", name=names.log_group(fn), retention_in_days=cfg.log_retention_days, opts=child
@@ -150,9 +154,9 @@ class App(pulumi.ComponentResource):
                     enabled=True,
                     opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[role.policy]),
                 )
-            if handler.stream and handler.stream in arns.streams:
-                # home region only (the stream ARN is known there): a global table's home replica stream carries
-                # every region's writes. Tumbling windows make each invocation name its shard (the counter items'
+            if handler.stream:
+                # home region only (see above): a global table's home replica stream carries every region's
+                # writes. Tumbling windows make each invocation name its shard (the counter items'
                 # key); a failed batch is retried and bisected until it succeeds (the counter items skip what an
                 # earlier attempt applied), its age watched by the IteratorAge alarm
                 self.event_source_mappings[fn] = aws.lambda_.EventSourceMapping(

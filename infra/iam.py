@@ -21,6 +21,7 @@ Each role may do only what its function's code calls (read from the handlers' co
   campaign candidates it finds on the queue.
 * ``critical_events`` / ``engagement_events``: consume their queue and apply events like the webhook.
 * ``forward_events``: consumes the forward queue and parks failed batches in its dead-letter queue.
+* ``count_events`` (home stack only): reads the messages table's stream and ``ADD``s the campaign counter items.
 * ``check_for_campaign``: launches due campaigns (campaigns table, this region's payloads, send queue), then
   refreshes reputation and trips the guardrails: GetAccount, SES's reputation metrics, the control table's
   reputation items only, pausing campaigns and the stack's own configuration sets.
@@ -88,6 +89,24 @@ _INGEST = {
 #: configuration-set pauses — never the send ledger's or pacing's items
 _REPUTATION_KEYS = ("REPUTATION#*", "GUARDRAIL#*")
 _CAMPAIGN_STORE = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+#: the sender core's control-table access (the send queue's consumer, and POST /messages, which runs it inside the
+#: request): job records, pacing and idempotency keys, written alone or in the ledger's transactions
+_SEND_CONTROL = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+]
+#: the sender core's messages-table access: message records (PutItem/UpdateItem, ConditionCheckItem in the ledger's
+#: transactions); Query: a send whose SES answer was lost is looked up by its send id on recipient-index
+_SEND_MESSAGES = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:Query",
+]
 
 
 @dataclass(frozen=True)
@@ -113,26 +132,11 @@ class Access:
 ACCESS: dict[str, Access] = {
     API_FUNCTION: Access(
         tables={
-            # POST /messages: the sender's job records, pacing and idempotency keys (control), message records and
-            # (GET/PATCH /reputation: the reputation snapshot and the configuration-set pauses, GetItem/UpdateItem)
-            # queued-message items (PutItem/UpdateItem in the ledger's transactions), the send-id lookup (Query)
-            "control": [
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
-                "dynamodb:ConditionCheckItem",
-            ],
-            # listings read index keys (Query), then the summaries (BatchGetItem); erasure deletes in batches
-            "messages": [
-                "dynamodb:GetItem",
-                "dynamodb:Query",
-                "dynamodb:BatchGetItem",
-                "dynamodb:BatchWriteItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:ConditionCheckItem",
-            ],
+            # POST /messages runs the sender core (its control and messages access, queued-message items included);
+            # GET/PATCH /reputation: the reputation snapshot and the configuration-set pauses (GetItem/UpdateItem)
+            "control": _SEND_CONTROL,
+            # and listings read index keys (Query), then the summaries (BatchGetItem); erasure deletes in batches
+            "messages": [*_SEND_MESSAGES, "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"],
             "campaigns": [*_CAMPAIGN_STORE, "dynamodb:BatchGetItem"],
             "suppressions": [
                 "dynamodb:GetItem",
@@ -162,21 +166,8 @@ ACCESS: dict[str, Access] = {
         tables={
             # the suppression check: one Query of each address's partition
             "suppressions": ["dynamodb:GetItem", "dynamodb:Query"],
-            "control": [
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
-                "dynamodb:ConditionCheckItem",
-            ],
-            # Query: a send whose SES answer was lost is looked up by its send id on recipient-index
-            "messages": [
-                "dynamodb:GetItem",
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:ConditionCheckItem",
-                "dynamodb:Query",
-            ],
+            "control": _SEND_CONTROL,
+            "messages": _SEND_MESSAGES,
             # BatchGetItem: each batch reads its campaigns' operator control (paused units wait, cancelled never go)
             "campaigns": [*_CAMPAIGN_STORE, "dynamodb:BatchGetItem"],
         },

@@ -14,6 +14,12 @@ works in Lambda. ``chalice package`` then writes ``deployment.zip`` and the SAM 
 ``AWS_DEFAULT_REGION`` (set to ``--region`` when missing) and resolves ``chalice_app/requirements.txt`` for the Lambda
 platform (pip, so a package index or a warm pip cache must be reachable). Prints one JSON object with the zip path
 and size.
+
+Bytecode ships in the zip (``add_bytecode``): every ``.py`` in it gets its ``__pycache__/*.cpython-3XX.pyc``,
+compiled as unchecked-hash pycs. Lambda's file system is read-only, so without them every cold start compiles the
+app's and the dependencies' source again (and cannot cache the result); an unchecked-hash pyc is loaded without a
+stat of its source, which is safe because nothing in an unpacked deployment package ever changes. The pycs are for
+the interpreter that builds the package (Chalice picks the Lambda runtime from that same Python version).
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ import contextlib
 import hashlib
 import json
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 import zipfile
 from collections.abc import Sequence
@@ -93,6 +101,7 @@ def package(stage: str, out: Path, *, region: str = "us-east-1", root: Path = RO
     zip_path = out / "deployment.zip"
     if not zip_path.exists():
         raise PackagingError(f"chalice package wrote no {zip_path}")
+    compiled = add_bytecode(zip_path)
     with zipfile.ZipFile(zip_path) as archive:
         names = archive.namelist()
     return {
@@ -100,9 +109,70 @@ def package(stage: str, out: Path, *, region: str = "us-east-1", root: Path = RO
         "bytes": zip_path.stat().st_size,
         "files": len(names),
         "runtime_files": sum(1 for n in names if n.startswith("runtime/")),
+        "pyc_files": compiled,
         "vendored": str(vendored),
         "stage": stage,
     }
+
+
+#: Where Lambda unpacks the deployment package: the path the pycs name as their source (tracebacks point there).
+TASK_ROOT = "/var/task"
+#: Our own code: a module of it that does not compile fails the build (a dependency's is left to compile at import).
+OWN_CODE = ("app.py", "chalicelib/", "runtime/")
+#: Modules no Lambda handler imports get no pyc (the zip stays smaller): cffi's and pycparser's Python code (the
+#: cryptography wheel loads only the compiled ``_cffi_backend``), pydantic's legacy v1 API and its mypy plugin.
+NO_BYTECODE = ("cffi/", "pycparser/", "pydantic/v1/", "pydantic/mypy.py")
+#: What Chalice's zip entries carry (it writes every entry with this fixed time, so the zip is reproducible).
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def add_bytecode(zip_path: Path) -> int:
+    """Rewrite the zip with an unchecked-hash ``__pycache__`` pyc beside every ``.py`` module (after the other
+    entries, sorted, with fixed timestamps), dropping any pyc it held (a developer's timestamp-checked cache from the
+    working tree, which Lambda would find stale and recompile); returns how many pycs. Raises PackagingError when a
+    module of our own code does not compile."""
+    with tempfile.TemporaryDirectory(prefix="sesame-pyc-") as tmp:
+        rewritten = Path(tmp) / "deployment.zip"
+        with zipfile.ZipFile(zip_path) as archive, zipfile.ZipFile(rewritten, "w") as out:
+            kept = [
+                i for i in archive.infolist() if "__pycache__/" not in i.filename and not i.filename.endswith(".pyc")
+            ]
+            contents = {info.filename: archive.read(info) for info in kept}
+            for info in kept:
+                entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                entry.compress_type, entry.external_attr = info.compress_type, info.external_attr
+                out.writestr(entry, contents[info.filename])
+            pycs: list[tuple[str, bytes]] = []
+            for name in contents:
+                if not name.endswith(".py") or name.startswith(NO_BYTECODE):
+                    continue
+                folder, _, filename = name.rpartition("/")
+                prefix = f"{folder}/" if folder else ""
+                pyc_name = f"{prefix}__pycache__/{filename[:-3]}.{sys.implementation.cache_tag}.pyc"
+                source = Path(tmp) / "src" / name
+                source.parent.mkdir(parents=True, exist_ok=True)
+                source.write_bytes(contents[name])
+                target = Path(tmp) / "pyc" / pyc_name
+                try:
+                    py_compile.compile(
+                        str(source),
+                        cfile=str(target),
+                        dfile=f"{TASK_ROOT}/{name}",
+                        doraise=True,
+                        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+                    )
+                except py_compile.PyCompileError as exc:
+                    if name.startswith(OWN_CODE):
+                        raise PackagingError(f"{name} does not compile: {exc.msg}") from exc
+                    continue  # e.g. a dependency's module for another Python version: compiled at import if used
+                pycs.append((pyc_name, target.read_bytes()))
+            for pyc_name, data in sorted(pycs):
+                entry = zipfile.ZipInfo(pyc_name, date_time=ZIP_TIME)
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                entry.external_attr = 0o644 << 16
+                out.writestr(entry, data)
+        shutil.move(str(rewritten), zip_path)
+    return len(pycs)
 
 
 PACKAGE_DIR = Path("out") / "lambda"

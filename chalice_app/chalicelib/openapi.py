@@ -467,7 +467,7 @@ COMPONENTS: dict[str, Any] = {
                         "properties": {"to": {"type": "string"}, "data": {"type": "object"}},
                     },
                 },
-                "subject": {"type": "string"},
+                "subject": {"type": "string", "minLength": 1, "maxLength": 998},
                 "html": {"type": "string"},
                 "text": {"type": "string"},
                 "template": {
@@ -477,7 +477,7 @@ COMPONENTS: dict[str, Any] = {
                             "type": "object",
                             "required": ["subject"],
                             "properties": {
-                                "subject": {"type": "string"},
+                                "subject": {"type": "string", "minLength": 1, "maxLength": 998},
                                 "html": {"type": "string"},
                                 "text": {"type": "string"},
                             },

@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HOME, SECOND = "prod-us-east-1", "prod-eu-west-1"
 REGIONS = {HOME: "us-east-1", SECOND: "eu-west-1"}
 DOMAIN = "example.com"
-#: the functions every stack deploys (logical name -> physical name)
+#: the functions the home stack deploys (logical name -> physical name)
 FUNCTIONS = {
     fn: f"sesame-prod-{fn.replace('_', '-')}"
     for fn in (
@@ -61,12 +61,19 @@ FUNCTIONS = {
         "count_events",
     )
 }
+#: the messages stream's consumer reads the home replica's stream (it carries every region's writes): home only
+HOME_ONLY = ("count_events",)
 CONSUMERS = {
     "sender": "send",
     "critical_events": "critical",
     "engagement_events": "engagement",
     "forward_events": "forward",
 }
+
+
+def stack_functions(stack: str) -> dict[str, str]:
+    """The functions ``stack`` deploys (logical name -> physical name)."""
+    return {fn: name for fn, name in FUNCTIONS.items() if stack == HOME or fn not in HOME_ONLY}
 
 
 @dataclass
@@ -221,7 +228,13 @@ def check_deployment(r: Rehearsal, outputs: dict[str, dict[str, Any]], code_sha:
         lam = r.client("lambda", region)
         deployed = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
         sesame = {name for name in deployed if name.startswith("sesame-prod-")}
-        r.check(f"{stack}: exactly the app's nine functions", sesame == set(FUNCTIONS.values()), sorted(sesame))
+        functions = stack_functions(stack)
+        r.check(
+            f"{stack}: exactly the app's {len(functions)} functions"
+            + ("" if stack == HOME else " (no count_events: home only)"),
+            sesame == set(functions.values()),
+            sorted(sesame),
+        )
         apis = [a for a in r.client("apigateway", region).get_rest_apis()["items"] if a["name"] == "sesame-prod"]
         r.check(f"{stack}: one REST API", len(apis) == 1, [a["id"] for a in apis])
         api_id = apis[0]["id"] if apis else ""
@@ -229,7 +242,7 @@ def check_deployment(r: Rehearsal, outputs: dict[str, dict[str, Any]], code_sha:
         r.check(f"{stack}: the stack's apiUrl is the deployed API's", out.get("apiUrl") == api_url, out.get("apiUrl"))
         sqs = r.client("sqs", region)
         roles = set()
-        for logical, name in FUNCTIONS.items():
+        for logical, name in functions.items():
             fn = deployed.get(name)
             if fn is None:
                 continue
@@ -256,7 +269,7 @@ def check_deployment(r: Rehearsal, outputs: dict[str, dict[str, Any]], code_sha:
             if not fn["Role"].endswith(f":role/sesame-prod-{region}-{logical.replace('_', '-')}"):
                 problems.append(f"role {fn['Role']}")
             r.check(f"{stack}: {name} configured from the stack", not problems, problems)
-        r.check(f"{stack}: one role per function", len(roles) == len(FUNCTIONS), len(roles))
+        r.check(f"{stack}: one role per function", len(roles) == len(functions), len(roles))
         r.check(
             f"{stack}: api function memory from sesame:functions",
             deployed.get(FUNCTIONS["api"], {}).get("MemorySize") == 512 and deployed[FUNCTIONS["api"]]["Timeout"] == 29,
@@ -388,16 +401,18 @@ def check_deployment(r: Rehearsal, outputs: dict[str, dict[str, Any]], code_sha:
             for g in r.client("logs", region).describe_log_groups()["logGroups"]
         }
         r.check(
-            f"{stack}: every function's log group, 30 days",
-            all(groups.get(f"/aws/lambda/{name}") == 30 for name in FUNCTIONS.values()),
+            f"{stack}: every function's log group, 30 days (and no other)",
+            all(groups.get(f"/aws/lambda/{name}") == 30 for name in functions.values())
+            and not {g for g in groups if g.startswith("/aws/lambda/sesame-prod-")}
+            - {f"/aws/lambda/{name}" for name in functions.values()},
         )
         alarms = r.client("cloudwatch", region).describe_alarms(AlarmNamePrefix="sesame-prod")["MetricAlarms"]
         kinds = {(a["Namespace"], a["MetricName"]) for a in alarms}
         lambda_alarms = [a for a in alarms if a["Namespace"] == "AWS/Lambda"]
         ok = (
-            len([a for a in lambda_alarms if a["MetricName"] in ("Errors", "Throttles")]) == 2 * len(FUNCTIONS)
+            len([a for a in lambda_alarms if a["MetricName"] in ("Errors", "Throttles")]) == 2 * len(functions)
             and [a["Dimensions"] for a in lambda_alarms if a["MetricName"] == "IteratorAge"]
-            == [[{"Name": "FunctionName", "Value": FUNCTIONS["count_events"]}]]
+            == ([[{"Name": "FunctionName", "Value": FUNCTIONS["count_events"]}]] if stack == HOME else [])
             and ("AWS/ApiGateway", "5XXError") in kinds
             and sum(1 for a in alarms if a["MetricName"] == "ApproximateAgeOfOldestMessage") == 4
         )

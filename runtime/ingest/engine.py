@@ -3,11 +3,11 @@
 For a batch: one ``load`` (BatchGetItem) of the summaries and recipient items -> pure merge
 (:mod:`runtime.ingest.merge`; each summary carries its compact event history) -> transactions of at most 100
 items, each holding some messages' summaries (whose history entries are the dedup marks, written under a
-``version`` condition), the recipient
-items those messages change, and the campaign counters of exactly those messages' new events. A counter can
-therefore never be applied without its dedup mark, or the reverse. When a condition fails (a concurrent writer),
-only the conflicting keys are re-read and the failed transactions' messages merged again; duplicates found then
-change nothing.
+``version`` condition) and the recipient items those messages change. The campaign counters follow from those
+writes: the messages stream's consumer (``count_events``, ``runtime.ingest.stream``) counts the history entries each
+write added, so a counter is never applied without its dedup mark, or the reverse. When a condition fails (a
+concurrent writer), only the conflicting keys are re-read and the failed transactions' messages merged again;
+duplicates found then change nothing.
 
 Forwarding (``handover``): the events a merge finds new are handed to forwarding *before* anything is written, and
 a failed hand-over fails them (they are retried). So every event that is ever committed was handed over by the

@@ -1,4 +1,4 @@
-"""Campaign statistics from the counter items the ingestion engine keeps (pure functions).
+"""Campaign statistics from the campaign counter items (pure functions).
 
 The campaigns table holds, per campaign, ``META`` plus ``COUNTERS#TOTAL``, ``COUNTERS#LIST#<list>`` and
 ``COUNTERS#DAY#<day>`` items — each of them possibly several times, once per writer: the base item (the sender's

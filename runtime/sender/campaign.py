@@ -35,6 +35,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from runtime.emails import normalize_email
+from runtime.sender.inline_template import MAX_SUBJECT, InlineTemplate
 from runtime.sender.jobs import SendJob, bulk_job
 from runtime.sender.ses_models import MAX_BULK_ENTRIES, MAX_TEMPLATE_DATA, describe_errors, mailbox, single_line
 from runtime.sender.tags import format_tag
@@ -53,32 +54,13 @@ class CampaignError(ValueError):
         self.problems = problems
 
 
-class InlineTemplate(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-    subject: str = Field(min_length=1, max_length=998)
-    html: str | None = None
-    text: str | None = None
-
-    @field_validator("subject")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        return single_line(value, "subject")
-
-    @model_validator(mode="after")
-    def _body(self) -> InlineTemplate:
-        if not self.html and not self.text:
-            raise ValueError("an inline template needs html or text")
-        return self
-
-
 class _TemplateChoice(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     templateS3Uri: str | None = Field(default=None, pattern=S3_URI_PATTERN)
     template: InlineTemplate | None = None
     template_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    subject: str | None = Field(default=None, min_length=1, max_length=998)
+    subject: str | None = Field(default=None, min_length=1, max_length=MAX_SUBJECT)
     from_address: str | None = None
     configuration_set: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
 

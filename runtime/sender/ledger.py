@@ -18,15 +18,15 @@ Job record (control table, ``pk`` = ``SENDJOB#<job id>``, ``sk`` = ``JOB``):
   cannot multiply while units wait.
 
 Recording works per chunk of a job's units. A chunk that moves campaign counters (``suppressed``, ``failed``,
-``cancelled``; ``sent`` is counted from the messages stream) is one ``TransactWriteItems``: the job record's ``rec``
-marks (conditional on the first unit not being recorded yet), the ``messages`` items and the counter ``ADD``s — so
-a counter is never applied twice or lost, even if the Lambda dies between steps; retries of one chunk reuse one
-``ClientRequestToken``, so DynamoDB answers a retry of a transaction that was applied (its answer lost) with
-success instead of applying it again. A chunk of ``sent`` units only (nearly all of them) has nothing that must
-not be applied twice: each message item is one plain ``UpdateItem`` (idempotent, one write unit instead of the
-transaction's two), then the ``rec`` marks (``DynamoLedger._record_plain`` has the argument). Message items
-follow docs/DESIGN.md "Writers of the messages table": ``ADD version 1``, status ``sent`` only via
-``if_not_exists`` (events may arrive first).
+``cancelled``; ``sent`` is counted by ``count_events`` from the Send event's history entry, through the messages
+stream) is one ``TransactWriteItems``: the job record's ``rec`` marks (conditional on the first unit not being
+recorded yet), the ``messages`` items and the counter ``ADD``s — so a counter is never applied twice or lost, even
+if the Lambda dies between steps; retries of one chunk reuse one ``ClientRequestToken``, so DynamoDB answers a retry
+of a transaction that was applied (its answer lost) with success instead of applying it again. A chunk of ``sent``
+units only (nearly all of them) has nothing that must not be applied twice: each message item is one plain
+``UpdateItem`` (idempotent, one write unit instead of the transaction's two), then the ``rec`` marks
+(``DynamoLedger._record_plain`` has the argument). Message items follow docs/DESIGN.md "Writers of the messages
+table": ``ADD version 1``, status ``sent`` only via ``if_not_exists`` (events may arrive first).
 
 Every control-table call gets bounded application-level retries (``dynamo.with_retries``) on top of botocore's; they
 are all idempotent (``SET`` of the same values, conditions that recognise their own earlier write).
@@ -258,8 +258,9 @@ def _message_update(
     }
 
 
-# Counters the sender owns. ``sent`` is counted by the ingestion engine from SES Send events (exactly once per
-# message, also for mail sent outside sesame); counting it here as well would count every message twice.
+# Counters the sender owns. ``sent`` is counted by the messages stream's consumer (``count_events``) from the Send
+# event the ingestion engine applies (exactly once per message, also for mail sent outside sesame); counting it here
+# as well would count every message twice.
 SENDER_COUNTERS = frozenset({"suppressed", "failed", "cancelled"})
 
 

@@ -31,6 +31,7 @@ from runtime import jsontext
 from runtime.emails import mask_email, recipient_hash
 from runtime.logs import get_logger
 from runtime.sender.consumer import BatchResult, QueueRecord
+from runtime.sender.inline_template import MAX_SUBJECT, InlineTemplate
 from runtime.sender.jobs import SendJob
 from runtime.sender.ledger import Outcome
 from runtime.sender.ses_models import (
@@ -96,23 +97,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class InlineTemplate(_Model):
-    subject: str = Field(min_length=1)
-    html: str | None = None
-    text: str | None = None
-
-    @field_validator("subject")
-    @classmethod
-    def _subject(cls, value: str) -> str:
-        return single_line(value, "subject")
-
-    @model_validator(mode="after")
-    def _body(self) -> InlineTemplate:
-        if not self.html and not self.text:
-            raise ValueError("an inline template needs html or text")
-        return self
-
-
 class RecipientEntry(_Model):
     to: str
     data: dict[str, Any] | None = None
@@ -154,7 +138,7 @@ class MessagesRequest(_Model):
     cc: list[str] | None = None
     bcc: list[str] | None = None
     recipients: list[RecipientEntry] | None = Field(default=None, min_length=1, max_length=MAX_MESSAGES)
-    subject: str | None = Field(default=None, min_length=1)
+    subject: str | None = Field(default=None, min_length=1, max_length=MAX_SUBJECT)
     html: str | None = None
     text: str | None = None
     template: str | InlineTemplate | None = None
@@ -357,8 +341,7 @@ def ses_request(request: MessagesRequest, to: str, template_data: str | None) ->
         if isinstance(request.template, str):
             template = {"TemplateName": request.template}
         else:
-            template = {"TemplateContent": request.template.model_dump(exclude_none=True)}
-            template["TemplateContent"] = {k.capitalize(): v for k, v in template["TemplateContent"].items()}
+            template = {"TemplateContent": request.template.content()}
         template["TemplateData"] = template_data or "{}"
         if headers:
             template["Headers"] = headers

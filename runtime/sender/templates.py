@@ -87,13 +87,7 @@ class TemplateLoader:
         if choice.template_name:
             return TemplateSpec(choice.template_name, None, "existing")
         if choice.template is not None:
-            t = choice.template
-            content = {
-                "Subject": t.subject,
-                **({"Html": t.html} if t.html else {}),
-                **({"Text": t.text} if t.text else {}),
-            }
-            return TemplateSpec(name, content, "inline")
+            return TemplateSpec(name, choice.template.content(), "inline")
         assert choice.templateS3Uri is not None
         uri = choice.templateS3Uri
         if uri not in cache:

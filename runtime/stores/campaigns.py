@@ -3,8 +3,9 @@
 Lifecycle: ``scheduled`` (``schedule_pk`` = ``SCHEDULED``, found by the per-minute check through
 ``schedule-index``) -> ``launching`` (claimed with a lease; still indexed so a crashed launch is picked up again)
 -> ``launched`` (``schedule_pk`` removed). ``deleted`` is allowed only before launch. Campaigns sent immediately are
-written directly as ``launched``. Counter items (``COUNTERS#...``) are written by the sender and the ingestion engine,
-never here.
+written directly as ``launched``. Counter items (``COUNTERS#...``) are written by the sender (``suppressed``,
+``failed``, ``cancelled``), the unsubscribe endpoint and the messages stream's consumer ``count_events``
+(``runtime.stores.counters``: the counters of SES events), never here.
 
 Operator control (issue 13) is a separate attribute, ``control`` (``paused`` | ``cancelled``, with
 ``control_reason``, ``control_at``, ``control_by``), written only by :meth:`DynamoCampaignStore.set_control` and

@@ -7,7 +7,7 @@ A retried batch, or the halves of a bisected one, therefore skip every item they
 rest: exactly once per item, whatever fails in between. Sequence numbers are compared as zero-padded strings.
 
 The item's first/last event times and TTL are kept monotonic afterwards by ``schema.counter_clock_updates`` (one
-conditional write per item and batch), as the ingestion engine did before.
+conditional write per item and batch).
 """
 
 from __future__ import annotations

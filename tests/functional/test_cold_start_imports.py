@@ -40,3 +40,15 @@ def test_building_the_sender_and_the_ingestion_engine_imports_neither_boto3_nor_
     assert not {m for m in modules if m.split(".")[0] in ("boto3", "s3transfer")}
     assert "runtime.sender.campaign" not in modules
     assert "runtime.sender.templates" not in modules
+
+
+def test_importing_the_handlers_package_raises_the_young_gc_threshold_for_the_cold_start() -> None:
+    probe = "import gc, chalicelib; print(gc.get_threshold()[0], chalicelib.GC_YOUNG_THRESHOLD)"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "chalice_app"), str(ROOT)])
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    threshold, wanted = (int(x) for x in completed.stdout.split())
+    assert threshold == wanted >= 10 * 700  # well above CPython's default young generation

@@ -276,6 +276,11 @@ def test_a_request_that_died_after_sending_is_retried_with_its_key_without_sendi
         (receipt(to=[f"u{i}@example.org" for i in range(51)]), "to"),
         (receipt(to=["a@example.org", "b@example.org"], cc=["c@example.org"]), "cc"),
         (receipt(template="welcome"), "template"),
+        (receipt(subject="s" * 999), "subject: String should have at most 998 characters"),
+        (
+            {"from": FROM, "to": ["a@example.org"], "template": {"subject": "s" * 999, "html": "<p>x</p>"}},
+            "template.subject: String should have at most 998 characters",
+        ),
         (
             {"from": FROM, "to": ["a@example.org"], "template": "welcome", "template_data": {"x": "y" * 262_144}},
             "template_data",

@@ -72,12 +72,17 @@ def test_deployment_zip_contains_runtime_and_imports_cleanly(tmp_path):
         "chalicelib/dashboard/static/app.js",
     } <= names  # the web dashboard
     assert not any(n.startswith("runtime/local/") for n in names)
+    tag = sys.implementation.cache_tag
+    for module in ("runtime/settings", "chalicelib/sending", "chalice/app", "pydantic/main"):  # bytecode ships
+        folder, _, name = module.rpartition("/")
+        assert f"{folder}/__pycache__/{name}.{tag}.pyc" in names, module
 
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": os.pathsep.join([str(tmp_path / "unpacked"), str(_boto_only_dir(tmp_path))]),
         "AWS_DEFAULT_REGION": "us-east-1",
         "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
         "UNPACKED": str(tmp_path / "unpacked"),
     }
     probe = (
@@ -87,6 +92,8 @@ def test_deployment_zip_contains_runtime_and_imports_cleanly(tmp_path):
         # app.py imports each area's machinery lazily: import every handler's modules here
         "import runtime.stores.tracking, runtime.sender.consumer, runtime.sender.service, runtime.query.service\n"
         "import runtime.forwarding.sink, runtime.stores.suppressions, runtime.settings\n"
+        # the shipped pycs are what gets loaded (no cache is written or needed beside them)
+        "assert runtime.settings.__spec__.cached and os.path.exists(runtime.settings.__spec__.cached)\n"
         "for module in (runtime, pydantic_core, cryptography):\n"
         "    assert module.__file__.startswith(os.environ['UNPACKED']), module.__file__\n"
         "names = sorted(app.app.handler_map)\n"
@@ -154,3 +161,80 @@ def test_ensure_package_builds_only_when_the_sources_changed(tmp_path, monkeypat
     assert rebuilt["code_sha256"] != first["code_sha256"]
     (root / "out" / "lambda" / "deployment.zip").write_bytes(b"tampered")
     assert packaging.ensure_package(root)["built"] is True  # a zip that is not the recorded one is rebuilt
+
+
+def _zip(path: Path, files: dict[str, str]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), text)
+    return path
+
+
+def _pyc_flags(data: bytes) -> int:
+    return int.from_bytes(data[4:8], "little")
+
+
+def test_add_bytecode_ships_an_unchecked_hash_pyc_beside_every_module_and_drops_stale_caches(tmp_path):
+    from runtime.packaging import add_bytecode
+
+    tag = sys.implementation.cache_tag
+    zip_path = _zip(
+        tmp_path / "deployment.zip",
+        {
+            "app.py": "import chalicelib.x\n",
+            "chalicelib/x.py": "VALUE = 1\n",
+            f"chalicelib/__pycache__/x.{tag}.pyc": "a developer's stale cache",
+            "runtime/__init__.py": "",
+            "chalicelib/static/index.html": "<html></html>",
+            "legacy/py2.py": "print 'not python 3'\n",
+            "pycparser/c_parser.py": "X = 1\n",
+        },
+    )
+    assert add_bytecode(zip_path) == 3
+    with zipfile.ZipFile(zip_path) as archive:
+        names = archive.namelist()
+        pyc = archive.read(f"chalicelib/__pycache__/x.{tag}.pyc")
+        (tmp_path / "unpacked").mkdir()
+        archive.extractall(tmp_path / "unpacked")
+    assert names[:6] == [
+        "app.py",
+        "chalicelib/x.py",
+        "runtime/__init__.py",
+        "chalicelib/static/index.html",
+        "legacy/py2.py",
+        "pycparser/c_parser.py",
+    ]
+    assert (
+        sorted(names[6:])
+        == names[6:]
+        == [
+            f"__pycache__/app.{tag}.pyc",
+            f"chalicelib/__pycache__/x.{tag}.pyc",
+            f"runtime/__pycache__/__init__.{tag}.pyc",
+        ]
+    )
+    assert _pyc_flags(pyc) == 0b01  # hash-based, source not checked: no stat on Lambda's read-only file system
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(tmp_path / "unpacked"), "PYTHONDONTWRITEBYTECODE": "1"}
+    probe = "import chalicelib.x as x; print(x.VALUE, x.__spec__.cached.endswith('.pyc'))"
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert completed.stdout.split() == ["1", "True"], completed.stderr
+
+
+def test_add_bytecode_refuses_a_package_whose_own_code_does_not_compile(tmp_path):
+    from runtime.packaging import PackagingError, add_bytecode
+
+    zip_path = _zip(tmp_path / "deployment.zip", {"app.py": "", "runtime/broken.py": "def (:\n"})
+    with pytest.raises(PackagingError, match="runtime/broken.py"):
+        add_bytecode(zip_path)
+
+
+def test_add_bytecode_gives_the_same_bytes_for_the_same_sources(tmp_path):
+    from runtime.packaging import add_bytecode
+
+    files = {"app.py": "A = 1\n", "runtime/x.py": "def f():\n    return 'x'\n"}
+    first, second = _zip(tmp_path / "a.zip", files), _zip(tmp_path / "b.zip", files)
+    add_bytecode(first)
+    add_bytecode(second)
+    assert first.read_bytes() == second.read_bytes()

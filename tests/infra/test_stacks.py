@@ -31,14 +31,15 @@ COMMON_COUNTS = {
     "aws:cloudwatch/dashboard:Dashboard": 1,
     "aws:cloudwatch/eventRule:EventRule": 1,
     "aws:cloudwatch/eventTarget:EventTarget": 1,
-    "aws:cloudwatch/logGroup:LogGroup": 9,
-    # reputation 2, dead-letter queues 5, oldest message age 4, errors + throttles of 9 functions, API 5xx,
-    # guardrail tripped, the counter consumer's iterator age
-    "aws:cloudwatch/metricAlarm:MetricAlarm": 32,
-    "aws:iam/role:Role": 9,
-    "aws:iam/rolePolicy:RolePolicy": 9,
+    # 8 functions, each with its log group, role and policy, and errors + throttles alarms
+    "aws:cloudwatch/logGroup:LogGroup": 8,
+    # reputation 2, dead-letter queues 5, oldest message age 4, errors + throttles of 8 functions, API 5xx,
+    # guardrail tripped
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 29,
+    "aws:iam/role:Role": 8,
+    "aws:iam/rolePolicy:RolePolicy": 8,
     "aws:lambda/eventSourceMapping:EventSourceMapping": 4,
-    "aws:lambda/function:Function": 9,
+    "aws:lambda/function:Function": 8,
     "aws:lambda/permission:Permission": 4,
     "aws:s3/bucket:Bucket": 1,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
@@ -59,8 +60,14 @@ COMMON_COUNTS = {
 HOME_COUNTS = {
     **COMMON_COUNTS,
     "aws:dynamodb/table:Table": 4,
-    # the 4 queue consumers and the messages stream's counter consumer (home region only)
+    # the messages stream's counter consumer (home region only): its function, log group, role and policy, its
+    # mapping beside the 4 queue consumers', its errors, throttles and iterator age alarms
+    "aws:cloudwatch/logGroup:LogGroup": 9,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 32,
+    "aws:iam/role:Role": 9,
+    "aws:iam/rolePolicy:RolePolicy": 9,
     "aws:lambda/eventSourceMapping:EventSourceMapping": 5,
+    "aws:lambda/function:Function": 9,
     "aws:route53/record:Record": 9,  # 3 DKIM, MX, SPF, DMARC, ACM validation, alias A + AAAA
     "pulumi:providers:aws": 1,  # us-east-1 serves the ACM certificate too
     "random:index/randomPassword:RandomPassword": 4,  # unsubscribe, pagination, forward, redrive
@@ -512,7 +519,6 @@ def test_every_function_runs_with_its_own_role(second: ProgramRun) -> None:
         "engagement_events",
         "forward_events",
         "check_for_campaign",
-        "count_events",
     }
     for fn, inputs in functions.items():
         role = roles[f"{fn}-role"]
@@ -676,6 +682,26 @@ def test_alarms_warn_below_ses_review_levels_and_cover_every_dlq(home: ProgramRu
     assert all(a["alarmActions"] == [alarm_topic] for a in alarms.values())
     email = [s.inputs for s in home.of_type(SUBSCRIPTION) if s.inputs["protocol"] == "email"]
     assert email == [{"topic": alarm_topic, "protocol": "email", "endpoint": "ops@example.com"}]
+
+
+def test_the_counter_consumer_reads_the_home_messages_stream_and_is_not_deployed_in_the_second_region(
+    home: ProgramRun, second: ProgramRun
+) -> None:
+    (messages,) = [t for t in home.of_type("aws:dynamodb/table:Table") if t.name == "messages"]
+    mapping = home.named("aws:lambda/eventSourceMapping:EventSourceMapping", "count_events-event-source").inputs
+    assert mapping["eventSourceArn"] == messages.state["streamArn"]
+    assert mapping["functionName"].endswith(":function:sesame-prod-count-events")
+    assert mapping["tumblingWindowInSeconds"] > 0 and mapping["bisectBatchOnFunctionError"] is True
+    assert mapping["maximumRetryAttempts"] == -1
+    ages = [
+        a.inputs
+        for a in home.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs["metricName"] == "IteratorAge"
+    ]
+    assert [a["dimensions"] for a in ages] == [{"FunctionName": "sesame-prod-count-events"}]
+    # the home replica's stream carries every region's writes: a copy elsewhere would only idle
+    assert not [r.name for r in second.resources if "count_events" in r.name or "count-events" in json.dumps(r.inputs)]
+    assert "count_events" not in second.outputs["functions"]
 
 
 def test_every_function_has_error_and_throttle_alarms_and_the_api_a_5xx_alarm(home: ProgramRun) -> None:
