@@ -495,6 +495,7 @@ def ingest_cpu_per_event(run: Run, repeats: int = REPLAYS) -> float:
     from runtime.clients import client_config
     from runtime.ingest.engine import IngestEngine
     from runtime.ingest.pipeline import Decoded, decode_batch
+    from runtime.stores.direct import DirectDynamo
     from runtime.stores.tracking import DynamoTrackingStore
     from runtime.stores.wire import lean
 
@@ -508,7 +509,7 @@ def ingest_cpu_per_event(run: Run, repeats: int = REPLAYS) -> float:
             replayer.attach(client)
             engine = IngestEngine(
                 DynamoTrackingStore(
-                    client,
+                    DirectDynamo(client),
                     messages_table=run.tables["messages"],
                     campaigns_table=run.tables["campaigns"],
                     suppressions_table=run.tables["suppressions"],

@@ -2,10 +2,11 @@
 
 A replayed client does all of its real work — parameter validation, serialisation, SigV4 signing, response
 parsing, CRC32 checks — and none of the emulator's: the answer comes from a ``before-send`` handler, which botocore
-uses instead of sending. So process CPU measured around a replayed workload is the real path's CPU, with moto's
-own CPU (often larger than the code under test) excluded.
+uses instead of sending (and so does ``runtime.stores.direct.DirectDynamo``, the ingestion Lambdas' client). So
+process CPU measured around a replayed workload is the real path's CPU, with moto's own CPU (often larger than the
+code under test) excluded.
 
-Replay is strict: the N-th request must be the same operation as the N-th recorded one, else
+Replay is strict: the N-th request sent must be the same operation as the N-th recorded one, else
 :class:`ReplayMismatchError` — a changed request sequence can never be measured against the wrong answers.
 """
 
@@ -63,23 +64,20 @@ class Replayer:
         self.service = service
 
     def attach(self, client: Any) -> None:
-        client.meta.events.register(f"before-call.{self.service}", self._check)
         client.meta.events.register(f"before-send.{self.service}", self._send)
 
     @property
     def remaining(self) -> int:
         return len(self._answers) - self._next
 
-    def _check(self, model: Any, **_: Any) -> None:
-        if self._next >= len(self._answers):
-            raise ReplayMismatchError(f"no recorded answer left for {model.name}")
-        expected = self._answers[self._next].operation
-        if model.name != expected:
-            raise ReplayMismatchError(f"request {self._next} is {model.name}, recorded {expected}")
-
-    def _send(self, request: Any, **_: Any) -> Any:
+    def _send(self, request: Any, event_name: str, **_: Any) -> Any:
         from botocore.awsrequest import AWSResponse
 
+        operation = event_name.rsplit(".", 1)[-1]  # before-send.<service>.<Operation>
+        if self._next >= len(self._answers):
+            raise ReplayMismatchError(f"no recorded answer left for {operation}")
         answer = self._answers[self._next]
+        if operation != answer.operation:
+            raise ReplayMismatchError(f"request {self._next} is {operation}, recorded {answer.operation}")
         self._next += 1
         return AWSResponse(request.url, answer.status, answer.headers, _Raw(answer.body))

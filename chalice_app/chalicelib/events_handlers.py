@@ -75,11 +75,14 @@ def _engine() -> IngestEngine:
     from runtime.stores.tracking import DynamoTrackingStore
 
     s = wiring.settings()
-    # the store builds every request itself from parsed events: no client-side validation (runtime/clients.py), and
-    # the lean JSON wire path (runtime/stores/wire.py)
+    # the store builds every request itself from parsed events: sent by DynamoDB's JSON protocol directly over the
+    # botocore client's session, credentials and endpoint (runtime/stores/direct.py); what it hands back to botocore
+    # takes the lean JSON wire path without client-side validation (runtime/stores/wire.py, runtime/clients.py)
+    from runtime.stores.direct import DirectDynamo
     from runtime.stores.wire import lean
 
-    store = DynamoTrackingStore.from_settings(lean(wiring.client("dynamodb", s.region, validate=False)), s)
+    client = DirectDynamo(lean(wiring.client("dynamodb", s.region, validate=False)))
+    store = DynamoTrackingStore.from_settings(client, s)
     return IngestEngine(
         store,
         event_ttl_days=s.event_ttl_days,

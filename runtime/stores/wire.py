@@ -70,48 +70,55 @@ class _LeanSerializer:
         }
 
 
-class _LeanParser:
-    def __init__(self, original: Any, timestamps: dict[str, bool]) -> None:
-        self._original = original
-        self._timestamps = timestamps  # output shape name -> holds a timestamp somewhere
+_TIMESTAMPS: dict[str, bool] = {}  # DynamoDB output shape name -> holds a timestamp somewhere
 
-    def _has_timestamp(self, shape: Any) -> bool:
-        found = self._timestamps.get(shape.name)
-        if found is None:
-            found = self._timestamps[shape.name] = _has_timestamp(shape)
-        return found
+
+def _holds_timestamp(shape: Any) -> bool:
+    found = _TIMESTAMPS.get(shape.name)
+    if found is None:
+        found = _TIMESTAMPS[shape.name] = _has_timestamp(shape)
+    return found
+
+
+def lean_parse(status: int, headers: Any, body: bytes, shape: Any) -> dict[str, Any] | None:
+    """A DynamoDB answer read with ``json.loads`` (and ``ResponseMetadata`` as botocore fills it), or None where
+    botocore's parser must read it: an error, an output holding a timestamp, a body with a blob attribute value."""
+    if (
+        status >= 300
+        or shape is None
+        or shape.serialization.get("eventstream")
+        or _holds_timestamp(shape)
+        or any(marker in body for marker in _BLOB_MARKERS)
+    ):
+        return None
+    parsed = json.loads(body) if body else {}
+    if not isinstance(parsed, dict):
+        return None
+    metadata: dict[str, Any] = {}
+    if "x-amzn-requestid" in headers:
+        metadata["RequestId"] = headers["x-amzn-requestid"]
+    metadata["HTTPStatusCode"] = status
+    metadata["HTTPHeaders"] = {str(k).lower(): v for k, v in headers.items()}
+    parsed["ResponseMetadata"] = metadata
+    return parsed
+
+
+class _LeanParser:
+    def __init__(self, original: Any) -> None:
+        self._original = original
 
     def parse(self, response: dict[str, Any], shape: Any) -> Any:
-        body = response["body"]
-        if (
-            response["status_code"] >= 300
-            or shape is None
-            or shape.serialization.get("eventstream")
-            or self._has_timestamp(shape)
-            or any(marker in body for marker in _BLOB_MARKERS)
-        ):
-            return self._original.parse(response, shape)
-        parsed = json.loads(body) if body else {}
-        if not isinstance(parsed, dict):
-            return self._original.parse(response, shape)
-        headers = response["headers"]
-        metadata: dict[str, Any] = {}
-        if "x-amzn-requestid" in headers:
-            metadata["RequestId"] = headers["x-amzn-requestid"]
-        metadata["HTTPStatusCode"] = response["status_code"]
-        metadata["HTTPHeaders"] = {str(k).lower(): v for k, v in headers.items()}
-        parsed["ResponseMetadata"] = metadata
-        return parsed
+        parsed = lean_parse(response["status_code"], response["headers"], response["body"], shape)
+        return self._original.parse(response, shape) if parsed is None else parsed
 
 
 class _LeanParserFactory:
     def __init__(self, original: Any) -> None:
         self._original = original
-        self._timestamps: dict[str, bool] = {}
 
     def create_parser(self, protocol_name: str) -> Any:
         parser = self._original.create_parser(protocol_name)
-        return _LeanParser(parser, self._timestamps) if protocol_name == "json" else parser
+        return _LeanParser(parser) if protocol_name == "json" else parser
 
 
 def lean(client: Any) -> Any:
