@@ -14,10 +14,11 @@ in a **fresh interpreter**, so its peak RSS is the campaign's alone:
 
 Keys: ``large_campaign_recipients`` (1,000,000), ``large_campaign_launch_seconds`` (validation + chunked enqueue,
 wall time; target <= 120), ``large_campaign_peak_rss_mb`` (ru_maxrss of that interpreter; target <= 256), plus
-``large_campaign_validate_seconds`` (submission to ``scheduled``), ``large_campaign_submit_seconds`` (the request:
-must stay far under API Gateway's 29 s), ``large_campaign_invocations`` (per-minute check invocations after the
-submission), ``large_campaign_longest_invocation_seconds`` (the longest of them: under the 60 s function timeout)
-and ``large_campaign_jobs`` (bulk jobs of <= 50 put on the queue).
+``large_campaign_validate_seconds`` (time spent in validation steps, all invocations),
+``large_campaign_submit_seconds`` (the request: must stay far under API Gateway's 29 s),
+``large_campaign_invocations`` (per-minute check invocations after the submission),
+``large_campaign_longest_invocation_seconds`` (the longest of them: under the 60 s function timeout) and
+``large_campaign_jobs`` (bulk jobs of <= 50 put on the queue).
 """
 
 from __future__ import annotations
@@ -103,13 +104,23 @@ def child(workdir: str) -> dict[str, Any]:
         "template": {"subject": "Hello {{first_name}}", "html": "<p>Hi {{first_name}} ({{tier}})</p>"},
         "segments": segments,
     }
+    validating = {"seconds": 0.0}
+    validate_due = service.validate_due
+
+    def timed_validate_due(deadline: float | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+        started = time.perf_counter()
+        try:
+            return validate_due(deadline, **kwargs)
+        finally:
+            validating["seconds"] += time.perf_counter() - started
+
+    service.validate_due = timed_validate_due  # type: ignore[method-assign]
     began = time.perf_counter()
     answer = service.submit(candidate)
     submitted = time.perf_counter()
     assert answer["status"] == "validating", answer
     invocations = 0
     longest = 0.0
-    validated = 0.0
     record = store.get("bench-large")
     assert record is not None
     while record.status in ("validating", "scheduled", "launching"):
@@ -120,8 +131,6 @@ def child(workdir: str) -> dict[str, Any]:
         invocations += 1
         record = store.get("bench-large")
         assert record is not None
-        if not validated and record.status != "validating":
-            validated = time.perf_counter()
         assert invocations < 20, record
     elapsed = time.perf_counter() - began
     assert record.status == "launched", (record.status, record.launch_error, record.validation[:500])
@@ -131,7 +140,7 @@ def child(workdir: str) -> dict[str, Any]:
         "large_campaign_recipients": record.launch_enqueued,
         "large_campaign_launch_seconds": round(elapsed, 1),
         "large_campaign_submit_seconds": round(submitted - began, 2),
-        "large_campaign_validate_seconds": round(validated - began, 1),
+        "large_campaign_validate_seconds": round(validating["seconds"], 1),
         "large_campaign_invocations": invocations,
         "large_campaign_longest_invocation_seconds": round(longest, 1),
         "large_campaign_jobs": sqs.messages,
