@@ -12,7 +12,8 @@ written, as on Lambda's read-only file system); botocore, which the Lambda runti
 
 Per handler: the process CPU time from before the import to the handler's return (moto_server answers from its own
 process, so the emulator's time — hundreds of ms per call on this shared machine, ms on AWS — is not in it) plus
-``bench.cost_model.LATENCY_MS`` for each AWS call the first event makes (counted in the child). ``first_invocation_ms``
+``bench.cost_model.LATENCY_MS`` for each AWS call the first event makes (counted in the child: botocore client calls
+and the requests ``runtime.stores.direct`` sends past the client). ``first_invocation_ms``
 is the worst handler's median over ``RUNS`` fresh processes, on this machine's CPU: not scaled to Lambda's CPU share
 (~0.29 vCPU at 512 MB once the handler runs), and Lambda's own runtime start-up is not included. Wall times (with
 moto's answering time) and per-handler figures go to ``.bench/first_invocation.md`` and stderr.
@@ -53,25 +54,38 @@ import importlib.abc, importlib.machinery
 
 class _CountCalls(importlib.abc.MetaPathFinder):
     # When the app imports botocore.client (not before: that import is part of what is measured), wrap
-    # BaseClient._make_api_call to count the AWS calls; nothing else changes.
+    # BaseClient._make_api_call to count the AWS calls; the same for the ingestion's DynamoDB requests that
+    # runtime.stores.direct sends past botocore's client (DirectDynamo._send, one per request). Nothing else changes.
+    pending = {"botocore.client", "runtime.stores.direct"}
 
     def find_spec(self, name, path, target=None):
-        if name != "botocore.client":
+        if name not in self.pending:
             return None
-        sys.meta_path.remove(self)
+        self.pending.discard(name)
+        if not self.pending:
+            sys.meta_path.remove(self)
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         loader = spec.loader
         original_exec = loader.exec_module
 
         def exec_module(module):
             original_exec(module)
-            make = module.BaseClient._make_api_call
+            if name == "botocore.client":
+                make = module.BaseClient._make_api_call
 
-            def counted(client, operation_name, api_params):
-                calls.append((client.meta.service_model.service_name, operation_name))
-                return make(client, operation_name, api_params)
+                def counted(client, operation_name, api_params):
+                    calls.append((client.meta.service_model.service_name, operation_name))
+                    return make(client, operation_name, api_params)
 
-            module.BaseClient._make_api_call = counted
+                module.BaseClient._make_api_call = counted
+            else:
+                send = module.DirectDynamo._send
+
+                def sent(direct, route, body, frozen):
+                    calls.append(("dynamodb", route.model.name))
+                    return send(direct, route, body, frozen)
+
+                module.DirectDynamo._send = sent
 
         loader.exec_module = exec_module
         return spec

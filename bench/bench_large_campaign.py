@@ -1,19 +1,23 @@
 """Large-campaign benchmark: a 1,000,000-recipient campaign from recipient files, validated and launched in chunks.
 
-Runs the real ``CampaignService`` (submission: streaming validation of the files, launch plan, the first chunked
-step within the API's budget; then the per-minute check's steps, each with a 45 s deadline as the 60 s Lambda would
-have, until the cursor reaches the end) in a **fresh interpreter**, so its peak RSS is the campaign's alone:
+Runs the real ``CampaignService`` (submission: the cheap checks of each file and the launch plan, answered
+``validating``; then the per-minute check's invocations, each with a 45 s deadline as the 60 s Lambda would have:
+validation steps resumed from the stored cursor and state, then the chunked launch, until the cursor reaches the end)
+in a **fresh interpreter**, so its peak RSS is the campaign's alone:
 
 * recipient files: two JSON-lines files (700,000 and 300,000 recipients with personalisation data, ~80 MB) on
   local disk behind the ``ObjectSource`` port (``LocalObjectSource``: the same streaming reads as S3's ranged
   ``GetObject``, without an emulator holding 80 MB in memory);
 * the send queue: the real ``Enqueuer`` (``SendMessageBatch`` of 10, 256 KiB per call) over a fake SQS client that
   counts messages and bytes and keeps nothing;
-* the campaign META item and payload: the in-memory stores.
+* the campaign META item, payload and validation state: the in-memory stores.
 
 Keys: ``large_campaign_recipients`` (1,000,000), ``large_campaign_launch_seconds`` (validation + chunked enqueue,
 wall time; target <= 120), ``large_campaign_peak_rss_mb`` (ru_maxrss of that interpreter; target <= 256), plus
-``large_campaign_validate_seconds``, ``large_campaign_invocations`` (submission + per-minute steps) and
+``large_campaign_validate_seconds`` (time spent in validation steps, all invocations),
+``large_campaign_submit_seconds`` (the request: must stay far under API Gateway's 29 s),
+``large_campaign_invocations`` (per-minute check invocations after the submission),
+``large_campaign_longest_invocation_seconds`` (the longest of them: under the 60 s function timeout) and
 ``large_campaign_jobs`` (bulk jobs of <= 50 put on the queue).
 """
 
@@ -100,29 +104,45 @@ def child(workdir: str) -> dict[str, Any]:
         "template": {"subject": "Hello {{first_name}}", "html": "<p>Hi {{first_name}} ({{tier}})</p>"},
         "segments": segments,
     }
+    validating = {"seconds": 0.0}
+    validate_due = service.validate_due
+
+    def timed_validate_due(deadline: float | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+        started = time.perf_counter()
+        try:
+            return validate_due(deadline, **kwargs)
+        finally:
+            validating["seconds"] += time.perf_counter() - started
+
+    service.validate_due = timed_validate_due  # type: ignore[method-assign]
     began = time.perf_counter()
     answer = service.submit(candidate)
-    invocations = 1
-    validated = time.perf_counter()  # the submission validated every file before its first launch step
+    submitted = time.perf_counter()
+    assert answer["status"] == "validating", answer
+    invocations = 0
+    longest = 0.0
     record = store.get("bench-large")
     assert record is not None
-    while record.status == "launching":
-        time.sleep(0.002)  # the submission's step released its lease "now": the next check may claim it
-        if service.launch_due(deadline=time.monotonic() + STEP_SECONDS):
-            invocations += 1
+    while record.status in ("validating", "scheduled", "launching"):
+        time.sleep(0.002)  # a step releases its lease "now": the next check may claim it
+        started = time.perf_counter()
+        service.launch_due(deadline=time.monotonic() + STEP_SECONDS)
+        longest = max(longest, time.perf_counter() - started)
+        invocations += 1
         record = store.get("bench-large")
         assert record is not None
+        assert invocations < 20, record
     elapsed = time.perf_counter() - began
-    assert record.status == "launched", record.launch_error
-    assert record.launch_enqueued == RECIPIENTS and answer["recipients"] == RECIPIENTS
+    assert record.status == "launched", (record.status, record.launch_error, record.validation[:500])
+    assert record.launch_enqueued == RECIPIENTS and record.recipients == RECIPIENTS
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    first_step = answer["launch"]["recipients_enqueued"]
     return {
         "large_campaign_recipients": record.launch_enqueued,
         "large_campaign_launch_seconds": round(elapsed, 1),
-        "large_campaign_validate_seconds": round(validated - began, 1),  # includes the submission's first step
-        "large_campaign_first_step_recipients": first_step,
+        "large_campaign_submit_seconds": round(submitted - began, 2),
+        "large_campaign_validate_seconds": round(validating["seconds"], 1),
         "large_campaign_invocations": invocations,
+        "large_campaign_longest_invocation_seconds": round(longest, 1),
         "large_campaign_jobs": sqs.messages,
         "large_campaign_sqs_calls": sqs.calls,
         "large_campaign_peak_rss_mb": round(peak_kb / 1024, 1),

@@ -22,7 +22,9 @@ Each role may do only what its function's code calls (read from the handlers' co
 * ``critical_events`` / ``engagement_events``: consume their queue and apply events like the webhook.
 * ``forward_events``: consumes the forward queue and parks failed batches in its dead-letter queue.
 * ``count_events`` (home stack only): reads the messages table's stream and ``ADD``s the campaign counter items.
-* ``check_for_campaign``: launches due campaigns (campaigns table, this region's payloads, send queue), then
+* ``check_for_campaign``: validates the recipient files of ``validating`` campaigns in steps (reads the files,
+  writes its validation state and the validated plan in this region's payloads) and launches due campaigns
+  (campaigns table, this region's payloads, send queue), then
   refreshes reputation and trips the guardrails: GetAccount, SES's reputation metrics, the control table's
   reputation items only, pausing campaigns and the stack's own configuration sets.
 
@@ -194,7 +196,8 @@ ACCESS: dict[str, Access] = {
             "control": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
         },
         produces=("send",),
-        bucket=("s3:GetObject", "s3:DeleteObject"),
+        # reads recipient files and launch plans; writes validation state and the validated plan; deletes both
+        bucket=("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
         reads_account=True,
         reads_reputation_metrics=True,
         pauses_configuration_sets=True,

@@ -76,7 +76,15 @@ class CampaignStorage(pulumi.ComponentResource):
                     abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                         days_after_initiation=1
                     ),
-                )
+                ),
+                # recipient-file validation state (runtime/sender/validation.py): what a step that died before its
+                # commit wrote is never read again; committed states are deleted by the validation itself
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-validation-state",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix="validation/"),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=7),
+                ),
             ],
             opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )

@@ -7,15 +7,20 @@ vars (local stack, tests) or, in deployed stages, from one SSM SecureString JSON
 ``SESAME_SECRETS_PARAMETER`` with keys ``unsubscribe_secrets`` (list), ``pagination_secret``,
 ``forward_secret``, ``redrive_secret``, ``api_key_hashes`` (list) and ``forward_url`` (when that URL carries
 credentials, it travels here rather than in ``SESAME_FORWARD_URL``); the loader for it is injected.
+
+``Settings`` is a frozen dataclass checked by ``__post_init__`` (types and the bounds in ``_BOUNDS``), not a pydantic
+model: every Lambda function builds it on its first invocation, and a handler whose own path needs no pydantic
+(forwarding) would otherwise import pydantic for it, and every handler would build its validator (~30 ms + ~90 ms of
+a cold start on the development machine, ``bench/bench_coldstart.py``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class SettingsError(ValueError):
@@ -38,9 +43,8 @@ def _json_map(name: str, value: str | None) -> dict[str, str]:
     return {str(k): v for k, v in parsed.items()}
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
+@dataclass(frozen=True)
+class Settings:
     stage: str = "dev-local"
     environment: str = "dev"
     region: str = "us-east-1"
@@ -59,18 +63,18 @@ class Settings(BaseModel):
     forward_dlq_url: str = ""
     campaign_bucket: str = ""
 
-    configuration_sets: dict[str, str] = Field(default_factory=dict)
+    configuration_sets: dict[str, str] = field(default_factory=dict)
     default_configuration_set: str = "marketing"
     backup_region: str = ""
-    backup_configuration_sets: dict[str, str] = Field(default_factory=dict)
+    backup_configuration_sets: dict[str, str] = field(default_factory=dict)
 
     sns_allowed_topic_arns: tuple[str, ...] = ()
     sns_cert_dir: str = ""
-    sns_max_age_seconds: int = Field(default=3600, ge=0)
+    sns_max_age_seconds: int = 3600
 
-    event_ttl_days: int = Field(default=90, ge=1, le=3650)
-    soft_bounce_limit: int = Field(default=3, ge=1, le=100)
-    soft_bounce_suppress_days: int = Field(default=30, ge=1, le=3650)
+    event_ttl_days: int = 90
+    soft_bounce_limit: int = 3
+    soft_bounce_suppress_days: int = 30
 
     api_key_hashes: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
@@ -82,35 +86,55 @@ class Settings(BaseModel):
     forward_secret: str = ""
     redrive_secret: str = ""  # signs the first-arrival time of redriven SES events (runtime.dlq)
 
-    max_send_rate: float | None = Field(default=None, gt=0)
-    daily_quota_headroom: float = Field(default=0.02, ge=0, lt=1)
+    max_send_rate: float | None = None
+    daily_quota_headroom: float = 0.02
     warmup_start: str = ""
     warmup_pool: str = ""
     # exactly-once sending: how long a recipient whose SES answer was lost waits for SES's Send event before it is
     # considered never accepted and sent again (docs/sending.md "Exactly once")
-    send_unknown_grace_seconds: int = Field(default=900, ge=0, le=86_400)
+    send_unknown_grace_seconds: int = 900
     # campaign control: how often the units of a paused campaign (or guardrail-paused configuration set) look again
-    paused_recheck_seconds: int = Field(default=120, ge=0, le=900)
+    paused_recheck_seconds: int = 120
     # guardrails (runtime.reputation): rolling window, minimum volume, warn and pause levels (decimals: 0.02 = 2 %)
-    guardrail_window_minutes: int = Field(default=60, ge=5, le=1440)
-    guardrail_min_volume: int = Field(default=500, ge=1)
-    guardrail_warn_bounce_rate: float = Field(default=0.02, gt=0, lt=1)
-    guardrail_warn_complaint_rate: float = Field(default=0.0005, gt=0, lt=1)
-    guardrail_pause_bounce_rate: float = Field(default=0.04, gt=0, lt=1)
-    guardrail_pause_complaint_rate: float = Field(default=0.0008, gt=0, lt=1)
+    guardrail_window_minutes: int = 60
+    guardrail_min_volume: int = 500
+    guardrail_warn_bounce_rate: float = 0.02
+    guardrail_warn_complaint_rate: float = 0.0005
+    guardrail_pause_bounce_rate: float = 0.04
+    guardrail_pause_complaint_rate: float = 0.0008
     # logical configuration sets that send through the warm-up pool (the ramp applies to them only)
     warmup_configuration_sets: tuple[str, ...] = ()
     # forwarding: a failed POST is retried every ``forward_retry_seconds``, ``forward_attempts`` tries in all
-    forward_retry_seconds: int = Field(default=60, ge=0, le=900)
-    forward_attempts: int = Field(default=3, ge=1, le=20)
+    forward_retry_seconds: int = 60
+    forward_attempts: int = 3
 
-    @field_validator("api_key_hashes")
-    @classmethod
-    def _hex_digests(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for digest in value:
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        for name, kind in _KINDS.items():
+            value = getattr(self, name)
+            checked, problem = _check(kind, value)
+            if problem:
+                problems.append(f"{_env_name(name)}: {problem}")
+            elif checked is not value:
+                object.__setattr__(self, name, checked)
+        if problems:  # the bounds below assume the types are right
+            raise SettingsError("invalid settings: " + "; ".join(problems))
+        for name, (low, high, low_inclusive, high_inclusive) in _BOUNDS.items():
+            value = getattr(self, name)
+            if value is None or not isinstance(value, int | float):
+                continue
+            if low is not None and (value < low if low_inclusive else value <= low):
+                problems.append(f"{_env_name(name)}: must be {'>=' if low_inclusive else '>'} {low}, got {value}")
+            if high is not None and (value > high if high_inclusive else value >= high):
+                problems.append(f"{_env_name(name)}: must be {'<=' if high_inclusive else '<'} {high}, got {value}")
+        for digest in self.api_key_hashes:
             if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest):
-                raise ValueError("each API key hash must be a sha256 hex digest (64 hex characters)")
-        return value
+                problems.append(
+                    f"{_env_name('api_key_hashes')}: each API key hash must be a sha256 hex digest (64 hex characters)"
+                )
+                break
+        if problems:
+            raise SettingsError("invalid settings: " + "; ".join(problems))
 
     @classmethod
     def from_env(
@@ -153,36 +177,16 @@ class Settings(BaseModel):
             "warmup_pool": g("SESAME_WARMUP_POOL", ""),
             "warmup_configuration_sets": tuple(_csv(g("SESAME_WARMUP_CONFIGURATION_SETS"))),
         }
-        env_ints = {
-            "sns_max_age_seconds": "SNS_MAX_AGE_SECONDS",
-            "event_ttl_days": "SESAME_EVENT_TTL_DAYS",
-            "soft_bounce_limit": "SESAME_SOFT_BOUNCE_LIMIT",
-            "soft_bounce_suppress_days": "SESAME_SOFT_BOUNCE_SUPPRESS_DAYS",
-            "send_unknown_grace_seconds": "SESAME_SEND_UNKNOWN_GRACE_SECONDS",
-            "paused_recheck_seconds": "SESAME_PAUSED_RECHECK_SECONDS",
-            "guardrail_window_minutes": "SESAME_GUARDRAIL_WINDOW_MINUTES",
-            "guardrail_min_volume": "SESAME_GUARDRAIL_MIN_VOLUME",
-            "forward_retry_seconds": "SESAME_FORWARD_RETRY_SECONDS",
-            "forward_attempts": "SESAME_FORWARD_ATTEMPTS",
-        }
-        env_floats = {
-            "max_send_rate": "SESAME_MAX_SEND_RATE",
-            "daily_quota_headroom": "SESAME_DAILY_QUOTA_HEADROOM",
-            "guardrail_warn_bounce_rate": "SESAME_GUARDRAIL_WARN_BOUNCE_RATE",
-            "guardrail_warn_complaint_rate": "SESAME_GUARDRAIL_WARN_COMPLAINT_RATE",
-            "guardrail_pause_bounce_rate": "SESAME_GUARDRAIL_PAUSE_BOUNCE_RATE",
-            "guardrail_pause_complaint_rate": "SESAME_GUARDRAIL_PAUSE_COMPLAINT_RATE",
-        }
-        for field, var in env_ints.items():
+        for name, var in _ENV_INTS.items():
             if g(var, "") != "":
                 try:
-                    raw[field] = int(g(var, ""))
+                    raw[name] = int(g(var, ""))
                 except ValueError as exc:
                     raise SettingsError(f"{var} must be an integer, got {g(var)!r}") from exc
-        for field, var in env_floats.items():
+        for name, var in _ENV_FLOATS.items():
             if g(var, "") != "":
                 try:
-                    raw[field] = float(g(var, ""))
+                    raw[name] = float(g(var, ""))
                 except ValueError as exc:
                     raise SettingsError(f"{var} must be a number, got {g(var)!r}") from exc
         for table in ("messages", "campaigns", "suppressions", "control"):
@@ -199,16 +203,7 @@ class Settings(BaseModel):
                     raw[key] = doc[key]
             if doc.get("api_key_hashes"):
                 raw["api_key_hashes"] = tuple(doc["api_key_hashes"])
-        try:
-            return cls(**raw)
-        except ValidationError as exc:
-            names = {**{f: v for f, v in env_ints.items()}, **env_floats}
-            problems = []
-            for err in exc.errors():
-                field = str(err["loc"][0]) if err["loc"] else "?"
-                var = names.get(field) or _ENV_NAMES.get(field, field)
-                problems.append(f"{var}: {err['msg']}")
-            raise SettingsError("invalid settings: " + "; ".join(problems)) from exc
+        return cls(**raw)
 
     def configuration_set_name(self, logical_or_actual: str | None, *, backup: bool = False) -> str:
         """Map a logical configuration-set name (``marketing``) to the stack's physical one."""
@@ -224,9 +219,96 @@ class Settings(BaseModel):
         return name
 
 
+_ENV_INTS = {
+    "sns_max_age_seconds": "SNS_MAX_AGE_SECONDS",
+    "event_ttl_days": "SESAME_EVENT_TTL_DAYS",
+    "soft_bounce_limit": "SESAME_SOFT_BOUNCE_LIMIT",
+    "soft_bounce_suppress_days": "SESAME_SOFT_BOUNCE_SUPPRESS_DAYS",
+    "send_unknown_grace_seconds": "SESAME_SEND_UNKNOWN_GRACE_SECONDS",
+    "paused_recheck_seconds": "SESAME_PAUSED_RECHECK_SECONDS",
+    "guardrail_window_minutes": "SESAME_GUARDRAIL_WINDOW_MINUTES",
+    "guardrail_min_volume": "SESAME_GUARDRAIL_MIN_VOLUME",
+    "forward_retry_seconds": "SESAME_FORWARD_RETRY_SECONDS",
+    "forward_attempts": "SESAME_FORWARD_ATTEMPTS",
+}
+_ENV_FLOATS = {
+    "max_send_rate": "SESAME_MAX_SEND_RATE",
+    "daily_quota_headroom": "SESAME_DAILY_QUOTA_HEADROOM",
+    "guardrail_warn_bounce_rate": "SESAME_GUARDRAIL_WARN_BOUNCE_RATE",
+    "guardrail_warn_complaint_rate": "SESAME_GUARDRAIL_WARN_COMPLAINT_RATE",
+    "guardrail_pause_bounce_rate": "SESAME_GUARDRAIL_PAUSE_BOUNCE_RATE",
+    "guardrail_pause_complaint_rate": "SESAME_GUARDRAIL_PAUSE_COMPLAINT_RATE",
+}
+
 _ENV_NAMES = {
     "warmup_configuration_sets": "SESAME_WARMUP_CONFIGURATION_SETS",
     "api_key_hashes": "SESAME_API_KEY_HASHES",
     "sns_allowed_topic_arns": "SNS_ALLOWED_TOPIC_ARNS",
+    "sns_cert_dir": "SNS_CERT_DIR",
     "cors_origins": "SESAME_CORS_ORIGINS",
 }
+
+
+# bounds (low, high, low inclusive, high inclusive); None: unbounded on that side
+_BOUNDS: dict[str, tuple[float | None, float | None, bool, bool]] = {
+    "sns_max_age_seconds": (0, None, True, True),
+    "event_ttl_days": (1, 3650, True, True),
+    "soft_bounce_limit": (1, 100, True, True),
+    "soft_bounce_suppress_days": (1, 3650, True, True),
+    "max_send_rate": (0, None, False, True),
+    "daily_quota_headroom": (0, 1, True, False),
+    "send_unknown_grace_seconds": (0, 86_400, True, True),
+    "paused_recheck_seconds": (0, 900, True, True),
+    "guardrail_window_minutes": (5, 1440, True, True),
+    "guardrail_min_volume": (1, None, True, True),
+    "guardrail_warn_bounce_rate": (0, 1, False, False),
+    "guardrail_warn_complaint_rate": (0, 1, False, False),
+    "guardrail_pause_bounce_rate": (0, 1, False, False),
+    "guardrail_pause_complaint_rate": (0, 1, False, False),
+    "forward_retry_seconds": (0, 900, True, True),
+    "forward_attempts": (1, 20, True, True),
+}
+
+
+def _env_name(name: str) -> str:
+    """The env var a field is read from (the message names it)."""
+    return {**_ENV_INTS, **_ENV_FLOATS}.get(name) or _ENV_NAMES.get(name) or f"SESAME_{name.upper()}"
+
+
+def _check(kind: str, value: Any) -> tuple[Any, str]:
+    """(the value as the field's type — a list as a tuple, an int as a float —, "") or (None, what is wrong)."""
+    if kind == "str":
+        return (value, "") if isinstance(value, str) else (None, f"must be a string, got {type(value).__name__}")
+    if kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return (value, "") if ok else (None, f"must be an integer, got {value!r}")
+    if kind in ("float", "float?"):
+        if value is None and kind == "float?":
+            return None, ""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None, f"must be a number, got {value!r}"
+        return float(value), ""
+    if kind == "strs":
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            return (value if isinstance(value, tuple) else tuple(value)), ""
+        return None, "must be a list of strings"
+    if kind == "map":
+        if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            return value, ""
+        return None, "must be a JSON object of strings"
+    raise AssertionError(kind)
+
+
+def _kind(annotation: str) -> str:
+    return {
+        "str": "str",
+        "int": "int",
+        "float": "float",
+        "float | None": "float?",
+        "tuple[str, ...]": "strs",
+        "dict[str, str]": "map",
+    }[annotation]
+
+
+#: Each field's type, checked by ``Settings.__post_init__`` (the annotations are strings: postponed evaluation).
+_KINDS: dict[str, str] = {f.name: _kind(str(f.type)) for f in dataclasses.fields(Settings)}

@@ -2,7 +2,9 @@
 
 * ``POST /campaigns`` — a Campaign Candidate (``application/json``) or a JSON-lines file of SESv2 SendEmail requests
   (``application/x-ndjson``). 201 with the campaign id and counts when everything was enqueued or scheduled; 202
-  with ``complete: false`` and ``not_enqueued`` (job ids, lists and addresses) when SQS refused part of it.
+  with ``complete: false`` and ``not_enqueued`` (job ids, lists and addresses) when SQS refused part of it, or with
+  ``status: validating`` and ``status_url`` for recipient files (checked cheaply here, validated by the per-minute
+  check in steps: no file is read whole inside the request).
 * ``GET /campaigns/{campaign_id}/schedule`` — describe; ``PATCH`` ``{"date": ...}`` — re-date; ``DELETE`` — delete
   before launch (409 once launched).
 

@@ -329,7 +329,8 @@ def _operate_paths() -> dict[str, dict[str, Any]]:
     return {
         "/campaigns/{campaign_id}": {
             "get": _authed(
-                "A campaign: status (scheduled, launching, running, paused, cancelled, completed), counts, control",
+                "A campaign: status (validating, invalid, scheduled, launching, running, paused, cancelled, "
+                "completed), counts, control, launch progress and, for recipient files, validation progress",
                 _json(_ref("Campaign"), "The campaign"),
                 ("404",),
                 parameters=[CAMPAIGN_ID],
@@ -393,6 +394,21 @@ def _campaign_operation(path: str, method: str) -> dict[str, Any]:
             "503": _ERR["503"],
         },
     }
+    if path == "/campaigns" and method == "post":
+        operation["summary"] = (
+            "Submit a campaign: a Campaign Candidate (application/json) or SESv2 SendEmail requests "
+            "(application/x-ndjson); see docs/sending.md"
+        )
+        operation["responses"]["201"] = _json({"type": "object"}, "Enqueued (inline recipients) or scheduled")
+        operation["responses"]["202"] = _json(
+            _ref("CampaignAccepted"),
+            "Accepted, not finished: segments naming recipient files (recipientsS3Uri) are answered after the cheap "
+            "checks only (each file exists, is readable, within the size limit, a CSV header names to_address) with "
+            'status "validating" and status_url; the per-minute check validates the files in steps (progress in '
+            'GET /campaigns/{campaign_id} "validation"), then the campaign is "invalid" (bad rows by file and line, '
+            'nothing sent) or scheduled and launched. Also: part of an inline campaign not enqueued ("complete": '
+            'false, "not_enqueued")',
+        )
     params = [p for p in ("campaign_id",) if "{" + p + "}" in path]
     if params:
         operation["parameters"] = [CAMPAIGN_ID]
@@ -558,9 +574,23 @@ COMPONENTS: dict[str, Any] = {
                 "campaign_id": {"type": "string"},
                 "status": {
                     "type": "string",
-                    "enum": ["scheduled", "launching", "running", "paused", "cancelled", "completed"],
+                    "enum": [
+                        "validating",
+                        "invalid",
+                        "scheduled",
+                        "launching",
+                        "running",
+                        "paused",
+                        "cancelled",
+                        "completed",
+                    ],
                 },
-                "lifecycle": {"type": "string", "description": "the scheduler's state: scheduled, launching, launched"},
+                "lifecycle": {
+                    "type": "string",
+                    "description": "the scheduler's state: validating, invalid, scheduled, launching, launched",
+                },
+                "launch": {"type": "object", "description": "launch progress (chunked for recipient files)"},
+                "validation": _ref("CampaignValidation"),
                 "launch_at": {"type": "string"},
                 "recipients": {"type": "integer"},
                 "jobs": {"type": "integer"},
@@ -577,6 +607,52 @@ COMPONENTS: dict[str, Any] = {
                         "by": {"type": "string"},
                     },
                 },
+            },
+        },
+        "CampaignValidation": {
+            "type": ["object", "null"],
+            "description": "validation of recipient files (null for inline campaigns), committed after each step of "
+            "the per-minute check",
+            "properties": {
+                "state": {"type": "string", "enum": ["running", "done", "failed"]},
+                "rows_validated": {"type": "integer", "description": "records read so far, in all files"},
+                "recipients": {"type": "integer", "description": "valid recipients so far (duplicates excluded)"},
+                "bad_rows": {"type": "integer"},
+                "duplicates_skipped": {"type": "integer", "description": "an address repeated within a file"},
+                "files": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "segment": {"type": "integer"},
+                            "file": {"type": "string"},
+                            "bytes": {"type": "integer"},
+                            "bytes_validated": {"type": "integer"},
+                            "rows": {"type": "integer"},
+                            "bad_rows": {"type": "integer"},
+                            "duplicates": {"type": "integer"},
+                            "done": {"type": "boolean"},
+                            "errors": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
+                "errors": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "the first bad rows by field and line (20 per file, 100 in all), then a count "
+                    "of the rest per file: 'segments.0.recipientsS3Uri: line 3: to_address: ...'",
+                },
+            },
+        },
+        "CampaignAccepted": {
+            "type": "object",
+            "properties": {
+                "campaign_id": {"type": "string"},
+                "status": {"type": "string", "enum": ["validating", "launching", "launched"]},
+                "complete": {"type": "boolean", "const": False},
+                "status_url": {"type": "string", "description": "GET it for the validation and launch progress"},
+                "validation": _ref("CampaignValidation"),
+                "not_enqueued": {"type": "array", "items": {"type": "object"}},
             },
         },
         "Reputation": {

@@ -27,8 +27,10 @@ from runtime.stores.history import (
     HISTORY,
     applied_ids,
     compact_detail,
+    compact_times,
     encode_entry,
     history_of,
+    last_time,
     short_id,
     sorted_history,
 )
@@ -162,6 +164,8 @@ def merge_message(
         if keys is not None:
             first_key, last_key = keys
             current_first = item.get(first_key)
+            if current_first is not None and last_key not in item:  # stored only when it differs from the first
+                item[last_key] = current_first
             if current_first is None or ts < current_first:
                 item[first_key] = ts
             latest = LATEST_DETAIL.get(etype)
@@ -198,6 +202,7 @@ def merge_message(
         own = (c[3] for c in counters[counted:] if c[3] not in UNIQUE_COUNTERS)
         entries.append(encode_entry(ts, etype, event.event_id, own, compact_detail(etype, event.detail)))
     item[HISTORY] = sorted_history(entries)
+    compact_times(item)
     if not item.get("sent_at"):
         # SES events carry the send time (mail.timestamp); without it the first event's time stands in, so every
         # summary is in the recipient-index (recipient pages, erasure)
@@ -318,8 +323,9 @@ def plan_recipients(
                 rec = inputs.setdefault(h, _Inputs())
                 if kind.soft_bounce:
                     rec.soft.append((event.timestamp, event.event_id, plan.message_id))
-                    if plan.item.get("recipient_hash") == h and plan.item.get("last_delivery_at"):
-                        rec.summary_deliveries.append(str(plan.item["last_delivery_at"]))
+                    delivered = last_time(plan.item, "delivery")
+                    if plan.item.get("recipient_hash") == h and delivered:
+                        rec.summary_deliveries.append(str(delivered))
                 else:
                     assert kind.suppression is not None
                     rec.candidates.append((kind.suppression, event.timestamp, plan.message_id, None))

@@ -17,7 +17,7 @@ from runtime.query import stats
 from runtime.query.errors import ExpiredError, InvalidQueryError, NotFoundError
 from runtime.query.pagination import PageTokens
 from runtime.query.reader import TrackingReader
-from runtime.stores.history import public_events
+from runtime.stores.history import expand_times, public_events
 from runtime.stores.schema import (
     COUNTERS_TOTAL,
     META,
@@ -97,7 +97,8 @@ def parse_scope(scope: str | None, list_name: str | None, campaign_id: str | Non
 
 
 def public_message(item: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: (sorted(v) if isinstance(v, set) else v) for k, v in item.items() if k not in _HIDDEN_MESSAGE_FIELDS}
+    full = expand_times(item)  # ``last_<x>_at`` is stored only when it differs from ``first_<x>_at``
+    out = {k: (sorted(v) if isinstance(v, set) else v) for k, v in full.items() if k not in _HIDDEN_MESSAGE_FIELDS}
     return out
 
 

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,6 +21,7 @@ EPILOG = """examples:
   sesame campaign submit spring.json --api-url https://api.example.com --api-key $KEY
   sesame campaign submit sends.jsonl --direct          # JSON lines: one SESv2 SendEmail request per line
   sesame campaign submit spring.json --validate        # check the file only
+  sesame campaign submit big.json --wait               # recipient files: follow the validation until it ends
   sesame campaign list --direct
   sesame campaign redate spring-2026 2026-03-01T09:00:00Z
   sesame campaign delete spring-2026
@@ -70,6 +72,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     submit = add("submit", "validate a campaign file, create its SES templates and enqueue or schedule it")
     submit.add_argument("file", type=Path, help="Campaign Candidate .json, or .jsonl/.ndjson of SendEmail requests")
     submit.add_argument("--validate", action="store_true", help="only check the file locally; send nothing")
+    submit.add_argument(
+        "--wait",
+        action="store_true",
+        help="a campaign with recipient files is answered 'validating' (the per-minute check validates them): wait "
+        "until validation ends (scheduled / launched, or invalid with the bad rows), printing progress; with "
+        "--direct the validation runs here, in steps",
+    )
+    submit.add_argument(
+        "--poll-seconds", type=float, default=10.0, help="with --wait: seconds between status reads (default 10)"
+    )
     submit.set_defaults(func=_submit)
 
     listing = add("list", "list campaigns, newest first")
@@ -85,11 +97,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     redate.add_argument("date", help="e.g. 2026-03-01T09:00:00Z or now")
     redate.set_defaults(func=_redate)
 
-    delete = add("delete", "delete a scheduled campaign before it launches (its stored recipients are removed)")
+    delete = add(
+        "delete",
+        "delete a campaign before it launches: scheduled, validating or invalid (its stored recipients are removed)",
+    )
     delete.add_argument("campaign_id")
     delete.set_defaults(func=_delete)
 
-    status = add("status", "show a campaign's status (scheduled, launching, running, paused, cancelled, completed)")
+    status = add(
+        "status",
+        "show a campaign's status (validating, invalid, scheduled, launching, running, paused, cancelled, completed)",
+    )
     status.add_argument("campaign_id")
     status.set_defaults(func=_status)
     for action, wanted, text in (
@@ -111,16 +129,29 @@ def _print(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True))
 
 
+def _call(args: argparse.Namespace, direct: Any, method: str, path: str, body: Any = None, ctype: str = "") -> Any:
+    """The direct call or the HTTP request; raises ``CliError`` with a readable message."""
+    try:
+        return direct() if args.direct else _http(args, method, path, body, ctype)
+    except CliError:
+        raise
+    except Exception as exc:  # domain errors of --direct mode carry a readable message
+        raise CliError(f"{type(exc).__name__}: {exc}") from exc
+
+
 def _run(args: argparse.Namespace, direct: Any, method: str, path: str, body: Any = None, ctype: str = "") -> int:
     try:
-        result = direct() if args.direct else _http(args, method, path, body, ctype)
+        result = _call(args, direct, method, path, body, ctype)
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except Exception as exc:  # domain errors of --direct mode carry a readable message
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    return _outcome(result)
+
+
+def _outcome(result: Any) -> int:
     _print(result)
+    if isinstance(result, dict) and result.get("status") == "invalid":
+        return 3
     if isinstance(result, dict) and result.get("complete") is False:
         # a chunked launch still running is not a failure: the per-minute check continues it (see "launch")
         return 0 if (result.get("launch") or {}).get("state") in ("running", "pending") else 3
@@ -258,7 +289,50 @@ def _submit(args: argparse.Namespace) -> int:
         recipients = sum(len(s.inline) for s in candidate.segments)
         _print({"valid": True, "segments": len(candidate.segments), "recipients": recipients})
         return 0
-    return _run(args, lambda: _service().submit(data), "POST", "/campaigns", data)
+    try:
+        result = _call(args, lambda: _service().submit(data), "POST", "/campaigns", data)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if not (isinstance(result, dict) and result.get("status") == "validating"):
+        return _outcome(result)
+    cid = str(result["campaign_id"])
+    if not args.wait:
+        print(
+            f"validating the recipient files: follow it with 'sesame campaign status {cid}' "
+            f"(GET {result.get('status_url') or f'/campaigns/{cid}'}), or submit with --wait",
+            file=sys.stderr,
+        )
+        return _outcome(result)
+    try:
+        final = _wait_for_validation(args, cid)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return _outcome(final)
+
+
+def _wait_for_validation(args: argparse.Namespace, campaign_id: str) -> Any:
+    """Follow a ``validating`` campaign until its validation ends. ``--direct`` validates here, step after step (no
+    Lambda time limit; the per-minute check takes over the launch); over HTTP the status is read every
+    ``--poll-seconds``."""
+    service = _service() if args.direct else None
+    while True:
+        if service is not None:
+            service.validate_due(campaign_id=campaign_id)
+            doc = service.describe(campaign_id)
+        else:
+            doc = _http(args, "GET", f"/campaigns/{campaign_id}", None, "")
+        progress = (doc.get("validation") or {}) if isinstance(doc, dict) else {}
+        status = doc.get("lifecycle") or doc.get("status") if isinstance(doc, dict) else None
+        if status != "validating" or (isinstance(doc, dict) and doc.get("status") in ("paused", "cancelled")):
+            return doc
+        print(
+            f"validating {campaign_id}: {progress.get('rows_validated', 0)} rows read, "
+            f"{progress.get('bad_rows', 0)} bad",
+            file=sys.stderr,
+        )
+        time.sleep(1.0 if service is not None else max(0.5, args.poll_seconds))
 
 
 def _submit_lines(args: argparse.Namespace, text: str) -> int:

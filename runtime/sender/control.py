@@ -3,12 +3,15 @@
 Public status, from the ``META`` item's lifecycle (``runtime.stores.campaigns``) and its operator ``control``:
 
 * ``cancelled`` / ``paused`` — the control, whatever the lifecycle;
+* ``validating`` / ``invalid`` — its recipient files are being validated / had bad rows (never sent);
 * ``scheduled`` / ``launching`` — waiting for its date / being enqueued;
 * ``running`` — launched, recipients still to be sent; ``completed`` — every recipient has an outcome (sent,
   suppressed, failed or cancelled by the sender).
 
-Transitions (``PATCH {"status": ...}``): ``paused`` from scheduled/launching/running; ``running`` (resume) from paused
-— a campaign whose date has not come goes back to ``scheduled``; ``cancelled`` from any state but completed. Asking for
+Transitions (``PATCH {"status": ...}``): ``paused`` from validating/scheduled/launching/running (a paused validation
+stops where it is); ``running`` (resume) from paused
+— a campaign whose date has not come goes back to ``scheduled`` (or ``validating``); ``cancelled`` from any state
+but completed and invalid. Asking for
 the status a campaign already has is idempotent (200, nothing written); anything else is a conflict (409). The sender
 reads the control of each campaign in a batch (``CampaignStore.controls``): paused units wait on the queue, cancelled
 ones are recorded ``cancelled`` and never sent.
@@ -24,7 +27,7 @@ from typing import Any
 from runtime.stores.campaigns import CampaignRecord, CampaignStateError, CampaignStore
 from runtime.stores.schema import iso
 
-PUBLIC_STATUSES = ("scheduled", "launching", "running", "paused", "cancelled", "completed")
+PUBLIC_STATUSES = ("validating", "invalid", "scheduled", "launching", "running", "paused", "cancelled", "completed")
 REQUESTABLE = ("paused", "running", "cancelled")
 # counters of a campaign's recipients that have an outcome at the sender (sent is counted from SES's Send events)
 SETTLED_COUNTERS = ("sent", "suppressed", "failed", "cancelled")
@@ -58,7 +61,7 @@ class CampaignTransitionError(RuntimeError):
 def public_status(record: CampaignRecord, counts: Mapping[str, int]) -> str:
     if record.control in ("paused", "cancelled"):
         return record.control
-    if record.status in ("scheduled", "launching"):
+    if record.status in ("validating", "invalid", "scheduled", "launching"):
         return record.status
     settled = sum(int(counts.get(name, 0)) for name in SETTLED_COUNTERS)
     if record.recipients and not record.not_enqueued and settled >= record.recipients:
@@ -95,7 +98,7 @@ class CampaignControl:
             counts = self._counts(record.campaign_id)
         status = public_status(record, counts)
         doc = record.to_dict()
-        doc["lifecycle"] = doc.pop("status")  # the scheduler's own state (scheduled | launching | launched)
+        doc["lifecycle"] = doc.pop("status")  # the scheduler's own state (validating | scheduled | launching | ...)
         doc["status"] = status
         doc["counts"] = {name: int(counts.get(name, 0)) for name in PUBLIC_COUNTERS}
         doc["control"] = (
@@ -126,12 +129,12 @@ class CampaignControl:
         record = self._record(campaign_id)
         counts = self._counts(campaign_id)
         current = public_status(record, counts)
-        if wanted == "running" and current in ("scheduled", "launching", "running"):
+        if wanted == "running" and current in ("validating", "scheduled", "launching", "running"):
             return self._describe(record, counts)
         if wanted == current:
             return self._describe(record, counts)
-        if current == "completed":
-            raise CampaignTransitionError(f"campaign {campaign_id} is completed; there is nothing left to {wanted}")
+        if current in ("completed", "invalid"):
+            raise CampaignTransitionError(f"campaign {campaign_id} is {current}; there is nothing left to {wanted}")
         if current == "cancelled":
             raise CampaignTransitionError(f"campaign {campaign_id} is cancelled; a cancelled campaign stays cancelled")
         if wanted == "running":  # resume (current is paused)

@@ -46,6 +46,7 @@ class SegmentPlan:
     first_line: int
     rows: int
     skip: list[int] = field(default_factory=list)  # duplicate lines (the first entry of an address is sent)
+    size: int = 0  # the file's size in bytes (validation progress)
 
 
 @dataclass(frozen=True)
@@ -229,23 +230,24 @@ class ChunkedLauncher:
         """True when the segment's file is exhausted; False when the step stopped (deadline, error)."""
         chunk: list[Row] = []
         end = result.cursor.offset
-        for row, after in rows:
+        next_line = result.cursor.line
+        for row, after, following in rows:
             chunk.append(row)
-            end = after
+            end, next_line = after, following
             if len(chunk) >= self._chunk:
-                if not self._flush(plan, segment, chunk, end, result, enqueuer):
+                if not self._flush(plan, segment, chunk, Cursor(segment.index, end, next_line), result, enqueuer):
                     return False
                 chunk = []
                 if self._clock() >= deadline:
                     return False
-        return not chunk or self._flush(plan, segment, chunk, end, result, enqueuer)
+        return not chunk or self._flush(plan, segment, chunk, Cursor(segment.index, end, next_line), result, enqueuer)
 
     def _flush(
         self,
         plan: LaunchPlan,
         segment: SegmentPlan,
         chunk: list[Row],
-        end: int,
+        after: Cursor,
         result: StepResult,
         enqueuer: JobEnqueuer,
     ) -> bool:
@@ -255,7 +257,7 @@ class ChunkedLauncher:
             # the cursor stays: the next step enqueues this chunk again (same job ids: nobody is sent twice)
             result.error = f"{len(report.failed)} job(s) not enqueued: {sorted(set(report.failed.values()))[:3]}"
             return False
-        return self._commit(plan, result, Cursor(segment.index, end, chunk[-1].line + 1), len(chunk), len(jobs))
+        return self._commit(plan, result, after, len(chunk), len(jobs))
 
     def _commit(self, plan: LaunchPlan, result: StepResult, cursor: Cursor, recipients: int, jobs: int) -> bool:
         if not self._progress.advance_launch(

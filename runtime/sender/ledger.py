@@ -17,13 +17,16 @@ Job record (control table, ``pk`` = ``SENDJOB#<job id>``, ``sk`` = ``JOB``):
   answer was lost and that botocore sent again, or an original whose delete failed — and is dropped, so duplicates
   cannot multiply while units wait.
 
-Recording is one ``TransactWriteItems`` per chunk of a job's units: the job record's ``rec`` marks (conditional on
-the first unit not being recorded yet), the ``messages`` items and the campaign counter ``ADD``s (``suppressed``,
-``failed``; ``sent`` is counted by ``count_events`` from the Send event's history entry, through the messages
-stream) — so a counter is never applied twice or lost, even if the Lambda dies between steps. Retries of one chunk
-reuse one ``ClientRequestToken``, so DynamoDB answers a retry of a transaction that was applied (its answer lost)
-with success instead of applying it again. Message items follow docs/DESIGN.md "Writers of the messages table":
-``ADD version 1``, status ``sent`` only via ``if_not_exists`` (events may arrive first).
+Recording works per chunk of a job's units. A chunk that moves campaign counters (``suppressed``, ``failed``,
+``cancelled``; ``sent`` is counted by ``count_events`` from the Send event's history entry, through the messages
+stream) is one ``TransactWriteItems``: the job record's ``rec`` marks (conditional on the first unit not being
+recorded yet), the ``messages`` items and the counter ``ADD``s — so a counter is never applied twice or lost, even
+if the Lambda dies between steps; retries of one chunk reuse one ``ClientRequestToken``, so DynamoDB answers a retry
+of a transaction that was applied (its answer lost) with success instead of applying it again. A chunk of ``sent``
+units only (nearly all of them) has nothing that must not be applied twice: each message item is one plain
+``UpdateItem`` (idempotent, one write unit instead of the transaction's two), then the ``rec`` marks
+(``DynamoLedger._record_plain`` has the argument). Message items follow docs/DESIGN.md "Writers of the messages
+table": ``ADD version 1``, status ``sent`` only via ``if_not_exists`` (events may arrive first).
 
 Every control-table call gets bounded application-level retries (``dynamo.with_retries``) on top of botocore's; they
 are all idempotent (``SET`` of the same values, conditions that recognise their own earlier write).
@@ -52,7 +55,8 @@ from runtime.stores.schema import (
 )
 
 OutcomeKind = Literal["sent", "failed", "suppressed", "cancelled"]
-RECORD_CHUNK = 40
+RECORD_CHUNK = 40  # units per recording transaction (their message items + counter items + the job: <= 100 items)
+MARKS_PER_UPDATE = 200  # ``rec`` marks per plain update of the job record (its expression stays well under 4 KB)
 JOB_TTL_SECONDS = 14 * 86_400
 
 
@@ -72,7 +76,9 @@ class Outcome:
     reason: str = ""  # failure reason or suppression scope
 
     def encode(self) -> str:
-        return "|".join((self.kind, self.message_id, self.region, self.reason))
+        # trailing empty fields left out (``decode`` restores them): a job's 50 ``sent`` outcomes then fit its record
+        # in 4 KB, one write unit less for every write of it
+        return "|".join((self.kind, self.message_id, self.region, self.reason)).rstrip("|")
 
     @classmethod
     def decode(cls, text: str) -> Outcome:
@@ -203,6 +209,7 @@ def _message_update(
         ":cshard": {"S": campaign_shard(campaign, outcome.message_id)},
         ":csk": {"S": campaign_sort_key(now_iso, outcome.message_id)},
         ":exp": {"N": str(expires_at)},
+        ":sent": {"S": now_iso},
         ":one": {"N": "1"},
     }
     names = {
@@ -223,13 +230,15 @@ def _message_update(
         "#rank = if_not_exists(#rank, :rank)",
         "#csk = if_not_exists(#csk, :csk)",
         "#exp = if_not_exists(#exp, :exp)",
+        # the send time (recipient-index sort key; suppressed/failed included), written once: SES's own time when an
+        # event came first, and the first attempt's when a chunk is recorded again (``DynamoLedger._record_plain``)
+        "sent_at = if_not_exists(sent_at, :sent)",
     ]
     optional = {
         "config_set": attribution.config_set,
         "region": outcome.region or None,
         "from_address": attribution.from_address,
         "subject": attribution.subject,
-        "sent_at": now_iso,  # the send attempt (recipient-index sort key; suppressed/failed included)
         "failure_reason": outcome.reason if status == "failed" else None,
         "suppression_scope": outcome.reason if status == "suppressed" else None,
         # the events' sesame_send_id: written here so the first event does not change the recipient-index entry
@@ -367,6 +376,10 @@ class DynamoLedger:
         self._set_map(job_id, "unk", {unit: window.encode() for unit, window in windows.items()})
 
     def record(self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]]) -> None:
+        if not counter_deltas(entries):  # every unit sent: no transaction, so no chunking for its item limit
+            for start in range(0, len(entries), MARKS_PER_UPDATE):
+                self._record_chunk(job_id, entries[start : start + MARKS_PER_UPDATE])
+            return
         for start in range(0, len(entries), RECORD_CHUNK):
             self._record_chunk(job_id, entries[start : start + RECORD_CHUNK])
 
@@ -383,13 +396,16 @@ class DynamoLedger:
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": {":t": {"BOOL": True}},
         }
-        items: list[dict[str, Any]] = [{"Update": job_update}]
-        for unit_id, outcome, attribution in entries:
-            update = _message_update(
-                self._messages, outcome, attribution, now_iso, expires_at, send_id(job_id, unit_id)
-            )
-            items.append({"Update": update})
-        for (campaign, sort_key), deltas in counter_items(entries, now_iso[:10]).items():
+        updates = [
+            _message_update(self._messages, outcome, attribution, now_iso, expires_at, send_id(job_id, unit_id))
+            for unit_id, outcome, attribution in entries
+        ]
+        counters = counter_items(entries, now_iso[:10])
+        if not counters:
+            self._record_plain(job_update, updates)
+            return
+        items: list[dict[str, Any]] = [{"Update": job_update}, *({"Update": u} for u in updates)]
+        for (campaign, sort_key), deltas in counters.items():
             update = counter_update(self._campaigns, campaign, sort_key, deltas, event_at=None, expires_at=None)
             items.append({"Update": update})
         # one token for every retry of this chunk: DynamoDB answers a retry of an applied transaction with success
@@ -407,6 +423,24 @@ class DynamoLedger:
                     raise
                 self._sleep(min(0.05 * 2**attempt, 1.0))
         raise LedgerUnavailableError(f"recording job {job_id} kept failing")
+
+    def _record_plain(self, job_update: dict[str, Any], updates: Sequence[dict[str, Any]]) -> None:
+        """A chunk without counters (every unit ``sent``): each message item alone, then the job's ``rec`` marks.
+
+        No transaction is needed because every write here is idempotent: a message update sets the same values
+        again (``status``/``status_rank``/``campaign_sk``/``expires_at`` only if absent) and ``ADD version 1`` only
+        moves the optimistic-concurrency token on (an ingestion write that read the older version fails its
+        condition and merges again); it adds no history entry, so the counter consumer counts nothing for it.
+        A lost answer after commit is therefore harmless when the update is sent again (botocore, ``with_retries``),
+        and so is a Lambda that dies between the message items and the marks: the next attempt finds the units
+        done but not recorded and writes the same items again. The marks are written last (a ``SET`` of ``true``:
+        idempotent too), so a unit marked recorded always has its message item."""
+        marks = {k: v for k, v in job_update.items() if k != "ConditionExpression"}  # a SET of the same marks
+        for update in [*updates, marks]:
+            self._update(update)
+
+    def _update(self, kwargs: dict[str, Any]) -> None:
+        self._retrying(lambda: self._client.update_item(**kwargs))
 
     def outcomes(self, job_id: str) -> dict[str, Outcome]:
         response = self._retrying(

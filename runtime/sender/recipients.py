@@ -3,7 +3,7 @@
 * **JSON lines** (``.jsonl``, ``.ndjson``): one object per line, ``{"to_address": ..., <personalisation>...}``;
   blank lines are skipped.
 * **CSV** (``.csv``): a header row naming ``to_address`` and the personalisation columns (values are strings); one
-  recipient per line (a quoted field may not span lines).
+  recipient per record (a quoted field may span lines: the record is numbered by its first line).
 
 Nothing is ever loaded whole: lines are read from a byte stream (an S3 ``GetObject`` from a byte offset, with
 ``IfMatch`` on the ETag seen at validation, so a file replaced after validation is noticed), and validation keeps
@@ -150,9 +150,10 @@ class Line:
     start: int  # byte offset of the line
     end: int  # byte offset after its newline
     raw: bytes  # without the newline
+    span: int = 1  # physical lines (a CSV record whose quoted field spans lines); the next line is number + span
 
 
-def lines(blocks: Iterable[bytes], start: int = 0, first_number: int = 1) -> Iterator[Line]:
+def lines(blocks: Iterable[bytes], start: int = 0, first_number: int = 1) -> Generator[Line, None, None]:
     """Split a byte stream into lines, with their numbers and byte offsets (so a launch can resume at any line)."""
     pending = b""
     offset = start
@@ -170,6 +171,37 @@ def lines(blocks: Iterable[bytes], start: int = 0, first_number: int = 1) -> Ite
             raise RecipientFileError(f"line {number}: longer than {MAX_LINE_BYTES} bytes")
     if pending:
         yield Line(number, offset, offset + len(pending), pending)
+
+
+def records(fmt: Format, stream: Iterable[Line]) -> Generator[Line, None, None]:
+    """Recipient records: JSON-lines lines as they are; CSV lines joined while a quoted field is open (an odd number
+    of ``"`` so far: RFC 4180 escapes a quote inside a quoted field by doubling it), so a record that spans lines is
+    one ``Line`` numbered by its first line, with its own byte offsets (a launch resumes at any record)."""
+    if fmt != "csv":
+        yield from stream
+        return
+    pending: Line | None = None
+    quotes = 0
+    for line in stream:
+        if pending is None:
+            quotes = line.raw.count(b'"')
+            if quotes % 2 == 0:
+                yield line
+                continue
+            pending = line
+            continue
+        pending = Line(
+            pending.number, pending.start, line.end, pending.raw + b"\n" + line.raw, pending.span + line.span
+        )
+        quotes += line.raw.count(b'"')
+        if quotes % 2 == 0:
+            yield pending
+            pending = None
+        elif len(pending.raw) > MAX_LINE_BYTES:
+            yield pending  # refused by parse_row (the quote is not closed); the rest of the file is not read
+            raise RecipientFileError(f"line {pending.number}: a quoted field runs past {MAX_LINE_BYTES} bytes")
+    if pending is not None:
+        yield pending  # a quote never closed: parse_row names it
 
 
 class RowError(ValueError):
@@ -238,9 +270,11 @@ def parse_row(fmt: Format, header: list[str] | None, line: Line) -> Row | None:
         data = value
     else:
         assert header is not None
+        if text.count('"') % 2:
+            raise RowError("a quoted field is not closed (its closing quote is missing)")
         fields = next(csv.reader([text]), [])
         if len(fields) != len(header):
-            raise RowError(f"expected {len(header)} columns, found {len(fields)} (a quoted field may not span lines)")
+            raise RowError(f"expected {len(header)} columns, found {len(fields)}")
         record = dict(zip(header, fields, strict=True))
         address = record.pop("to_address")
         data = record
@@ -280,19 +314,43 @@ class FileReport:
     duplicate_lines: list[int] = field(default_factory=list)  # later lines repeating an address: skipped
 
 
-def validate_file(source: ObjectSource, bucket: str, key: str, *, max_errors: int = MAX_REPORTED_ERRORS) -> FileReport:
-    """Stream the whole file once: counts, the first ``max_errors`` line-numbered errors, duplicate lines."""
+MAX_FILE_BYTES = 2 * 1024**3  # a recipient file larger than this is refused at submission (split it into segments)
+
+
+def open_file(source: ObjectSource, bucket: str, key: str, *, max_bytes: int = MAX_FILE_BYTES) -> FileReport:
+    """The cheap checks of a recipient file (a submission makes them inside its request): the format by extension,
+    the object exists and is readable (``HeadObject``), its size is within ``max_bytes``, and a CSV header (the
+    first line only) names ``to_address``. Raises ``RecipientFileError`` naming the problem."""
     fmt = file_format(key)
     info = source.head(bucket, key)
+    if info.size > max_bytes:
+        raise RecipientFileError(
+            f"s3://{bucket}/{key} is {info.size} bytes; a recipient file holds at most {max_bytes} "
+            "(split it over several segments)"
+        )
+    if info.size == 0:
+        raise RecipientFileError("the file is empty" + (" (a CSV file needs a header row)" if fmt == "csv" else ""))
     report = FileReport(bucket, key, fmt, info.size, info.etag)
-    seen: set[int] = set()
-    stream = lines(source.read(bucket, key, 0, info.etag))
     if fmt == "csv":
-        first = next(stream, None)
+        stream = lines(source.read(bucket, key, 0, info.etag))
+        try:
+            first = next(stream, None)
+        finally:
+            stream.close()
         if first is None:
             raise RecipientFileError("the file is empty (a CSV file needs a header row naming to_address)")
         report.header = parse_header(first.raw)
         report.data_start, report.first_line = first.end, first.number + 1
+    return report
+
+
+def validate_file(source: ObjectSource, bucket: str, key: str, *, max_errors: int = MAX_REPORTED_ERRORS) -> FileReport:
+    """Stream the whole file once (in one go: ``runtime.sender.validation`` does it in steps across invocations):
+    counts, the first ``max_errors`` line-numbered errors, duplicate lines."""
+    report = open_file(source, bucket, key)
+    fmt = report.fmt
+    seen: set[int] = set()
+    stream = records(fmt, lines(source.read(bucket, key, report.data_start, report.etag), *_start(report)))
     try:
         for line in stream:
             try:
@@ -318,6 +376,10 @@ def validate_file(source: ObjectSource, bucket: str, key: str, *, max_errors: in
     return report
 
 
+def _start(report: FileReport) -> tuple[int, int]:
+    return report.data_start, report.first_line
+
+
 class FileRef(Protocol):
     @property
     def bucket(self) -> str: ...
@@ -333,11 +395,11 @@ class FileRef(Protocol):
 
 def read_rows(
     source: ObjectSource, ref: FileRef, start: int, first_number: int, skip: frozenset[int]
-) -> Generator[tuple[Row, int], None, None]:
-    """``(recipient, byte offset after its line)`` from byte offset ``start`` (a line start, numbered
-    ``first_number``), skipping duplicate lines. A bad row raises ``RowError`` (the file was validated and cannot
-    have changed since: ``IfMatch``)."""
-    for line in lines(source.read(ref.bucket, ref.key, start, ref.etag), start, first_number):
+) -> Generator[tuple[Row, int, int], None, None]:
+    """``(recipient, byte offset after its record, number of the next line)`` from byte offset ``start`` (a record
+    start, numbered ``first_number``), skipping duplicate lines. A bad row raises ``RowError`` (the file was
+    validated and cannot have changed since: ``IfMatch``)."""
+    for line in records(ref.fmt, lines(source.read(ref.bucket, ref.key, start, ref.etag), start, first_number)):
         if line.number in skip:
             continue
         try:
@@ -345,4 +407,4 @@ def read_rows(
         except RowError as exc:
             raise RowError(f"line {line.number}: {exc}") from exc
         if row is not None:
-            yield row, line.end
+            yield row, line.end, line.number + line.span

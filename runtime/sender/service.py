@@ -4,6 +4,11 @@ before launch, and the per-minute "check for campaign" launch.
 Submit validates everything before any side effect (a rejected campaign changes nothing), creates the SES
 templates in every sending region, then either enqueues the jobs at once or stores them in S3
 (``campaigns/<id>/jobs.jsonl``) with a ``scheduled`` META item for the per-minute check.
+
+A campaign whose segments name recipient files is answered after the cheap checks only (the files exist, are
+readable, within size, a CSV header names ``to_address``): it is stored ``validating`` and the per-minute check
+validates the files in steps (``runtime.sender.validation``), then marks it ``invalid`` (bad rows; nothing is sent)
+or ``scheduled`` for its date, and launches it in chunks (``runtime.sender.launch``).
 """
 
 from __future__ import annotations
@@ -31,13 +36,15 @@ from runtime.sender.headers import producer_list_unsubscribe, several_recipients
 from runtime.sender.jobs import SendJob, units_of
 from runtime.sender.launch import ChunkedLauncher, Cursor, LaunchPlan, SegmentPlan, StepResult
 from runtime.sender.recipients import (
+    MAX_FILE_BYTES,
     RECIPIENTS_PREFIX,
     ObjectSource,
     RecipientFileError,
-    validate_file,
+    open_file,
 )
 from runtime.sender.ses_models import parse_send_lines
 from runtime.sender.templates import TemplateLoader, TemplatePublisher
+from runtime.sender.validation import FileValidator, ValidationState, state_key
 from runtime.stores.campaigns import CampaignExistsError, CampaignRecord, CampaignStateError, CampaignStore
 from runtime.stores.schema import iso
 
@@ -66,6 +73,16 @@ class PayloadStore(Protocol):
     def jobs(self, bucket: str, key: str) -> list[SendJob]: ...
 
     def delete(self, bucket: str, key: str) -> None: ...
+
+    def put_state(self, key: str, data: bytes) -> None:
+        """A validation state object (``runtime.sender.validation``) in this region's bucket."""
+        ...
+
+    def state(self, bucket: str, key: str) -> bytes | None:
+        """The object, or None when it does not exist (expired, or removed by a step that moved on)."""
+        ...
+
+    def delete_state(self, bucket: str, key: str) -> None: ...
 
 
 class S3PayloadStore:
@@ -104,11 +121,27 @@ class S3PayloadStore:
         for name in ("candidate.json", "jobs.jsonl", "plan.json"):
             self._s3.delete_object(Bucket=bucket, Key=prefix + name)
 
+    def put_state(self, key: str, data: bytes) -> None:
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType="application/octet-stream")
+
+    def state(self, bucket: str, key: str) -> bytes | None:
+        try:
+            return bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except Exception as exc:
+            code = str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", ""))
+            if code in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+
+    def delete_state(self, bucket: str, key: str) -> None:
+        self._s3.delete_object(Bucket=bucket, Key=key)
+
 
 class InMemoryPayloadStore:
     def __init__(self, bucket: str = "campaigns-test") -> None:
         self.bucket = bucket
         self.objects: dict[tuple[str, str], str] = {}
+        self.states: dict[tuple[str, str], bytes] = {}
 
     def put(self, campaign_id: str, candidate: dict[str, Any], jobs: list[SendJob]) -> tuple[str, str]:
         key = f"campaigns/{campaign_id}/jobs.jsonl"
@@ -129,6 +162,15 @@ class InMemoryPayloadStore:
     def delete(self, bucket: str, key: str) -> None:
         self.objects.pop((bucket, key), None)
 
+    def put_state(self, key: str, data: bytes) -> None:
+        self.states[(self.bucket, key)] = data
+
+    def state(self, bucket: str, key: str) -> bytes | None:
+        return self.states.get((bucket, key))
+
+    def delete_state(self, bucket: str, key: str) -> None:
+        self.states.pop((bucket, key), None)
+
 
 @dataclass
 class CampaignConfig:
@@ -137,9 +179,10 @@ class CampaignConfig:
     default_configuration_set: str = "marketing"
     launch_lease_seconds: int = 600
     unsubscribe_headers: bool = False  # the sender adds List-Unsubscribe (then one recipient per message)
-    launch_budget_seconds: float = 10.0  # chunked launch work done inside a submission (the API answers in 29 s)
     launch_chunk_recipients: int = 5_000  # recipients enqueued per committed cursor step
     max_file_recipients: int = 10_000_000  # recipients of a file campaign (all files)
+    max_file_bytes: int = MAX_FILE_BYTES  # one recipient file (checked with HeadObject at submission)
+    check_seconds: float = 45.0  # the per-minute check's work when no deadline is given (a 60 s Lambda)
     max_candidate_bytes: int = 20_000_000  # a Campaign Candidate read from S3 (campaignS3Uri)
 
 
@@ -212,14 +255,14 @@ class CampaignService:
         expansion = expand(campaign_id, segments, candidate.reply_to)
         return campaign_id, launch_at, expansion, list(specs.values())
 
-    def submit(self, data: Any, *, deadline: float | None = None) -> dict[str, Any]:
-        """``deadline`` (``monotonic`` time): when a chunked launch stops and leaves the rest to the per-minute check
-        (default: ``launch_budget_seconds`` from now)."""
+    def submit(self, data: Any) -> dict[str, Any]:
+        """Validate and enqueue (or schedule) a campaign; one with recipient files is stored ``validating`` after
+        the cheap checks (``complete: false``: the per-minute check validates and launches it)."""
         if isinstance(data, dict) and "campaignS3Uri" in data:
             data = self._candidate_from_s3(data)
         candidate = parse_candidate(data)
         if candidate.uses_files:
-            return self._submit_files(data, deadline)
+            return self._submit_files(data)
         campaign_id, launch_at, expansion, specs = self.validate(data)
         existing = self._store.get(campaign_id)
         if existing is not None and existing.status not in ("deleted", "external"):
@@ -318,9 +361,10 @@ class CampaignService:
             raise CampaignError(["campaignS3Uri: the file must hold the campaign itself"])
         return loaded
 
-    def _submit_files(self, data: Any, deadline: float | None) -> dict[str, Any]:
-        """A campaign whose segments name recipient files: validate every file as a stream, store the launch plan,
-        then launch in chunks (within ``deadline``; the per-minute check continues)."""
+    def _submit_files(self, data: Any) -> dict[str, Any]:
+        """A campaign whose segments name recipient files: the cheap checks of every file (exists, readable, within
+        size, CSV header), the SES templates, the launch plan; then the campaign is stored ``validating`` and the
+        per-minute check validates the files in steps (``validate_due``) — no file is read whole in the request."""
         payloads = self._payloads()
         if payloads is None:
             raise SchedulingUnavailableError("recipient files need SESAME_CAMPAIGN_BUCKET (the campaign bucket)")
@@ -340,15 +384,10 @@ class CampaignService:
         for resolved, (bucket, key) in zip(expansion.segments, locations, strict=True):
             field = f"segments.{resolved.index}.recipientsS3Uri"
             try:
-                report = validate_file(source, bucket, key)
+                report = open_file(source, bucket, key, max_bytes=self.config.max_file_bytes)
             except RecipientFileError as exc:
                 problems.append(f"{field}: {exc}")
                 continue
-            problems.extend(f"{field}: {error}" for error in report.errors)
-            if report.bad_rows > len(report.errors):
-                problems.append(
-                    f"{field}: {report.bad_rows - len(report.errors)} more bad rows ({report.bad_rows} in all)"
-                )
             segments.append(
                 SegmentPlan(
                     index=resolved.index,
@@ -363,48 +402,137 @@ class CampaignService:
                     header=report.header,
                     data_start=report.data_start,
                     first_line=report.first_line,
-                    rows=report.rows,
-                    skip=report.duplicate_lines,
+                    rows=0,  # counted by validation
+                    size=report.size,
                 )
             )
         if problems:
             raise CampaignError(problems)
         plan = LaunchPlan(campaign_id, segments, candidate.reply_to)
-        if plan.recipients > self.config.max_file_recipients:
-            raise CampaignError(
-                [f"segments: {plan.recipients} recipients; a campaign holds at most {self.config.max_file_recipients}"]
-            )
         if launch_at is None and self._gate is not None:
-            self._gate()  # sandbox or sending disabled: refused before anything is written or sent
+            self._gate()  # sandbox or sending disabled: refused before anything is written
         warnings = self._publisher.publish(specs, self.config.regions)
         bucket, key = payloads.put_plan(campaign_id, plan.to_json())
+        start = plan.start().encode()
         record = replace(
-            self._new_record(campaign_id, launch_at),
+            self._new_record(campaign_id, launch_at, status="validating"),
             payload_bucket=bucket,
             payload_key=key,
             segments=len(segments),
-            recipients=plan.recipients,
             list_names=[s.list_name for s in segments],
             config_sets=sorted({s.configuration_set for s in segments}),
-            lease_until="" if launch_at is not None else iso(self._now() + timedelta(seconds=60)),
-            launch_total=plan.recipients,
-            launch_cursor=plan.start().encode(),
+            launch_cursor=start,
+            validation_cursor=start,
+            validation=ValidationState.start(plan).progress(),
         )
         self._store.create(record)
-        duplicates = sum(len(s.skip) for s in segments)
-        log.info(
-            "file campaign accepted",
-            extra={"campaign_id": campaign_id, "recipients": plan.recipients, "duplicates": duplicates},
-        )
-        if launch_at is None:
-            budget = deadline if deadline is not None else self._monotonic() + self.config.launch_budget_seconds
-            record = self._launch_step(record, plan, budget)
+        log.info("file campaign accepted for validation", extra={"campaign_id": campaign_id, "files": len(segments)})
         return {
             **self._summary(record),
-            "complete": record.status in ("scheduled", "launched"),
-            "duplicates_skipped": duplicates,
+            "complete": False,
+            "status_url": f"/campaigns/{campaign_id}",
             "warnings": warnings,
         }
+
+    # -- validation of recipient files, in steps (the per-minute check) -------------------------------------------
+    def validate_due(self, deadline: float | None = None, *, campaign_id: str | None = None) -> list[dict[str, Any]]:
+        """One validation step for each ``validating`` campaign of this region (or only ``campaign_id``) until
+        ``deadline`` (``monotonic`` time); returns their records as stored after the step."""
+        payloads = self._payloads()
+        if payloads is None:
+            return []
+        budget = deadline if deadline is not None else self._monotonic() + self.config.check_seconds
+        stepped: list[dict[str, Any]] = []
+        for record in self._store.validating():
+            if record.payload_bucket != payloads.bucket or (campaign_id and record.campaign_id != campaign_id):
+                continue
+            if self._monotonic() >= budget:
+                break
+            now = self._now()
+            lease = iso(now + timedelta(seconds=self.config.launch_lease_seconds))
+            claimed = self._store.claim_validation(record.campaign_id, iso(now), lease, payload_bucket=payloads.bucket)
+            if claimed is None:
+                continue
+            stepped.append(self._validation_step(claimed, payloads, budget).to_dict())
+        return stepped
+
+    def _validation_step(self, record: CampaignRecord, payloads: PayloadStore, deadline: float) -> CampaignRecord:
+        plan = LaunchPlan.from_json(payloads.plan(record.payload_bucket, record.payload_key))
+        cursor = Cursor.decode(record.validation_cursor)
+        state = ValidationState.start(plan)
+        if cursor != plan.start():
+            stored = payloads.state(record.payload_bucket, state_key(record.campaign_id, cursor))
+            if stored is not None:
+                state = ValidationState.from_bytes(stored)
+            else:  # expired (a validation paused for days): start again, from a cursor the store agrees on
+                log.warning("validation state missing; validating again", extra={"campaign_id": record.campaign_id})
+                if not self._store.advance_validation(
+                    record.campaign_id, cursor.encode(), state.cursor.encode(), state.progress()
+                ):
+                    return self._store.get(record.campaign_id) or record
+                cursor = state.cursor
+        done = FileValidator(self._source(), clock=self._monotonic).run(plan, state, deadline)
+        if done and state.valid and state.recipients > self.config.max_file_recipients:
+            state.problems.append(
+                f"segments: {state.recipients} recipients; a campaign holds at most {self.config.max_file_recipients}"
+            )
+        if state.cursor != cursor:
+            payloads.put_state(state_key(record.campaign_id, state.cursor), state.to_bytes())
+            if not self._store.advance_validation(
+                record.campaign_id, cursor.encode(), state.cursor.encode(), state.progress()
+            ):
+                log.warning("validation cursor moved by another invocation", extra={"campaign_id": record.campaign_id})
+                return self._store.get(record.campaign_id) or record
+            if cursor != plan.start():
+                payloads.delete_state(record.payload_bucket, state_key(record.campaign_id, cursor))
+        current = self._store.get(record.campaign_id) or record
+        now = iso(self._now())
+        if not done:  # the lease ends now: the next per-minute check continues at the cursor
+            released = replace(current, updated_at=now, lease_until=now)
+            self._store.save(released, expect_status=("validating",))
+            log.info(
+                "campaign validation step",
+                extra={"campaign_id": record.campaign_id, "cursor": state.cursor.encode()},
+            )
+            return self._store.get(record.campaign_id) or released
+        return self._finish_validation(current, plan, state, payloads)
+
+    def _finish_validation(
+        self, record: CampaignRecord, plan: LaunchPlan, state: ValidationState, payloads: PayloadStore
+    ) -> CampaignRecord:
+        """Every file read: ``invalid`` (bad rows, nothing sent, the stored plan removed) or ``scheduled`` for its
+        date with the final plan (recipient counts, duplicate lines) — the launch takes it from there. Safe to run
+        again after a crash: the final state object stays until the status has changed."""
+        now = iso(self._now())
+        final_state = state_key(record.campaign_id, state.cursor)
+        duplicates = sum(f.duplicates for f in state.files)
+        if not state.valid:
+            bad = sum(f.bad_rows for f in state.files)
+            updated = replace(
+                record, status="invalid", updated_at=now, lease_until="", payload_bucket="", payload_key=""
+            )
+            self._store.save(updated, expect_status=("validating",))
+            payloads.delete(record.payload_bucket, record.payload_key)
+            payloads.delete_state(record.payload_bucket, final_state)
+            log.info("campaign invalid", extra={"campaign_id": record.campaign_id, "bad_rows": bad})
+            return self._store.get(record.campaign_id) or updated
+        final = state.final_plan(plan)
+        payloads.put_plan(record.campaign_id, final.to_json())
+        updated = replace(
+            record,
+            status="scheduled",
+            updated_at=now,
+            lease_until="",
+            recipients=final.recipients,
+            launch_total=final.recipients,
+        )
+        self._store.save(updated, expect_status=("validating",))
+        payloads.delete_state(record.payload_bucket, final_state)
+        log.info(
+            "campaign validated",
+            extra={"campaign_id": record.campaign_id, "recipients": final.recipients, "duplicates": duplicates},
+        )
+        return self._store.get(record.campaign_id) or updated
 
     def _launch_step(self, record: CampaignRecord, plan: LaunchPlan, deadline: float) -> CampaignRecord:
         """Run the chunked launcher until ``deadline``; then record the outcome (launched, failed, or still
@@ -486,12 +614,12 @@ class CampaignService:
             "not_enqueued": not_enqueued,
         }
 
-    def _new_record(self, campaign_id: str, launch_at: datetime | None) -> CampaignRecord:
-        """A submitted campaign's record: ``scheduled`` for ``launch_at``, or ``launching`` now."""
+    def _new_record(self, campaign_id: str, launch_at: datetime | None, *, status: str = "") -> CampaignRecord:
+        """A submitted campaign's record: ``status``, else ``scheduled`` for ``launch_at`` or ``launching`` now."""
         now = iso(self._now())
         return CampaignRecord(
             campaign_id=campaign_id,
-            status="scheduled" if launch_at is not None else "launching",
+            status=status or ("scheduled" if launch_at is not None else "launching"),
             launch_at=iso(launch_at) if launch_at is not None else now,
             created_at=now,
             updated_at=now,
@@ -541,9 +669,9 @@ class CampaignService:
 
     def redate(self, campaign_id: str, date: str) -> dict[str, Any]:
         record = self._get(campaign_id)
-        if record.status != "scheduled":
+        if record.status not in ("scheduled", "validating"):
             raise CampaignStateError(
-                f"campaign {campaign_id} is {record.status}; only scheduled campaigns can be re-dated"
+                f"campaign {campaign_id} is {record.status}; only scheduled (or validating) campaigns can be re-dated"
             )
         if not isinstance(date, str) or not date.strip():
             raise CampaignError(["date: give an ISO-8601 date-time or 'now'"])
@@ -552,33 +680,44 @@ class CampaignService:
         except ValueError as exc:
             raise CampaignError([f"date: {exc}"]) from exc
         updated = replace(record, launch_at=iso(max(when, self._now())), updated_at=iso(self._now()))
-        self._store.save(updated, expect_status=("scheduled",))
+        self._store.save(updated, expect_status=(record.status,))
         return updated.to_dict()
 
     def delete(self, campaign_id: str) -> dict[str, Any]:
+        """Delete a campaign before launch: ``scheduled``, ``validating`` (validation stops) or ``invalid`` (so its
+        id can be submitted again with corrected files)."""
         record = self._get(campaign_id)
-        if record.status != "scheduled":
+        deletable = ("scheduled", "validating", "invalid")
+        if record.status not in deletable:
             raise CampaignStateError(
-                f"campaign {campaign_id} is {record.status}; only scheduled campaigns can be deleted"
+                f"campaign {campaign_id} is {record.status}; only scheduled, validating or invalid campaigns can be "
+                "deleted"
             )
-        deleted = replace(record, status="deleted", updated_at=iso(self._now()))
-        self._store.save(deleted, expect_status=("scheduled",))
+        deleted = replace(record, status="deleted", updated_at=iso(self._now()), lease_until="")
+        self._store.save(deleted, expect_status=(record.status,))
         payloads = self._payloads()
         if payloads is not None and record.payload_key:
             payloads.delete(record.payload_bucket, record.payload_key)  # the recipients are personal data
+        if payloads is not None and record.status == "validating" and record.validation_cursor:
+            cursor = Cursor.decode(record.validation_cursor)
+            payloads.delete_state(record.payload_bucket, state_key(campaign_id, cursor))
         return deleted.to_dict()
 
     # -- the per-minute check ---------------------------------------------------------------------------------
     def launch_due(self, deadline: float | None = None) -> list[dict[str, Any]]:
-        """Launch the due campaigns whose payload is in this region's bucket.
+        """Validate the recipient files of ``validating`` campaigns a step further (``validate_due``), then launch
+        the due campaigns whose payload is in this region's bucket, all within ``deadline`` (``monotonic`` time;
+        default ``check_seconds`` from now).
 
-        Every region runs this check against the replicated campaigns table; a campaign is launched by the region
-        it was submitted in (where its payload is stored), never by two regions (``claim_launch``)."""
-        now = self._now()
+        Every region runs this check against the replicated campaigns table; a campaign is validated and launched by
+        the region it was submitted in (where its payload is stored), never by two regions (``claim_launch``)."""
         launched: list[dict[str, Any]] = []
         payloads = self._payloads()
         if payloads is None:
             return launched  # without a campaign bucket nothing is ever scheduled here
+        budget = deadline if deadline is not None else self._monotonic() + self.config.check_seconds
+        self.validate_due(budget)
+        now = self._now()
         due = self._store.due(iso(now))
         if due and self._gate is not None:
             try:
@@ -598,8 +737,7 @@ class CampaignService:
                 continue
             if claimed.launch_total:  # recipient files: one more chunked step, resumed at the stored cursor
                 plan = LaunchPlan.from_json(payloads.plan(claimed.payload_bucket, claimed.payload_key))
-                step_deadline = deadline if deadline is not None else self._monotonic() + 45.0
-                stepped = self._launch_step(claimed, plan, step_deadline)
+                stepped = self._launch_step(claimed, plan, budget)
                 launched.append({**stepped.to_dict(), "complete": stepped.status == "launched"})
                 continue
             jobs = payloads.jobs(claimed.payload_bucket, claimed.payload_key)

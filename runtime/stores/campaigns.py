@@ -1,10 +1,13 @@
 """Campaign ``META`` items (campaigns table, ``sk`` = ``META``): the scheduler's record of each campaign.
 
-Lifecycle: ``scheduled`` (``schedule_pk`` = ``SCHEDULED``, found by the per-minute check through
-``schedule-index``) -> ``launching`` (claimed with a lease; still indexed so a crashed launch is picked up again)
--> ``launched`` (``schedule_pk`` removed). ``deleted`` is allowed only before launch. Campaigns sent immediately are
-written directly as ``launched``. Counter items (``COUNTERS#...``) are written by the sender (``suppressed``,
-``failed``, ``cancelled``), the unsubscribe endpoint and the messages stream's consumer ``count_events``
+Lifecycle: a campaign whose recipients are S3 files starts ``validating`` (``schedule_pk`` = ``VALIDATING``: the
+per-minute check claims it with a lease and validates the files in steps, committing its cursor with
+``advance_validation``) and ends ``invalid`` (bad rows; never launched) or ``scheduled``. ``scheduled``
+(``schedule_pk`` = ``SCHEDULED``, found by the per-minute check through ``schedule-index``) -> ``launching``
+(claimed with a lease; still indexed so a crashed launch is picked up again) -> ``launched`` (``schedule_pk``
+removed). ``deleted`` is allowed only before launch. Campaigns sent immediately are written directly as
+``launched``. Counter items (``COUNTERS#...``) are written by the sender (``suppressed``, ``failed``,
+``cancelled``), the unsubscribe endpoint and the messages stream's consumer ``count_events``
 (``runtime.stores.counters``: the counters of SES events), never here.
 
 Operator control (issue 13) is a separate attribute, ``control`` (``paused`` | ``cancelled``, with
@@ -17,15 +20,16 @@ still ``scheduled`` (or ``launching`` with a stored payload) puts it back.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from runtime.stores import dynamo
-from runtime.stores.schema import LISTING_PK, META, SCHEDULE_PK, iso
+from runtime.stores.schema import LISTING_PK, META, SCHEDULE_PK, VALIDATING_PK, iso
 
-STATUSES = ("scheduled", "launching", "launched", "deleted", "failed")
+STATUSES = ("validating", "invalid", "scheduled", "launching", "launched", "deleted", "failed")
 CONTROLS = ("paused", "cancelled")
 
 
@@ -67,9 +71,50 @@ class CampaignRecord:
     launch_jobs: int = 0
     launch_chunks: int = 0
     launch_error: str = ""  # why the last step stopped early
+    # validation of recipient files across invocations (runtime/sender/validation.py), written only by create and
+    # advance_validation: the cursor "<segment>|<byte offset>|<line>" ("" = not a file campaign) and the progress
+    # document (JSON: per file rows / bad rows / duplicates so far, the first bad rows by line)
+    validation_cursor: str = ""
+    validation: str = ""
+
+    def validation_progress(self) -> dict[str, Any] | None:
+        """Validation progress (``GET /campaigns/{id}``): per file and in all, with the first bad rows."""
+        if not self.validation:
+            return None
+        doc: dict[str, Any] = json.loads(self.validation)
+        files = doc.get("files", [])
+        state = "running" if self.status == "validating" else ("failed" if self.status == "invalid" else "done")
+        errors: list[str] = []
+        for f in files:
+            field_name = f"segments.{f['segment']}.recipientsS3Uri"
+            errors.extend(f"{field_name}: {e}" for e in f.get("errors", []))
+            if f.get("bad_rows", 0) > len(f.get("errors", [])):
+                more = f["bad_rows"] - len(f.get("errors", []))
+                errors.append(f"{field_name}: {more} more bad rows ({f['bad_rows']} in all)")
+        return {
+            "state": state,
+            "rows_validated": sum(f.get("rows", 0) + f.get("bad_rows", 0) + f.get("duplicates", 0) for f in files),
+            "recipients": sum(f.get("rows", 0) for f in files),
+            "bad_rows": sum(f.get("bad_rows", 0) for f in files),
+            "duplicates_skipped": sum(f.get("duplicates", 0) for f in files),
+            "files": files,
+            "errors": errors,
+        }
 
     def launch(self) -> dict[str, Any]:
         """Launch progress (``GET /campaigns/{id}``)."""
+        if self.status in ("validating", "invalid"):
+            return {
+                "mode": "chunked",
+                "state": "pending" if self.status == "validating" else "never",
+                "recipients_total": self.launch_total,
+                "recipients_enqueued": 0,
+                "progress": 0.0,
+                "jobs_enqueued": 0,
+                "chunks": 0,
+                "cursor": None,
+                "last_error": None,
+            }
         if not self.launch_total:
             state = {"scheduled": "pending", "launching": "running", "launched": "done"}.get(self.status, self.status)
             return {
@@ -113,6 +158,7 @@ class CampaignRecord:
             "config_sets": list(self.config_sets),
             "payload": f"s3://{self.payload_bucket}/{self.payload_key}" if self.payload_key else None,
             "launch": self.launch(),
+            "validation": self.validation_progress(),
         }
 
     def to_item(self) -> dict[str, Any]:
@@ -141,9 +187,13 @@ class CampaignRecord:
             "launch_chunks": self.launch_chunks if self.launch_total else None,
             "launch_error": self.launch_error or None,
             "config_sets": list(self.config_sets) or None,
+            "validation_cursor": self.validation_cursor or None,
+            "validation": self.validation or None,
         }
         if self.status == "scheduled" or (self.status == "launching" and self.payload_key):
             data["schedule_pk"] = SCHEDULE_PK  # a launch with a stored payload can be resumed by the check
+        elif self.status == "validating":
+            data["schedule_pk"] = VALIDATING_PK  # the check validates the files in steps (validating())
         return dynamo.to_item(data)
 
     @classmethod
@@ -172,6 +222,8 @@ class CampaignRecord:
             launch_chunks=int(d.get("launch_chunks", 0)),
             launch_error=d.get("launch_error", ""),
             config_sets=list(d.get("config_sets", [])),
+            validation_cursor=d.get("validation_cursor", "") or "",
+            validation=d.get("validation", "") or "",
             control=d.get("control", "") or "",
             control_reason=d.get("control_reason", "") or "",
             control_at=d.get("control_at", "") or "",
@@ -192,7 +244,23 @@ class CampaignStore(Protocol):
 
     def save(self, record: CampaignRecord, *, expect_status: tuple[str, ...]) -> CampaignRecord: ...
 
+    def validating(self, limit: int = 25) -> list[CampaignRecord]:
+        """Campaigns whose recipient files are being validated (``schedule-index``, partition ``VALIDATING``)."""
+        ...
+
     def list(self, limit: int = 50) -> list[CampaignRecord]: ...
+
+    def claim_validation(
+        self, campaign_id: str, now: str, lease_until: str, *, payload_bucket: str | None = None
+    ) -> CampaignRecord | None:
+        """Take the validation lease (status ``validating``, no lease or an expired one, no operator control, the
+        payload in ``payload_bucket``); None when another invocation holds it or the campaign moved on."""
+        ...
+
+    def advance_validation(self, campaign_id: str, expected: str, cursor: str, progress: str) -> bool:
+        """Move ``validation_cursor`` from ``expected`` to ``cursor`` and store ``progress`` (one conditional write,
+        only while ``validating``); False when the stored cursor is neither (another invocation moved it)."""
+        ...
 
     def advance_launch(self, campaign_id: str, expected: str, cursor: str, recipients: int, jobs: int) -> bool:
         """Move ``launch_cursor`` from ``expected`` to ``cursor`` and add the counts (one conditional write); False
@@ -221,8 +289,11 @@ def _code(exc: Exception) -> str | None:
     return str(code) if code else None
 
 
-# written only by advance_launch (and create): a save() of a record read before a chunk must not set them back
-_LAUNCH_PROGRESS = frozenset({"launch_cursor", "launch_enqueued", "launch_jobs", "launch_chunks"})
+# written only by advance_launch / advance_validation (and create): a save() of a record read before a chunk must not
+# set them back
+_LAUNCH_PROGRESS = frozenset(
+    {"launch_cursor", "launch_enqueued", "launch_jobs", "launch_chunks", "validation_cursor", "validation"}
+)
 
 
 class DynamoCampaignStore:
@@ -260,6 +331,67 @@ class DynamoCampaignStore:
             Limit=limit,
         )
         return [CampaignRecord.from_item(i) for i in response.get("Items", [])]
+
+    def validating(self, limit: int = 25) -> list[CampaignRecord]:
+        response = self._client.query(
+            TableName=self._table,
+            IndexName="schedule-index",
+            KeyConditionExpression="schedule_pk = :s",
+            ExpressionAttributeValues={":s": {"S": VALIDATING_PK}},
+            Limit=limit,
+        )
+        return [CampaignRecord.from_item(i) for i in response.get("Items", [])]
+
+    def claim_validation(
+        self, campaign_id: str, now: str, lease_until: str, *, payload_bucket: str | None = None
+    ) -> CampaignRecord | None:
+        condition = "#s = :validating AND (attribute_not_exists(lease_until) OR lease_until < :now)"
+        condition += " AND attribute_not_exists(#ctl)"
+        values = {":validating": {"S": "validating"}, ":lease": {"S": lease_until}, ":now": {"S": now}}
+        if payload_bucket is not None:
+            condition += " AND payload_bucket = :bucket"
+            values[":bucket"] = {"S": payload_bucket}
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(campaign_id),
+                UpdateExpression="SET lease_until = :lease, updated_at = :now",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#s": "status", "#ctl": "control"},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return CampaignRecord.from_item(response["Attributes"])
+
+    def advance_validation(self, campaign_id: str, expected: str, cursor: str, progress: str) -> bool:
+        try:
+            dynamo.with_retries(
+                lambda: self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(campaign_id),
+                    UpdateExpression="SET validation_cursor = :new, validation = :p, updated_at = :now",
+                    ConditionExpression="validation_cursor = :old AND #s = :validating",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={
+                        ":new": {"S": cursor},
+                        ":old": {"S": expected},
+                        ":p": {"S": progress},
+                        ":now": {"S": _now()},
+                        ":validating": {"S": "validating"},
+                    },
+                )
+            )
+            return True
+        except Exception as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+        # a retry of our own write whose answer was lost finds the cursor already moved to ``cursor``
+        current = self.get(campaign_id)
+        return current is not None and current.validation_cursor == cursor
 
     def claim_launch(
         self, campaign_id: str, now: str, lease_until: str, *, payload_bucket: str | None = None
@@ -413,26 +545,27 @@ class DynamoCampaignStore:
                 raise CampaignStateError(f"campaign {campaign_id} changed meanwhile; read it and try again") from exc
             raise
         record = CampaignRecord.from_item(response["Attributes"])
-        if not control and (record.status == "scheduled" or (record.status == "launching" and record.payload_key)):
+        if not control and record.status == "validating":
+            with contextlib.suppress(CampaignStateError):  # the check validates it again
+                self._put_back_on_schedule(campaign_id, VALIDATING_PK, ("validating",))
+        elif not control and (record.status == "scheduled" or (record.status == "launching" and record.payload_key)):
             # back on schedule-index: the per-minute check launches it when due (as before the pause); a pause that
             # came in between keeps it off (the condition fails, which is what that pause wants)
             with contextlib.suppress(CampaignStateError):
-                self._put_back_on_schedule(campaign_id)
+                self._put_back_on_schedule(campaign_id, SCHEDULE_PK, ("scheduled", "launching"))
         return record
 
-    def _put_back_on_schedule(self, campaign_id: str) -> None:
+    def _put_back_on_schedule(self, campaign_id: str, partition: str, statuses: tuple[str, ...]) -> None:
+        values = {":s": {"S": partition}} | {f":st{i}": {"S": status} for i, status in enumerate(statuses)}
+        wanted = " OR ".join(f"#st = :st{i}" for i in range(len(statuses)))
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=self._key(campaign_id),
                 UpdateExpression="SET #sp = :s",
-                ConditionExpression="attribute_not_exists(#c) AND (#st = :scheduled OR #st = :launching)",
+                ConditionExpression=f"attribute_not_exists(#c) AND ({wanted})",
                 ExpressionAttributeNames={"#st": "status", "#c": "control", "#sp": "schedule_pk"},
-                ExpressionAttributeValues={
-                    ":s": {"S": SCHEDULE_PK},
-                    ":scheduled": {"S": "scheduled"},
-                    ":launching": {"S": "launching"},
-                },
+                ExpressionAttributeValues=values,
             )
         except Exception as exc:
             if _code(exc) == "ConditionalCheckFailedException":
@@ -492,6 +625,29 @@ class InMemoryCampaignStore:
             and not r.control
         ]
         return sorted(found, key=lambda r: r.launch_at)[:limit]
+
+    def validating(self, limit: int = 25) -> list[CampaignRecord]:
+        found = [r for r in self.items.values() if r.status == "validating" and not r.control]
+        return sorted(found, key=lambda r: r.launch_at)[:limit]
+
+    def claim_validation(
+        self, campaign_id: str, now: str, lease_until: str, *, payload_bucket: str | None = None
+    ) -> CampaignRecord | None:
+        r = self.items.get(campaign_id)
+        if r is None or r.status != "validating" or r.control or (r.lease_until and r.lease_until >= now):
+            return None
+        if payload_bucket is not None and r.payload_bucket != payload_bucket:
+            return None
+        claimed = replace(r, lease_until=lease_until, updated_at=now)
+        self.items[campaign_id] = claimed
+        return claimed
+
+    def advance_validation(self, campaign_id: str, expected: str, cursor: str, progress: str) -> bool:
+        current = self.items.get(campaign_id)
+        if current is None or current.status != "validating" or current.validation_cursor != expected:
+            return current is not None and current.validation_cursor == cursor
+        self.items[campaign_id] = replace(current, validation_cursor=cursor, validation=progress)
+        return True
 
     def claim_launch(
         self, campaign_id: str, now: str, lease_until: str, *, payload_bucket: str | None = None

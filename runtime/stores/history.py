@@ -113,6 +113,45 @@ def added_entries(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) 
     return [decode_entry(text) for text in history_of(new) if entry_id(text) not in before]
 
 
+# ``first_<x>_at`` / ``last_<x>_at`` of a summary: the latter is stored only when it differs (a message has one Send
+# and, nearly always, one Delivery: the second timestamp would only repeat the first and push summaries past 1 KB)
+TIME_STEMS = (
+    "send",
+    "delivery",
+    "open",
+    "click",
+    "bounce",
+    "complaint",
+    "reject",
+    "delay",
+    "rendering_failure",
+    "subscription",
+)
+TIME_PAIRS = tuple((f"first_{stem}_at", f"last_{stem}_at") for stem in TIME_STEMS)
+
+
+def last_time(summary: Mapping[str, Any], stem: str) -> Any:
+    """``last_<stem>_at`` of a summary (its ``first_<stem>_at`` when not stored: they are equal then)."""
+    value = summary.get(f"last_{stem}_at")
+    return summary.get(f"first_{stem}_at") if value is None else value
+
+
+def compact_times(summary: dict[str, Any]) -> None:
+    """Drop every ``last_<x>_at`` equal to its ``first_<x>_at`` (the stored form; :func:`expand_times` undoes it)."""
+    for first, last in TIME_PAIRS:
+        if last in summary and summary[last] == summary.get(first):
+            del summary[last]
+
+
+def expand_times(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary with every ``last_<x>_at`` present (as the API answers it)."""
+    out = dict(summary)
+    for first, last in TIME_PAIRS:
+        if last not in out and out.get(first) is not None:
+            out[last] = out[first]
+    return out
+
+
 def public_events(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The summary's events as the API answers them (newest first): what the former history items held."""
     out: list[dict[str, Any]] = []

@@ -79,6 +79,7 @@ COUNTERS_TOTAL = "COUNTERS#TOTAL"
 META = "META"
 LISTING_PK = "CAMPAIGN"
 SCHEDULE_PK = "SCHEDULED"
+VALIDATING_PK = "VALIDATING"  # schedule-index partition of campaigns whose recipient files are being validated
 
 # control table items of the guardrails and reputation (issue 13); the ``pk`` attribute is the table's key
 REPUTATION_SNAPSHOT_PK = "REPUTATION#SNAPSHOT"  # the cached /reputation answer and when it was taken

@@ -52,3 +52,26 @@ def test_importing_the_handlers_package_raises_the_young_gc_threshold_for_the_co
     assert completed.returncode == 0, completed.stderr[-2000:]
     threshold, wanted = (int(x) for x in completed.stdout.split())
     assert threshold == wanted >= 10 * 700  # well above CPython's default young generation
+
+
+def test_the_forwarding_handler_builds_its_settings_and_sink_without_importing_pydantic() -> None:
+    probe = (
+        "import json, sys\n"
+        "from chalicelib import forwarding\n"
+        "assert forwarding._sink() is not None\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "chalice_app"), str(ROOT)]),
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "SESAME_FORWARD_URL": "https://hooks.example.com/sesame",
+            "SESAME_FORWARD_SECRET": "forward-secret-0123456789",
+        }
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == []

@@ -168,3 +168,53 @@ def test_the_resolver_finds_an_accepted_send_by_its_send_id_tag_on_the_message_s
     assert not resolver.events_pending()
     sqs.send_message(QueueUrl=dlq, MessageBody="{}")
     assert resolver.events_pending()
+
+
+def _sent(unit: str, message_id: str) -> tuple[str, Outcome, Any]:
+    from runtime.sender.ledger import Attribution
+
+    attribution = Attribution("r@example.org", recipient_hash("r@example.org"), "c", "l", "cs", "f@example.com", "s")
+    return (unit, Outcome("sent", message_id, REGION), attribution)
+
+
+def _message(client: Any, message_id: str) -> dict[str, Any]:
+    return client.get_item(TableName=f"sesame-{ENV}-messages", Key={"message_id": {"S": message_id}})["Item"]
+
+
+def test_sent_units_are_recorded_without_a_transaction_and_a_lost_answer_rewrites_the_same_item(ddb: Any) -> None:
+    _ledger(ddb).claim("job-1", "a", 300)
+    clean = LosesAnswers(ddb, "update_item", times=0)
+    _ledger(clean).record("job-1", [_sent("0", "0100-clean")])
+    lossy = LosesAnswers(ddb, "update_item", times=1)  # the message item's update is applied, its answer lost
+    _ledger(lossy).record("job-1", [_sent("1", "0100-lossy")])
+    assert {"TransactItems"} & {k for call in clean.calls + lossy.calls for k in call} == set()
+    assert [c["TableName"] for c in clean.calls] == [f"sesame-{ENV}-messages", f"sesame-{ENV}-control"]
+    assert len(lossy.calls) == 3  # sent again after the lost answer, then the marks
+    once, twice = _message(ddb, "0100-clean"), _message(ddb, "0100-lossy")
+    assert twice.pop("version") == {"N": "2"} and once.pop("version") == {"N": "1"}  # only the token moved on
+    assert {k for k in once} == {k for k in twice}
+    assert twice["status"] == {"S": "sent"} and "send_id" in twice
+    _ledger(ddb).release("job-1", "a")
+    state = _ledger(ddb).claim("job-1", "b", 300)
+    assert state.recorded == frozenset({"0", "1"})
+
+
+def test_recording_after_an_event_created_the_summary_keeps_the_send_time_ses_reported(ddb: Any) -> None:
+    table = f"sesame-{ENV}-messages"
+    ddb.put_item(
+        TableName=table,
+        Item={"message_id": {"S": "0100-early"}, "sent_at": {"S": "2026-05-04T09:00:00.000Z"}, "version": {"N": "1"}},
+    )
+    _ledger(ddb).claim("job-1", "a", 300)
+    _ledger(ddb).record("job-1", [_sent("0", "0100-early")])
+    item = _message(ddb, "0100-early")
+    assert item["sent_at"] == {"S": "2026-05-04T09:00:00.000Z"} and item["version"] == {"N": "2"}
+    assert item["campaign_id"] == {"S": "c"} and item["status"] == {"S": "sent"}
+
+
+def test_an_outcome_is_stored_without_its_empty_trailing_fields_and_read_back_whole() -> None:
+    sent = Outcome("sent", "0100-a", REGION)
+    assert sent.encode() == f"sent|0100-a|{REGION}" and Outcome.decode(sent.encode()) == sent
+    failed = Outcome("failed", "local-x", "", "MessageRejected: no")
+    assert Outcome.decode(failed.encode()) == failed
+    assert Outcome.decode(f"sent|0100-a|{REGION}|") == sent  # as stored before

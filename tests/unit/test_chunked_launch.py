@@ -104,7 +104,7 @@ def two_files(n: int = 1234) -> LocalObjectSource:
 def test_bulk_jobs_are_valid_send_jobs_with_line_ids():
     source = two_files(60)
     plan = plan_for(source, ["recipients/a.jsonl"])
-    rows = [row for row, _ in read_rows(source, plan.segments[0], 0, 1, frozenset())][:60]
+    rows = [row for row, *_ in read_rows(source, plan.segments[0], 0, 1, frozenset())][:60]
     jobs = bulk_jobs(plan, plan.segments[0], rows)
     assert [job.job_id for job in jobs] == ["c1.0.L1", "c1.0.L51"]
     job = parse_job(jobs[0].body(), "x")

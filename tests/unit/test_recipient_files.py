@@ -75,7 +75,7 @@ def test_a_bom_at_the_start_is_accepted_and_duplicates_are_skipped_by_line():
     source = source_with("recipients/a.csv", data)
     report = validate_file(source, B, "recipients/a.csv")
     assert report.rows == 2 and report.duplicate_lines == [4]
-    rows = [row for row, _ in read_rows(source, report, report.data_start, report.first_line, frozenset([4]))]
+    rows = [row for row, *_ in read_rows(source, report, report.data_start, report.first_line, frozenset([4]))]
     assert [(r.line, r.to_address, json.loads(r.data)) for r in rows] == [
         (2, "Ada@Example.org", {"n": "1"}),
         (3, "bob@example.org", {"n": "2"}),
@@ -87,8 +87,9 @@ def test_reading_resumes_at_a_stored_offset_and_refuses_a_replaced_file():
     source = source_with("recipients/a.jsonl", data)
     report = validate_file(source, B, "recipients/a.jsonl")
     first = list(read_rows(source, report, 0, 1, frozenset()))
-    _, after_second = first[1]
-    rest = [row.to_address for row, _ in read_rows(source, report, after_second, 3, frozenset())]
+    _, after_second, following = first[1]
+    assert following == 3
+    rest = [row.to_address for row, *_ in read_rows(source, report, after_second, 3, frozenset())]
     assert rest == ["u2@example.org", "u3@example.org", "u4@example.org"]
     source.put(B, "recipients/a.jsonl", data + jsonl({"to_address": "late@example.org"}))
     with pytest.raises(ObjectChangedError):

@@ -77,6 +77,56 @@ def test_direct_mode_uses_the_campaign_service(monkeypatch, capsys):
     assert "date: nope" in capsys.readouterr().err
 
 
+class FilesService:
+    """A campaign service whose file campaign validates in three steps, then ends ``outcome``."""
+
+    def __init__(self, outcome):
+        self.steps = 0
+        self.outcome = outcome
+
+    def submit(self, data):
+        return {
+            "campaign_id": "big",
+            "status": "validating",
+            "complete": False,
+            "status_url": "/campaigns/big",
+            "launch": {"state": "pending"},
+        }
+
+    def validate_due(self, deadline=None, *, campaign_id=None):
+        assert campaign_id == "big"
+        self.steps += 1
+        return []
+
+    def describe(self, campaign_id):
+        status = "validating" if self.steps < 3 else self.outcome
+        return {"campaign_id": campaign_id, "status": status, "validation": {"rows_validated": self.steps * 10}}
+
+
+def test_submit_of_recipient_files_prints_how_to_follow_the_validation(tmp_path, capsys, monkeypatch):
+    service = FilesService("scheduled")
+    monkeypatch.setattr(campaign_cli, "_service", lambda: service)
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(CANDIDATE))
+    assert cli.main(["campaign", "submit", str(path), "--direct"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["status"] == "validating" and service.steps == 0
+    assert "sesame campaign status big" in captured.err and "--wait" in captured.err
+
+
+@pytest.mark.parametrize(("outcome", "code"), [("scheduled", 0), ("invalid", 3)])
+def test_submit_wait_direct_validates_in_steps_until_the_outcome(tmp_path, capsys, monkeypatch, outcome, code):
+    service = FilesService(outcome)
+    monkeypatch.setattr(campaign_cli, "_service", lambda: service)
+    monkeypatch.setattr(campaign_cli.time, "sleep", lambda seconds: None)
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(CANDIDATE))
+    assert cli.main(["campaign", "submit", str(path), "--direct", "--wait"]) == code
+    captured = capsys.readouterr()
+    assert service.steps == 3 and json.loads(captured.out)["status"] == outcome
+    assert "validating big: 20 rows read, 0 bad" in captured.err
+
+
 def test_api_mode_sends_the_file_with_the_bearer_key_and_reports_http_errors(tmp_path, capsys):
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer

@@ -57,6 +57,8 @@ const RATES = [
 const CONTROLS = {
   completed: [],
   cancelled: [],
+  invalid: [],
+  validating: [["paused", "Pause"], ["cancelled", "Cancel"]],
   scheduled: [["paused", "Pause"], ["cancelled", "Cancel"]],
   launching: [["paused", "Pause"], ["cancelled", "Cancel"]],
   launched: [["paused", "Pause"], ["cancelled", "Cancel"]],
@@ -167,12 +169,14 @@ export function mount(region, [campaignId], ctx) {
     const buttons = [];
     let status = stats.status || "";
     let control = null;
+    let validation = null;
     if (caps.has("get", "/campaigns/{campaign_id}")) {
       // the campaign's own status (running, paused, cancelled, completed ...) and who paused it, when and why
       try {
         const campaign = await get(path, { fresh: true });
         status = campaign.status || status;
         control = campaign.control || null;
+        validation = campaign.validation || null;
       } catch (error) {
         if (!(error instanceof ApiError) || error.unauthorized || error.transient) throw error;
       }
@@ -197,8 +201,8 @@ export function mount(region, [campaignId], ctx) {
         buttons.push(button);
       }
     }
-    if (status === "scheduled") {
-      if (caps.has("patch", "/campaigns/{campaign_id}/schedule")) {
+    if (status === "scheduled" || status === "validating" || status === "invalid") {
+      if (status === "scheduled" && caps.has("patch", "/campaigns/{campaign_id}/schedule")) {
         const now = h("button", { type: "button" }, "Send now");
         now.addEventListener("click", () => act("Send now", () => request("PATCH", `${path}/schedule`, { body: { date: "now" } })));
         buttons.push(now);
@@ -207,7 +211,7 @@ export function mount(region, [campaignId], ctx) {
         const del = h("button", { type: "button", class: "danger" }, "Delete before launch");
         del.addEventListener("click", async () => {
           const sure = await confirmDialog({
-            title: `Delete scheduled campaign ${campaignId}?`,
+            title: `Delete ${status} campaign ${campaignId}?`,
             body: "It will not be sent. Its recipients and template are deleted with it.",
             confirm: "Delete the campaign",
             danger: true,
@@ -217,9 +221,19 @@ export function mount(region, [campaignId], ctx) {
         buttons.push(del);
       }
     }
-    const note = control
+    let note = control
       ? h("p", { class: "hint control-note" }, `${control.status === "cancelled" ? "Cancelled" : "Paused"} by ${control.by}`, control.at ? [" at ", when(control.at)] : "", control.reason ? `: ${control.reason}` : "")
       : null;
+    if (!note && validation && (status === "validating" || status === "invalid")) {
+      // recipient files: validated in steps by the per-minute check; an invalid campaign lists its first bad rows
+      const summary = `Recipient files: ${num(validation.rows_validated)} rows read, ${num(validation.bad_rows)} bad`;
+      note = h(
+        "div",
+        { class: "hint validation-note" },
+        h("p", null, status === "validating" ? `${summary} (validating)` : `${summary}: nothing was sent`),
+        validation.errors && validation.errors.length ? h("ul", null, validation.errors.map((e) => h("li", null, e))) : null,
+      );
+    }
     if (buttons.length) {
       replace(controls, note, h("div", { class: "actions", role: "group", "aria-label": "Campaign controls" }, buttons));
     } else if (note) {
