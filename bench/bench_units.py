@@ -27,11 +27,13 @@ Figures (per email = per message SES accepted):
   ``pacing_single_recipient_sends_per_s_20_senders`` for one-recipient calls, reserved in blocks of an SQS batch (10)
   and made concurrently;
 * ``ingest_real_store_us_per_event``: CPU per event of the ingestion Lambdas' work (SNS verification, parsing, apply
-  through ``DynamoTrackingStore`` and botocore configured as the ingestion Lambdas' client is (``runtime.clients``:
-  no client-side parameter validation, the lean JSON wire path of ``runtime.stores.wire``): serialisation, SigV4
-  signing, response parsing), with
-  DynamoDB's answers replayed byte for byte from the moto run (``bench.canned``): moto's own CPU, which is larger
-  than the code under test, is excluded, and the requests and answers are exactly those of the metered run.
+  through ``DynamoTrackingStore`` and the client the ingestion Lambdas use: ``runtime.stores.direct.DirectDynamo``
+  over a botocore client configured as theirs (``runtime.clients``: no client-side parameter validation, the lean
+  JSON wire path of ``runtime.stores.wire``) — serialisation, SigV4 signing, retry decisions, response parsing),
+  with DynamoDB's answers replayed byte for byte from the moto run (``bench.canned``, at the ``before-send`` event
+  both clients emit before they would send): moto's own CPU, which is larger than the code under test, is excluded,
+  and the requests and answers are exactly those of the metered run (recorded through a botocore client, which the
+  meter hooks; the store makes the same requests through either).
 
 Lambda duration (for GB-seconds) is modelled per invocation: the invocation's CPU on this machine (process time
 minus the emulator's and the meter's) scaled by 1,769 MB / configured memory (Lambda gives one vCPU at 1,769 MB),

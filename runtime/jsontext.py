@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 MAX_DEPTH = 64  # no request sesame accepts nests deeper than a dozen levels
+_CONTAINERS = (dict, list)  # a tuple: ``isinstance(x, dict | list)`` builds the union on every call
 
 
 class JsonTextError(ValueError):
@@ -46,5 +47,7 @@ def depth_exceeds(value: Any, max_depth: int) -> bool:
             continue
         if depth > max_depth:
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        for child in children:
+            if type(child) in _CONTAINERS or isinstance(child, _CONTAINERS):
+                stack.append((child, depth + 1))
     return False

@@ -117,6 +117,11 @@ _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(NormalizedEvent))
 
 
 _DETAIL_KEYS = {**m.DETAIL_KEYS, "RenderingFailure": "failure"}  # the type as some SES payloads spell it
+# tuples for isinstance on the hot path (``A | B`` builds a union object on every call)
+_NOTIFICATIONS = (m.BounceNotification, m.ComplaintNotification, m.DeliveryNotification)
+_BOUNCES = (m.BounceEvent, m.BounceNotification)
+_COMPLAINTS = (m.ComplaintEvent, m.ComplaintNotification)
+_DELIVERIES = (m.DeliveryEvent, m.DeliveryNotification)
 
 
 _TYPE_RE = re.compile(r'"(eventType|notificationType)"\s*:\s*"([A-Za-z ]{1,40})"')
@@ -197,7 +202,7 @@ def normalize(record: m.AnySesRecord, raw: dict[str, Any] | None, event_id: str)
         if stamp:
             timestamp = stamp
     else:
-        if isinstance(record, m.BounceNotification | m.ComplaintNotification | m.DeliveryNotification):
+        if isinstance(record, _NOTIFICATIONS):
             event_type = record.notificationType
             source_format = "notification"
         else:
@@ -208,12 +213,12 @@ def normalize(record: m.AnySesRecord, raw: dict[str, Any] | None, event_id: str)
             detail = detail_value if isinstance(detail_value, dict) else {}
         else:
             detail = getattr(record, detail_key).model_dump(mode="json", by_alias=True, exclude_none=True)
-        if isinstance(record, m.BounceEvent | m.BounceNotification):
+        if isinstance(record, _BOUNCES):
             b = record.bounce
             timestamp = b.timestamp
             targets = [r.emailAddress for r in b.bouncedRecipients] or targets
             fields.update(bounce_type=b.bounceType, bounce_subtype=b.bounceSubType)
-        elif isinstance(record, m.ComplaintEvent | m.ComplaintNotification):
+        elif isinstance(record, _COMPLAINTS):
             c = record.complaint
             timestamp = c.timestamp
             targets = [r.emailAddress for r in c.complainedRecipients] or targets
@@ -222,7 +227,7 @@ def normalize(record: m.AnySesRecord, raw: dict[str, Any] | None, event_id: str)
                 complaint_subtype=c.complaintSubType,
                 user_agent=c.userAgent,
             )
-        elif isinstance(record, m.DeliveryEvent | m.DeliveryNotification):
+        elif isinstance(record, _DELIVERIES):
             d = record.delivery
             timestamp = d.timestamp
             targets = d.recipients or targets

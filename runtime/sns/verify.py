@@ -55,6 +55,7 @@ _PADDING = padding.PKCS1v15()
 _HASHES: dict[str, hashes.HashAlgorithm] = {"1": hashes.SHA1(), "2": hashes.SHA256()}  # noqa: S303 - SNS v1 is SHA1
 _MAX_SIGNATURE_B64 = 2048  # RSA-8192 would be 1368 characters
 _URL_CACHE_LIMIT = 256
+_TEXT = (str, bytes, bytearray)
 # SNS messages are at most 256 KiB; escaping them into the envelope grows them (~3x for control characters).
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
@@ -97,7 +98,7 @@ def parse_timestamp(value: str) -> float:
 
 
 def _load(body: str | bytes | bytearray | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(body, str | bytes | bytearray):
+    if isinstance(body, _TEXT):
         if len(body) > MAX_BODY_BYTES:
             raise SnsMalformedError("body is larger than an SNS message can be")
         try:

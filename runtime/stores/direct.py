@@ -56,6 +56,8 @@ OPERATIONS = {
     "UpdateItem": "update_item",
 }
 _DEFAULT_PORTS = {"https": 443, "http": 80}
+_now = time.time
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(..., separators=...) builds one per call
 
 
 class _Route:
@@ -98,6 +100,8 @@ class DirectDynamo:
         self._routes: dict[tuple[str, tuple[str, ...]], _Route | None] = {}
         self._signers: dict[tuple[str, str], SigV4Signer] = {}
         self._sleep = sleep
+        self._second = -1
+        self._stamp = ""
 
     def __getattr__(self, name: str) -> Any:  # meta, exceptions, other operations: the botocore client's
         return getattr(self._client, name)
@@ -139,7 +143,7 @@ class DirectDynamo:
         if route is None:
             return self._botocore(operation, params)
         try:
-            body = json.dumps(params, separators=(",", ":")).encode("utf-8")
+            body = _ENCODE(params).encode("utf-8")
         except (TypeError, ValueError):  # bytes (blobs), datetimes...: botocore's serializer knows them
             return self._botocore(operation, params)
         credentials = self._client._request_signer._credentials
@@ -153,25 +157,35 @@ class DirectDynamo:
     def _send(self, route: _Route, body: bytes, frozen: Any) -> Any:
         from botocore.awsrequest import AWSPreparedRequest
 
-        date = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        headers = {
-            "X-Amz-Target": route.target,
-            "Content-Type": route.content_type,
-            "X-Amz-Date": date,
-        }
-        if frozen.token:
-            headers["X-Amz-Security-Token"] = frozen.token
-        headers["Authorization"] = route.signer.authorization(
-            method="POST",
-            host=route.host,
-            path="/",
-            query="",
-            headers=headers,
-            body=body,
-            date=date,
-            access_key=frozen.access_key,
-            secret_key=frozen.secret_key,
-        )
+        date = self._date()
+        token = frozen.token
+        headers = {"X-Amz-Target": route.target, "Content-Type": route.content_type, "X-Amz-Date": date}
+        if token:
+            headers["X-Amz-Security-Token"] = token
+        if token and (token != token.strip() or "  " in token):  # a value SigV4 trims: the general form
+            authorization = route.signer.authorization(
+                method="POST",
+                host=route.host,
+                path="/",
+                query="",
+                headers=headers,
+                body=body,
+                date=date,
+                access_key=frozen.access_key,
+                secret_key=frozen.secret_key,
+            )
+        else:
+            authorization = route.signer.json_post_authorization(
+                host=route.host,
+                content_type=route.content_type,
+                target=route.target,
+                body=body,
+                date=date,
+                token=token,
+                access_key=frozen.access_key,
+                secret_key=frozen.secret_key,
+            )
+        headers["Authorization"] = authorization
         headers["Content-Length"] = str(len(body))
         request = AWSPreparedRequest("POST", route.url, cast(Any, headers), body, False)
         context: dict[str, Any] = {}
@@ -199,6 +213,14 @@ class DirectDynamo:
             code = (parsed.get("Error") or {}).get("Code")
             raise self._client.exceptions.from_code(code)(parsed, route.model.name)
         return parsed
+
+    def _date(self) -> str:
+        """``X-Amz-Date`` now (formatted once a second)."""
+        second = int(_now())
+        if second != self._second:
+            self._second = second
+            self._stamp = datetime.fromtimestamp(second, UTC).strftime("%Y%m%dT%H%M%SZ")
+        return self._stamp
 
     def _parse(self, route: _Route, http: Any) -> Any:
         body = http.content

@@ -80,6 +80,13 @@ def _holds_timestamp(shape: Any) -> bool:
     return found
 
 
+def _header_items(headers: Any) -> Any:
+    """The (name, value) pairs of an answer's headers; botocore's ``HeadersDict`` read without its per-key
+    wrapper objects (its ``items()`` builds one per lookup)."""
+    inner = getattr(headers, "_dict", None)
+    return inner.items() if isinstance(inner, dict) else headers.items()
+
+
 def lean_parse(status: int, headers: Any, body: bytes, shape: Any) -> dict[str, Any] | None:
     """A DynamoDB answer read with ``json.loads`` (and ``ResponseMetadata`` as botocore fills it), or None where
     botocore's parser must read it: an error, an output holding a timestamp, a body with a blob attribute value."""
@@ -88,17 +95,18 @@ def lean_parse(status: int, headers: Any, body: bytes, shape: Any) -> dict[str, 
         or shape is None
         or shape.serialization.get("eventstream")
         or _holds_timestamp(shape)
-        or any(marker in body for marker in _BLOB_MARKERS)
+        or (b'"B' in body and any(marker in body for marker in _BLOB_MARKERS))
     ):
         return None
-    parsed = json.loads(body) if body else {}
+    parsed = json.loads(body.decode("utf-8")) if body else {}
     if not isinstance(parsed, dict):
         return None
+    lowered = {str(k).lower(): v for k, v in _header_items(headers)}
     metadata: dict[str, Any] = {}
-    if "x-amzn-requestid" in headers:
-        metadata["RequestId"] = headers["x-amzn-requestid"]
+    if "x-amzn-requestid" in lowered:
+        metadata["RequestId"] = lowered["x-amzn-requestid"]
     metadata["HTTPStatusCode"] = status
-    metadata["HTTPHeaders"] = {str(k).lower(): v for k, v in headers.items()}
+    metadata["HTTPHeaders"] = lowered
     parsed["ResponseMetadata"] = metadata
     return parsed
 

@@ -69,12 +69,7 @@ def _client(script: Script, *, token: str | None = "session-token", endpoint_url
 
 @pytest.fixture(autouse=True)
 def _fixed_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    class Frozen(dt.datetime):
-        @classmethod
-        def now(cls, tz: Any = None) -> Any:
-            return WHEN.replace(tzinfo=tz)
-
-    monkeypatch.setattr(direct_module, "datetime", Frozen)
+    monkeypatch.setattr(direct_module, "_now", lambda: WHEN.replace(tzinfo=dt.UTC).timestamp())
     with mock.patch.object(botocore.auth, "get_current_datetime", return_value=WHEN):
         yield
 

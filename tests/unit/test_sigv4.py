@@ -124,3 +124,37 @@ def test_signing_key_is_derived_again_for_a_new_day_or_a_refreshed_secret() -> N
 
 def test_canonical_query_sorts_and_encodes() -> None:
     assert canonical_query({"b": "x y", "a": "1/2", "A~": "é"}) == "A~=%C3%A9&a=1%2F2&b=x%20y"
+
+
+def test_json_post_form_signs_as_the_general_form() -> None:
+    signer = SigV4Signer("eu-west-1", "dynamodb")
+    body = b'{"TableName":"t"}'
+    for token in (None, "IQoJb3JpZ2luX2VjE//token=="):
+        headers = {
+            "X-Amz-Target": "DynamoDB_20120810.PutItem",
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Date": "20260504T093012Z",
+        }
+        if token:
+            headers["X-Amz-Security-Token"] = token
+        general = signer.authorization(
+            method="POST",
+            host="dynamodb.eu-west-1.amazonaws.com",
+            path="/",
+            query="",
+            headers=headers,
+            body=body,
+            date="20260504T093012Z",
+            access_key="AK",
+            secret_key="sk",
+        )
+        assert general == signer.json_post_authorization(
+            host="dynamodb.eu-west-1.amazonaws.com",
+            content_type="application/x-amz-json-1.0",
+            target="DynamoDB_20120810.PutItem",
+            body=body,
+            date="20260504T093012Z",
+            token=token,
+            access_key="AK",
+            secret_key="sk",
+        )
