@@ -142,11 +142,6 @@ class CampaignCandidate(_TemplateChoice):
 
     @model_validator(mode="after")
     def _limits(self) -> CampaignCandidate:
-        files = [s.recipientsS3Uri is not None for s in self.segments]
-        if any(files) and not all(files):
-            raise ValueError(
-                "segments: give every segment's recipients inline or every segment a recipientsS3Uri, not a mix"
-            )
         total = sum(len(s.inline) for s in self.segments)
         if total > MAX_RECIPIENTS:
             raise ValueError(f"a campaign holds at most {MAX_RECIPIENTS} recipients (got {total})")

@@ -38,6 +38,7 @@ from runtime.sender.launch import ChunkedLauncher, Cursor, LaunchPlan, SegmentPl
 from runtime.sender.recipients import (
     MAX_FILE_BYTES,
     RECIPIENTS_PREFIX,
+    FileReport,
     ObjectSource,
     RecipientFileError,
     open_file,
@@ -76,6 +77,15 @@ class PayloadStore(Protocol):
 
     def put_state(self, key: str, data: bytes) -> None:
         """A validation state object (``runtime.sender.validation``) in this region's bucket."""
+        ...
+
+    def put_recipients(self, campaign_id: str, segment: int, data: bytes) -> tuple[str, str]:
+        """An inline segment's recipients as JSON lines (a campaign mixing inline and file segments launches every
+        segment from a file): ``campaigns/<id>/segment-<n>.jsonl``."""
+        ...
+
+    def delete_recipients(self, bucket: str, keys: list[str]) -> None:
+        """Remove stored inline recipients (personal data) once the campaign no longer needs them."""
         ...
 
     def state(self, bucket: str, key: str) -> bytes | None:
@@ -124,6 +134,15 @@ class S3PayloadStore:
     def put_state(self, key: str, data: bytes) -> None:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType="application/octet-stream")
 
+    def put_recipients(self, campaign_id: str, segment: int, data: bytes) -> tuple[str, str]:
+        key = inline_segment_key(campaign_id, segment)
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType="application/x-ndjson")
+        return self.bucket, key
+
+    def delete_recipients(self, bucket: str, keys: list[str]) -> None:
+        for key in keys:
+            self._s3.delete_object(Bucket=bucket, Key=key)
+
     def state(self, bucket: str, key: str) -> bytes | None:
         try:
             return bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -137,11 +156,29 @@ class S3PayloadStore:
         self._s3.delete_object(Bucket=bucket, Key=key)
 
 
+def inline_segment_key(campaign_id: str, segment: int) -> str:
+    return f"campaigns/{campaign_id}/segment-{segment}.jsonl"
+
+
+def _inline_keys(plan: LaunchPlan) -> list[str]:
+    return [s.key for s in plan.segments if s.key == inline_segment_key(plan.campaign_id, s.index)]
+
+
+def _inline_lines(recipients: list[Any]) -> bytes:
+    """Inline recipients (already validated models) as the JSON lines a recipient file holds."""
+    return "".join(
+        json.dumps({**r.data(), "to_address": r.to_address}, ensure_ascii=False, separators=(",", ":")) + "\n"
+        for r in recipients
+    ).encode("utf-8")
+
+
 class InMemoryPayloadStore:
-    def __init__(self, bucket: str = "campaigns-test") -> None:
+    def __init__(self, bucket: str = "campaigns-test", source: Any = None) -> None:
         self.bucket = bucket
+        self.source = source
         self.objects: dict[tuple[str, str], str] = {}
         self.states: dict[tuple[str, str], bytes] = {}
+        self.recipients: dict[tuple[str, str], bytes] = {}
 
     def put(self, campaign_id: str, candidate: dict[str, Any], jobs: list[SendJob]) -> tuple[str, str]:
         key = f"campaigns/{campaign_id}/jobs.jsonl"
@@ -164,6 +201,19 @@ class InMemoryPayloadStore:
 
     def put_state(self, key: str, data: bytes) -> None:
         self.states[(self.bucket, key)] = data
+
+    def put_recipients(self, campaign_id: str, segment: int, data: bytes) -> tuple[str, str]:
+        key = inline_segment_key(campaign_id, segment)
+        self.recipients[(self.bucket, key)] = data
+        if self.source is not None:  # the object source the launcher reads (tests: LocalObjectSource)
+            self.source.put(self.bucket, key, data)
+        return self.bucket, key
+
+    def delete_recipients(self, bucket: str, keys: list[str]) -> None:
+        for key in keys:
+            self.recipients.pop((bucket, key), None)
+            if self.source is not None:
+                self.source.objects.pop((bucket, key), None)
 
     def state(self, bucket: str, key: str) -> bytes | None:
         return self.states.get((bucket, key))
@@ -371,7 +421,9 @@ class CampaignService:
         candidate = parse_candidate(data)
         campaign_id = candidate.campaign_id or new_campaign_id()
         locations = [
-            self._upload_location(f"segments.{i}.recipientsS3Uri", str(s.recipientsS3Uri), payloads.bucket)
+            None
+            if s.recipientsS3Uri is None
+            else self._upload_location(f"segments.{i}.recipientsS3Uri", str(s.recipientsS3Uri), payloads.bucket)
             for i, s in enumerate(candidate.segments)
         ]
         campaign_id, launch_at, expansion, specs = self.validate({**data, "campaign_id": campaign_id})
@@ -381,13 +433,29 @@ class CampaignService:
         source = self._source()
         problems: list[str] = []
         segments: list[SegmentPlan] = []
-        for resolved, (bucket, key) in zip(expansion.segments, locations, strict=True):
-            field = f"segments.{resolved.index}.recipientsS3Uri"
+        reports: dict[int, tuple[str, str, FileReport]] = {}
+        for resolved, location in zip(expansion.segments, locations, strict=True):
+            if location is None:
+                continue  # inline recipients: stored as a file below, once nothing can refuse the campaign
             try:
-                report = open_file(source, bucket, key, max_bytes=self.config.max_file_bytes)
+                reports[resolved.index] = (
+                    *location,
+                    open_file(source, *location, max_bytes=self.config.max_file_bytes),
+                )
             except RecipientFileError as exc:
-                problems.append(f"{field}: {exc}")
-                continue
+                problems.append(f"segments.{resolved.index}.recipientsS3Uri: {exc}")
+        if problems:
+            raise CampaignError(problems)
+        if launch_at is None and self._gate is not None:
+            self._gate()  # sandbox or sending disabled: refused before anything is written
+        for resolved, location in zip(expansion.segments, locations, strict=True):
+            if location is None:  # validated and launched like the file segments (the same plan, one cursor)
+                bucket, key = payloads.put_recipients(campaign_id, resolved.index, _inline_lines(resolved.recipients))
+                try:
+                    reports[resolved.index] = (bucket, key, open_file(source, bucket, key, max_bytes=1 << 62))
+                except RecipientFileError as exc:
+                    raise CampaignError([f"segments.{resolved.index}.recipients: {exc}"]) from exc
+            bucket, key, report = reports[resolved.index]
             segments.append(
                 SegmentPlan(
                     index=resolved.index,
@@ -406,11 +474,7 @@ class CampaignService:
                     size=report.size,
                 )
             )
-        if problems:
-            raise CampaignError(problems)
         plan = LaunchPlan(campaign_id, segments, candidate.reply_to)
-        if launch_at is None and self._gate is not None:
-            self._gate()  # sandbox or sending disabled: refused before anything is written
         warnings = self._publisher.publish(specs, self.config.regions)
         bucket, key = payloads.put_plan(campaign_id, plan.to_json())
         start = plan.start().encode()
@@ -513,6 +577,7 @@ class CampaignService:
             )
             self._store.save(updated, expect_status=("validating",))
             payloads.delete(record.payload_bucket, record.payload_key)
+            payloads.delete_recipients(record.payload_bucket, _inline_keys(plan))
             payloads.delete_state(record.payload_bucket, final_state)
             log.info("campaign invalid", extra={"campaign_id": record.campaign_id, "bad_rows": bad})
             return self._store.get(record.campaign_id) or updated
@@ -555,6 +620,9 @@ class CampaignService:
         else:  # the lease ends now: the next per-minute check continues at the cursor
             updated = replace(current, updated_at=now, lease_until=now, launch_error=result.error)
         self._store.save(updated, expect_status=("launching",))
+        payloads = self._payloads()
+        if result.done and payloads is not None and _inline_keys(plan):
+            payloads.delete_recipients(record.payload_bucket, _inline_keys(plan))  # every job is on the queue
         log.info(
             "campaign launch step",
             extra={
@@ -698,6 +766,9 @@ class CampaignService:
         payloads = self._payloads()
         if payloads is not None and record.payload_key:
             payloads.delete(record.payload_bucket, record.payload_key)  # the recipients are personal data
+        if payloads is not None and record.validation_cursor:  # a campaign with files: its stored inline segments
+            keys = [inline_segment_key(campaign_id, i) for i in range(record.segments)]
+            payloads.delete_recipients(record.payload_bucket or payloads.bucket, keys)
         if payloads is not None and record.status == "validating" and record.validation_cursor:
             cursor = Cursor.decode(record.validation_cursor)
             payloads.delete_state(record.payload_bucket, state_key(campaign_id, cursor))

@@ -185,14 +185,45 @@ def test_unusable_recipient_files_are_400_naming_the_segment_inside_the_request(
     assert "segments.0.recipientsS3Uri" in body["Message"] and problem in body["Message"]
 
 
-def test_mixing_inline_and_file_segments_is_400(stack):
+def test_inline_and_file_segments_mix_in_one_campaign_and_the_stored_inline_recipients_are_removed(stack):
     uri = upload(stack, "recipients/a.jsonl", jsonl(3))
     segments = [
         {"list_name": "a", "recipientsS3Uri": uri},
+        {
+            "list_name": "b",
+            "recipients": [
+                {"to_address": "x@example.org", "name": "X"},
+                {"to_address": "Y <y@example.org>", "name": "Y"},
+                {"to_address": "X@Example.org", "name": "again"},
+            ],
+        },
+    ]
+    submit(stack, "mixed", segments)
+    stored = "campaigns/mixed/segment-1.jsonl"
+    assert stack.s3.get_object(Bucket=BUCKET, Key=stored)["Body"].read().count(b"\n") == 3
+    tick(stack)
+    done = campaign(stack, "mixed")
+    assert done["lifecycle"] == "launched" and done["recipients"] == 5
+    assert done["validation"]["files"][1]["file"] == f"s3://{BUCKET}/{stored}"
+    assert done["validation"]["duplicates_skipped"] == 1  # x@example.org twice in list b: one email
+    stack.deliver_all()
+    sent = sent_to(stack)
+    assert sorted(sent) == ["Y <y@example.org>", "u0@example.org", "u1@example.org", "u2@example.org", "x@example.org"]
+    x = next(m for m in stack.fakes[REGION].sent if m["to"] == ["x@example.org"])
+    data = x["detail"]["ReplacementEmailContent"]["ReplacementTemplate"]["ReplacementTemplateData"]
+    assert json.loads(data) == {"name": "X"}
+    # the inline recipients (personal data) are not kept once every job is on the queue
+    assert not stack.s3.list_objects_v2(Bucket=BUCKET, Prefix=stored).get("Contents")
+
+
+def test_a_bad_file_beside_inline_segments_stores_nothing(stack):
+    segments = [
+        {"list_name": "a", "recipientsS3Uri": f"s3://{BUCKET}/recipients/missing.jsonl"},
         {"list_name": "b", "recipients": [{"to_address": "x@example.org"}]},
     ]
-    code, body = post(stack, {"template": TEMPLATE, "segments": segments})
-    assert code == 400 and "not a mix" in body["Message"]
+    code, body = post(stack, {"campaign_id": "mixed-bad", "template": TEMPLATE, "segments": segments})
+    assert code == 400 and "segments.0.recipientsS3Uri" in body["Message"]
+    assert not stack.s3.list_objects_v2(Bucket=BUCKET, Prefix="campaigns/mixed-bad/").get("Contents")
 
 
 def test_the_campaign_json_itself_may_be_given_by_s3_uri(stack):

@@ -265,3 +265,27 @@ def test_a_valid_campaign_ends_scheduled_with_the_counted_plan(source):
     assert [(s.rows, s.skip) for s in plan.segments] == [(5, [6]), (22, [24])]
     assert record.launch_total == 27 and record.launch_cursor == plan.start().encode()
     assert replace(record, status="validating").launch()["state"] == "pending"
+
+
+def test_inline_segments_beside_files_are_stored_as_json_lines_validated_and_planned_in_order(source):
+    store, payloads = InMemoryCampaignStore(), InMemoryPayloadStore(B, source=source)
+    inline = [
+        {"to_address": "i1@example.org", "tier": 2},
+        {"to_address": "I1@example.org"},
+        {"to_address": "i2@example.org"},
+    ]
+    segments = [
+        {"list_name": "in", "recipients": inline},
+        {"list_name": "file", "recipientsS3Uri": f"s3://{B}/recipients/b.csv"},
+    ]
+    svc = service_with(source, store, payloads, lambda: 0.0)
+    assert svc.submit({"campaign_id": "mix", "template_name": "t", "segments": segments})["status"] == "validating"
+    (stored,) = payloads.recipients.values()
+    assert [json.loads(line) for line in stored.splitlines()][0] == {"tier": 2, "to_address": "i1@example.org"}
+    (stepped,) = svc.validate_due(deadline=1.0)
+    assert stepped["status"] == "scheduled" and stepped["recipients"] == 2 + 22
+    plan = LaunchPlan.from_json(payloads.plan(B, store.get("mix").payload_key))
+    assert [(s.index, s.key, s.rows, s.skip) for s in plan.segments] == [
+        (0, "campaigns/mix/segment-0.jsonl", 2, [2]),
+        (1, "recipients/b.csv", 22, [24]),
+    ]
