@@ -345,27 +345,13 @@ class DynamoCampaignStore:
     def claim_validation(
         self, campaign_id: str, now: str, lease_until: str, *, payload_bucket: str | None = None
     ) -> CampaignRecord | None:
-        condition = "#s = :validating AND (attribute_not_exists(lease_until) OR lease_until < :now)"
-        condition += " AND attribute_not_exists(#ctl)"
-        values = {":validating": {"S": "validating"}, ":lease": {"S": lease_until}, ":now": {"S": now}}
-        if payload_bucket is not None:
-            condition += " AND payload_bucket = :bucket"
-            values[":bucket"] = {"S": payload_bucket}
-        try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key=self._key(campaign_id),
-                UpdateExpression="SET lease_until = :lease, updated_at = :now",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#s": "status", "#ctl": "control"},
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except Exception as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                return None
-            raise
-        return CampaignRecord.from_item(response["Attributes"])
+        return self._claim(
+            campaign_id,
+            condition="#s = :validating AND (attribute_not_exists(lease_until) OR lease_until < :now)",
+            update="SET lease_until = :lease, updated_at = :now",
+            values={":validating": {"S": "validating"}, ":lease": {"S": lease_until}, ":now": {"S": now}},
+            payload_bucket=payload_bucket,
+        )
 
     def advance_validation(self, campaign_id: str, expected: str, cursor: str, progress: str) -> bool:
         try:
@@ -402,21 +388,33 @@ class DynamoCampaignStore:
         is a global table: a conditional write is checked against this region's replica only, and replication is
         last-writer-wins, so two regions claiming one campaign could both succeed. Keying the claim by the payload's
         (regional) bucket makes exactly one region — the one the campaign was submitted in — able to claim it."""
-        condition = "(#s = :scheduled OR (#s = :launching AND lease_until < :now)) AND attribute_not_exists(#ctl)"
-        values = {
-            ":launching": {"S": "launching"},
-            ":scheduled": {"S": "scheduled"},
-            ":lease": {"S": lease_until},
-            ":now": {"S": now},
-        }
+        return self._claim(
+            campaign_id,
+            condition="(#s = :scheduled OR (#s = :launching AND lease_until < :now))",
+            update="SET #s = :launching, lease_until = :lease, updated_at = :now",
+            values={
+                ":launching": {"S": "launching"},
+                ":scheduled": {"S": "scheduled"},
+                ":lease": {"S": lease_until},
+                ":now": {"S": now},
+            },
+            payload_bucket=payload_bucket,
+        )
+
+    def _claim(
+        self, campaign_id: str, *, condition: str, update: str, values: dict[str, Any], payload_bucket: str | None
+    ) -> CampaignRecord | None:
+        """One conditional lease write on a campaign without an operator's control; the record as stored, or None
+        when the condition fails (another invocation holds the lease, the campaign moved on, or it is paused)."""
+        condition += " AND attribute_not_exists(#ctl)"
         if payload_bucket is not None:
             condition += " AND payload_bucket = :bucket"
-            values[":bucket"] = {"S": payload_bucket}
+            values = {**values, ":bucket": {"S": payload_bucket}}
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=self._key(campaign_id),
-                UpdateExpression="SET #s = :launching, lease_until = :lease, updated_at = :now",
+                UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status", "#ctl": "control"},
                 ExpressionAttributeValues=values,
