@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.reputation.guardrails import GuardrailConfig
+
 
 class SettingsError(ValueError):
     """A configuration value is missing or invalid; the message names the env var."""
@@ -41,6 +43,9 @@ def _json_map(name: str, value: str | None) -> dict[str, str]:
     if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
         raise SettingsError(f"{name} must be a JSON object of strings")
     return {str(k): v for k, v in parsed.items()}
+
+
+_GUARDRAIL_DEFAULTS = GuardrailConfig()  # the levels live with the guardrails; settings only read env over them
 
 
 @dataclass(frozen=True)
@@ -96,12 +101,12 @@ class Settings:
     # campaign control: how often the units of a paused campaign (or guardrail-paused configuration set) look again
     paused_recheck_seconds: int = 120
     # guardrails (runtime.reputation): rolling window, minimum volume, warn and pause levels (decimals: 0.02 = 2 %)
-    guardrail_window_minutes: int = 60
-    guardrail_min_volume: int = 500
-    guardrail_warn_bounce_rate: float = 0.02
-    guardrail_warn_complaint_rate: float = 0.0005
-    guardrail_pause_bounce_rate: float = 0.04
-    guardrail_pause_complaint_rate: float = 0.0008
+    guardrail_window_minutes: int = _GUARDRAIL_DEFAULTS.window_seconds // 60
+    guardrail_min_volume: int = _GUARDRAIL_DEFAULTS.min_volume
+    guardrail_warn_bounce_rate: float = _GUARDRAIL_DEFAULTS.warn_bounce_rate
+    guardrail_warn_complaint_rate: float = _GUARDRAIL_DEFAULTS.warn_complaint_rate
+    guardrail_pause_bounce_rate: float = _GUARDRAIL_DEFAULTS.pause_bounce_rate
+    guardrail_pause_complaint_rate: float = _GUARDRAIL_DEFAULTS.pause_complaint_rate
     # logical configuration sets that send through the warm-up pool (the ramp applies to them only)
     warmup_configuration_sets: tuple[str, ...] = ()
     # forwarding: a failed POST is retried every ``forward_retry_seconds``, ``forward_attempts`` tries in all
