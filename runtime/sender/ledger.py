@@ -35,6 +35,7 @@ are all idempotent (``SET`` of the same values, conditions that recognise their 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import uuid
 from collections import defaultdict
@@ -277,7 +278,29 @@ def _with_send_entry(update: dict[str, Any], message_id: str, now_iso: str) -> d
         "ConditionExpression": "attribute_not_exists(#hist)",
         "ExpressionAttributeNames": {**update["ExpressionAttributeNames"], "#hist": HISTORY},
         "ExpressionAttributeValues": {**update["ExpressionAttributeValues"], ":hist": {"L": [{"S": entry}]}},
+        # a failed condition answers with the item: when it already holds what ``update`` sets (this very write was
+        # applied and its answer lost), the plain update is not needed
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
+
+
+_SET_CLAUSE = re.compile(r", (?=[#\w]+ = )")
+
+
+def _already_holds(item: dict[str, Any], update: dict[str, Any]) -> bool:
+    """Whether ``item`` (wire format) holds every value ``update`` (a ``_message_update``) sets, and every attribute
+    it sets ``if_not_exists``: sending ``update`` would then only move ``version`` on."""
+    names, values = update["ExpressionAttributeNames"], update["ExpressionAttributeValues"]
+    sets = update["UpdateExpression"].removeprefix("SET ").split(" ADD ", 1)[0]
+    for clause in _SET_CLAUSE.split(sets):
+        target, source = clause.split(" = ", 1)
+        attribute = names.get(target, target)
+        if source.startswith("if_not_exists("):
+            if attribute not in item:
+                return False
+        elif item.get(attribute) != values[source]:
+            return False
+    return True
 
 
 # Counters the sender owns. ``sent`` is counted by the messages stream's consumer (``count_events``) from the Send
@@ -464,7 +487,8 @@ class DynamoLedger:
         moves the optimistic-concurrency token on (an ingestion write that read the older version fails its
         condition and merges again). The first write of an item also records the message's Send event (``sends``:
         ``_with_send_entry``, conditional on the item having no history yet), the one history entry the counter
-        consumer counts for it; a repeat finds the history and sends the plain update, which adds no entry.
+        consumer counts for it; a repeat finds the history and sends the plain update, which adds no entry (unless
+        the failed condition's answer shows the item holds everything already: a repeat of an applied write).
         A lost answer after commit is therefore harmless when the update is sent again (botocore, ``with_retries``),
         and so is a Lambda that dies between the message items and the marks: the next attempt finds the units
         done but not recorded and writes the same items again. The marks are written last (a ``SET`` of ``true``:
@@ -478,6 +502,9 @@ class DynamoLedger:
                 except Exception as exc:
                     if not _is_code(exc, "ConditionalCheckFailedException"):
                         raise
+                    old = (getattr(exc, "response", None) or {}).get("Item")
+                    if old and _already_holds(old, update):
+                        continue  # an earlier attempt of this write was applied (its answer lost)
             self._update(update)
         self._update({k: v for k, v in job_update.items() if k != "ConditionExpression"})  # a SET of the same marks
 
