@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
-from chalicelib import wiring
+from chalicelib import first_invocation_ends_cold_start, wiring
 from runtime import logs
 
 if TYPE_CHECKING:  # imported on first use below: the sender's models pull in pydantic (cold start)
@@ -283,6 +283,7 @@ def invocation_deadline(event: SQSEvent) -> float | None:
 
 
 @bp.on_sqs_message(queue=SEND_QUEUE, batch_size=SEND_BATCH_SIZE, name="sender")
+@first_invocation_ends_cold_start
 def send_batch(event: SQSEvent) -> None:
     from runtime.sender.consumer import BatchIncompleteError, summary
 
@@ -332,6 +333,7 @@ def campaign_work_waiting() -> bool:
 
 
 @bp.schedule("rate(1 minute)", name="check_for_campaign")
+@first_invocation_ends_cold_start
 def check_for_campaign(event: Any) -> None:
     """Each minute: launch the due campaigns (a chunked launch continues until 10 s before this Lambda's end), then
     refresh reputation and trip the guardrails (``operate``); one failing does not stop the other."""
