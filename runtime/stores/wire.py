@@ -15,13 +15,24 @@ signing, retries, endpoints, errors, events — and takes the short path only wh
 
 Used for the ingestion Lambdas' client (``chalicelib.wiring``), whose requests the stores build themselves; the
 equivalence with botocore's path is tested in ``tests/unit/test_store_wire.py``.
+
+:class:`ItemJson` is an item whose attribute map is already JSON text (``runtime.stores.attrs.item_json``): a store
+hands it to a client that says it takes one (``accepts_item_json``: ``runtime.stores.direct.DirectDynamo``) as a
+``PutItem``'s ``Item`` or a ``TransactWriteItems`` ``Put``'s, and :func:`request_json` writes the request around it
+(the item's text is not parsed or re-encoded). Where botocore must send the request after all,
+:func:`plain_params` gives the parameters with every such item as its attribute map.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from runtime.stores.attrs import item_json
+
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+_quote = json.encoder.encode_basestring_ascii
 _BLOB_MARKERS = (b'"B":', b'"BS":', b'"B" :', b'"BS" :')
 
 
@@ -137,3 +148,71 @@ def lean(client: Any) -> Any:
     if not isinstance(endpoint._response_parser_factory, _LeanParserFactory):
         endpoint._response_parser_factory = _LeanParserFactory(endpoint._response_parser_factory)
     return client
+
+
+class ItemJson:
+    """An item as the JSON text of its DynamoDB attribute map, and the plain item it was written from."""
+
+    __slots__ = ("data", "text")
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        """``data`` as ``runtime.stores.dynamo.to_item`` takes it; ``TypeError`` where ``attrs.item_json`` refuses
+        it (bytes; values DynamoDB cannot hold)."""
+        self.text = item_json(data)
+        self.data = data
+
+    def attributes(self) -> dict[str, Any]:
+        """The attribute map (``to_item``), for botocore."""
+        from runtime.stores.dynamo import to_item
+
+        return to_item(self.data)
+
+    def __repr__(self) -> str:
+        return f"ItemJson({self.text})"
+
+
+def _put_json(put: dict[str, Any]) -> str:
+    return "{" + ",".join(f"{_quote(k)}:{v.text if type(v) is ItemJson else _ENCODE(v)}" for k, v in put.items()) + "}"
+
+
+def _transact_entry_json(entry: dict[str, Any]) -> str:
+    put = entry.get("Put")
+    if len(entry) != 1 or type(put) is not dict or type(put.get("Item")) is not ItemJson:
+        return _ENCODE(entry)
+    return '{"Put":' + _put_json(put) + "}"
+
+
+def request_json(operation: str, params: dict[str, Any]) -> str:
+    """The JSON request body of ``params`` (``json.dumps`` with compact separators), :class:`ItemJson` items written
+    as their text. ``TypeError``/``ValueError`` where ``json`` refuses a value (bytes...): botocore's serializer
+    must send it."""
+    if operation == "PutItem" and type(params.get("Item")) is ItemJson:
+        return _put_json(params)
+    if operation == "TransactWriteItems":
+        entries = params.get("TransactItems")
+        if type(entries) is list and any(type(e) is dict and len(e) == 1 and "Put" in e for e in entries):
+            parts = [
+                f"{_quote(k)}:[{','.join(_transact_entry_json(e) if type(e) is dict else _ENCODE(e) for e in v)}]"
+                if k == "TransactItems"
+                else f"{_quote(k)}:{_ENCODE(v)}"
+                for k, v in params.items()
+            ]
+            return "{" + ",".join(parts) + "}"
+    return _ENCODE(params)
+
+
+def plain_params(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with every :class:`ItemJson` replaced by its attribute map (what botocore's client takes)."""
+    if operation == "PutItem" and type(params.get("Item")) is ItemJson:
+        return {**params, "Item": params["Item"].attributes()}
+    if operation == "TransactWriteItems" and type(params.get("TransactItems")) is list:
+        entries = []
+        changed = False
+        for entry in params["TransactItems"]:
+            put = entry.get("Put") if type(entry) is dict else None
+            if type(put) is dict and type(put.get("Item")) is ItemJson:
+                entry = {**entry, "Put": {**put, "Item": put["Item"].attributes()}}
+                changed = True
+            entries.append(entry)
+        return {**params, "TransactItems": entries} if changed else params
+    return params
