@@ -90,7 +90,7 @@ def deserialize(value: Mapping[str, Any]) -> Any:
     if "M" in value:
         return {k: deserialize(v) for k, v in value["M"].items()}
     if "L" in value:
-        return [deserialize(v) for v in value["L"]]
+        return [v["S"] if "S" in v else deserialize(v) for v in value["L"]]
     if "BOOL" in value:
         return bool(value["BOOL"])
     if "NULL" in value:

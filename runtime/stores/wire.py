@@ -29,6 +29,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic_core import from_json
+
 from runtime.stores.attrs import item_json
 
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
@@ -91,15 +93,33 @@ def _holds_timestamp(shape: Any) -> bool:
     return found
 
 
-def _header_items(headers: Any) -> Any:
-    """The (name, value) pairs of an answer's headers; botocore's ``HeadersDict`` read without its per-key
-    wrapper objects (its ``items()`` builds one per lookup)."""
+def _lowered_headers(headers: Any) -> dict[str, Any]:
+    """An answer's headers with lower-cased names (botocore's ``HTTPHeaders``); botocore's ``HeadersDict`` read
+    without its per-key wrapper objects (its ``items()`` builds one per lookup) and with the lower-cased names its
+    keys already hold."""
     inner = getattr(headers, "_dict", None)
-    return inner.items() if isinstance(inner, dict) else headers.items()
+    if isinstance(inner, dict):
+        try:
+            return {key._lower: value for key, value in inner.items()}
+        except AttributeError:  # not botocore's _HeaderKey: read them as names
+            return {str(key).lower(): value for key, value in inner.items()}
+    return {str(key).lower(): value for key, value in headers.items()}
+
+
+def _json_object(body: bytes) -> Any:
+    """``json.loads`` of an answer's UTF-8 body; pydantic-core's reader first (the same value wherever it accepts
+    the text — it refuses lone surrogates and a BOM, which json then reads — and faster on the summaries a
+    ``BatchGetItem`` returns), ``{}`` without parsing (a write's usual answer)."""
+    if body == b"{}" or not body:
+        return {}
+    try:
+        return from_json(body)
+    except ValueError:
+        return json.loads(body.decode("utf-8"))
 
 
 def lean_parse(status: int, headers: Any, body: bytes, shape: Any) -> dict[str, Any] | None:
-    """A DynamoDB answer read with ``json.loads`` (and ``ResponseMetadata`` as botocore fills it), or None where
+    """A DynamoDB answer read as JSON (and ``ResponseMetadata`` as botocore fills it), or None where
     botocore's parser must read it: an error, an output holding a timestamp, a body with a blob attribute value."""
     if (
         status >= 300
@@ -109,10 +129,10 @@ def lean_parse(status: int, headers: Any, body: bytes, shape: Any) -> dict[str, 
         or (b'"B' in body and any(marker in body for marker in _BLOB_MARKERS))
     ):
         return None
-    parsed = json.loads(body.decode("utf-8")) if body else {}
+    parsed = _json_object(body)
     if not isinstance(parsed, dict):
         return None
-    lowered = {str(k).lower(): v for k, v in _header_items(headers)}
+    lowered = _lowered_headers(headers)
     metadata: dict[str, Any] = {}
     if "x-amzn-requestid" in lowered:
         metadata["RequestId"] = lowered["x-amzn-requestid"]
@@ -171,8 +191,15 @@ class ItemJson:
         return f"ItemJson({self.text})"
 
 
+def _value_json(value: Any) -> str:
+    kind = type(value)
+    if kind is ItemJson:
+        return str(value.text)
+    return _quote(value) if kind is str else _ENCODE(value)
+
+
 def _put_json(put: dict[str, Any]) -> str:
-    return "{" + ",".join(f"{_quote(k)}:{v.text if type(v) is ItemJson else _ENCODE(v)}" for k, v in put.items()) + "}"
+    return "{" + ",".join([f"{_quote(k)}:{_value_json(v)}" for k, v in put.items()]) + "}"
 
 
 def _transact_entry_json(entry: dict[str, Any]) -> str:

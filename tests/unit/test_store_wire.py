@@ -78,6 +78,9 @@ ANSWERS = [
     ("BatchGetItem", {"Responses": {"t": [{"pk": {"S": "a"}}]}, "UnprocessedKeys": {}}),
     ("TransactWriteItems", {}),
     ("GetItem", {"Item": {"pk": {"S": "a"}, "b": {"B": "AAE="}}}),  # a blob: botocore's path (bytes)
+    ("PutItem", {}),
+    ("GetItem", {"Item": {"pk": {"S": "\ud800 lone surrogate"}, "n": {"N": "1e400"}}}),  # json reads what jiter won't
+    ("Query", {"Items": [{"pk": {"S": "é ✓ \u2028"}}], "Count": 1, "ScannedCount": 1}),
 ]
 
 
