@@ -3,6 +3,7 @@
 from chalice import Chalice
 from chalicelib import (
     campaigns_api,
+    cold_start_middleware,
     counters_handler,
     dashboard,
     events_handlers,
@@ -17,6 +18,7 @@ from chalicelib import (
 app = Chalice(app_name="sesame")
 app.debug = False
 app.experimental_feature_flags.update({"BLUEPRINTS"})
+app.register_middleware(cold_start_middleware, "http")
 
 for blueprint in (
     events_handlers.bp,

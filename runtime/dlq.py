@@ -13,14 +13,16 @@ could otherwise replay old captured messages past the age limit.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import hmac
 import json
 import os
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the consumers import this module for its attribute names: argparse is the CLI's alone
+    import argparse
 
 SOURCE_ATTRIBUTE = "sesame_source_queue"
 # When the message first reached SQS (epoch ms). SQS keeps a message's enqueue timestamp when it moves it to a DLQ,

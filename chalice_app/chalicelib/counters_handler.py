@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib import wiring
+from chalicelib import first_invocation_ends_cold_start, wiring
 from runtime import logs
 
 if TYPE_CHECKING:  # imported on first use (cold start)
@@ -49,6 +49,7 @@ def _reset() -> None:
 
 
 @bp.on_dynamodb_record(stream_arn=STREAM_ARN, batch_size=COUNTER_BATCH_SIZE)
+@first_invocation_ends_cold_start
 def count_events(event: Any) -> dict[str, Any]:
     from runtime.ingest.stream import count_records
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import BadRequestError, Blueprint, ForbiddenError, Response
 
-from chalicelib import wiring
+from chalicelib import first_invocation_ends_cold_start, wiring
 from runtime import logs
 
 if TYPE_CHECKING:  # imported on first use below: they pull in pydantic and cryptography (cold start)
@@ -235,6 +235,7 @@ def _enqueue(queue_url: str, body: bytes | str) -> bool:
 
 
 @bp.on_sqs_message(queue=CRITICAL_QUEUE, batch_size=CRITICAL_BATCH_SIZE)
+@first_invocation_ends_cold_start
 def critical_events(event: Any) -> None:
     consume_records(event, wiring.settings().critical_queue_url)
 
@@ -244,6 +245,7 @@ def critical_events(event: Any) -> None:
     batch_size=ENGAGEMENT_BATCH_SIZE,
     maximum_batching_window_in_seconds=ENGAGEMENT_BATCH_WINDOW_SECONDS,
 )
+@first_invocation_ends_cold_start
 def engagement_events(event: Any) -> None:
     consume_records(event, wiring.settings().engagement_queue_url)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib import wiring
+from chalicelib import first_invocation_ends_cold_start, wiring
 from runtime import logs
 
 if TYPE_CHECKING:  # imported on first use below (urllib.request is costly at cold start)
@@ -93,6 +93,7 @@ def _queue_name() -> str:
     maximum_batching_window_in_seconds=FORWARD_BATCH_WINDOW_SECONDS,
     name="forward_events",
 )
+@first_invocation_ends_cold_start
 def forward_events(event: Any) -> None:
     """One signed POST per SQS batch; a failure is re-enqueued for a later attempt (or parked in the DLQ after the
     last one) and the messages deleted by returning normally. Raising (queue and DLQ unreachable) lets SQS

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint
 from chalice.app import SQSEvent
 
-from chalicelib import wiring
+from chalicelib import first_invocation_ends_cold_start, wiring
 from runtime import logs
 
 if TYPE_CHECKING:  # imported on first use below: the sender's models pull in pydantic (cold start)
@@ -152,7 +152,7 @@ def _build_consumer(
     queue: SqsQueueOps, headers: UnsubscribeHeaders | None, *, max_pacing_wait: float = 20.0
 ) -> SenderConsumer:
     from runtime.sender.consumer import SenderConfig, SenderConsumer
-    from runtime.sender.pacing import AccountLimitsProvider, DynamoRateStore, Pacer
+    from runtime.sender.pacing import AccountLimitsProvider, DynamoRateStore, Pacer, recorded_limits
     from runtime.sender.resolve import DynamoSendResolver
     from runtime.stores.campaigns import DynamoCampaignStore
     from runtime.stores.reputation import DynamoReputationStore
@@ -160,12 +160,18 @@ def _build_consumer(
 
     s = wiring.settings()
     dynamodb = wiring.client("dynamodb", s.region)
+    reputation = DynamoReputationStore(dynamodb, s.control_table)
     pacer = Pacer(
         store=DynamoRateStore(dynamodb, s.control_table),
-        limits=AccountLimitsProvider(_ses, override_rate=s.max_send_rate),
+        # the limits this region's per-minute check recorded with its GetAccount (one GetItem), else GetAccount
+        limits=AccountLimitsProvider(
+            _ses,
+            override_rate=s.max_send_rate,
+            recorded=lambda region: recorded_limits(reputation.snapshot(s.region), region),
+        ),
         headroom=s.daily_quota_headroom,
         warmup_start=s.warmup_start,
-        warmup_held=DynamoReputationStore(dynamodb, s.control_table).warmup_held_days,
+        warmup_held=reputation.warmup_held_days,
         max_wait=max_pacing_wait,
     )
     return SenderConsumer(
@@ -187,9 +193,7 @@ def _build_consumer(
         headers=headers,
         campaigns=lambda data: campaign_service().submit(data),
         controls=DynamoCampaignStore(dynamodb, s.campaigns_table).controls,
-        paused_config_sets=lambda: {
-            p.name for p in DynamoReputationStore(dynamodb, s.control_table).config_set_pauses() if p.region == s.region
-        },
+        paused_config_sets=lambda: {p.name for p in reputation.config_set_pauses() if p.region == s.region},
         resolver=DynamoSendResolver(
             dynamodb,
             s.messages_table,
@@ -279,6 +283,7 @@ def invocation_deadline(event: SQSEvent) -> float | None:
 
 
 @bp.on_sqs_message(queue=SEND_QUEUE, batch_size=SEND_BATCH_SIZE, name="sender")
+@first_invocation_ends_cold_start
 def send_batch(event: SQSEvent) -> None:
     from runtime.sender.consumer import BatchIncompleteError, summary
 
@@ -306,14 +311,37 @@ def launch_deadline(event: Any) -> float | None:
     return time.monotonic() + max(1.0, seconds - LAUNCH_RESERVE_SECONDS)
 
 
+def campaign_work_waiting() -> bool:
+    """Whether a campaign of this region's bucket waits for a validation step or is due for launch: the two
+    ``schedule-index`` Queries ``launch_due`` starts with, through the campaign store alone, so a minute with nothing
+    to launch (most minutes) never builds the campaign service — its modules and pydantic models cost ~100 ms of a
+    cold start. When something waits, ``launch_due`` reads the lists again (two more Queries, that minute only); once
+    the service is built (a warm container, or an API call built it), ``launch_due`` is called without this check."""
+    s = wiring.settings()
+    if not s.campaign_bucket:
+        return False  # without a campaign bucket nothing is ever scheduled here (``launch_due`` returns at once)
+    from datetime import UTC, datetime
+
+    from runtime.stores.campaigns import DynamoCampaignStore
+    from runtime.stores.schema import iso
+
+    store = DynamoCampaignStore(wiring.client("dynamodb", s.region), s.campaigns_table)
+    mine = s.campaign_bucket
+    return any(r.payload_bucket == mine for r in store.validating()) or any(
+        r.payload_bucket == mine for r in store.due(iso(datetime.now(UTC)))
+    )
+
+
 @bp.schedule("rate(1 minute)", name="check_for_campaign")
+@first_invocation_ends_cold_start
 def check_for_campaign(event: Any) -> None:
     """Each minute: launch the due campaigns (a chunked launch continues until 10 s before this Lambda's end), then
     refresh reputation and trip the guardrails (``operate``); one failing does not stop the other."""
     try:
-        launched = campaign_service().launch_due(deadline=launch_deadline(event))
-        if launched:
-            log.info("scheduled campaigns launched", extra={"campaigns": [c["campaign_id"] for c in launched]})
+        if campaign_service.cache_info().currsize or campaign_work_waiting():
+            launched = campaign_service().launch_due(deadline=launch_deadline(event))
+            if launched:
+                log.info("scheduled campaigns launched", extra={"campaigns": [c["campaign_id"] for c in launched]})
     finally:
         from chalicelib import operate
 

@@ -40,13 +40,14 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from runtime.logs import get_logger
 from runtime.stores import dynamo, schema
+from runtime.stores.schema import parse_time
 
 log = get_logger(__name__)
 
@@ -432,9 +433,36 @@ class AccountLimits:
     sent_last_24_hours: int = 0
 
 
+RecordedLimits = tuple[float, AccountLimits]  # (when GetAccount answered, epoch seconds; the limits it gave)
+
+
+def recorded_limits(snapshot: Mapping[str, Any] | None, region: str) -> RecordedLimits | None:
+    """``region``'s account limits as the per-minute check recorded them in its reputation snapshot (its
+    ``regions[]`` hold each region's GetAccount answer, ``taken_at`` when; ``runtime.reputation.service``), or None
+    when the snapshot is missing, the region absent or its GetAccount failed there."""
+    if not snapshot:
+        return None
+    try:
+        taken_at = parse_time(str(snapshot["taken_at"])).timestamp()
+        doc = next(d for d in snapshot.get("regions") or () if isinstance(d, dict) and d.get("region") == region)
+        rate = float(doc.get("max_send_rate") or 0)
+        max24 = float(doc.get("max_24h_send") or 0)
+        sent = int(float(doc.get("sent_last_24h") or 0))
+    except (KeyError, StopIteration, TypeError, ValueError):
+        return None
+    if doc.get("error") or rate <= 0:
+        return None
+    return taken_at, AccountLimits(rate, max24 if max24 > 0 else None, sent)
+
+
 class AccountLimitsProvider:
-    """``GetAccount`` per region, cached for ``ttl`` seconds; ``SESAME_MAX_SEND_RATE`` overrides the rate. A failed
-    GetAccount without that override is an error (``AccountLimitsUnavailableError``): the sender then sends nothing
+    """The account's limits per region, cached for ``ttl`` seconds; ``SESAME_MAX_SEND_RATE`` overrides the rate.
+
+    ``recorded`` (optional): the limits the per-minute check recorded for a region with their time
+    (``recorded_limits`` over the control table's reputation snapshot: one ``GetItem``, where ``GetAccount`` is an
+    SES call several times slower on a cold start); used when at most ``ttl`` old — the same staleness the cache
+    already allows — and ``GetAccount`` is called when they are older, missing, or cannot be read. A failed
+    GetAccount without the override is an error (``AccountLimitsUnavailableError``): the sender then sends nothing
     and re-enqueues, rather than guessing the sandbox's 1/s."""
 
     def __init__(
@@ -444,11 +472,13 @@ class AccountLimitsProvider:
         override_rate: float | None = None,
         clock: Callable[[], float] = time.time,
         ttl: float = 300.0,
+        recorded: Callable[[str], RecordedLimits | None] | None = None,
     ) -> None:
         self._client = ses_client
         self._override = override_rate
         self._clock = clock
         self._ttl = ttl
+        self._recorded = recorded
         self._cache: dict[str, tuple[float, AccountLimits]] = {}
 
     def get(self, region: str) -> AccountLimits:
@@ -456,9 +486,28 @@ class AccountLimitsProvider:
         cached = self._cache.get(region)
         if cached and now - cached[0] < self._ttl:
             return cached[1]
+        found = self._read_recorded(region, now)
+        if found is not None:
+            self._cache[region] = found
+            return found[1]
         limits = self._fetch(region)
         self._cache[region] = (now, limits)
         return limits
+
+    def _read_recorded(self, region: str, now: float) -> RecordedLimits | None:
+        if self._recorded is None:
+            return None
+        try:
+            found = self._recorded(region)
+        except Exception as exc:  # the control table unreadable: GetAccount decides
+            log.warning("recorded account limits unreadable", extra={"region": region, "error": type(exc).__name__})
+            return None
+        if found is None or not -self._ttl < now - found[0] < self._ttl:
+            return None  # missing, or older than the cache would keep them (or from a clock far ahead)
+        at, limits = found
+        if self._override is not None:
+            limits = replace(limits, max_send_rate=self._override)
+        return at, limits
 
     def _fetch(self, region: str) -> AccountLimits:
         try:

@@ -75,3 +75,80 @@ def test_the_forwarding_handler_builds_its_settings_and_sink_without_importing_p
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
+
+
+_GC_PROBE = r"""
+import gc, json, os
+import chalicelib
+from chalicelib import forwarding
+states = [gc.isenabled()]
+event = {"Records": [{"messageId": "m-1", "receiptHandle": "r-1", "body": "{}", "attributes": {},
+                      "messageAttributes": {}, "eventSource": "aws:sqs",
+                      "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}]}
+failing = os.environ.get("PROBE_FAIL") == "1"
+if failing:
+    os.environ["SESAME_EVENT_TTL_DAYS"] = "0"  # the handler's settings are invalid: its first invocation raises
+try:
+    forwarding.forward_events(event, None)
+except Exception as exc:
+    states.append(type(exc).__name__)
+states += [gc.isenabled(), gc.get_freeze_count() > 0]
+print(json.dumps(states))
+"""
+
+
+def _gc_probe(extra: dict[str, str]) -> list[object]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}
+    env.update(
+        {"PYTHONPATH": os.pathsep.join([str(ROOT / "chalice_app"), str(ROOT)]), "AWS_DEFAULT_REGION": "us-east-1"}
+    )
+    env.update(extra)
+    completed = subprocess.run(
+        [sys.executable, "-c", _GC_PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    result: list[object] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_in_a_lambda_container_the_collector_is_off_until_the_first_invocation_ends_then_the_cold_start_is_frozen() -> (
+    None
+):
+    assert _gc_probe({"AWS_LAMBDA_FUNCTION_NAME": "forward_events"}) == [False, True, True]
+
+
+def test_a_first_invocation_that_raises_still_switches_the_collector_back_on() -> None:
+    states = _gc_probe({"AWS_LAMBDA_FUNCTION_NAME": "forward_events", "PROBE_FAIL": "1"})
+    assert states == [False, "SettingsError", True, True]
+
+
+def test_outside_lambda_importing_the_handlers_leaves_the_collector_on() -> None:
+    assert _gc_probe({}) == [True, True, False]
+
+
+def test_the_api_functions_first_request_ends_its_cold_start() -> None:
+    probe = (
+        "import gc, json\n"
+        "import app\n"
+        "before = gc.isenabled()\n"
+        "event = {'resource': '/health', 'path': '/health', 'httpMethod': 'GET', 'headers': {}, "
+        "'multiValueHeaders': {}, 'queryStringParameters': None, 'multiValueQueryStringParameters': None, "
+        "'pathParameters': None, 'stageVariables': None, 'requestContext': {'resourcePath': '/health', "
+        "'httpMethod': 'GET', 'path': '/api/health', 'stage': 'api', 'requestId': 'r', "
+        "'identity': {'sourceIp': '192.0.2.1'}}, 'body': None, 'isBase64Encoded': False}\n"
+        "status = app.app(event, None)['statusCode']\n"
+        "print(json.dumps([before, status, gc.isenabled(), gc.get_freeze_count() > 0]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "chalice_app"), str(ROOT)]),
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_LAMBDA_FUNCTION_NAME": "api_handler",
+        }
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == [False, 200, True, True]

@@ -250,3 +250,38 @@ def test_the_warm_up_ramp_caps_marketing_sends_but_never_transactional_ones(monk
         statuses = {i["recipient"]: i["status"] for i in stack.message_items()}
         assert statuses.get("receipt@example.org") == "sent"
         assert statuses.get("news@example.org") != "sent"  # it waits for the ramp's next day, on the queue
+
+
+def test_the_sender_uses_the_account_limits_the_per_minute_check_recorded_instead_of_get_account(monkeypatch):
+    with sender_stack(monkeypatch) as stack:
+        monkeypatch.delenv("SESAME_MAX_SEND_RATE")  # no configured rate: the account's limits decide
+        ses_up = {"now": False}
+        for fake in stack.fakes.values():
+            answer = fake.get_account
+
+            def get_account(answer=answer):
+                if not ses_up["now"]:
+                    raise client_error("ServiceUnavailable", 503)
+                return answer()
+
+            monkeypatch.setattr(fake, "get_account", get_account)
+        stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=simple_line("first@example.org"))
+        stack.deliver_all()
+        assert stack.fakes[REGION].sent == []  # GetAccount failing and nothing recorded: nothing is sent
+
+        ses_up["now"] = True
+        from chalicelib import operate
+
+        monkeypatch.setattr(operate.reputation(), "_ses", lambda region: stack.fakes[region])  # moto lacks GetAccount
+        event = stack.client.events.generate_cw_event(
+            source="aws.events", detail_type="Scheduled Event", detail={}, resources=[], region=REGION
+        )
+        stack.client.lambda_.invoke("check_for_campaign", event)  # records the limits with its reputation snapshot
+        ses_up["now"] = False
+
+        from chalicelib import wiring
+
+        wiring.reset()  # a cold sender: no limits cached
+        stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=simple_line("second@example.org"))
+        stack.deliver_all()
+        assert [m["to"] for m in stack.fakes[REGION].sent] == [["second@example.org"]]

@@ -13,6 +13,7 @@ from runtime.sender.pacing import (
     InMemoryRateStore,
     Pacer,
     plan,
+    recorded_limits,
     shard_count,
     share,
     warmup_cap,
@@ -111,6 +112,80 @@ def test_a_failed_get_account_uses_the_configured_rate_or_is_an_error_never_a_sa
     assert AccountLimitsProvider(lambda r: Moto(), override_rate=50).get("x") == AccountLimits(50, None)
     with pytest.raises(AccountLimitsUnavailableError, match="GetAccount failed in x"):
         AccountLimitsProvider(lambda r: Moto()).get("x")
+
+
+def _snapshot(taken_at: float, **region: object) -> dict[str, object]:
+    doc = {"region": "us-east-1", "max_send_rate": 14.0, "max_24h_send": 50_000.0, "sent_last_24h": 120.0, **region}
+    stamp = datetime.fromtimestamp(taken_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return {"taken_at": stamp, "regions": [{"region": "eu-west-1", "max_send_rate": 1.0}, doc]}
+
+
+def test_limits_the_per_minute_check_recorded_are_used_while_fresh_instead_of_get_account():
+    calls = []
+
+    class Ses:
+        def get_account(self):
+            calls.append(1)
+            return {"SendQuota": {"MaxSendRate": 20.0, "Max24HourSend": 0, "SentLast24Hours": 0}}
+
+    clock = SimClock(now=1_800_000_000.0)
+    snapshots = {"doc": _snapshot(clock.now - 60)}
+    provider = AccountLimitsProvider(
+        lambda region: Ses(), clock=clock, ttl=300, recorded=lambda r: recorded_limits(snapshots["doc"], r)
+    )
+    assert provider.get("us-east-1") == AccountLimits(14.0, 50_000.0, 120)
+    assert calls == []
+    clock.now += 200  # cached as of the snapshot's time: 260 s old, still within the bound
+    provider.get("us-east-1")
+    assert calls == []
+    clock.now += 60  # 320 s old, and the check recorded nothing newer: GetAccount
+    assert provider.get("us-east-1") == AccountLimits(20.0, None, 0)
+    assert calls == [1]
+
+
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        None,
+        _snapshot(1_800_000_000.0 - 301),  # older than the bound
+        _snapshot(1_800_000_000.0, region="ap-south-1"),  # the region is not in it
+        _snapshot(1_800_000_000.0, max_send_rate=None, error="SES GetAccount failed in us-east-1 (Throttling)"),
+        {"regions": []},  # no taken_at
+    ],
+)
+def test_missing_stale_or_failed_recorded_limits_fall_back_to_get_account(snapshot):
+    class Ses:
+        def get_account(self):
+            return {"SendQuota": {"MaxSendRate": 20.0, "Max24HourSend": 100.0, "SentLast24Hours": 3}}
+
+    clock = SimClock(now=1_800_000_000.0)
+    provider = AccountLimitsProvider(lambda r: Ses(), clock=clock, recorded=lambda r: recorded_limits(snapshot, r))
+    assert provider.get("us-east-1") == AccountLimits(20.0, 100.0, 3)
+
+
+def test_unreadable_recorded_limits_and_a_failing_get_account_send_nothing_unless_the_rate_is_configured():
+    class Down:
+        def get_account(self):
+            raise client_error("ServiceUnavailable", 503)
+
+    def unreadable(region):
+        raise client_error("ProvisionedThroughputExceededException", 400)
+
+    with pytest.raises(AccountLimitsUnavailableError):
+        AccountLimitsProvider(lambda r: Down(), recorded=unreadable).get("us-east-1")
+    configured = AccountLimitsProvider(lambda r: Down(), override_rate=7.0, recorded=unreadable)
+    assert configured.get("us-east-1") == AccountLimits(7.0, None)
+
+
+def test_the_configured_rate_overrides_recorded_limits_too():
+    clock = SimClock(now=1_800_000_000.0)
+    provider = AccountLimitsProvider(
+        lambda r: pytest.fail("GetAccount called"),
+        override_rate=3.0,
+        clock=clock,
+        recorded=lambda r: recorded_limits(_snapshot(clock.now), r),
+    )
+    assert provider.get("us-east-1") == AccountLimits(3.0, 50_000.0, 120)
 
 
 def test_warmup_ramps_over_thirty_days_then_stops():
