@@ -8,7 +8,7 @@ secrets parameter), boto3 client creation and the AWS calls of that event. AWS i
 provisioned; the forwarding endpoint is a local HTTP server. The code is the deployment package ``make package``
 builds (and ``pulumi up`` deploys), unpacked: the app, ``runtime/``, chalice and the dependencies with the bytecode
 the package ships (``runtime.packaging.add_bytecode``), and nothing compiled or cached beyond it (no bytecode is
-written, as on Lambda's read-only file system); botocore, which the Lambda runtime provides, is the installed one.
+written, as on Lambda's read-only file system), including botocore with the data the package trims it to.
 
 Per handler: the process CPU time from before the import to the handler's return (moto_server answers from its own
 process, so the emulator's time — hundreds of ms per call on this shared machine, ms on AWS — is not in it) plus

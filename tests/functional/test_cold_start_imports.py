@@ -180,3 +180,27 @@ def test_the_api_functions_first_request_ends_its_cold_start() -> None:
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == [False, 200, True, True]
+
+
+def test_every_event_function_of_the_app_ends_its_cold_start_after_its_first_invocation() -> None:
+    probe = (
+        "import importlib, json\n"
+        "import app\n"
+        "found = {}\n"
+        "for source in app.app.event_sources:\n"
+        "    module, name = source.handler_string.rsplit('.', 1)\n"
+        "    handler = getattr(importlib.import_module(module), name)\n"
+        "    found[source.handler_string] = bool(getattr(handler.func, 'ends_cold_start', False))\n"
+        "print(json.dumps(found))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}
+    env.update(
+        {"PYTHONPATH": os.pathsep.join([str(ROOT / "chalice_app"), str(ROOT)]), "AWS_DEFAULT_REGION": "us-east-1"}
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    found = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert "chalicelib.sending.send_batch" in found and "chalicelib.forwarding.forward_events" in found
+    assert [handler for handler, ends in found.items() if not ends] == []
