@@ -20,6 +20,9 @@ compiled as unchecked-hash pycs. Lambda's file system is read-only, so without t
 app's and the dependencies' source again (and cannot cache the result); an unchecked-hash pyc is loaded without a
 stat of its source, which is safe because nothing in an unpacked deployment package ever changes. The pycs are for
 the interpreter that builds the package (Chalice picks the Lambda runtime from that same Python version).
+
+botocore ships in the package (``chalice_app/requirements.txt``), and ``trim_botocore_data`` cuts its data to the
+services the functions create clients for (``LAMBDA_SERVICES``): see ``docs/events.md`` "Packaging".
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import gzip
 import hashlib
 import json
 import os
@@ -101,6 +105,7 @@ def package(stage: str, out: Path, *, region: str = "us-east-1", root: Path = RO
     zip_path = out / "deployment.zip"
     if not zip_path.exists():
         raise PackagingError(f"chalice package wrote no {zip_path}")
+    botocore_data = trim_botocore_data(zip_path)
     compiled = add_bytecode(zip_path)
     with zipfile.ZipFile(zip_path) as archive:
         names = archive.namelist()
@@ -110,6 +115,7 @@ def package(stage: str, out: Path, *, region: str = "us-east-1", root: Path = RO
         "files": len(names),
         "runtime_files": sum(1 for n in names if n.startswith("runtime/")),
         "pyc_files": compiled,
+        "botocore_data_bytes": botocore_data["after"],
         "vendored": str(vendored),
         "stage": stage,
     }
@@ -173,6 +179,95 @@ def add_bytecode(zip_path: Path) -> int:
                 out.writestr(entry, data)
         shutil.move(str(rewritten), zip_path)
     return len(pycs)
+
+
+#: The AWS services the Lambda functions create botocore clients for (``chalicelib.wiring.client``; a test checks the
+#: code names no other). ``sts``: botocore's own credential providers (assume-role / web identity), should a stage
+#: ever configure one.
+LAMBDA_SERVICES = ("cloudwatch", "dynamodb", "s3", "sesv2", "sns", "sqs", "ssm", "sts")
+BOTOCORE_DATA = "botocore/data/"
+
+
+def _strip_documentation(model: dict[str, Any]) -> dict[str, Any]:
+    """A service model without its documentation strings: the service's, each operation's, each shape's and each
+    structure member's (botocore reads them only to write docstrings, with ``.get(..., '')``). Everything else —
+    including ``clientContextParams``, whose ``documentation`` botocore requires — is kept as it is."""
+    stripped = {k: v for k, v in model.items() if k != "documentation"}
+    stripped["operations"] = {
+        name: {k: v for k, v in op.items() if k != "documentation"} for name, op in model.get("operations", {}).items()
+    }
+    shapes: dict[str, Any] = {}
+    for name, shape in model.get("shapes", {}).items():
+        shape = {k: v for k, v in shape.items() if k != "documentation"}
+        if isinstance(shape.get("members"), dict):
+            shape["members"] = {
+                member: {k: v for k, v in ref.items() if k != "documentation"}
+                for member, ref in shape["members"].items()
+            }
+        shapes[name] = shape
+    stripped["shapes"] = shapes
+    return stripped
+
+
+def _json_bytes(data: Any, *, gz: bool) -> bytes:
+    text = json.dumps(data, separators=(",", ":"), sort_keys=False).encode("utf-8")
+    return gzip.compress(text, compresslevel=9, mtime=0) if gz else text
+
+
+def trim_botocore_data(zip_path: Path, services: Sequence[str] = LAMBDA_SERVICES) -> dict[str, int]:
+    """Rewrite the zip with botocore's data trimmed to what the Lambda functions load: the model folders of
+    ``services`` only (without ``examples-1.json``, documentation only), their ``service-2`` models without
+    documentation strings (``_strip_documentation``), and ``endpoints.json`` holding, in every partition, only
+    those services' endpoint entries; the other top-level files as they are. Every file comes from the botocore the
+    package ships, so code and data are one version. Returns {"before": bytes, "after": bytes} of the data.
+
+    On a cold start botocore lists every service folder of its data path, parses the 1.2 MB ``endpoints.json`` and
+    each client's full service model: ~30-40 ms of CPU for a function's first client on the development machine."""
+    wanted = set(services)
+    with tempfile.TemporaryDirectory(prefix="sesame-botodata-") as tmp:
+        rewritten = Path(tmp) / "deployment.zip"
+        with zipfile.ZipFile(zip_path) as archive:
+            infos = archive.infolist()
+            data = {i.filename: i for i in infos if i.filename.startswith(BOTOCORE_DATA) and not i.is_dir()}
+            if not data:
+                return {"before": 0, "after": 0}
+            prefixes: set[str] = set()
+            replaced: dict[str, bytes] = {}
+            dropped: set[str] = set()
+            for name in data:
+                parts = name[len(BOTOCORE_DATA) :].split("/")
+                if len(parts) == 1:
+                    continue
+                if parts[0] not in wanted or parts[-1].startswith("examples-1."):
+                    dropped.add(name)
+                elif parts[-1] in ("service-2.json", "service-2.json.gz"):
+                    raw = archive.read(name)
+                    gz = name.endswith(".gz")
+                    model = json.loads(gzip.decompress(raw) if gz else raw)
+                    prefixes.add(model.get("metadata", {}).get("endpointPrefix") or parts[0])
+                    replaced[name] = _json_bytes(_strip_documentation(model), gz=gz)
+            endpoints_name = f"{BOTOCORE_DATA}endpoints.json"
+            if endpoints_name in data:
+                endpoints = json.loads(archive.read(endpoints_name))
+                for partition in endpoints.get("partitions", []):
+                    partition["services"] = {k: v for k, v in partition.get("services", {}).items() if k in prefixes}
+                replaced[endpoints_name] = _json_bytes(endpoints, gz=False)
+            before = sum(data[n].file_size for n in data)
+            after = 0
+            with zipfile.ZipFile(rewritten, "w") as out:
+                for info in infos:
+                    if info.filename in dropped:
+                        continue
+                    content = replaced.get(info.filename)
+                    if content is None:
+                        content = archive.read(info)
+                    entry = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                    entry.compress_type, entry.external_attr = info.compress_type, info.external_attr
+                    out.writestr(entry, content)
+                    if info.filename in data:
+                        after += len(content)
+        shutil.move(str(rewritten), zip_path)
+    return {"before": before, "after": after}
 
 
 PACKAGE_DIR = Path("out") / "lambda"

@@ -61,6 +61,7 @@ def first_invocation_ends_cold_start(handler: _Handler) -> _Handler:
             if _cold:
                 end_cold_start()
 
+    entry.ends_cold_start = True  # type: ignore[attr-defined]
     return entry  # type: ignore[return-value]
 
 

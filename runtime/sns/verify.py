@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from runtime import jsontext
 from runtime.sns.certs import CertificateStore, FetchFunc, default_fetch
@@ -102,7 +103,9 @@ def _load(body: str | bytes | bytearray | Mapping[str, Any]) -> dict[str, Any]:
         if len(body) > MAX_BODY_BYTES:
             raise SnsMalformedError("body is larger than an SNS message can be")
         try:
-            data = jsontext.loads(body)  # the shared bounded parser: absurd nesting is malformed (400), never a 500
+            # the shared bounded parser (absurd nesting is malformed: 400, never a 500), pydantic-core's JSON reader
+            # first (the same values, about twice as fast as json's on an envelope: its Message is escaped text)
+            data = jsontext.loads(body, fast=from_json)
         except jsontext.JsonTextError as exc:
             raise SnsMalformedError(f"body: {exc}") from exc
     elif isinstance(body, Mapping):

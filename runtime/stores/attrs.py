@@ -10,13 +10,20 @@ value instead of boto3's chain of ``isinstance`` probes, and numbers read straig
   boto3): ``to_item`` converts top-level floats through ``Decimal(str(value))`` first.
 * ``deserialize``: N -> ``int`` when whole, else ``float`` (as the stores did with boto3's Decimals); B -> ``bytes``;
   SS/NS/BS -> ``set``; L -> ``list``; M -> ``dict``.
+* ``item_json``: an item (``runtime.stores.dynamo.to_item``'s input and rules) straight to the JSON text of its
+  attribute map, the text ``json.dumps(to_item(data), separators=(",", ":"))`` gives, without building the
+  ``{"S": ...}`` dictionaries first (the ingestion client sends it as is: ``runtime.stores.wire.ItemJson``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Set
 from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
 from typing import Any
+
+_JSON = json.JSONEncoder(separators=(",", ":")).encode
+_quote = json.encoder.encode_basestring_ascii  # json.dumps' own string escaping (ensure_ascii): the same text
 
 # DynamoDB's number limits, as boto3.dynamodb.types.DYNAMODB_CONTEXT states them
 _CONTEXT = Context(Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow])
@@ -83,7 +90,7 @@ def deserialize(value: Mapping[str, Any]) -> Any:
     if "M" in value:
         return {k: deserialize(v) for k, v in value["M"].items()}
     if "L" in value:
-        return [deserialize(v) for v in value["L"]]
+        return [v["S"] if "S" in v else deserialize(v) for v in value["L"]]
     if "BOOL" in value:
         return bool(value["BOOL"])
     if "NULL" in value:
@@ -97,3 +104,30 @@ def deserialize(value: Mapping[str, Any]) -> Any:
     if "BS" in value:
         return {bytes(b) for b in value["BS"]}
     raise TypeError(f"Unknown DynamoDB attribute value {value!r}")
+
+
+def item_json(data: Mapping[str, Any]) -> str:
+    """The JSON text of ``to_item(data)`` (None values dropped, top-level floats as ``Decimal(str(value))``): the
+    same characters as ``json.dumps(to_item(data), separators=(",", ":"))``, the same errors for values DynamoDB
+    cannot hold. Strings, whole numbers, booleans and lists of strings (a summary's attributes and history) are
+    written here; any other value is ``serialize``'s mapping encoded by ``json``. A ``TypeError`` also when the
+    item holds bytes (JSON has no bytes: botocore base64-encodes blobs; send such an item as ``to_item``'s map)."""
+    parts: list[str] = []
+    for key, value in data.items():
+        kind = type(value)
+        if kind is str:
+            parts.append(f'{_quote(key)}:{{"S":{_quote(value)}}}')
+        elif kind is int:
+            parts.append(f'{_quote(key)}:{{"N":"{_number(value)}"}}')
+        elif value is None:
+            continue
+        elif kind is bool:
+            parts.append(f'{_quote(key)}:{{"BOOL":{"true" if value else "false"}}}')
+        elif kind is list and all(type(v) is str for v in value):
+            members = ",".join([f'{{"S":{_quote(v)}}}' for v in value])
+            parts.append(f'{_quote(key)}:{{"L":[{members}]}}')
+        else:
+            if isinstance(value, float):
+                value = Decimal(str(value))
+            parts.append(f"{_quote(key)}:{_JSON(serialize(value))}")
+    return "{" + ",".join(parts) + "}"

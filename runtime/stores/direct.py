@@ -12,7 +12,8 @@ own parts wherever the behaviour is AWS's and not bookkeeping:
   credentials are picked up as botocore refreshes them), the HTTP session (one persistent urllib3 pool, its TLS and
   proxy settings), the endpoint (botocore's ruleset, resolved once per operation and tables: account-id endpoints
   and FIPS/dual-stack settings included), the error parser and the exception classes;
-* **request**: the parameters as JSON (``json.dumps``; the JSON 1.0 protocol's body *is* the parameters), the
+* **request**: the parameters as JSON (``json.dumps``; the JSON 1.0 protocol's body *is* the parameters; an item the
+  store gives as ``runtime.stores.wire.ItemJson`` is written as its text, see ``accepts_item_json``), the
   ``X-Amz-Target`` and ``Content-Type`` botocore sends, SigV4 by :mod:`runtime.stores.sigv4` with the signing key
   kept per day;
 * **send**: the ``before-send.dynamodb.<Operation>`` event first, as botocore's endpoint does (so moto's emulator,
@@ -34,7 +35,6 @@ botocore client unchanged, as is every attribute this class does not define (``m
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -42,7 +42,7 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from runtime.stores.sigv4 import SigV4Signer
-from runtime.stores.wire import lean_parse
+from runtime.stores.wire import lean_parse, plain_params, request_json
 
 # operation -> botocore's method: what the stores call on the ingestion client
 OPERATIONS = {
@@ -57,7 +57,6 @@ OPERATIONS = {
 }
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 _now = time.time
-_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps(..., separators=...) builds one per call
 
 
 class _Route:
@@ -92,6 +91,8 @@ def _tables(operation: str, params: dict[str, Any]) -> tuple[str, ...]:
 
 class DirectDynamo:
     """A drop-in for a botocore DynamoDB client in the tracking store (see the module docstring)."""
+
+    accepts_item_json = True  # a PutItem's / transaction Put's Item may be a ``runtime.stores.wire.ItemJson``
 
     def __init__(self, client: Any, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self._client = client
@@ -143,7 +144,7 @@ class DirectDynamo:
         if route is None:
             return self._botocore(operation, params)
         try:
-            body = _ENCODE(params).encode("utf-8")
+            body = request_json(operation, params).encode("utf-8")
         except (TypeError, ValueError):  # bytes (blobs), datetimes...: botocore's serializer knows them
             return self._botocore(operation, params)
         credentials = self._client._request_signer._credentials
@@ -152,7 +153,7 @@ class DirectDynamo:
         return self._send(route, body, credentials.get_frozen_credentials())
 
     def _botocore(self, operation: str, params: dict[str, Any]) -> Any:
-        return getattr(self._client, OPERATIONS[operation])(**params)
+        return getattr(self._client, OPERATIONS[operation])(**plain_params(operation, params))
 
     def _send(self, route: _Route, body: bytes, frozen: Any) -> Any:
         from botocore.awsrequest import AWSPreparedRequest

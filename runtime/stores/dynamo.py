@@ -36,7 +36,8 @@ def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     """DynamoDB attribute map -> plain Python (numbers become int/float; ``attrs``)."""
-    return {key: attrs.deserialize(value) for key, value in item.items()}
+    # strings (most attributes) read here: attrs.deserialize's first rule, without a call per attribute
+    return {key: value["S"] if "S" in value else attrs.deserialize(value) for key, value in item.items()}
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

@@ -35,6 +35,7 @@ _KEPT_DETAIL: dict[str, tuple[str, ...]] = {
 _MAX_KEPT_TEXT = 200
 ID_LENGTH = 16
 _COUNTER_POSITION = {name: str(i) for i, name in enumerate(COUNTERS)}
+_ENCODE_SORTED = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode  # json.dumps builds one per call
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,7 @@ def encode_entry(
     timestamp: str, event_type: str, event_id: str, counters: Iterable[str], detail: Mapping[str, Any]
 ) -> str:
     kind = event_type.replace(_SEP, "/")  # an unknown type's raw name is the only free text before the detail
-    body = json.dumps(dict(detail), separators=(",", ":"), sort_keys=True) if detail else ""
+    body = _ENCODE_SORTED(dict(detail)) if detail else ""
     codes = ",".join(_COUNTER_POSITION[name] for name in counters)
     return _SEP.join((timestamp, kind, short_id(event_id), codes, body))
 

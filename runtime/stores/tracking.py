@@ -22,6 +22,7 @@ from runtime.logs import get_logger
 from runtime.settings import Settings
 from runtime.stores import dynamo
 from runtime.stores.schema import LISTING_PK, META, SOFTBOUNCE_SCOPE
+from runtime.stores.wire import ItemJson
 
 _log = get_logger(__name__)
 
@@ -48,6 +49,7 @@ class DynamoTrackingStore:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
+        self._item_json = getattr(client, "accepts_item_json", False) is True
         self.messages_table = messages_table
         self.campaigns_table = campaigns_table
         self.suppressions_table = suppressions_table
@@ -182,7 +184,7 @@ class DynamoTrackingStore:
         items: list[dict[str, Any]] = []
         keys: list[tuple[str, str]] = []
         for plan in tx.messages:
-            put: dict[str, Any] = {"TableName": self.messages_table, "Item": dynamo.to_item(plan.item)}
+            put: dict[str, Any] = {"TableName": self.messages_table, "Item": self._item(plan.item)}
             if plan.created:
                 put["ConditionExpression"] = "attribute_not_exists(message_id)"
             elif plan.expected_version is None:
@@ -207,7 +209,7 @@ class DynamoTrackingStore:
                 )
                 keys.append(("recipient", rp.recipient_hash))
             elif rp.softbounce is not None:
-                put = {"TableName": self.suppressions_table, "Item": dynamo.to_item(rp.softbounce)}
+                put = {"TableName": self.suppressions_table, "Item": self._item(rp.softbounce)}
                 if rp.softbounce_expected_version is None:
                     put["ConditionExpression"] = "attribute_not_exists(recipient_hash)"
                 else:
@@ -231,6 +233,16 @@ class DynamoTrackingStore:
                 items.append({"Update": update})
                 keys.append(("suppression", rp.recipient_hash))
         return items, keys
+
+    def _item(self, data: dict[str, Any]) -> Any:
+        """A Put's ``Item``: JSON text for a client that sends it as is (``DirectDynamo``: no attribute-value
+        dictionaries built and then encoded), else the attribute map."""
+        if self._item_json:
+            try:
+                return ItemJson(data)
+            except TypeError:  # bytes, or a value DynamoDB cannot hold: to_item takes it or raises as it always did
+                pass
+        return dynamo.to_item(data)
 
     def _suppression_update(self, recipient_hash: str, attrs: dict[str, Any]) -> dict[str, Any]:
         names: dict[str, str] = {}

@@ -15,13 +15,26 @@ signing, retries, endpoints, errors, events — and takes the short path only wh
 
 Used for the ingestion Lambdas' client (``chalicelib.wiring``), whose requests the stores build themselves; the
 equivalence with botocore's path is tested in ``tests/unit/test_store_wire.py``.
+
+:class:`ItemJson` is an item whose attribute map is already JSON text (``runtime.stores.attrs.item_json``): a store
+hands it to a client that says it takes one (``accepts_item_json``: ``runtime.stores.direct.DirectDynamo``) as a
+``PutItem``'s ``Item`` or a ``TransactWriteItems`` ``Put``'s, and :func:`request_json` writes the request around it
+(the item's text is not parsed or re-encoded). Where botocore must send the request after all,
+:func:`plain_params` gives the parameters with every such item as its attribute map.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from pydantic_core import from_json
+
+from runtime.stores.attrs import item_json
+
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+_quote = json.encoder.encode_basestring_ascii
 _BLOB_MARKERS = (b'"B":', b'"BS":', b'"B" :', b'"BS" :')
 
 
@@ -80,15 +93,33 @@ def _holds_timestamp(shape: Any) -> bool:
     return found
 
 
-def _header_items(headers: Any) -> Any:
-    """The (name, value) pairs of an answer's headers; botocore's ``HeadersDict`` read without its per-key
-    wrapper objects (its ``items()`` builds one per lookup)."""
+def _lowered_headers(headers: Any) -> dict[str, Any]:
+    """An answer's headers with lower-cased names (botocore's ``HTTPHeaders``); botocore's ``HeadersDict`` read
+    without its per-key wrapper objects (its ``items()`` builds one per lookup) and with the lower-cased names its
+    keys already hold."""
     inner = getattr(headers, "_dict", None)
-    return inner.items() if isinstance(inner, dict) else headers.items()
+    if isinstance(inner, dict):
+        try:
+            return {key._lower: value for key, value in inner.items()}
+        except AttributeError:  # not botocore's _HeaderKey: read them as names
+            return {str(key).lower(): value for key, value in inner.items()}
+    return {str(key).lower(): value for key, value in headers.items()}
+
+
+def _json_object(body: bytes) -> Any:
+    """``json.loads`` of an answer's UTF-8 body; pydantic-core's reader first (the same value wherever it accepts
+    the text — it refuses lone surrogates and a BOM, which json then reads — and faster on the summaries a
+    ``BatchGetItem`` returns), ``{}`` without parsing (a write's usual answer)."""
+    if body == b"{}" or not body:
+        return {}
+    try:
+        return from_json(body)
+    except ValueError:
+        return json.loads(body.decode("utf-8"))
 
 
 def lean_parse(status: int, headers: Any, body: bytes, shape: Any) -> dict[str, Any] | None:
-    """A DynamoDB answer read with ``json.loads`` (and ``ResponseMetadata`` as botocore fills it), or None where
+    """A DynamoDB answer read as JSON (and ``ResponseMetadata`` as botocore fills it), or None where
     botocore's parser must read it: an error, an output holding a timestamp, a body with a blob attribute value."""
     if (
         status >= 300
@@ -98,10 +129,10 @@ def lean_parse(status: int, headers: Any, body: bytes, shape: Any) -> dict[str, 
         or (b'"B' in body and any(marker in body for marker in _BLOB_MARKERS))
     ):
         return None
-    parsed = json.loads(body.decode("utf-8")) if body else {}
+    parsed = _json_object(body)
     if not isinstance(parsed, dict):
         return None
-    lowered = {str(k).lower(): v for k, v in _header_items(headers)}
+    lowered = _lowered_headers(headers)
     metadata: dict[str, Any] = {}
     if "x-amzn-requestid" in lowered:
         metadata["RequestId"] = lowered["x-amzn-requestid"]
@@ -137,3 +168,78 @@ def lean(client: Any) -> Any:
     if not isinstance(endpoint._response_parser_factory, _LeanParserFactory):
         endpoint._response_parser_factory = _LeanParserFactory(endpoint._response_parser_factory)
     return client
+
+
+class ItemJson:
+    """An item as the JSON text of its DynamoDB attribute map, and the plain item it was written from."""
+
+    __slots__ = ("data", "text")
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        """``data`` as ``runtime.stores.dynamo.to_item`` takes it; ``TypeError`` where ``attrs.item_json`` refuses
+        it (bytes; values DynamoDB cannot hold)."""
+        self.text = item_json(data)
+        self.data = data
+
+    def attributes(self) -> dict[str, Any]:
+        """The attribute map (``to_item``), for botocore."""
+        from runtime.stores.dynamo import to_item
+
+        return to_item(self.data)
+
+    def __repr__(self) -> str:
+        return f"ItemJson({self.text})"
+
+
+def _value_json(value: Any) -> str:
+    kind = type(value)
+    if kind is ItemJson:
+        return str(value.text)
+    return _quote(value) if kind is str else _ENCODE(value)
+
+
+def _put_json(put: dict[str, Any]) -> str:
+    return "{" + ",".join([f"{_quote(k)}:{_value_json(v)}" for k, v in put.items()]) + "}"
+
+
+def _transact_entry_json(entry: dict[str, Any]) -> str:
+    put = entry.get("Put")
+    if len(entry) != 1 or type(put) is not dict or type(put.get("Item")) is not ItemJson:
+        return _ENCODE(entry)
+    return '{"Put":' + _put_json(put) + "}"
+
+
+def request_json(operation: str, params: dict[str, Any]) -> str:
+    """The JSON request body of ``params`` (``json.dumps`` with compact separators), :class:`ItemJson` items written
+    as their text. ``TypeError``/``ValueError`` where ``json`` refuses a value (bytes...): botocore's serializer
+    must send it."""
+    if operation == "PutItem" and type(params.get("Item")) is ItemJson:
+        return _put_json(params)
+    if operation == "TransactWriteItems":
+        entries = params.get("TransactItems")
+        if type(entries) is list and any(type(e) is dict and len(e) == 1 and "Put" in e for e in entries):
+            parts = [
+                f"{_quote(k)}:[{','.join(_transact_entry_json(e) if type(e) is dict else _ENCODE(e) for e in v)}]"
+                if k == "TransactItems"
+                else f"{_quote(k)}:{_ENCODE(v)}"
+                for k, v in params.items()
+            ]
+            return "{" + ",".join(parts) + "}"
+    return _ENCODE(params)
+
+
+def plain_params(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with every :class:`ItemJson` replaced by its attribute map (what botocore's client takes)."""
+    if operation == "PutItem" and type(params.get("Item")) is ItemJson:
+        return {**params, "Item": params["Item"].attributes()}
+    if operation == "TransactWriteItems" and type(params.get("TransactItems")) is list:
+        entries = []
+        changed = False
+        for entry in params["TransactItems"]:
+            put = entry.get("Put") if type(entry) is dict else None
+            if type(put) is dict and type(put.get("Item")) is ItemJson:
+                entry = {**entry, "Put": {**put, "Item": put["Item"].attributes()}}
+                changed = True
+            entries.append(entry)
+        return {**params, "TransactItems": entries} if changed else params
+    return params

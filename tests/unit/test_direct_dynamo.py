@@ -21,7 +21,8 @@ from botocore.exceptions import ClientError, ConnectionClosedError
 import runtime.stores.direct as direct_module
 from runtime.clients import client_config
 from runtime.stores.direct import DirectDynamo
-from runtime.stores.wire import lean
+from runtime.stores.dynamo import to_item
+from runtime.stores.wire import ItemJson, lean
 
 WHEN = dt.datetime(2026, 5, 4, 9, 30, 12)
 
@@ -233,3 +234,23 @@ def test_other_attributes_are_the_botocore_clients() -> None:
     assert direct.meta is client.meta
     assert direct.exceptions is client.exceptions
     assert direct.can_paginate("scan") is True
+
+
+def test_an_item_given_as_json_text_is_sent_as_its_attribute_map_would_be() -> None:
+    summary = {"message_id": "0100-abc", "version": 3, "h": ["2026-05-04T09:00:00.000Z|Send|ab|0|"]}
+    bodies = []
+    for item in (to_item(summary), ItemJson(summary)):
+        script = Script()
+        DirectDynamo(_client(script)).put_item(**{**PUT, "Item": item})
+        (_, request), *_ = script.requests
+        bodies.append(request.body)
+    assert bodies[0] == bodies[1]
+    assert json.loads(bodies[1])["Item"]["h"] == {"L": [{"S": "2026-05-04T09:00:00.000Z|Send|ab|0|"}]}
+
+
+def test_an_item_given_as_json_text_reaches_botocore_as_its_attribute_map() -> None:
+    script = Script()
+    arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/sesame-prod-messages"  # botocore sends it (see above)
+    DirectDynamo(_client(script)).put_item(TableName=arn, Item=ItemJson({"message_id": "m", "n": 2}))
+    (_, request), *_ = script.requests
+    assert json.loads(request.body)["Item"] == {"message_id": {"S": "m"}, "n": {"N": "2"}}

@@ -9,7 +9,8 @@ import botocore.session
 import pytest
 
 from runtime.clients import client_config
-from runtime.stores.wire import lean
+from runtime.stores.dynamo import to_item
+from runtime.stores.wire import ItemJson, lean, plain_params, request_json
 
 
 def _client(lean_path: bool) -> Any:
@@ -77,6 +78,9 @@ ANSWERS = [
     ("BatchGetItem", {"Responses": {"t": [{"pk": {"S": "a"}}]}, "UnprocessedKeys": {}}),
     ("TransactWriteItems", {}),
     ("GetItem", {"Item": {"pk": {"S": "a"}, "b": {"B": "AAE="}}}),  # a blob: botocore's path (bytes)
+    ("PutItem", {}),
+    ("GetItem", {"Item": {"pk": {"S": "\ud800 lone surrogate"}, "n": {"N": "1e400"}}}),  # json reads what jiter won't
+    ("Query", {"Items": [{"pk": {"S": "é ✓ \u2028"}}], "Count": 1, "ScannedCount": 1}),
 ]
 
 
@@ -100,3 +104,38 @@ def test_bytes_in_a_request_take_botocore_path_with_base64() -> None:
     model = client.meta.service_model.operation_model("PutItem")
     request = client._serializer.serialize_to_request({"TableName": "t", "Item": {"b": {"B": b"\x00\x01"}}}, model)
     assert json.loads(request["body"])["Item"]["b"] == {"B": "AAE="}
+
+
+SUMMARY = {"message_id": "0100-abc", "version": 3, "history": ["2026-05-04T09:00:00.000Z|Send|ab|0|"], "x": None}
+SOFTBOUNCE = {"recipient_hash": "h", "scope": "SOFTBOUNCE", "count": 2, "bounces": {"a#1#m", "b#2#m"}}
+
+
+def _with_items(item_json: bool) -> list[tuple[str, dict[str, Any]]]:
+    item = ItemJson if item_json else to_item
+    return [
+        ("PutItem", {"TableName": "t", "Item": item(SUMMARY), "ConditionExpression": "version = :seen",
+                     "ExpressionAttributeValues": {":seen": {"N": "2"}}}),
+        ("TransactWriteItems", {
+            "TransactItems": [
+                {"Put": {"TableName": "t", "Item": item(SUMMARY), "ConditionExpression": "attribute_not_exists(m)"}},
+                {"Put": {"TableName": "s", "Item": item(SOFTBOUNCE)}},
+                {"Delete": {"TableName": "s", "Key": {"recipient_hash": {"S": "h"}, "scope": {"S": "ALL"}}}},
+            ],
+            "ClientRequestToken": "tok",
+        }),
+    ]  # fmt: skip
+
+
+def test_items_given_as_json_text_are_sent_as_the_same_request_body() -> None:
+    for (operation, ours), (_, plain) in zip(_with_items(True), _with_items(False), strict=True):
+        assert request_json(operation, ours) == json.dumps(plain, separators=(",", ":"))
+        assert plain_params(operation, ours) == plain
+        assert plain_params(operation, plain) is plain
+
+
+def test_items_given_as_json_text_keep_what_json_refuses_for_botocore() -> None:
+    operation, params = _with_items(True)[0]
+    with pytest.raises(TypeError):
+        request_json(operation, {**params, "ExpressionAttributeValues": {":b": {"B": b"\x00"}}})
+    with pytest.raises(TypeError):
+        ItemJson({"b": b"\x00"})
