@@ -134,9 +134,12 @@ DEFAULT_FUNCTIONS: dict[str, dict[str, int]] = {
     # that much for them when the sender is busy)
     WEBHOOK_FUNCTION: {"timeout": 29, "memory": 512, "reservedConcurrency": 50},
     UNSUBSCRIBE_FUNCTION: {"timeout": 15, "memory": 256, "reservedConcurrency": 20},
-    SENDER_FUNCTION: {"timeout": 60, "memory": 512},
-    CRITICAL_FUNCTION: {"timeout": 60, "memory": 512, "maxConcurrency": 20},
-    ENGAGEMENT_FUNCTION: {"timeout": 120, "memory": 512, "maxConcurrency": 20},
+    # the queue consumers mostly wait for DynamoDB and SES: Lambda bills GB-seconds, and below 1,769 MB the CPU share
+    # grows with memory, so their CPU-bound part costs the same at any size and the waiting part half at 256 MB
+    # (bench/bench_units.py, docs/DESIGN.md "Billed units per email"); their peak memory is well under it
+    SENDER_FUNCTION: {"timeout": 60, "memory": 256},
+    CRITICAL_FUNCTION: {"timeout": 60, "memory": 256, "maxConcurrency": 20},
+    ENGAGEMENT_FUNCTION: {"timeout": 120, "memory": 256, "maxConcurrency": 20},
     FORWARD_FUNCTION: {"timeout": 60, "memory": 256, "maxConcurrency": 10},
     CAMPAIGN_SCHEDULER_FUNCTION: {"timeout": 60, "memory": 256},
     # the messages stream's counter consumer (home region only: docs/DESIGN.md "Counters")

@@ -203,7 +203,7 @@ def test_the_api_function_gets_its_configured_memory() -> None:
     run = run_example(SECOND_STACK, functions='{"api": {"memory": 1536, "timeout": 20}}')
     api = run.named(FUNCTION, "api-function").inputs
     assert (api["memorySize"], api["timeout"]) == (1536, 20)
-    assert run.named(FUNCTION, "sender-function").inputs["memorySize"] == 512
+    assert run.named(FUNCTION, "sender-function").inputs["memorySize"] == 256  # its default
 
 
 def test_routes_go_to_their_own_functions_and_the_api_needs_no_function_to_exist(second: ProgramRun) -> None:
