@@ -275,4 +275,3 @@ def test_optional_fields_of_another_type_are_named_in_the_refusal(signer, field)
     envelope[field] = ["not", "a", "string"]
     with pytest.raises(InvalidEnvelopeError, match=f"^(invalid fields: {field}|{field} is not a string)$"):
         make_verifier(signer).verify(envelope)
-
