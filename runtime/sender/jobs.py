@@ -20,20 +20,27 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from runtime import jsontext
 from runtime.emails import normalize_email
 from runtime.sender.ses_models import (
     MAX_BULK_ENTRIES,
+    Choice,
+    Const,
+    Integer,
+    ListOf,
+    Loc,
+    Member,
+    RequestError,
     SendBulkEmailRequest,
     SendEmailRequest,
+    Shape,
+    Str,
     describe_errors,
 )
 from runtime.sender.tags import format_tag
@@ -42,6 +49,7 @@ JOB_ID_PATTERN = r"^[A-Za-z0-9._:/-]{1,200}$"
 # tag names producers use for attribution (seed 003 writes campaignId / segmentId)
 CAMPAIGN_TAG_NAMES = ("campaign_id", "campaignId", "campaign")
 LIST_TAG_NAMES = ("list_name", "listName", "segmentId", "segment", "list")
+DELIVERIES = ("exactly_once", "at_least_once")
 
 
 class JobError(ValueError):
@@ -56,35 +64,102 @@ class CampaignMessage(Exception):
         self.data = data
 
 
-class SendJob(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+_JOB_ID = Str(pattern=JOB_ID_PATTERN)
+_NAME = Str(max=256)
+# the envelope's members (what ``SendJob.body`` writes); the requests are validated by their own shapes
+ENVELOPE = Shape(
+    "SendJob",
+    {
+        "sesame": Member(Const(1)),
+        "job_id": Member(_JOB_ID, True),
+        "attempt": Member(Integer(ge=0)),
+        "campaign_id": Member(_NAME),
+        "list_name": Member(_NAME),
+        "email": Member(SendEmailRequest.shape),
+        "bulk": Member(SendBulkEmailRequest.shape),
+        "entry_ids": Member(ListOf(Str())),
+        "delivery": Member(Choice(DELIVERIES)),
+    },
+)
 
-    sesame: Literal[1] = 1
-    job_id: str = Field(pattern=JOB_ID_PATTERN)
-    attempt: int = Field(default=0, ge=0)
-    campaign_id: str | None = Field(default=None, max_length=256)
-    list_name: str | None = Field(default=None, max_length=256)
+
+@dataclass(frozen=True, slots=True)
+class SendJob:
+    """A job: one SendEmail request (``email``) or one SendBulkEmail request (``bulk``, its entries named by
+    ``entry_ids``), validated when built (``RequestError`` naming the problem)."""
+
+    job_id: str
+    attempt: int = 0
+    campaign_id: str | None = None
+    list_name: str | None = None
     email: SendEmailRequest | None = None
     bulk: SendBulkEmailRequest | None = None
     entry_ids: list[str] | None = None
     delivery: Literal["exactly_once", "at_least_once"] = "exactly_once"
+    sesame: Literal[1] = 1
+
+    def __post_init__(self) -> None:
+        errors: list[tuple[Loc, str]] = []
+        _JOB_ID.parse(self.job_id, ("job_id",), errors)
+        Integer(ge=0).parse(self.attempt, ("attempt",), errors)
+        for name in ("campaign_id", "list_name"):
+            if getattr(self, name) is not None:
+                _NAME.parse(getattr(self, name), (name,), errors)
+        Choice(DELIVERIES).parse(self.delivery, ("delivery",), errors)
+        for name, kind in (("email", SendEmailRequest), ("bulk", SendBulkEmailRequest)):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), kind):
+                errors.append(((name,), f"Input should be an instance of {kind.__name__}"))
+        if not errors:
+            if (self.email is None) == (self.bulk is None):
+                errors.append(((), "a job carries exactly one of 'email' (SendEmail) or 'bulk' (SendBulkEmail)"))
+            elif self.bulk is not None:
+                entries = len(self.bulk.data["BulkEmailEntries"])
+                ids = self.entry_ids or [str(i) for i in range(entries)]
+                if len(ids) != entries or len(set(ids)) != len(ids):
+                    errors.append(((), "entry_ids must name every BulkEmailEntries item once"))
+        if errors:
+            raise RequestError(errors)
 
     @property
     def at_least_once(self) -> bool:
         return self.delivery == "at_least_once"
 
-    @model_validator(mode="after")
-    def _one_request(self) -> SendJob:
-        if (self.email is None) == (self.bulk is None):
-            raise ValueError("a job carries exactly one of 'email' (SendEmail) or 'bulk' (SendBulkEmail)")
-        if self.bulk is not None:
-            ids = self.entry_ids or [str(i) for i in range(len(self.bulk.BulkEmailEntries))]
-            if len(ids) != len(self.bulk.BulkEmailEntries) or len(set(ids)) != len(ids):
-                raise ValueError("entry_ids must name every BulkEmailEntries item once")
-        return self
+    @classmethod
+    def model_validate(cls, data: Any) -> SendJob:
+        """A job envelope (``body()``'s JSON, parsed) -> ``SendJob``; ``RequestError`` names every problem."""
+        fields = ENVELOPE.validate(data)
+        fields.pop("sesame", None)
+        if "email" in fields:
+            fields["email"] = SendEmailRequest(fields["email"])
+        if "bulk" in fields:
+            fields["bulk"] = SendBulkEmailRequest(fields["bulk"])
+        return cls(**fields)
+
+    @classmethod
+    def model_validate_json(cls, text: str) -> SendJob:
+        return cls.model_validate(jsontext.loads(text))
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> SendJob:
+        """The job with ``update``'s members changed (validated again)."""
+        return replace(self, **dict(update or {}))
 
     def body(self) -> str:
-        return self.model_dump_json(exclude_none=True, exclude=None if self.at_least_once else {"delivery"})
+        """The job as a queue message body: its members in order, unset ones omitted (``delivery`` only when
+        ``at_least_once``), compact UTF-8 JSON."""
+        out: dict[str, Any] = {"sesame": 1, "job_id": self.job_id, "attempt": self.attempt}
+        if self.campaign_id is not None:
+            out["campaign_id"] = self.campaign_id
+        if self.list_name is not None:
+            out["list_name"] = self.list_name
+        if self.email is not None:
+            out["email"] = self.email.data
+        if self.bulk is not None:
+            out["bulk"] = self.bulk.data
+        if self.entry_ids is not None:
+            out["entry_ids"] = self.entry_ids
+        if self.at_least_once:
+            out["delivery"] = self.delivery
+        return json.dumps(out, separators=(",", ":"), ensure_ascii=False)
 
 
 def parse_job(body: str, sqs_message_id: str) -> SendJob:
@@ -103,8 +178,17 @@ def parse_job(body: str, sqs_message_id: str) -> SendJob:
         if "BulkEmailEntries" in data:
             return SendJob(job_id=f"sqs-{sqs_message_id}", bulk=SendBulkEmailRequest.model_validate(data))
         return SendJob(job_id=f"sqs-{sqs_message_id}", email=SendEmailRequest.model_validate(data))
-    except ValidationError as exc:
+    except RequestError as exc:
         raise JobError("; ".join(describe_errors(exc))) from exc
+
+
+def _copy(value: Any) -> Any:
+    """A copy of JSON-shaped data (units are regrouped and edited; the validated request stays as it was)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 @dataclass(slots=True)
@@ -176,8 +260,7 @@ def _attribution(explicit: str | None, tags: Iterable[tuple[str, str]], names: t
     return None
 
 
-def _addressing(request: SendEmailRequest | SendBulkEmailRequest) -> dict[str, Any]:
-    data = request.to_api()
+def _addressing(data: Mapping[str, Any]) -> dict[str, Any]:
     keep = (
         "FromEmailAddress",
         "FromEmailAddressIdentityArn",
@@ -188,52 +271,55 @@ def _addressing(request: SendEmailRequest | SendBulkEmailRequest) -> dict[str, A
         "TenantName",
         "ConfigurationOverrides",
     )
-    return {k: data[k] for k in keep if k in data}
+    return {k: _copy(data[k]) for k in keep if k in data}
+
+
+def _tags(tags: Iterable[Mapping[str, str]] | None) -> list[tuple[str, str]]:
+    return [(t["Name"], t["Value"]) for t in tags or []]
 
 
 def units_of(job: SendJob) -> list[Unit]:
     if job.email is not None:
-        return [_email_unit(job, job.email)]
+        return [_email_unit(job, job.email.data)]
     assert job.bulk is not None
-    return _bulk_units(job, job.bulk)
+    return _bulk_units(job, job.bulk.data)
 
 
-def _email_unit(job: SendJob, request: SendEmailRequest) -> Unit:
-    tags = [(t.Name, t.Value) for t in request.EmailTags or []]
-    content = request.Content
+def _email_unit(job: SendJob, request: Mapping[str, Any]) -> Unit:
+    tags = _tags(request.get("EmailTags"))
+    content = request["Content"]
     template_data: str | None = None
     headers: list[dict[str, str]] = []
     groupable = True
-    if content.Template is not None:
+    if "Template" in content:
         kind: Literal["template", "simple", "raw"] = "template"
-        body = content.Template.to_api()
+        body = _copy(content["Template"])
         template_data = body.pop("TemplateData", None)
         headers = body.pop("Headers", [])
         groupable = "Attachments" not in body
-    elif content.Simple is not None:
+    elif "Simple" in content:
         kind = "simple"
-        body = content.Simple.to_api()
+        body = _copy(content["Simple"])
         headers = body.pop("Headers", [])
     else:
-        assert content.Raw is not None
         kind = "raw"
-        body = content.Raw.to_api()
+        body = _copy(content["Raw"])
     # Raw without Destination: SES uses the MIME recipients, and so do suppression and attribution
-    destination = request.Destination.to_api() if request.Destination is not None else _mime_destination(body["Data"])
+    destination = _copy(request["Destination"]) if "Destination" in request else _mime_destination(body["Data"])
     return Unit(
         job_id=job.job_id,
         unit_id="0",
         campaign_id=_attribution(job.campaign_id, tags, CAMPAIGN_TAG_NAMES),
         list_name=_attribution(job.list_name, tags, LIST_TAG_NAMES),
         addressing=_addressing(request),
-        config_set=request.ConfigurationSetName,
+        config_set=request.get("ConfigurationSetName"),
         destination=destination,
         kind=kind,
         content=body,
         template_data=template_data,
         headers=headers,
         tags=tags,
-        list_management=request.ListManagementOptions.to_api() if request.ListManagementOptions else None,
+        list_management=_copy(request["ListManagementOptions"]) if "ListManagementOptions" in request else None,
         groupable=groupable,
     )
 
@@ -248,21 +334,24 @@ def _mime_destination(raw_b64: str) -> dict[str, list[str]]:
     return destination or {"ToAddresses": []}
 
 
-def _bulk_units(job: SendJob, request: SendBulkEmailRequest) -> list[Unit]:
-    template = request.DefaultContent.Template.to_api()
+def _bulk_units(job: SendJob, request: Mapping[str, Any]) -> list[Unit]:
+    template = _copy(request["DefaultContent"]["Template"])
     default_data = template.pop("TemplateData", None)
     default_headers = template.pop("Headers", [])
-    default_tags = [(t.Name, t.Value) for t in request.DefaultEmailTags or []]
-    ids = job.entry_ids or [str(i) for i in range(len(request.BulkEmailEntries))]
+    default_tags = _tags(request.get("DefaultEmailTags"))
+    entries = request["BulkEmailEntries"]
+    ids = job.entry_ids or [str(i) for i in range(len(entries))]
     addressing = _addressing(request)
     units = []
-    for unit_id, entry in zip(ids, request.BulkEmailEntries, strict=True):
-        tags = default_tags + [(t.Name, t.Value) for t in entry.ReplacementTags or []]
-        replacement = entry.ReplacementEmailContent
+    for unit_id, entry in zip(ids, entries, strict=True):
+        tags = default_tags + _tags(entry.get("ReplacementTags"))
         data = default_data
-        if replacement and replacement.ReplacementTemplate and replacement.ReplacementTemplate.ReplacementTemplateData:
-            data = replacement.ReplacementTemplate.ReplacementTemplateData
-        headers = list(default_headers) + [h.to_api() for h in entry.ReplacementHeaders or []]
+        replaced = ((entry.get("ReplacementEmailContent") or {}).get("ReplacementTemplate") or {}).get(
+            "ReplacementTemplateData"
+        )
+        if replaced:
+            data = replaced
+        headers = list(default_headers) + [dict(h) for h in entry.get("ReplacementHeaders") or []]
         units.append(
             Unit(
                 job_id=job.job_id,
@@ -270,8 +359,8 @@ def _bulk_units(job: SendJob, request: SendBulkEmailRequest) -> list[Unit]:
                 campaign_id=_attribution(job.campaign_id, tags, CAMPAIGN_TAG_NAMES),
                 list_name=_attribution(job.list_name, tags, LIST_TAG_NAMES),
                 addressing=addressing,
-                config_set=request.ConfigurationSetName,
-                destination=entry.Destination.to_api(),
+                config_set=request.get("ConfigurationSetName"),
+                destination=_copy(entry["Destination"]),
                 kind="template",
                 content=template,
                 template_data=data,
@@ -287,11 +376,12 @@ def rebuild_job(job: SendJob, pending: list[Unit], *, attempt: int) -> SendJob:
     """The same job carrying only ``pending`` units (re-enqueued after throttling or a quota stop)."""
     keep = {u.unit_id for u in pending}
     if job.bulk is not None:
-        ids = job.entry_ids or [str(i) for i in range(len(job.bulk.BulkEmailEntries))]
-        pairs = [(i, e) for i, e in zip(ids, job.bulk.BulkEmailEntries, strict=True) if i in keep]
-        bulk = job.bulk.model_copy(update={"BulkEmailEntries": [e for _, e in pairs]})
-        return job.model_copy(update={"bulk": bulk, "entry_ids": [i for i, _ in pairs], "attempt": attempt})
-    return job.model_copy(update={"attempt": attempt})
+        entries = job.bulk.data["BulkEmailEntries"]
+        ids = job.entry_ids or [str(i) for i in range(len(entries))]
+        pairs = [(i, e) for i, e in zip(ids, entries, strict=True) if i in keep]
+        bulk = job.bulk.with_entries([e for _, e in pairs])
+        return replace(job, bulk=bulk, entry_ids=[i for i, _ in pairs], attempt=attempt)
+    return replace(job, attempt=attempt)
 
 
 def bulk_job(

@@ -38,6 +38,7 @@ from runtime.sender.ses_models import (
     MAX_HEADERS,
     MAX_RECIPIENTS,
     MAX_TEMPLATE_DATA,
+    RequestError,
     SendEmailRequest,
     describe_errors,
     mailbox,
@@ -356,7 +357,7 @@ def ses_request(request: MessagesRequest, to: str, template_data: str | None) ->
     data["ConfigurationSetName"] = request.configuration_set
     try:
         return SendEmailRequest.model_validate(data)
-    except ValidationError as exc:  # the API checks mirror these; anything left is named in SES terms
+    except RequestError as exc:  # the API checks mirror these; anything left is named in SES terms
         raise MessageRequestError(describe_errors(exc, prefix="ses.")) from exc
 
 

@@ -43,7 +43,7 @@ from runtime.sender.recipients import (
     RecipientFileError,
     open_file,
 )
-from runtime.sender.ses_models import parse_send_lines
+from runtime.sender.ses_models import all_addresses, parse_send_lines
 from runtime.sender.templates import TemplateLoader, TemplatePublisher
 from runtime.sender.validation import FileValidator, ValidationState, state_key
 from runtime.stores.campaigns import CampaignExistsError, CampaignRecord, CampaignStateError, CampaignStore
@@ -668,7 +668,7 @@ class CampaignService:
         not_enqueued = [
             {
                 "line": lines_by_job[job.job_id],
-                "to_addresses": job.email.Destination.all_addresses() if job.email and job.email.Destination else [],
+                "to_addresses": all_addresses(job.email.data.get("Destination")) if job.email else [],
                 "reason": report.failed[job.job_id],
             }
             for job in jobs

@@ -1,5 +1,14 @@
-"""pydantic models of the SESv2 ``SendEmail`` / ``SendBulkEmail`` requests, mirroring botocore's ``sesv2`` service
-model (2019-09-27): AWS member names, required members, enums, length limits and patterns are the same.
+"""The SESv2 ``SendEmail`` / ``SendBulkEmail`` requests, validated by explicit parsing against shapes that mirror
+botocore's ``sesv2`` service model (2019-09-27): AWS member names, required members, enums, length limits and
+patterns are the same.
+
+No pydantic here: these requests are parsed on the sender's path (every queue message), where importing pydantic
+and building the models' validators cost ~130 ms of each cold start. A validated request keeps its API form (the
+dict botocore is given); ``SendEmailRequest`` / ``SendBulkEmailRequest`` are read-only views over it with attribute
+access by AWS member name (``request.Content.Template.TemplateName``; an unset member is None). Problems are named
+the way pydantic names them (``Content.Simple.Body: Field required``, ``Contnt: Extra inputs are not permitted``),
+all of them, in member order; a shape's own rules (``Content needs exactly one of Simple, Raw, Template``) are
+checked once its members are valid.
 
 Producers write one ``SendEmail`` request per line (seed 003's "campaign file"); ``parse_send_lines`` validates a
 whole file and names the line and field of every problem.
@@ -14,14 +23,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from email.utils import formataddr, getaddresses
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from typing import Any
 
 from runtime import jsontext
 from runtime.emails import InvalidEmailError, normalize_email
@@ -61,132 +69,219 @@ def mailbox(value: str) -> str:
     return formataddr((name, address))
 
 
-def _check_address(value: str) -> str:
-    return mailbox(value)
+# -- errors ------------------------------------------------------------------------------------------------------
+Loc = tuple[str | int, ...]
 
 
-EmailAddress = Annotated[str, Field(min_length=3, max_length=320)]
+class RequestError(ValueError):
+    """A request is not valid; ``problems()`` names each (``Content.Template.TemplateData: ...``). ``errors()`` gives
+    them as pydantic does (``loc``, ``msg``), so ``describe_errors`` serves both."""
+
+    def __init__(self, errors: list[tuple[Loc, str]]) -> None:
+        self._errors = errors
+        super().__init__("; ".join(self.problems()))
+
+    def errors(self) -> list[dict[str, Any]]:
+        return [{"loc": loc, "msg": msg} for loc, msg in self._errors]
+
+    def problems(self, prefix: str = "") -> list[str]:
+        return describe_errors(self, prefix)
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False, defer_build=True)
-
-    def to_api(self) -> dict[str, Any]:
-        """The request as boto3 expects it (unset members omitted)."""
-        return self.model_dump(exclude_none=True, by_alias=True)
-
-
-class DestinationShape(_Shape):
-    ToAddresses: list[EmailAddress] | None = None
-    CcAddresses: list[EmailAddress] | None = None
-    BccAddresses: list[EmailAddress] | None = None
-
-    @field_validator("ToAddresses", "CcAddresses", "BccAddresses")
-    @classmethod
-    def _addresses(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [_check_address(address) for address in value]
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> DestinationShape:
-        total = len(self.all_addresses())
-        if total == 0:
-            raise ValueError("Destination needs at least one of ToAddresses, CcAddresses, BccAddresses")
-        if total > MAX_RECIPIENTS:
-            raise ValueError(f"Destination has {total} addresses; SES accepts at most {MAX_RECIPIENTS}")
-        return self
-
-    def all_addresses(self) -> list[str]:
-        return [*(self.ToAddresses or []), *(self.CcAddresses or []), *(self.BccAddresses or [])]
+def describe_errors(exc: Any, prefix: str = "") -> list[str]:
+    """Human text for each error of a ``RequestError`` or a pydantic ``ValidationError``, naming the field path
+    (``Content.Template.TemplateData: ...``)."""
+    problems = []
+    for err in exc.errors():
+        path = ".".join(str(part) for part in err["loc"] if not str(part).startswith("function-"))
+        message = str(err["msg"]).removeprefix("Value error, ")
+        where = f"{prefix}{path}" if path else prefix.rstrip(".: ") or "request"
+        problems.append(f"{where}: {message}")
+    return problems
 
 
-class ContentPart(_Shape):
-    """botocore shape ``Content``."""
-
-    Data: str
-    Charset: str | None = None
+# -- shapes ------------------------------------------------------------------------------------------------------
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-class SubjectPart(ContentPart):
-    """A subject: one header line."""
+@dataclass(frozen=True, slots=True)
+class Str:
+    min: int | None = None
+    max: int | None = None
+    pattern: str | None = None
+    check: Callable[[str], str] | None = None  # raises ValueError naming the problem; returns the value to keep
 
-    @field_validator("Data")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        return single_line(value, "Subject")
-
-
-class BodyShape(_Shape):
-    Text: ContentPart | None = None
-    Html: ContentPart | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> BodyShape:
-        if self.Text is None and self.Html is None:
-            raise ValueError("Body needs Text or Html")
-        return self
-
-
-class MessageHeader(_Shape):
-    Name: str = Field(min_length=1, max_length=126, pattern=r"^[!-9;-@A-~]+$")
-    Value: str = Field(min_length=1, max_length=995, pattern=r"^[ -~]*$")
-
-
-class MessageTag(_Shape):
-    """Tags are sanitised to SES's character set at send time (``runtime.sender.tags``)."""
-
-    Name: str = Field(min_length=1)
-    Value: str
-
-
-class Attachment(_Shape):
-    RawContent: str
-    FileName: str = Field(max_length=255)
-    ContentDisposition: Literal["ATTACHMENT", "INLINE"] | None = None
-    ContentDescription: str | None = Field(default=None, max_length=1000)
-    ContentId: str | None = Field(default=None, min_length=1, max_length=78)
-    ContentTransferEncoding: Literal["BASE64", "QUOTED_PRINTABLE", "SEVEN_BIT"] | None = None
-    ContentType: str | None = Field(default=None, min_length=1, max_length=78)
-
-
-class Message(_Shape):
-    """botocore shape ``Message`` (``Content.Simple``)."""
-
-    Subject: SubjectPart
-    Body: BodyShape
-    Headers: list[MessageHeader] | None = Field(default=None, max_length=MAX_HEADERS)
-    Attachments: list[Attachment] | None = None
-
-
-class RawMessage(_Shape):
-    Data: str  # base64 of the MIME message (a blob in the service model)
-
-    @field_validator("Data")
-    @classmethod
-    def _base64(cls, value: str) -> str:
-        try:
-            base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError("Raw.Data must be the base64-encoded MIME message") from exc
+    def parse(self, value: Any, loc: Loc, errors: list[tuple[Loc, str]]) -> Any:
+        if not isinstance(value, str):
+            errors.append((loc, "Input should be a valid string"))
+            return None
+        if self.min is not None and len(value) < self.min:
+            errors.append((loc, f"String should have at least {_plural(self.min, 'character')}"))
+            return None
+        if self.max is not None and len(value) > self.max:
+            errors.append((loc, f"String should have at most {_plural(self.max, 'character')}"))
+            return None
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            errors.append((loc, f"String should match pattern '{self.pattern}'"))
+            return None
+        if self.check is not None:
+            try:
+                return self.check(value)
+            except ValueError as exc:
+                errors.append((loc, str(exc)))
+                return None
         return value
 
-    def mime(self) -> bytes:
-        return base64.b64decode(self.Data)
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    choices: tuple[str, ...]
+
+    def parse(self, value: Any, loc: Loc, errors: list[tuple[Loc, str]]) -> Any:
+        if value in self.choices and isinstance(value, str):
+            return value
+        quoted = [f"'{c}'" for c in self.choices]
+        errors.append((loc, f"Input should be {', '.join(quoted[:-1])} or {quoted[-1]}"))
+        return None
 
 
-class EmailTemplateContent(_Shape):
-    Subject: str | None = None
-    Text: str | None = None
-    Html: str | None = None
+@dataclass(frozen=True, slots=True)
+class Const:
+    value: int
 
-    @field_validator("Subject")
-    @classmethod
-    def _one_line(cls, value: str | None) -> str | None:
-        return None if value is None else single_line(value, "Subject")
+    def parse(self, value: Any, loc: Loc, errors: list[tuple[Loc, str]]) -> Any:
+        if value == self.value and type(value) is type(self.value):
+            return value
+        errors.append((loc, f"Input should be {self.value!r}"))
+        return None
 
 
-def _template_data(value: str | None) -> str | None:
-    if value is None:
+@dataclass(frozen=True, slots=True)
+class Integer:
+    ge: int | None = None
+
+    def parse(self, value: Any, loc: Loc, errors: list[tuple[Loc, str]]) -> Any:
+        if not isinstance(value, int) or isinstance(value, bool):
+            errors.append((loc, "Input should be a valid integer"))
+            return None
+        if self.ge is not None and value < self.ge:
+            errors.append((loc, f"Input should be greater than or equal to {self.ge}"))
+            return None
         return value
+
+
+@dataclass(frozen=True, slots=True)
+class ListOf:
+    item: Spec
+    min: int | None = None
+    max: int | None = None
+    check: Callable[[list[Any]], list[Any]] | None = None  # on the whole valid list (problems name the list)
+
+    def parse(self, value: Any, loc: Loc, errors: list[tuple[Loc, str]]) -> Any:
+        if not isinstance(value, list | tuple):
+            errors.append((loc, "Input should be a valid list"))
+            return None
+        before = len(errors)
+        out = [self.item.parse(v, (*loc, i), errors) for i, v in enumerate(value)]
+        if len(errors) > before:
+            return None
+        if self.min is not None and len(out) < self.min:
+            errors.append(
+                (loc, f"List should have at least {_plural(self.min, 'item')} after validation, not {len(out)}")
+            )
+            return None
+        if self.max is not None and len(out) > self.max:
+            errors.append(
+                (loc, f"List should have at most {_plural(self.max, 'item')} after validation, not {len(out)}")
+            )
+            return None
+        if self.check is not None:
+            try:
+                return self.check(out)
+            except ValueError as exc:
+                errors.append((loc, str(exc)))
+                return None
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    spec: Spec
+    required: bool = False
+
+
+@dataclass(slots=True)
+class Shape:
+    """A structure: its members in botocore's order, and its own rules (``rules``: raise ValueError) checked once the
+    members are valid. Unknown members are refused; a member given as null is unset."""
+
+    name: str
+    members: dict[str, Member] = field(default_factory=dict)
+    rules: tuple[Callable[[dict[str, Any]], None], ...] = ()
+
+    def parse(self, value: Any, loc: Loc, errors: list[tuple[Loc, str]]) -> Any:
+        if isinstance(value, View):
+            value = value.data
+        if not isinstance(value, Mapping):
+            errors.append((loc, f"Input should be a valid dictionary or instance of {self.name}"))
+            return None
+        before = len(errors)
+        out: dict[str, Any] = {}
+        for name, member in self.members.items():
+            if name not in value:
+                if member.required:
+                    errors.append(((*loc, name), "Field required"))
+                continue
+            given = value[name]
+            if given is None and not member.required:
+                continue  # null: unset
+            parsed = member.spec.parse(given, (*loc, name), errors)
+            if parsed is not None:
+                out[name] = parsed
+        for name in value:
+            if name not in self.members:
+                errors.append(((*loc, str(name)), "Extra inputs are not permitted"))
+        if len(errors) > before:
+            return None
+        for rule in self.rules:
+            try:
+                rule(out)
+            except ValueError as exc:
+                errors.append((loc, str(exc)))
+                return None
+        return out
+
+    def validate(self, value: Any) -> dict[str, Any]:
+        errors: list[tuple[Loc, str]] = []
+        parsed = self.parse(value, (), errors)
+        if errors:
+            raise RequestError(errors)
+        assert isinstance(parsed, dict)
+        return parsed
+
+
+Spec = Str | Choice | Const | Integer | ListOf | Shape
+
+
+# -- the sesv2 shapes ----------------------------------------------------------------------------------------------
+def _addresses(destination: Mapping[str, Any]) -> list[str]:
+    return [
+        *(destination.get("ToAddresses") or []),
+        *(destination.get("CcAddresses") or []),
+        *(destination.get("BccAddresses") or []),
+    ]
+
+
+def _destination_rules(destination: dict[str, Any]) -> None:
+    total = len(_addresses(destination))
+    if total == 0:
+        raise ValueError("Destination needs at least one of ToAddresses, CcAddresses, BccAddresses")
+    if total > MAX_RECIPIENTS:
+        raise ValueError(f"Destination has {total} addresses; SES accepts at most {MAX_RECIPIENTS}")
+
+
+def _template_data(value: str) -> str:
     if len(value) > MAX_TEMPLATE_DATA:
         raise ValueError(f"TemplateData is longer than {MAX_TEMPLATE_DATA} characters")
     try:
@@ -198,138 +293,223 @@ def _template_data(value: str | None) -> str | None:
     return value
 
 
-class TemplateShape(_Shape):
-    TemplateName: str | None = Field(default=None, min_length=1)
-    TemplateArn: str | None = Field(default=None, min_length=1)
-    TemplateContent: EmailTemplateContent | None = None
-    TemplateData: str | None = None
-    Headers: list[MessageHeader] | None = Field(default=None, max_length=MAX_HEADERS)
-    Attachments: list[Attachment] | None = None
+def _base64(value: str) -> str:
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("Raw.Data must be the base64-encoded MIME message") from exc
+    return value
 
-    @field_validator("TemplateData")
+
+def _subject(value: str) -> str:
+    return single_line(value, "Subject")
+
+
+def _exactly_one(what: str, names: tuple[str, ...]) -> Callable[[dict[str, Any]], None]:
+    def rule(shape: dict[str, Any]) -> None:
+        if sum(1 for n in names if n in shape) != 1:
+            raise ValueError(f"{what} needs exactly one of {', '.join(names)}")
+
+    return rule
+
+
+def _body_rule(body: dict[str, Any]) -> None:
+    if "Text" not in body and "Html" not in body:
+        raise ValueError("Body needs Text or Html")
+
+
+_ADDRESS = Str(min=3, max=320, check=mailbox)
+_ADDRESSES = ListOf(Str(min=3, max=320), check=lambda addresses: [mailbox(a) for a in addresses])
+DESTINATION = Shape(
+    "DestinationShape",
+    {"ToAddresses": Member(_ADDRESSES), "CcAddresses": Member(_ADDRESSES), "BccAddresses": Member(_ADDRESSES)},
+    (_destination_rules,),
+)
+CONTENT_PART = Shape("ContentPart", {"Data": Member(Str(), True), "Charset": Member(Str())})
+SUBJECT_PART = Shape("SubjectPart", {"Data": Member(Str(check=_subject), True), "Charset": Member(Str())})
+BODY = Shape("BodyShape", {"Text": Member(CONTENT_PART), "Html": Member(CONTENT_PART)}, (_body_rule,))
+HEADER = Shape(
+    "MessageHeader",
+    {
+        "Name": Member(Str(min=1, max=126, pattern=r"^[!-9;-@A-~]+$"), True),
+        "Value": Member(Str(min=1, max=995, pattern=r"^[ -~]*$"), True),
+    },
+)
+HEADERS = ListOf(HEADER, max=MAX_HEADERS)
+TAG = Shape("MessageTag", {"Name": Member(Str(min=1), True), "Value": Member(Str(), True)})
+ATTACHMENT = Shape(
+    "Attachment",
+    {
+        "RawContent": Member(Str(), True),
+        "FileName": Member(Str(max=255), True),
+        "ContentDisposition": Member(Choice(("ATTACHMENT", "INLINE"))),
+        "ContentDescription": Member(Str(max=1000)),
+        "ContentId": Member(Str(min=1, max=78)),
+        "ContentTransferEncoding": Member(Choice(("BASE64", "QUOTED_PRINTABLE", "SEVEN_BIT"))),
+        "ContentType": Member(Str(min=1, max=78)),
+    },
+)
+MESSAGE = Shape(
+    "Message",
+    {
+        "Subject": Member(SUBJECT_PART, True),
+        "Body": Member(BODY, True),
+        "Headers": Member(HEADERS),
+        "Attachments": Member(ListOf(ATTACHMENT)),
+    },
+)
+RAW = Shape("RawMessage", {"Data": Member(Str(check=_base64), True)})
+TEMPLATE_CONTENT = Shape(
+    "EmailTemplateContent",
+    {"Subject": Member(Str(check=_subject)), "Text": Member(Str()), "Html": Member(Str())},
+)
+TEMPLATE = Shape(
+    "TemplateShape",
+    {
+        "TemplateName": Member(Str(min=1)),
+        "TemplateArn": Member(Str(min=1)),
+        "TemplateContent": Member(TEMPLATE_CONTENT),
+        "TemplateData": Member(Str(check=_template_data)),
+        "Headers": Member(HEADERS),
+        "Attachments": Member(ListOf(ATTACHMENT)),
+    },
+    (_exactly_one("Template", ("TemplateName", "TemplateArn", "TemplateContent")),),
+)
+EMAIL_CONTENT = Shape(
+    "EmailContent",
+    {"Simple": Member(MESSAGE), "Raw": Member(RAW), "Template": Member(TEMPLATE)},
+    (_exactly_one("Content", ("Simple", "Raw", "Template")),),
+)
+LIST_MANAGEMENT = Shape(
+    "ListManagementOptionsShape", {"ContactListName": Member(Str(), True), "TopicName": Member(Str())}
+)
+_ENABLED = Choice(("ENABLED", "DISABLED"))
+TRACKING = Shape(
+    "TrackingConfigurationOverrides",
+    {"OpenTrackingEnabled": Member(_ENABLED), "ClickTrackingEnabled": Member(_ENABLED)},
+)
+OVERRIDES = Shape("ConfigurationOverridesShape", {"Tracking": Member(TRACKING)})
+_ADDRESSING = {
+    "FromEmailAddress": Member(_ADDRESS),
+    "FromEmailAddressIdentityArn": Member(Str(min=1)),
+    "ReplyToAddresses": Member(_ADDRESSES),
+    "FeedbackForwardingEmailAddress": Member(_ADDRESS),
+    "FeedbackForwardingEmailAddressIdentityArn": Member(Str(min=1)),
+    "ConfigurationSetName": Member(Str()),
+    "EndpointId": Member(Str()),
+    "TenantName": Member(Str(min=1)),
+    "ConfigurationOverrides": Member(OVERRIDES),
+}
+
+
+def _destination_unless_raw(request: dict[str, Any]) -> None:
+    if "Destination" not in request and "Raw" not in request["Content"]:
+        raise ValueError("Destination is required unless Content is Raw")
+
+
+SEND_EMAIL = Shape(
+    "SendEmailRequest",
+    {
+        **_ADDRESSING,
+        "Destination": Member(DESTINATION),
+        "Content": Member(EMAIL_CONTENT, True),
+        "EmailTags": Member(ListOf(TAG)),
+        "ListManagementOptions": Member(LIST_MANAGEMENT),
+    },
+    (_destination_unless_raw,),
+)
+REPLACEMENT_TEMPLATE = Shape("ReplacementTemplateShape", {"ReplacementTemplateData": Member(Str(check=_template_data))})
+BULK_ENTRY = Shape(
+    "BulkEmailEntry",
+    {
+        "Destination": Member(DESTINATION, True),
+        "ReplacementTags": Member(ListOf(TAG)),
+        "ReplacementEmailContent": Member(
+            Shape("ReplacementEmailContentShape", {"ReplacementTemplate": Member(REPLACEMENT_TEMPLATE)})
+        ),
+        "ReplacementHeaders": Member(HEADERS),
+    },
+)
+SEND_BULK_EMAIL = Shape(
+    "SendBulkEmailRequest",
+    {
+        **_ADDRESSING,
+        "DefaultEmailTags": Member(ListOf(TAG)),
+        "DefaultContent": Member(Shape("BulkEmailContent", {"Template": Member(TEMPLATE, True)}), True),
+        "BulkEmailEntries": Member(ListOf(BULK_ENTRY, min=1, max=MAX_BULK_ENTRIES), True),
+    },
+)
+
+
+# -- validated requests ----------------------------------------------------------------------------------------------
+class View:
+    """A read-only view over validated API data: members by AWS name (unset = None; a structure is a ``View``, a
+    list of structures a list of them); ``to_api()`` is the data as boto3 takes it (a copy)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        object.__setattr__(self, "data", data)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _view(self.data.get(name))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and isinstance(other, View) and other.data == self.data
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.data, sort_keys=True))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.data!r})"
+
+    def to_api(self) -> dict[str, Any]:
+        return copy.deepcopy(self.data)
+
+
+def _view(value: Any) -> Any:
+    if isinstance(value, dict):
+        return View(value)
+    if isinstance(value, list):
+        return [_view(v) for v in value]
+    return value
+
+
+class SendEmailRequest(View):
+    """botocore ``SendEmailRequest`` (required: ``Content``), validated."""
+
+    __slots__ = ()
+    shape = SEND_EMAIL
+
     @classmethod
-    def _data(cls, value: str | None) -> str | None:
-        return _template_data(value)
-
-    @model_validator(mode="after")
-    def _exactly_one_source(self) -> TemplateShape:
-        given = [n for n in ("TemplateName", "TemplateArn", "TemplateContent") if getattr(self, n) is not None]
-        if len(given) != 1:
-            raise ValueError("Template needs exactly one of TemplateName, TemplateArn, TemplateContent")
-        return self
-
-    def identity(self) -> str:
-        """What makes two templated sends share a template (the SendBulkEmail grouping key)."""
-        if self.TemplateContent is not None:
-            return "content:" + json.dumps(self.TemplateContent.to_api(), sort_keys=True)
-        return f"name:{self.TemplateName}" if self.TemplateName else f"arn:{self.TemplateArn}"
+    def model_validate(cls, data: Any) -> SendEmailRequest:
+        """Validate ``data`` (API form); raises ``RequestError`` naming every problem."""
+        return cls(cls.shape.validate(data))
 
 
-class EmailContent(_Shape):
-    Simple: Message | None = None
-    Raw: RawMessage | None = None
-    Template: TemplateShape | None = None
+class SendBulkEmailRequest(View):
+    """botocore ``SendBulkEmailRequest`` (required: ``DefaultContent``, ``BulkEmailEntries``), validated."""
 
-    @model_validator(mode="after")
-    def _exactly_one(self) -> EmailContent:
-        given = [n for n in ("Simple", "Raw", "Template") if getattr(self, n) is not None]
-        if len(given) != 1:
-            raise ValueError("Content needs exactly one of Simple, Raw, Template")
-        return self
+    __slots__ = ()
+    shape = SEND_BULK_EMAIL
 
-
-class ListManagementOptionsShape(_Shape):
-    ContactListName: str
-    TopicName: str | None = None
-
-
-class TrackingConfigurationOverrides(_Shape):
-    OpenTrackingEnabled: Literal["ENABLED", "DISABLED"] | None = None
-    ClickTrackingEnabled: Literal["ENABLED", "DISABLED"] | None = None
-
-
-class ConfigurationOverridesShape(_Shape):
-    Tracking: TrackingConfigurationOverrides | None = None
-
-
-class _Addressing(_Shape):
-    FromEmailAddress: EmailAddress | None = None
-    FromEmailAddressIdentityArn: str | None = Field(default=None, min_length=1)
-    ReplyToAddresses: list[EmailAddress] | None = None
-    FeedbackForwardingEmailAddress: EmailAddress | None = None
-    FeedbackForwardingEmailAddressIdentityArn: str | None = Field(default=None, min_length=1)
-    ConfigurationSetName: str | None = None
-    EndpointId: str | None = None
-    TenantName: str | None = Field(default=None, min_length=1)
-    ConfigurationOverrides: ConfigurationOverridesShape | None = None
-
-    @field_validator("FromEmailAddress", "FeedbackForwardingEmailAddress")
     @classmethod
-    def _address(cls, value: str | None) -> str | None:
-        return None if value is None else _check_address(value)
+    def model_validate(cls, data: Any) -> SendBulkEmailRequest:
+        return cls(cls.shape.validate(data))
 
-    @field_validator("ReplyToAddresses")
-    @classmethod
-    def _reply_to(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [_check_address(address) for address in value]
-
-
-class SendEmailRequest(_Addressing):
-    """botocore ``SendEmailRequest`` (required: ``Content``)."""
-
-    Destination: DestinationShape | None = None
-    Content: EmailContent
-    EmailTags: list[MessageTag] | None = None
-    ListManagementOptions: ListManagementOptionsShape | None = None
-
-    @model_validator(mode="after")
-    def _destination_unless_raw(self) -> SendEmailRequest:
-        if self.Destination is None and self.Content.Raw is None:
-            raise ValueError("Destination is required unless Content is Raw")
-        return self
+    def with_entries(self, entries: Sequence[dict[str, Any]]) -> SendBulkEmailRequest:
+        """The same request carrying ``entries`` (validated entries of this request: no validation again)."""
+        return SendBulkEmailRequest({**self.data, "BulkEmailEntries": list(entries)})
 
 
-class ReplacementTemplateShape(_Shape):
-    ReplacementTemplateData: str | None = None
-
-    @field_validator("ReplacementTemplateData")
-    @classmethod
-    def _data(cls, value: str | None) -> str | None:
-        return _template_data(value)
-
-
-class ReplacementEmailContentShape(_Shape):
-    ReplacementTemplate: ReplacementTemplateShape | None = None
-
-
-class BulkEmailEntry(_Shape):
-    Destination: DestinationShape
-    ReplacementTags: list[MessageTag] | None = None
-    ReplacementEmailContent: ReplacementEmailContentShape | None = None
-    ReplacementHeaders: list[MessageHeader] | None = Field(default=None, max_length=MAX_HEADERS)
-
-
-class BulkEmailContent(_Shape):
-    Template: TemplateShape
-
-
-class SendBulkEmailRequest(_Addressing):
-    """botocore ``SendBulkEmailRequest`` (required: ``DefaultContent``, ``BulkEmailEntries``)."""
-
-    DefaultEmailTags: list[MessageTag] | None = None
-    DefaultContent: BulkEmailContent
-    BulkEmailEntries: list[BulkEmailEntry] = Field(min_length=1, max_length=MAX_BULK_ENTRIES)
-
-
-def describe_errors(exc: ValidationError, prefix: str = "") -> list[str]:
-    """Human text for each pydantic error, naming the field path (``Content.Template.TemplateData: ...``)."""
-    problems = []
-    for err in exc.errors():
-        path = ".".join(str(part) for part in err["loc"] if not str(part).startswith("function-"))
-        message = str(err["msg"]).removeprefix("Value error, ")
-        where = f"{prefix}{path}" if path else prefix.rstrip(".: ") or "request"
-        problems.append(f"{where}: {message}")
-    return problems
+def all_addresses(destination: Mapping[str, Any] | None) -> list[str]:
+    """Every recipient of a Destination (To, Cc, Bcc)."""
+    return _addresses(destination or {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,10 +526,7 @@ def parse_send_line(text: str) -> SendEmailRequest:
     data = jsontext.loads(text)  # JsonTextError (a ValueError): not JSON, or nested too deep
     if not isinstance(data, dict):
         raise ValueError("each line must be a JSON object (one SESv2 SendEmail request)")
-    try:
-        return SendEmailRequest.model_validate(data)
-    except ValidationError as exc:
-        raise ValueError("; ".join(describe_errors(exc))) from exc
+    return SendEmailRequest.model_validate(data)
 
 
 def parse_send_lines(lines: Iterable[str]) -> tuple[list[tuple[int, SendEmailRequest]], list[LineError]]:

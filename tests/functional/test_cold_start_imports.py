@@ -42,6 +42,34 @@ def test_building_the_sender_and_the_ingestion_engine_imports_neither_boto3_nor_
     assert "runtime.sender.templates" not in modules
 
 
+def test_the_send_path_parses_and_expands_a_job_without_importing_pydantic() -> None:
+    probe = (
+        "import json, sys\n"
+        "from chalicelib import sending\n"
+        "from runtime.sender.jobs import parse_job, units_of\n"
+        "sending.consumer()\n"
+        "line = {'FromEmailAddress': 'news@example.com', 'Destination': {'ToAddresses': ['a@example.org']},\n"
+        "        'Content': {'Simple': {'Subject': {'Data': 'Hi'}, 'Body': {'Text': {'Data': 'x'}}}}}\n"
+        "assert units_of(parse_job(json.dumps(line), 'sqs-1'))[0].recipient == 'a@example.org'\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic')))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "chalice_app"), str(ROOT)]),
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "cold",
+            "AWS_SECRET_ACCESS_KEY": "cold",
+            "SESAME_SEND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/sesame-dev-send",
+        }
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
+
+
 def test_importing_the_handlers_package_raises_the_young_gc_threshold_for_the_cold_start() -> None:
     probe = "import gc, chalicelib; print(gc.get_threshold()[0], chalicelib.GC_YOUNG_THRESHOLD)"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}

@@ -263,3 +263,36 @@ def test_the_warm_up_holds_only_while_a_guardrail_pauses_a_pool_set_and_records_
     w.now += 86_400
     later = w.service.refresh()["warmup"]
     assert later["holding"] is False and later["held_days"] == ["2027-01-15"]
+
+
+def test_a_refresh_makes_its_independent_reads_at_once_not_one_after_another():
+    import threading
+
+    world = World()
+    both = threading.Barrier(3, timeout=10)  # the samples read and both regions' GetAccount must be in flight together
+    samples, get_account = world.reputation.samples, Ses.get_account
+
+    def waiting_samples(region: str) -> dict[str, Any]:
+        both.wait()
+        return samples(region)
+
+    def waiting_get_account(self: Ses) -> dict[str, Any]:
+        both.wait()
+        return get_account(self)
+
+    world.reputation.samples = waiting_samples  # type: ignore[method-assign]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Ses, "get_account", waiting_get_account)
+        snapshot = world.service.refresh()  # one after another, the first read would wait for the others forever
+    assert [r["max_send_rate"] for r in snapshot["regions"]] == [14.0, 14.0]
+
+
+def test_a_failing_read_fails_the_refresh_as_before():
+    world = World()
+
+    def broken(region: str) -> dict[str, Any]:
+        raise client_error("ProvisionedThroughputExceededException", 400)
+
+    world.reputation.samples = broken  # type: ignore[method-assign]
+    with pytest.raises(Exception, match="ProvisionedThroughputExceeded"):
+        world.service.refresh()
