@@ -18,7 +18,7 @@ from chalice.app import SQSEvent
 from chalicelib import first_invocation_ends_cold_start, wiring
 from runtime import logs
 
-if TYPE_CHECKING:  # imported on first use below: the sender's models pull in pydantic (cold start)
+if TYPE_CHECKING:  # imported on first use below: each handler imports only what its path needs (cold start)
     from runtime.sender.consumer import QueueRecord, SenderConsumer
     from runtime.sender.headers import UnsubscribeHeaders
     from runtime.sender.ledger import DynamoLedger

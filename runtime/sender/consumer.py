@@ -30,6 +30,7 @@ own; the other jobs of the batch finish.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import time
@@ -173,6 +174,24 @@ class _Attempt:
     failing: list[_Pending]  # regionally failed (try the backup)
     regional: Classified | None
     used: int  # recipients SES accepted, or may have accepted (lost answer), out of the reservation
+
+
+def _all_at_once(calls: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Each call's answer, or the exception it raised, in order; the calls run concurrently (boto3 clients are
+    thread-safe) when there are several."""
+
+    def answer(call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except Exception as exc:
+            return exc
+
+    if len(calls) <= 1:
+        return [answer(call) for call in calls]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(calls), 16), thread_name_prefix="screen") as pool:
+        return list(pool.map(answer, calls))
 
 
 class SenderConsumer:
@@ -411,22 +430,36 @@ class SenderConsumer:
         w.broken = True
 
     # -- suppression and resolution --------------------------------------------------------------------------
-    def _controlled(self, todo: list[tuple[_JobWork, Unit]]) -> list[tuple[_JobWork, Unit]]:
-        """Campaign control: paused units get a ``paused`` verdict (they wait), cancelled ones the ``cancelled``
-        outcome (never sent); returns the units that may go on. A failed control read leaves the units waiting."""
+    def _control_reads(self, todo: list[tuple[_JobWork, Unit]]) -> list[Callable[[], Any]]:
+        """The reads campaign control needs: the batch's campaigns' controls, the paused configuration sets."""
         campaign_ids = {u.campaign_id for _, u in todo if u.campaign_id}
+        reads: list[Callable[[], Any]] = []
+        if self._controls is not None and campaign_ids:
+            controls = self._controls
+            reads.append(lambda: ("controls", controls(campaign_ids)))
+        if self._paused_config_sets is not None and todo:
+            paused = self._paused_config_sets
+            reads.append(lambda: ("sets", paused()))
+        return reads
+
+    def _controlled(
+        self, todo: list[tuple[_JobWork, Unit]], answers: list[Any] | BaseException
+    ) -> list[tuple[_JobWork, Unit]]:
+        """Campaign control: paused units get a ``paused`` verdict (they wait), cancelled ones the ``cancelled``
+        outcome (never sent); returns the units that may go on. A failed control read (``answers`` is its error)
+        leaves the units waiting."""
         controls: dict[str, str] = {}
         paused_sets: Collection[str] = ()
-        try:
-            if self._controls is not None and campaign_ids:
-                controls = self._controls(campaign_ids)
-            if self._paused_config_sets is not None and todo:
-                paused_sets = self._paused_config_sets()
-        except Exception as exc:  # nothing is sent without knowing it is allowed; the units come back later
-            log.warning("campaign control read failed; units re-enqueued", extra={"error": type(exc).__name__})
+        if isinstance(answers, BaseException):  # nothing is sent without knowing it is allowed; they come back later
+            log.warning("campaign control read failed; units re-enqueued", extra={"error": type(answers).__name__})
             for w, unit in todo:
                 w.verdicts[unit.unit_id] = Classified("transient", "ControlUnavailable", "control read failed")
             return []
+        for kind, answer in answers:
+            if kind == "controls":
+                controls = answer
+            else:
+                paused_sets = answer
         if not controls and not paused_sets:
             return todo
         going: list[tuple[_JobWork, Unit]] = []
@@ -449,22 +482,30 @@ class SenderConsumer:
 
     def _screen(self, work: list[_JobWork], result: BatchResult) -> list[_Pending]:
         todo = [(w, u) for w in work if not w.broken for u in w.units if not w.settled(u.unit_id)]
-        todo = self._controlled(todo)
         hashes_of = self._hashes(todo)
         by_scope: dict[tuple[str | None, str | None], set[str]] = defaultdict(set)
         for _, unit in todo:
             by_scope[(unit.list_name, unit.campaign_id)].update(hashes_of[a] for a in unit.recipients)
+        # The control reads and the suppression lookups (one per campaign/list) do not depend on each other: they
+        # are made at once, so their latencies do not add up (a paused or cancelled unit's lookup is then wasted,
+        # never used). Control decides first: a unit it holds or cancels is never sent, whatever its lookup says.
+        controls = self._control_reads(todo)
+        lookups = [
+            functools.partial(self._suppressions.suppressed, hashes, list_name=list_name, campaign_id=campaign_id)
+            for (list_name, campaign_id), hashes in by_scope.items()
+        ]
+        answers = _all_at_once([*controls, *lookups])
+        failed = next((a for a in answers[: len(controls)] if isinstance(a, BaseException)), None)
+        todo = self._controlled(todo, failed if failed is not None else answers[: len(controls)])
         blocked: dict[tuple[str | None, str | None], dict[str, str]] = {}
         unavailable: set[tuple[str | None, str | None]] = set()
         erased: set[str] = set()
-        for (list_name, campaign_id), hashes in by_scope.items():
-            try:
-                found = self._suppressions.suppressed(hashes, list_name=list_name, campaign_id=campaign_id)
-            except Exception as exc:  # only the units of this scope wait; the rest of the batch goes on
-                log.warning("suppression lookup failed; units re-enqueued", extra={"error": type(exc).__name__})
-                unavailable.add((list_name, campaign_id))
+        for scope, found in zip(by_scope, answers[len(controls) :], strict=True):
+            if isinstance(found, BaseException):  # only the units of this scope wait; the rest of the batch goes on
+                log.warning("suppression lookup failed; units re-enqueued", extra={"error": type(found).__name__})
+                unavailable.add(scope)
                 continue
-            blocked[(list_name, campaign_id)] = {h: s.scope for h, s in found.items()}
+            blocked[scope] = {h: s.scope for h, s in found.items()}
             erased.update(h for h, s in found.items() if s.erased_at)
         pending: list[_Pending] = []
         for w, unit in todo:

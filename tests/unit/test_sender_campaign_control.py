@@ -109,3 +109,24 @@ def test_a_failed_control_read_sends_nothing_and_retries_later():
     state["fail"] = False
     h.drain()
     assert h.sent_to() == Counter(["a@example.org"])
+
+
+def test_the_control_reads_and_the_suppression_lookup_are_made_at_once():
+    import threading
+
+    h = harness(controls={}, paused_config_sets=set())
+    together = threading.Barrier(3, timeout=10)  # one after another, the first read would wait for the others forever
+
+    def waiting(call):
+        def wait(*args, **kwargs):
+            together.wait()
+            return call(*args, **kwargs)
+
+        return wait
+
+    h.consumer._controls = waiting(h.consumer._controls)
+    h.consumer._paused_config_sets = waiting(h.consumer._paused_config_sets)
+    h.suppressions.suppressed = waiting(h.suppressions.suppressed)
+    h.queue.send(_bulk(["a@example.org", "b@example.org"]))
+    h.drain()
+    assert h.sent_to() == Counter(["a@example.org", "b@example.org"])
