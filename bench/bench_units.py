@@ -6,8 +6,9 @@ campaign record, ``SendMessageBatch`` of the send jobs), drained by ``SenderCons
 (``DynamoLedger``, ``DynamoSuppressionStore``, ``DynamoRateStore`` pacing at 1,000/s) the way the SQS event source
 mapping drives the sender Lambda (ReceiveMessage of 10, invoke, DeleteMessageBatch); SES is a fake with SES's
 response shapes and SES-length message ids. Then the documented event mix (``bench.workload``) for the messages SES
-accepted, sent 1 ms apart (1,000 emails/s): each event published to SNS (signed like SNS), delivered to the critical
-or the engagement queue by the subscriptions' filter policies, and consumed the way the event source mappings do —
+accepted, sent 1 ms apart (1,000 emails/s): each event published to the SNS topic of its class (the configuration
+sets' event destinations route the critical types to the critical topic, the rest to the engagement topic; signed
+like SNS), delivered to that topic's queue (no filter policy), and consumed the way the event source mappings do —
 critical events one per invocation (at ~20/s a poll rarely finds two), engagement events 50 per invocation (five
 ReceiveMessage calls of 10) — SNS-verified, parsed and applied by ``IngestEngine`` over ``DynamoTrackingStore``,
 then deleted. Everything in one region; the second region is what global tables replicate there.
@@ -85,10 +86,13 @@ ENGAGEMENT_BATCH = 50
 COUNTER_BATCH = 500  # chalicelib.counters_handler.COUNTER_BATCH_SIZE: records per count_events invocation
 REGION = "us-east-1"
 ENV = "bench"
-TOPIC = f"arn:aws:sns:{REGION}:123456789012:sesame-{ENV}-ses-events"
+TOPIC = f"arn:aws:sns:{REGION}:123456789012:sesame-{ENV}-ses-events"  # the engagement event topic
+CRITICAL_TOPIC = f"arn:aws:sns:{REGION}:123456789012:sesame-{ENV}-ses-critical-events"
 CAMPAIGN = "spring-sale-2026"
 LIST = "newsletter"
-FILTERED_SUBSCRIPTIONS = 2  # critical + engagement, both with MessageBody filter policies
+# subscriptions with a MessageBody filter policy that scan each event: none (SES routes the critical and the engagement
+# types to their own topics, each topic's queue takes everything: infra/messaging.py)
+FILTERED_SUBSCRIPTIONS = 0
 REPLAYS = 3
 LAMBDA_MB_PER_VCPU = 1769
 RETENTION_MONTHS = 90 / 30.4
@@ -371,10 +375,10 @@ def drive(cert_dir: str, recipients: int = RECIPIENTS, seed: int = 12, *, fast_m
             sent = _sent_messages(ses)
             usage.emails = len(sent)
 
-            # 3. the events: SES -> SNS -> SQS (filter policies) -> event source mapping -> ingestion Lambdas
+            # 3. the events: SES -> the topic of the event's class -> its SQS queue -> event source mapping -> Lambdas
             phase("ingest")
             signer = LocalSnsSigner(cert_dir, shared_key(0))
-            verifier = SnsVerifier([TOPIC], CertificateStore(cert_dir, cache={}), max_age_seconds=3600)
+            verifier = SnsVerifier([CRITICAL_TOPIC, TOPIC], CertificateStore(cert_dir, cache={}), max_age_seconds=3600)
             store = DynamoTrackingStore(
                 ddb_ingest,
                 messages_table=names["messages"],
@@ -416,7 +420,10 @@ def drive(cert_dir: str, recipients: int = RECIPIENTS, seed: int = 12, *, fast_m
                 usage.sns_filter_bytes += FILTERED_SUBSCRIPTIONS * size
                 queue = "critical" if kind in CRITICAL_TYPES else "engagement"
                 envelope = signer.notification_json(
-                    TOPIC, text, subject="Amazon SES Email Event Notification", timestamp=now
+                    CRITICAL_TOPIC if queue == "critical" else TOPIC,
+                    text,
+                    subject="Amazon SES Email Event Notification",
+                    timestamp=now,
                 )
                 sqs_meter.count("SendMessage", {"MessageBody": envelope})  # the delivery SNS makes
                 queues[queue].append(envelope)
@@ -615,9 +622,10 @@ def report(run: Run, figures: dict[str, Any], top: list[tuple[str, float]], memo
         "Per email = per message SES accepted.",
         "",
         "How the run is shaped (bench/bench_units.py docstring has the detail): the sender Lambda gets 10 queue "
-        "messages per invocation (jobs of 50 recipients, SendBulkEmail); every SES event is one SNS publish, one "
-        "delivery into the critical or engagement queue (an SQS request) and is scanned by two MessageBody filter "
-        "policies; critical events are handled one per invocation, engagement events 50 per invocation; the event "
+        "messages per invocation (jobs of 50 recipients, SendBulkEmail); every SES event is one SNS publish to the "
+        "topic of its class (critical or engagement: SES routes by type, no filter policy scans it) and one "
+        "delivery into that topic's queue (an SQS request); critical events are handled one per invocation, "
+        "engagement events 50 per invocation; the event "
         "source mappings' ReceiveMessage (10 per call) and DeleteMessageBatch are counted; emails are sent 1 ms "
         "apart (1,000 emails/s), which is also the rate the heat and conflict figures are quoted at. "
         "Phases: `campaign` = POST /campaigns (record, templates, jobs enqueued), `sender` = the send-queue "

@@ -11,7 +11,8 @@ Prices assumed: us-east-1 public list prices (2025), no free tier, no savings pl
   writes and TTL deletes);
 * SNS standard topic publish: $0.50 per million — SES event publishes, each 64 KB chunk one request;
 * SNS payload-based message filtering: $0.09 per GB scanned — each SES event scanned by each subscription's
-  ``MessageBody`` filter policy (two: critical, engagement);
+  ``MessageBody`` filter policy; none since SES routes the critical and the engagement types to their own topics
+  (``infra/messaging.py``), the line stays so a filter policy added later is priced;
 * SNS delivery to SQS: free;
 * SQS standard request: $0.40 per million — every API request, each 64 KB chunk of payload one request: the
   deliveries SNS makes into the queues, the Lambda event source mapping's ReceiveMessage and DeleteMessageBatch, the
@@ -36,7 +37,9 @@ Where a million emails' dollars go (``make bench``, this model; before -> after 
 without a transaction and summaries fell under 1 KB; per-email units by table and index: docs/DESIGN.md "Billed units
 per email"): DynamoDB WRU $4.76 -> $3.74 (7.61 -> 5.99 units), RRU $0.35, SNS publishes $1.26, SNS payload filtering
 $0.48, SQS requests $1.23, Lambda $0.45: $8.52 -> $7.50 in one region; replicated writes and replica GSI upkeep add
-$6.19 -> $5.72 for a second region ($14.71 -> $13.22).
+$6.19 -> $5.72 for a second region ($14.71 -> $13.22). Then the sender's record carries the Send event (ingestion no
+longer writes it: WRU 5.99 -> 5.00 units, $3.74 -> $3.13; rWRU 5.13 -> 4.14) and the two event topics by class
+need no payload filtering ($0.48 -> $0): $7.48 -> $6.32 in one region, $13.20 -> $11.42 in two.
 """
 
 from __future__ import annotations

@@ -13,14 +13,14 @@ From the ``chalice package`` zip and the app's own API definition (``infra.app_s
   sender's from the configured send rate), and the per-minute schedule of ``check_for_campaign``;
 * in the home stack only, the messages stream's consumer ``count_events`` and its mapping: the home replica's stream
   carries every region's writes, so another region's copy would only idle (with its role, log group and alarms);
-* with ``sesame:webhook``, the event topic's HTTPS subscription to ``POST /webhooks/ses`` (retry policy, DLQ); the
+* with ``sesame:webhook``, each event topic's HTTPS subscription to ``POST /webhooks/ses`` (retry policy, DLQ); the
   app confirms it, and ``pulumi up`` waits until it has.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -61,7 +61,7 @@ class App(pulumi.ComponentResource):
         package: AppPackage,
         arns: StackArns,
         environment: Mapping[str, pulumi.Input[str]],
-        topic_arn: pulumi.Input[str],
+        topic_arns: Sequence[pulumi.Input[str]],
         webhook_dlq_arn: pulumi.Input[str],
         webhook_dlq_policy: pulumi.Resource,
         provider: pulumi.ProviderResource,
@@ -215,25 +215,37 @@ class App(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.webhook_subscription: aws.sns.TopicSubscription | None = None
+        # one HTTPS subscription per event topic (critical, engagement); the engagement one keeps the name the single
+        # topic's subscription had, so an existing stack keeps it
+        self.webhook_subscriptions: list[aws.sns.TopicSubscription] = []
         if cfg.webhook:
-            self.webhook_subscription = aws.sns.TopicSubscription(
-                "webhook-subscription",
-                topic=topic_arn,
-                protocol="https",
-                endpoint=pulumi.Output.concat(self.url, "/webhooks/ses"),
-                raw_message_delivery=False,
-                # the app verifies the SubscriptionConfirmation and confirms it; the run waits for that
-                endpoint_auto_confirms=True,
-                confirmation_timeout_in_minutes=WEBHOOK_CONFIRMATION_MINUTES,
-                delivery_policy=webhook_delivery_policy(cfg.webhook_max_retries),
-                redrive_policy=pulumi.Output.json_dumps({"deadLetterTargetArn": webhook_dlq_arn}),
-                opts=pulumi.ResourceOptions(
-                    parent=self,
-                    provider=provider,
-                    depends_on=[self.stage, self.functions[WEBHOOK_FUNCTION], *permissions, webhook_dlq_policy],
-                ),
-            )
+            for resource, topic_arn in zip(
+                ("webhook-critical-subscription", "webhook-subscription"), topic_arns, strict=True
+            ):
+                self.webhook_subscriptions.append(
+                    aws.sns.TopicSubscription(
+                        resource,
+                        topic=topic_arn,
+                        protocol="https",
+                        endpoint=pulumi.Output.concat(self.url, "/webhooks/ses"),
+                        raw_message_delivery=False,
+                        # the app verifies the SubscriptionConfirmation and confirms it; the run waits for that
+                        endpoint_auto_confirms=True,
+                        confirmation_timeout_in_minutes=WEBHOOK_CONFIRMATION_MINUTES,
+                        delivery_policy=webhook_delivery_policy(cfg.webhook_max_retries),
+                        redrive_policy=pulumi.Output.json_dumps({"deadLetterTargetArn": webhook_dlq_arn}),
+                        opts=pulumi.ResourceOptions(
+                            parent=self,
+                            provider=provider,
+                            depends_on=[
+                                self.stage,
+                                self.functions[WEBHOOK_FUNCTION],
+                                *permissions,
+                                webhook_dlq_policy,
+                            ],
+                        ),
+                    )
+                )
         self.register_outputs({"apiUrl": self.url, "functions": {fn: names.function(fn) for fn in self.functions}})
 
     def outputs(self, names: Names) -> dict[str, Any]:

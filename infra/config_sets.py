@@ -1,6 +1,7 @@
 """Configuration sets from ``sesame:configurationSets``: reputation metrics, TLS REQUIRE, account-style suppression
 for BOUNCE and COMPLAINT, optional dedicated IP pool (created by the stack from ``sesame:dedicatedIpPools``) and VDM;
-SNS and CloudWatch event destinations.
+event destinations: two SNS ones by event class (critical types to the critical topic, the rest to the engagement
+topic: ``infra/messaging.py``, no SNS filter policy needed) and a CloudWatch one with every type.
 
 SES rejects a configuration set whose custom tracking domain is not under a verified identity: sets with tracking
 wait for the identity's verification and for the tracking domain (distribution and DNS), and use SES's default
@@ -12,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import StackConfig
+from infra.messaging import EVENT_CLASSES
 from infra.naming import Names
 
 #: All ten SES event types in the UPPER_SNAKE spelling event destinations want.
@@ -57,8 +59,6 @@ class ConfigurationSets(pulumi.ComponentResource):
         cfg: StackConfig,
         names: Names,
         *,
-        topic_arn: pulumi.Input[str],
-        topic_policy: pulumi.Resource,
         tracking_domain: str,
         https_policy: str,
         tracking_ready: list[pulumi.Resource] | None,
@@ -106,20 +106,6 @@ class ConfigurationSets(pulumi.ComponentResource):
                     parent=self, provider=provider, depends_on=list(tracking_ready or []) if tracked else None
                 ),
             )
-            aws.sesv2.ConfigurationSetEventDestination(
-                f"config-set-{logical}-sns",
-                configuration_set_name=config_set.configuration_set_name,
-                event_destination_name="sns",
-                event_destination=aws.sesv2.ConfigurationSetEventDestinationEventDestinationArgs(
-                    enabled=True,  # pulumi-aws defaults it to false
-                    matching_event_types=list(EVENT_TYPES),
-                    sns_destination=aws.sesv2.ConfigurationSetEventDestinationEventDestinationSnsDestinationArgs(
-                        topic_arn=topic_arn
-                    ),
-                ),
-                # SES checks it may publish to the topic when the destination is created
-                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[topic_policy]),
-            )
             dimension = aws.sesv2.ConfigurationSetEventDestinationEventDestinationCloudWatchDestinationDimensionConfigurationArgs  # noqa: E501
             aws.sesv2.ConfigurationSetEventDestination(
                 f"config-set-{logical}-cloudwatch",
@@ -147,4 +133,53 @@ class ConfigurationSets(pulumi.ComponentResource):
             )
             self.sets[logical] = config_set
             self.names[logical] = physical
+        self._provider = provider
         self.register_outputs({"configurationSets": self.names})
+
+    def publish_events(
+        self,
+        topic_arns: dict[str, pulumi.Input[str]],
+        topic_policies: dict[str, pulumi.Resource],
+        *,
+        after: list[pulumi.Resource],
+    ) -> None:
+        """The SNS event destinations of every set, one per event class (``infra.messaging.EVENT_CLASSES``).
+
+        Declared once the app exists: ``after`` are the functions whose ``SNS_ALLOWED_TOPIC_ARNS`` must name a topic
+        before SES publishes to it (their consumers drop what comes from a topic they do not trust). The engagement
+        destination keeps the former single destination's name (``sns``) and waits for the critical one, so no
+        critical type is ever without a destination while an existing stack moves from the single topic
+        (docs/deploy.md "Upgrading")."""
+        provider = self._provider
+        for logical, config_set in self.sets.items():
+            # SES checks it may publish to the topic when the destination is created: after the topic policy
+            critical = aws.sesv2.ConfigurationSetEventDestination(
+                f"config-set-{logical}-sns-critical",
+                configuration_set_name=config_set.configuration_set_name,
+                event_destination_name="sns-critical",
+                event_destination=self._sns_destination(topic_arns["critical"], EVENT_CLASSES["critical"][1]),
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=provider, depends_on=[topic_policies["critical"], *after]
+                ),
+            )
+            aws.sesv2.ConfigurationSetEventDestination(
+                f"config-set-{logical}-sns",
+                configuration_set_name=config_set.configuration_set_name,
+                event_destination_name="sns",
+                event_destination=self._sns_destination(topic_arns["engagement"], EVENT_CLASSES["engagement"][1]),
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=provider, depends_on=[topic_policies["engagement"], critical, *after]
+                ),
+            )
+
+    @staticmethod
+    def _sns_destination(
+        topic_arn: pulumi.Input[str], event_types: tuple[str, ...]
+    ) -> aws.sesv2.ConfigurationSetEventDestinationEventDestinationArgs:
+        return aws.sesv2.ConfigurationSetEventDestinationEventDestinationArgs(
+            enabled=True,  # pulumi-aws defaults it to false
+            matching_event_types=list(event_types),
+            sns_destination=aws.sesv2.ConfigurationSetEventDestinationEventDestinationSnsDestinationArgs(
+                topic_arn=topic_arn
+            ),
+        )

@@ -215,7 +215,7 @@ class StackArns:
     queues: Mapping[str, pulumi.Input[str]]  # logical (and ``<logical>-dlq``) -> queue ARN
     bucket_arn: pulumi.Input[str]
     parameter_arn: pulumi.Input[str]
-    topic_arn: pulumi.Input[str]
+    topic_arns: Sequence[pulumi.Input[str]]  # the event topics (critical, engagement)
     streams: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # logical table -> stream ARN (home)
 
 
@@ -352,11 +352,11 @@ def function_policy(function: str, cfg: StackConfig, names: Names, arns: StackAr
     if access.confirms_subscription:
         statements.append(
             {
-                # SubscriptionConfirmation messages are confirmed through the API, for the event topic only
+                # SubscriptionConfirmation messages are confirmed through the API, for the event topics only
                 "Sid": "ConfirmEventSubscription",
                 "Effect": "Allow",
                 "Action": ["sns:ConfirmSubscription"],
-                "Resource": arns.topic_arn,
+                "Resource": list(arns.topic_arns),
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}

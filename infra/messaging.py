@@ -1,6 +1,11 @@
-"""SES event topic and the queues: SNS -> SQS fan-out with body filter policies on ``eventType``, the send and
-forwarding queues, a dead-letter queue for every queue, and the webhook subscription's dead-letter queue (the
-subscription itself needs the API's URL: ``infra/app.py`` declares it)."""
+"""SES event topics and the queues: the configuration sets publish critical and engagement events to two topics
+(``infra/config_sets.py``: one event destination per class), each topic delivers to its queue without a filter
+policy, the send and forwarding queues, a dead-letter queue for every queue, and the webhook subscriptions'
+dead-letter queue (the subscriptions themselves need the API's URL: ``infra/app.py`` declares them).
+
+Why two topics and no filter policies: SNS bills payload-based filtering per GB scanned, and two ``MessageBody``
+policies on one topic scanned every SES event twice (about $0.48 per million emails at the documented event mix);
+SES routes by event type for free (up to 10 event destinations per configuration set)."""
 
 from __future__ import annotations
 
@@ -16,8 +21,16 @@ from infra.naming import Names
 
 #: SES event types (``eventType`` in the SNS message body) applied at once by the critical consumer.
 CRITICAL_EVENT_TYPES = ("Bounce", "Complaint", "Reject", "Subscription", "Rendering Failure")
-#: Everything else (Send, Delivery, Open, Click, DeliveryDelay and any type SES adds later) is engagement.
+#: The rest, batched by the engagement consumer.
 ENGAGEMENT_EVENT_TYPES = ("Send", "Delivery", "Open", "Click", "DeliveryDelay")
+#: The same classes in the UPPER_SNAKE spelling of SES event destinations' ``MatchingEventTypes``.
+CRITICAL_DESTINATION_TYPES = ("REJECT", "BOUNCE", "COMPLAINT", "RENDERING_FAILURE", "SUBSCRIPTION")
+ENGAGEMENT_DESTINATION_TYPES = ("SEND", "DELIVERY", "OPEN", "CLICK", "DELIVERY_DELAY")
+#: event class (also its queue's logical name) -> (topic resource name, the SES event types its destination matches)
+EVENT_CLASSES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "critical": ("ses-critical-events", CRITICAL_DESTINATION_TYPES),
+    "engagement": ("ses-events", ENGAGEMENT_DESTINATION_TYPES),
+}
 
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
@@ -40,17 +53,6 @@ WEBHOOK_DELIVERY_POLICY: dict[str, Any] = {
 }
 
 
-def critical_filter_policy() -> dict[str, Any]:
-    return {"eventType": list(CRITICAL_EVENT_TYPES)}
-
-
-def engagement_filter_policy() -> dict[str, Any]:
-    # "the rest": anything that is not critical, so event types SES adds later are never dropped. Only event
-    # publishing reaches this topic (its policy admits the stack's configuration sets alone), so every message has
-    # an eventType; SES identity notifications (``notificationType``) cannot arrive and need no branch.
-    return {"eventType": [{"anything-but": list(CRITICAL_EVENT_TYPES)}]}
-
-
 def webhook_delivery_policy(max_retries: int) -> str:
     policy = json.loads(json.dumps(WEBHOOK_DELIVERY_POLICY))
     policy["healthyRetryPolicy"]["numRetries"] = max_retries
@@ -64,7 +66,8 @@ class QueuePair:
     dlq: aws.sqs.Queue
 
 
-def _sns_to_sqs_policy(queue_arn: pulumi.Input[str], topic_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+def _sns_to_sqs_policy(queue_arn: pulumi.Input[str], topic_arns: list[pulumi.Output[str]]) -> pulumi.Output[str]:
+    source: pulumi.Input[Any] = topic_arns[0] if len(topic_arns) == 1 else topic_arns
     return pulumi.Output.json_dumps(
         {
             "Version": "2012-10-17",
@@ -75,7 +78,7 @@ def _sns_to_sqs_policy(queue_arn: pulumi.Input[str], topic_arn: pulumi.Input[str
                     "Principal": {"Service": "sns.amazonaws.com"},
                     "Action": "sqs:SendMessage",
                     "Resource": queue_arn,
-                    "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                    "Condition": {"ArnEquals": {"aws:SourceArn": source}},
                 }
             ],
         }
@@ -83,7 +86,7 @@ def _sns_to_sqs_policy(queue_arn: pulumi.Input[str], topic_arn: pulumi.Input[str
 
 
 class Messaging(pulumi.ComponentResource):
-    """``sesame:infra:Messaging`` — topic, topic policy, queues with DLQs, subscriptions."""
+    """``sesame:infra:Messaging`` — event topics with their policies, queues with DLQs, subscriptions."""
 
     def __init__(
         self,
@@ -99,42 +102,48 @@ class Messaging(pulumi.ComponentResource):
         self._names = names
         self._child = pulumi.ResourceOptions(parent=self, provider=provider)
 
-        self.topic = aws.sns.Topic(
-            "ses-events",
-            name=names.event_topic,
-            signature_version=2,
-            kms_master_key_id=cfg.topic_kms_key_id or None,
-            opts=self._child,
-        )
         config_set_arns = [
             pulumi.Output.concat(
                 "arn:aws:ses:", cfg.region, ":", account_id, ":configuration-set/", names.configuration_set(logical)
             )
             for logical in cfg.configuration_sets
         ]
-        self.topic_policy = aws.sns.TopicPolicy(
-            "ses-events-policy",
-            arn=self.topic.arn,
-            policy=pulumi.Output.json_dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "AllowSesPublishFromThisStacksConfigurationSets",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "ses.amazonaws.com"},
-                            "Action": "SNS:Publish",
-                            "Resource": self.topic.arn,
-                            "Condition": {
-                                "StringEquals": {"AWS:SourceAccount": account_id},
-                                "ArnLike": {"AWS:SourceArn": config_set_arns},
-                            },
-                        }
-                    ],
-                }
-            ),
-            opts=self._child,
-        )
+        topic_names = {"critical": names.critical_event_topic, "engagement": names.event_topic}
+        #: event class (``critical``/``engagement``) -> its topic and the policy that lets SES publish to it
+        self.topics: dict[str, aws.sns.Topic] = {}
+        self.topic_policies: dict[str, aws.sns.TopicPolicy] = {}
+        for event_class, (resource, _) in EVENT_CLASSES.items():
+            topic = aws.sns.Topic(
+                resource,
+                name=topic_names[event_class],
+                signature_version=2,
+                kms_master_key_id=cfg.topic_kms_key_id or None,
+                opts=self._child,
+            )
+            self.topics[event_class] = topic
+            self.topic_policies[event_class] = aws.sns.TopicPolicy(
+                f"{resource}-policy",
+                arn=topic.arn,
+                policy=pulumi.Output.json_dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "AllowSesPublishFromThisStacksConfigurationSets",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "ses.amazonaws.com"},
+                                "Action": "SNS:Publish",
+                                "Resource": topic.arn,
+                                "Condition": {
+                                    "StringEquals": {"AWS:SourceAccount": account_id},
+                                    "ArnLike": {"AWS:SourceArn": config_set_arns},
+                                },
+                            }
+                        ],
+                    }
+                ),
+                opts=self._child,
+            )
 
         fn = cfg.functions
         self.critical = self._queue("critical", fn[CRITICAL_FUNCTION].timeout * VISIBILITY_FACTOR)
@@ -142,44 +151,49 @@ class Messaging(pulumi.ComponentResource):
         self.send = self._queue("send", fn[SENDER_FUNCTION].timeout * VISIBILITY_FACTOR)
         self.forward = self._queue("forward", fn[FORWARD_FUNCTION].timeout * VISIBILITY_FACTOR)
 
+        # each topic carries one class of events: its queue takes everything, no filter policy (nothing to scan)
         self.subscriptions: list[aws.sns.TopicSubscription] = []
-        for pair, policy in ((self.critical, critical_filter_policy()), (self.engagement, engagement_filter_policy())):
+        for pair in (self.critical, self.engagement):
+            topic = self.topics[pair.logical]
             queue_policy = aws.sqs.QueuePolicy(
                 f"{pair.logical}-policy",
                 queue_url=pair.queue.url,
-                policy=_sns_to_sqs_policy(pair.queue.arn, self.topic.arn),
+                policy=_sns_to_sqs_policy(pair.queue.arn, [topic.arn]),
                 opts=self._child,
             )
             self.subscriptions.append(
                 aws.sns.TopicSubscription(
                     f"{pair.logical}-subscription",
-                    topic=self.topic.arn,
+                    topic=topic.arn,
                     protocol="sqs",
                     endpoint=pair.queue.arn,
                     raw_message_delivery=False,  # keep the SNS envelope: its signature is verified downstream
-                    filter_policy=json.dumps(policy),
-                    filter_policy_scope="MessageBody",
                     opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[queue_policy]),
                 )
             )
 
-        # the webhook subscription's DLQ exists in every stack (named in DESIGN.md); the subscription is declared with
-        # the app (it needs the API's URL) when sesame:webhook is on
+        # the webhook subscriptions' DLQ exists in every stack (named in DESIGN.md); the subscriptions are declared
+        # with the app (they need the API's URL) when sesame:webhook is on
         self.webhook_dlq = self._plain_queue("webhook-dlq", names.dlq("webhook"), DLQ_RETENTION_SECONDS, visibility=30)
         self.webhook_dlq_policy = aws.sqs.QueuePolicy(
             "webhook-dlq-policy",
             queue_url=self.webhook_dlq.url,
-            policy=_sns_to_sqs_policy(self.webhook_dlq.arn, self.topic.arn),
+            policy=_sns_to_sqs_policy(self.webhook_dlq.arn, self.topic_arns),
             opts=self._child,
         )
 
         self.pairs = [self.critical, self.engagement, self.send, self.forward]
         self.register_outputs(
             {
-                "topicArn": self.topic.arn,
+                "eventTopicArns": {c: t.arn for c, t in self.topics.items()},
                 **{f"{p.logical}QueueUrl": p.queue.url for p in self.pairs},
             }
         )
+
+    @property
+    def topic_arns(self) -> list[pulumi.Output[str]]:
+        """Both event topics' ARNs (critical, engagement): ``SNS_ALLOWED_TOPIC_ARNS``, the webhook's topics."""
+        return [self.topics["critical"].arn, self.topics["engagement"].arn]
 
     def _plain_queue(self, resource: str, name: str, retention: int, *, visibility: int) -> aws.sqs.Queue:
         return aws.sqs.Queue(

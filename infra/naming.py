@@ -35,7 +35,14 @@ class Names:
 
     @property
     def event_topic(self) -> str:
+        """The engagement event topic (Send, Delivery, Open, Click, DeliveryDelay): the name the single event topic
+        had before the critical types got their own (an existing stack keeps it)."""
         return f"{self.prefix}-ses-events"
+
+    @property
+    def critical_event_topic(self) -> str:
+        """The critical event topic (Bounce, Complaint, Reject, Rendering Failure, Subscription)."""
+        return f"{self.prefix}-ses-critical-events"
 
     @property
     def alarm_topic(self) -> str:

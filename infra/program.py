@@ -60,8 +60,6 @@ def build(cfg: StackConfig, package: AppPackage | None = None) -> dict[str, Any]
         "configuration-sets",
         cfg,
         names,
-        topic_arn=messaging.topic.arn,
-        topic_policy=messaging.topic_policy,
         tracking_domain=tracking.domain,
         https_policy=tracking.https_policy,
         tracking_ready=tracking_ready,
@@ -80,13 +78,13 @@ def build(cfg: StackConfig, package: AppPackage | None = None) -> dict[str, Any]
         queues=queue_arns,
         bucket_arn=storage.bucket.arn,
         parameter_arn=secrets.parameter.arn,
-        topic_arn=messaging.topic.arn,
+        topic_arns=messaging.topic_arns,
         # the home stack owns the tables: the counter consumer reads the messages stream there only
         streams={"messages": tables.tables["messages"].stream_arn} if "messages" in tables.tables else {},
     )
     env_vars = app_environment(cfg, names, messaging=messaging, config_sets=config_sets, tables=tables)
     env_vars["SESAME_CAMPAIGN_BUCKET"] = storage.bucket.bucket
-    env_vars["SNS_ALLOWED_TOPIC_ARNS"] = messaging.topic.arn
+    env_vars["SNS_ALLOWED_TOPIC_ARNS"] = pulumi.Output.all(*messaging.topic_arns).apply(",".join)
     app = App(
         "app",
         cfg,
@@ -94,10 +92,17 @@ def build(cfg: StackConfig, package: AppPackage | None = None) -> dict[str, Any]
         package=package,
         arns=arns,
         environment=env_vars,
-        topic_arn=messaging.topic.arn,
+        topic_arns=messaging.topic_arns,
         webhook_dlq_arn=messaging.webhook_dlq.arn,
         webhook_dlq_policy=messaging.webhook_dlq_policy,
         provider=provider,
+    )
+
+    # SES publishes to the event topics once every function accepts them (SNS_ALLOWED_TOPIC_ARNS)
+    config_sets.publish_events(
+        {c: t.arn for c, t in messaging.topics.items()},
+        dict(messaging.topic_policies),
+        after=list(app.functions.values()),
     )
 
     dlq_names = [names.dlq(p.logical) for p in consumed] + [names.dlq("webhook")]
@@ -153,7 +158,7 @@ def build(cfg: StackConfig, package: AppPackage | None = None) -> dict[str, Any]
         "trackingHttpsPolicy": tracking.https_policy,
         "tables": tables.names,
         "tablesOwnedHere": sorted(tables.tables),
-        "eventTopicArn": messaging.topic.arn,
+        "eventTopicArns": {c: t.arn for c, t in messaging.topics.items()},
         "alarmTopicArn": alarms.topic.arn,
         "queues": {
             pair.logical: {

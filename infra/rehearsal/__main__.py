@@ -262,8 +262,9 @@ def check_deployment(r: Rehearsal, outputs: dict[str, dict[str, Any]], code_sha:
                 except Exception:
                     problems.append(f"table {name_!r} missing in {region}")
             topics = {t["TopicArn"] for t in r.client("sns", region).list_topics()["Topics"]}
-            if env.get("SNS_ALLOWED_TOPIC_ARNS") not in topics:
-                problems.append("topic")
+            allowed = [arn for arn in env.get("SNS_ALLOWED_TOPIC_ARNS", "").split(",") if arn]
+            if len(allowed) != 2 or not set(allowed) <= topics:  # the critical and the engagement event topics
+                problems.append("topics")
             if fn["CodeSha256"] != code_sha:
                 problems.append("code is not the package")
             if not fn["Role"].endswith(f":role/sesame-prod-{region}-{logical.replace('_', '-')}"):
@@ -391,8 +392,10 @@ def check_deployment(r: Rehearsal, outputs: dict[str, dict[str, Any]], code_sha:
             subs = r.client("sns", region).list_subscriptions()["Subscriptions"]
             webhook = [s for s in subs if s["Protocol"] == "https"]
             r.check(
-                "home: the event topic delivers to the stack's own webhook",
-                [s["Endpoint"] for s in webhook] == [f"{api_url}/webhooks/ses"],
+                "home: both event topics deliver to the stack's own webhook",
+                sorted(s["TopicArn"].rsplit(":", 1)[1] for s in webhook)
+                == ["sesame-prod-ses-critical-events", "sesame-prod-ses-events"]
+                and {s["Endpoint"] for s in webhook} == {f"{api_url}/webhooks/ses"},
             )
 
         # logs and alarms

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from runtime.emails import extract_address, recipient_hash
 from runtime.events import models as m
-from runtime.stores.schema import event_id_for, iso, parse_time
+from runtime.stores.schema import event_id_for, iso, parse_time, send_event_id
 
 
 class EventParseError(ValueError):
@@ -267,6 +267,8 @@ def normalize(record: m.AnySesRecord, raw: dict[str, Any] | None, event_id: str)
     recipients, hashes = _addresses(targets)
     destination = mail.destination
     common = mail.commonHeaders
+    if event_type == "Send":  # one per message: its id is the message's (the sender records it, schema.send_event_id)
+        event_id = send_event_id(mail.messageId)
     return NormalizedEvent(
         event_id=event_id,
         event_type=event_type,
@@ -300,6 +302,7 @@ def _nested_timestamp(detail: dict[str, Any]) -> str | None:
 
 
 def event_from_message(message: str, event_id: str | None = None) -> NormalizedEvent:
-    """SNS ``Message`` text -> NormalizedEvent (event id = sha256 prefix of the text unless given)."""
+    """SNS ``Message`` text -> NormalizedEvent (event id = sha256 prefix of the text unless given; a Send event's is
+    always ``schema.send_event_id`` of its message id)."""
     record, raw = parse_record(message)
     return normalize(record, raw, event_id or event_id_for(message))

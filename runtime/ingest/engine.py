@@ -114,14 +114,33 @@ class IngestEngine:
             if attempt:
                 self._sleep(min(0.05 * 2**attempt, 1.0))
             plans: dict[str, MessagePlan] = {}
+            recorded_sends: list[NormalizedEvent] = []  # Send events found applied (the sender records most)
             for mid in pending:
                 plan = merge_message(snapshot.summaries.get(mid), by_message[mid], self.ttl_days)
                 if plan is None:
                     for event in by_message[mid]:
                         result.outcomes[event.event_id] = DUPLICATE
+                    dups: Iterable[NormalizedEvent] = by_message[mid]
                 else:
                     plans[mid] = plan
+                    dups = plan.duplicates
+                if not attempt:
+                    recorded_sends.extend(e for e in dups if e.event_type == "Send")
             pending = set(plans)
+            if recorded_sends and self.handover is not None:
+                # A message's Send entry is usually written by the sender with its record of the message
+                # (runtime.sender.ledger._with_send_entry), so the Send event is found applied and needs no write —
+                # but it was never handed to forwarding: hand it over now (again, for an SNS redelivery of a Send
+                # ingestion applied itself: forwarding is at least once, receivers drop repeated event ids).
+                try:
+                    self.handover(recorded_sends)
+                except Exception as exc:  # not handed over: SQS brings them back
+                    _log.warning("forwarding hand-over failed", extra={"error": type(exc).__name__})
+                    for event in recorded_sends:
+                        result.outcomes.pop(event.event_id, None)
+                        result.failed[event.event_id] = f"forwarding: {exc}"
+                    self._fail_all(result, {m: by_message[m] for m in pending}, f"forwarding: {exc}")
+                    return result
             if not plans:
                 break
             recipients = plan_recipients(

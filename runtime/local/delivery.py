@@ -1,10 +1,14 @@
-"""Deliver SES events the way SNS would: signed non-raw envelopes to every matching subscription.
+"""Deliver SES events the way SES and SNS would: each to the topic of its class, as signed non-raw envelopes to every
+matching subscription of that topic.
 
-moto's own SNS signatures are fake, so the local stack publishes itself: for each event it builds one SNS
-``Notification`` (one ``MessageId``, one signature; a redelivery re-sends the identical envelope), evaluates each
-subscription's filter policy (``MessageBody`` or ``MessageAttributes`` scope) read from what was provisioned, then
-puts the envelope on the matching SQS queues and POSTs it to the matching HTTPS endpoints (the ``chalice local``
-webhook). The real verification code then runs on every message, exactly as on AWS.
+moto has no SES event destinations and its own SNS signatures are fake, so the local stack publishes itself: an
+event goes to the topic the configuration sets' event destinations send its type to (``infra/messaging.py``
+``EVENT_CLASSES``: the critical types to the critical topic, the rest to the engagement topic); for each event it
+builds one SNS ``Notification`` from that topic (one ``MessageId``, one signature; a redelivery re-sends the
+identical envelope), evaluates the topic's subscriptions' filter policies (``MessageBody`` or ``MessageAttributes``
+scope; the stack declares none) read from what was provisioned, then puts the envelope on the matching SQS queues
+and POSTs it to the matching HTTPS endpoints (the ``chalice local`` webhook). The real verification code then runs
+on every message, exactly as on AWS.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.events.models import CRITICAL_TYPES
 from runtime.local.simulator import SimulatedEvent
 
 
@@ -112,13 +117,39 @@ class DeliveryStats:
         }
 
 
+@dataclass(frozen=True)
+class EventTopics:
+    """Where SES publishes an event: the critical topic for the critical types, the engagement topic otherwise (one
+    topic for both is a stack with a single event topic)."""
+
+    critical: str
+    engagement: str
+
+    @classmethod
+    def single(cls, topic_arn: str) -> EventTopics:
+        return cls(topic_arn, topic_arn)
+
+    def for_type(self, event_type: str) -> str:
+        return self.critical if event_type in CRITICAL_TYPES else self.engagement
+
+
+def event_topics(topics: Mapping[str, str]) -> EventTopics | None:
+    """The stack's event topics from provisioned topics (name -> ARN): ``<prefix>ses-critical-events`` and
+    ``<prefix>ses-events`` (a stack that declares only the latter publishes every type there)."""
+    engagement = next((arn for name, arn in topics.items() if name.endswith("-ses-events")), None)
+    if engagement is None:
+        return None
+    critical = next((arn for name, arn in topics.items() if name.endswith("-ses-critical-events")), engagement)
+    return EventTopics(critical, engagement)
+
+
 class SnsDelivery:
-    """Signs and fans out SES events to the subscriptions of one topic."""
+    """Signs and fans out SES events to the subscriptions of the topic each event's type is published to."""
 
     def __init__(
         self,
         signer: Any,
-        topic_arn: str,
+        topics: EventTopics | str,
         subscriptions: Sequence[Subscription],
         sqs_client: Any,
         *,
@@ -126,7 +157,7 @@ class SnsDelivery:
         signature_version: int = 2,
     ) -> None:
         self._signer = signer
-        self.topic_arn = topic_arn
+        self.topics = EventTopics.single(topics) if isinstance(topics, str) else topics
         self.subscriptions = list(subscriptions)
         self._sqs = sqs_client
         self._workers = webhook_workers
@@ -144,8 +175,9 @@ class SnsDelivery:
         it serves)."""
         key = event.message_text()
         if key not in self._envelopes:
+            topic = self.topics.for_type(event.event_type)
             self._envelopes[key] = json.dumps(
-                self._signer.notification(self.topic_arn, key, message_id=str(uuid.uuid4()), version=self._version)
+                self._signer.notification(topic, key, message_id=str(uuid.uuid4()), version=self._version)
             )
         return self._envelopes[key]
 
@@ -167,12 +199,15 @@ class SnsDelivery:
 
     def _deliver_chunk(self, events: Iterable[SimulatedEvent]) -> DeliveryStats:
         by_queue: dict[str, list[str]] = {}
-        posts: list[tuple[str, str]] = []
+        posts: list[tuple[str, str, str]] = []
         for event in events:
             body = self.envelope_for(event)
             message = event.message_text()
+            topic = self.topics.for_type(event.event_type)
             self.stats.published += 1
             for sub in self.subscriptions:
+                if sub.topic_arn != topic:
+                    continue
                 if not filter_policy_matches(sub.filter_policy, sub.filter_scope, message, {}):
                     self.stats.filtered_out += 1
                     continue
@@ -180,7 +215,7 @@ class SnsDelivery:
                 if sub.protocol == "sqs":
                     by_queue.setdefault(sub.endpoint, []).append(payload)
                 else:
-                    posts.append((sub.endpoint, payload))
+                    posts.append((sub.endpoint, payload, topic))
         for url, bodies in by_queue.items():
             for start in range(0, len(bodies), 10):
                 chunk = bodies[start : start + 10]
@@ -198,7 +233,7 @@ class SnsDelivery:
                         self.stats.webhook_status[status] = self.stats.webhook_status.get(status, 0) + 1
         return self.stats
 
-    def _post(self, url: str, body: str, attempts: int = 4) -> int:
+    def _post(self, url: str, body: str, topic_arn: str, attempts: int = 4) -> int:
         """POST like SNS's HTTPS delivery: retried on 5xx and connection errors (SNS's delivery policy)."""
         status = 0
         for _ in range(attempts):
@@ -209,7 +244,7 @@ class SnsDelivery:
                 headers={
                     "Content-Type": "text/plain; charset=UTF-8",
                     "x-amz-sns-message-type": "Notification",
-                    "x-amz-sns-topic-arn": self.topic_arn,
+                    "x-amz-sns-topic-arn": topic_arn,
                     "User-Agent": "Amazon Simple Notification Service Agent",
                 },
             )

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.local import provision
-from runtime.local.delivery import SnsDelivery, Subscription, subscriptions_from
+from runtime.local.delivery import SnsDelivery, Subscription, event_topics, subscriptions_from
 from runtime.local.poller import SqsPoller, bind_handlers, schedule_handlers, scheduled_event
 from runtime.local.processes import (
     CHALICE_DIR,
@@ -56,8 +56,6 @@ from runtime.local.simulator import (
 )
 from runtime.stores import dynamo
 from runtime.stores.schema import campaign_shards, parse_time
-
-CRITICAL_TYPES = ["Bounce", "Complaint", "Reject", "Subscription", "Rendering Failure"]
 
 
 @dataclass
@@ -393,32 +391,39 @@ def _start(stack: LocalStack, progress: Progress) -> None:
     bound = ", ".join(f"{b.queue_name.rsplit('-', 1)[-1]} -> {b.handler_name}" for b in stack.poller.bindings)
     progress.step(f"SQS poller bound: {bound or 'no SQS handlers registered yet'}")
 
-    topic_arns = [arn for name, arn in stack.provisioned.topics.items() if name.endswith("ses-events")]
-    if not topic_arns:
-        raise LocalStackError("the stack declares no SES event topic (sesame-<env>-ses-events)")
+    topics = event_topics(stack.provisioned.topics)
+    if topics is None:
+        raise LocalStackError(
+            "the stack declares no SES event topics (sesame-<env>-ses-critical-events and sesame-<env>-ses-events)"
+        )
     extra: list[Subscription] = []
     declared = subscriptions_from(stack.provisioned)
-    has_https = any(s.protocol in {"http", "https"} for s in declared.get(topic_arns[0], []))
+    arns = dict.fromkeys((topics.critical, topics.engagement))
+    has_https = any(s.protocol in {"http", "https"} for arn in arns for s in declared.get(arn, []))
     if opts.webhook and not has_https:
+        # the critical topic carries only the critical types: the local webhook gets those, as before
         extra.append(
             Subscription(
-                topic_arn=topic_arns[0],
+                topic_arn=topics.critical,
                 protocol="http",
                 endpoint=f"{stack.api_url}/webhooks/ses",
-                filter_policy={"eventType": CRITICAL_TYPES},
+                filter_policy=None,
                 filter_scope="MessageBody",
                 label="webhook",
             )
         )
-    elif has_https:  # the program's own HTTPS subscription points at the deployed API: deliver to the local one
-        declared[topic_arns[0]] = [
-            Subscription(s.topic_arn, "http", f"{stack.api_url}/webhooks/ses", s.filter_policy, s.filter_scope, s.raw)
-            if s.protocol in {"http", "https"}
-            else s
-            for s in declared[topic_arns[0]]
-        ]
-    subs = [*declared.get(topic_arns[0], []), *extra]
-    stack.delivery = SnsDelivery(signer, topic_arns[0], subs, stack.client("sqs"))
+    elif has_https:  # the program's own HTTPS subscriptions point at the deployed API: deliver to the local one
+        for arn in arns:
+            declared[arn] = [
+                Subscription(
+                    s.topic_arn, "http", f"{stack.api_url}/webhooks/ses", s.filter_policy, s.filter_scope, s.raw
+                )
+                if s.protocol in {"http", "https"}
+                else s
+                for s in declared.get(arn, [])
+            ]
+    subs = [*(s for arn in arns for s in declared.get(arn, [])), *extra]
+    stack.delivery = SnsDelivery(signer, topics, subs, stack.client("sqs"))
     progress.step(
         "SES events will be delivered to: " + ", ".join(f"{s.protocol}:{s.label or s.endpoint}" for s in subs)
     )

@@ -363,7 +363,11 @@ def app_environment(stack: Provisioned, *, environment: str, region: str) -> dic
             env[f"SESAME_{logical.upper()}_QUEUE_URL"] = stack.queues[name]
     if prefix + "forward-dlq" in stack.queues:
         env["SESAME_FORWARD_DLQ_URL"] = stack.queues[prefix + "forward-dlq"]
-    topics = [arn for name, arn in stack.topics.items() if name.startswith(prefix) and "ses-events" in name]
+    topics = [
+        arn
+        for name, arn in sorted(stack.topics.items())
+        if name in (prefix + "ses-critical-events", prefix + "ses-events")
+    ]
     if topics:
         env["SNS_ALLOWED_TOPIC_ARNS"] = ",".join(topics)
     sets = {name[len(prefix) :]: name for name in stack.configuration_sets if name.startswith(prefix)}
@@ -436,24 +440,18 @@ def builtin_resources(
             )
         )
     out.append(DeclaredResource("aws:sqs/queue:Queue", "webhook-dlq", {"name": p + "webhook-dlq"}))
-    topic_arn = f"arn:aws:sns:{region}:{account}:{p}ses-events"
-    out.append(DeclaredResource("aws:sns/topic:Topic", "ses-events", {"name": p + "ses-events", "signatureVersion": 2}))
-    critical = ["Bounce", "Complaint", "Reject", "Subscription", "Rendering Failure"]
-    for logical, policy in (
-        ("critical", {"eventType": critical}),
-        ("engagement", {"eventType": [{"anything-but": critical}]}),
-    ):
+    # the event topics by class (infra/messaging.py): no filter policies, each topic's queue takes everything
+    for logical, topic in (("critical", "ses-critical-events"), ("engagement", "ses-events")):
+        out.append(DeclaredResource("aws:sns/topic:Topic", topic, {"name": p + topic, "signatureVersion": 2}))
         out.append(
             DeclaredResource(
                 "aws:sns/topicSubscription:TopicSubscription",
                 f"{logical}-subscription",
                 {
-                    "topic": topic_arn,
+                    "topic": f"arn:aws:sns:{region}:{account}:{p}{topic}",
                     "protocol": "sqs",
                     "endpoint": f"arn:aws:sqs:{region}:{account}:{p}{logical}",
                     "rawMessageDelivery": False,
-                    "filterPolicy": json.dumps(policy),
-                    "filterPolicyScope": "MessageBody",
                 },
             )
         )

@@ -35,6 +35,7 @@ are all idempotent (``SET`` of the same values, conditions that recognise their 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import uuid
 from collections import defaultdict
@@ -44,6 +45,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from runtime.stores import dynamo
+from runtime.stores.history import HISTORY, encode_entry
 from runtime.stores.schema import (
     STATUS_RANK,
     UNTAGGED,
@@ -52,6 +54,7 @@ from runtime.stores.schema import (
     counter_sort_keys,
     counter_update,
     iso,
+    send_event_id,
 )
 
 OutcomeKind = Literal["sent", "failed", "suppressed", "cancelled"]
@@ -258,9 +261,52 @@ def _message_update(
     }
 
 
+def _with_send_entry(update: dict[str, Any], message_id: str, now_iso: str) -> dict[str, Any]:
+    """``update`` (a ``sent`` unit's message item) that also records the message's Send event — its history entry
+    (id ``schema.send_event_id``, the ``sent`` counter: ``count_events`` counts it from this write) and
+    ``first_send_at`` — if no event has been applied to the item yet (``attribute_not_exists(history)``). Ingestion
+    then finds the Send event's id in the history and writes nothing for it. When the condition fails (an event came
+    first, or this very write was applied and its answer lost), the caller sends ``update`` alone: an item with a
+    history has either this entry already or gets the Send event from ingestion, never both."""
+    entry = encode_entry(now_iso, "Send", send_event_id(message_id), ("sent",), {})
+    expression = update["UpdateExpression"].replace(
+        " ADD version", ", #hist = :hist, first_send_at = if_not_exists(first_send_at, :sent) ADD version", 1
+    )
+    return {
+        **update,
+        "UpdateExpression": expression,
+        "ConditionExpression": "attribute_not_exists(#hist)",
+        "ExpressionAttributeNames": {**update["ExpressionAttributeNames"], "#hist": HISTORY},
+        "ExpressionAttributeValues": {**update["ExpressionAttributeValues"], ":hist": {"L": [{"S": entry}]}},
+        # a failed condition answers with the item: when it already holds what ``update`` sets (this very write was
+        # applied and its answer lost), the plain update is not needed
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
+_SET_CLAUSE = re.compile(r", (?=[#\w]+ = )")
+
+
+def _already_holds(item: dict[str, Any], update: dict[str, Any]) -> bool:
+    """Whether ``item`` (wire format) holds every value ``update`` (a ``_message_update``) sets, and every attribute
+    it sets ``if_not_exists``: sending ``update`` would then only move ``version`` on."""
+    names, values = update["ExpressionAttributeNames"], update["ExpressionAttributeValues"]
+    sets = update["UpdateExpression"].removeprefix("SET ").split(" ADD ", 1)[0]
+    for clause in _SET_CLAUSE.split(sets):
+        target, source = clause.split(" = ", 1)
+        attribute = names.get(target, target)
+        if source.startswith("if_not_exists("):
+            if attribute not in item:
+                return False
+        elif item.get(attribute) != values[source]:
+            return False
+    return True
+
+
 # Counters the sender owns. ``sent`` is counted by the messages stream's consumer (``count_events``) from the Send
-# event the ingestion engine applies (exactly once per message, also for mail sent outside sesame); counting it here
-# as well would count every message twice.
+# entry of the message's history — written by the sender's own record of the message (``_with_send_entry``) or, when
+# an event came first or the unit was recorded in a transaction, by the ingestion engine applying the Send event
+# (exactly once per message, also for mail sent outside sesame); counting it here as well would count it twice.
 SENDER_COUNTERS = frozenset({"suppressed", "failed", "cancelled"})
 
 
@@ -402,7 +448,11 @@ class DynamoLedger:
         ]
         counters = counter_items(entries, now_iso[:10])
         if not counters:
-            self._record_plain(job_update, updates)
+            sends = [
+                _with_send_entry(update, outcome.message_id, now_iso) if outcome.kind == "sent" else None
+                for update, (_, outcome, _) in zip(updates, entries, strict=True)
+            ]
+            self._record_plain(job_update, updates, sends)
             return
         items: list[dict[str, Any]] = [{"Update": job_update}, *({"Update": u} for u in updates)]
         for (campaign, sort_key), deltas in counters.items():
@@ -424,20 +474,39 @@ class DynamoLedger:
                 self._sleep(min(0.05 * 2**attempt, 1.0))
         raise LedgerUnavailableError(f"recording job {job_id} kept failing")
 
-    def _record_plain(self, job_update: dict[str, Any], updates: Sequence[dict[str, Any]]) -> None:
+    def _record_plain(
+        self,
+        job_update: dict[str, Any],
+        updates: Sequence[dict[str, Any]],
+        sends: Sequence[dict[str, Any] | None] = (),
+    ) -> None:
         """A chunk without counters (every unit ``sent``): each message item alone, then the job's ``rec`` marks.
 
         No transaction is needed because every write here is idempotent: a message update sets the same values
         again (``status``/``status_rank``/``campaign_sk``/``expires_at`` only if absent) and ``ADD version 1`` only
         moves the optimistic-concurrency token on (an ingestion write that read the older version fails its
-        condition and merges again); it adds no history entry, so the counter consumer counts nothing for it.
+        condition and merges again). The first write of an item also records the message's Send event (``sends``:
+        ``_with_send_entry``, conditional on the item having no history yet), the one history entry the counter
+        consumer counts for it; a repeat finds the history and sends the plain update, which adds no entry (unless
+        the failed condition's answer shows the item holds everything already: a repeat of an applied write).
         A lost answer after commit is therefore harmless when the update is sent again (botocore, ``with_retries``),
         and so is a Lambda that dies between the message items and the marks: the next attempt finds the units
         done but not recorded and writes the same items again. The marks are written last (a ``SET`` of ``true``:
         idempotent too), so a unit marked recorded always has its message item."""
-        marks = {k: v for k, v in job_update.items() if k != "ConditionExpression"}  # a SET of the same marks
-        for update in [*updates, marks]:
+        for i, update in enumerate(updates):
+            send = sends[i] if i < len(sends) else None
+            if send is not None:
+                try:
+                    self._update(send)
+                    continue
+                except Exception as exc:
+                    if not _is_code(exc, "ConditionalCheckFailedException"):
+                        raise
+                    old = (getattr(exc, "response", None) or {}).get("Item")
+                    if old and _already_holds(old, update):
+                        continue  # an earlier attempt of this write was applied (its answer lost)
             self._update(update)
+        self._update({k: v for k, v in job_update.items() if k != "ConditionExpression"})  # a SET of the same marks
 
     def _update(self, kwargs: dict[str, Any]) -> None:
         self._retrying(lambda: self._client.update_item(**kwargs))

@@ -146,8 +146,16 @@ def event_key(timestamp: str, event_id: str) -> str:
 
 
 def event_id_for(message_text: str) -> str:
-    """Id of one SES event: sha256 of the SNS ``Message`` text (same across SNS redeliveries and paths)."""
+    """Id of one SES event: sha256 of the SNS ``Message`` text (same across SNS redeliveries and paths), except a
+    message's Send event: :func:`send_event_id`."""
     return hashlib.sha256(message_text.encode("utf-8")).hexdigest()[:32]
+
+
+def send_event_id(message_id: str) -> str:
+    """Id of the Send event of the SES message ``message_id`` (SES publishes one per message): derived from the message
+    id, so the sender can record the Send entry with the message item it writes after SES accepted the message, and
+    ingestion recognises the Send event as already applied (docs/DESIGN.md "Writers of the messages table")."""
+    return hashlib.sha256(f"Send/{message_id}".encode()).hexdigest()[:32]
 
 
 def suppression_scope(scope: str, *, list_name: str | None = None, campaign_id: str | None = None) -> str:

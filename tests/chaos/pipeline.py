@@ -42,7 +42,6 @@ from runtime.sender.jobs import bulk_job
 from runtime.sender.ledger import send_id
 from runtime.stores.dynamo import from_item
 from runtime.stores.history import entry_id, history_of, short_id
-from runtime.stores.schema import event_id_for
 from runtime.stores.tables import create_tables
 from tests.chaos.wire import FaultPolicy, HandlerKilled, SesWire, Wire
 from tests.support.counters import count_stream
@@ -410,7 +409,9 @@ class ChaosRun:
         by_queue: dict[str, list[str]] = {"critical": [], "engagement": []}
         for event in events:
             text = event.message_text()
-            self.published[event_id_for(text)] = event
+            self.published[event_from_message(text).event_id] = (
+                event  # the id the app gives it (a Send's: its message's)
+            )
             if text not in self.envelopes:
                 self.envelopes[text] = self.signer.notification_json(TOPIC_ARN, text)
             by_queue["critical" if event.event_type in CRITICAL_TYPES else "engagement"].append(self.envelopes[text])

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from runtime.local.delivery import SnsDelivery, Subscription, filter_policy_matches
+from runtime.local.delivery import EventTopics, SnsDelivery, Subscription, event_topics, filter_policy_matches
 from runtime.local.poller import QueueBinding, SqsPoller
 from runtime.local.simulator import SentMail, SesEventSimulator, SimulatedEvent, SimulatorOptions, simulator_address
 from runtime.settings import Settings
@@ -19,29 +19,39 @@ from runtime.sns.signing import LocalSnsSigner
 from runtime.sns.verify import SnsVerifier
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:sesame-dev-ses-events"
+CRITICAL_TOPIC = "arn:aws:sns:us-east-1:123456789012:sesame-dev-ses-critical-events"
 CRITICAL = {"eventType": ["Bounce", "Complaint", "Reject", "Subscription", "Rendering Failure"]}
 ENGAGEMENT = {"eventType": [{"anything-but": CRITICAL["eventType"]}]}
 
 
 @pytest.mark.parametrize(
-    ("body", "queue"),
+    ("event_type", "queue"),
     [
-        ({"eventType": "Bounce"}, "critical"),
-        ({"eventType": "Rendering Failure"}, "critical"),
-        ({"eventType": "Open"}, "engagement"),
-        ({"eventType": "SomethingSesAddsLater"}, "engagement"),
+        ("Bounce", "critical"),
+        ("Complaint", "critical"),
+        ("Reject", "critical"),
+        ("Subscription", "critical"),
+        ("Rendering Failure", "critical"),
+        ("Send", "engagement"),
+        ("Delivery", "engagement"),
+        ("Open", "engagement"),
+        ("Click", "engagement"),
+        ("DeliveryDelay", "engagement"),
     ],
 )
-def test_the_stacks_filter_policies_send_every_event_to_exactly_one_queue(body: dict[str, str], queue: str) -> None:
-    from infra.messaging import critical_filter_policy, engagement_filter_policy
+def test_the_stacks_event_destinations_send_every_type_to_exactly_one_topic_the_simulator_publishes_to(
+    event_type: str, queue: str
+) -> None:
+    from infra.messaging import CRITICAL_DESTINATION_TYPES, EVENT_CLASSES
 
-    message = json.dumps({**body, "mail": {"messageId": "m"}})
-    matched = {
-        name
-        for name, policy in (("critical", critical_filter_policy()), ("engagement", engagement_filter_policy()))
-        if filter_policy_matches(policy, "MessageBody", message, {})
-    }
-    assert matched == {queue}
+    # the SES spelling of the type (event destinations' MatchingEventTypes) -> the class whose destination has it
+    spelled = {"DeliveryDelay": "DELIVERY_DELAY", "Rendering Failure": "RENDERING_FAILURE"}.get(
+        event_type, event_type.upper()
+    )
+    (event_class,) = [c for c, (_, types) in EVENT_CLASSES.items() if spelled in types]
+    assert event_class == queue and (spelled in CRITICAL_DESTINATION_TYPES) == (queue == "critical")
+    topics = EventTopics(CRITICAL_TOPIC, TOPIC)
+    assert topics.for_type(event_type) == {"critical": CRITICAL_TOPIC, "engagement": TOPIC}[queue]
 
 
 @pytest.mark.parametrize(
@@ -121,6 +131,34 @@ def test_events_reach_the_queues_their_filter_policies_select_as_verifiable_enve
         assert json.loads(verifier.verify(body).Message)["eventType"] not in CRITICAL["eventType"]
     # a redelivery is the same envelope (same MessageId and signature), as SNS redelivers
     assert len(set(got_critical + got_engagement)) == len({e.message_text() for e in events})
+
+
+def test_each_event_goes_to_the_queue_of_its_types_topic_signed_by_that_topic(aws: Any, tmp_path: Path) -> None:
+    critical = aws.create_queue(QueueName="critical")["QueueUrl"]
+    engagement = aws.create_queue(QueueName="engagement")["QueueUrl"]
+    signer = LocalSnsSigner(str(tmp_path))
+    subs = [  # as the stack declares them: one queue per topic, no filter policy
+        Subscription(CRITICAL_TOPIC, "sqs", critical, None, "MessageAttributes"),
+        Subscription(TOPIC, "sqs", engagement, None, "MessageAttributes"),
+    ]
+    topics = event_topics({"sesame-dev-ses-events": TOPIC, "sesame-dev-ses-critical-events": CRITICAL_TOPIC})
+    assert topics == EventTopics(CRITICAL_TOPIC, TOPIC)
+    events = SesEventSimulator(SimulatorOptions(duplicate_rate=0.3, seed=2)).schedule(_mails(20))
+    assert {e.event_type for e in events} >= {"Send", "Delivery", "Bounce", "Complaint"}
+    stats = SnsDelivery(signer, topics, subs, aws).deliver(events)
+    assert stats.filtered_out == 0
+
+    verifier = SnsVerifier.from_settings(
+        Settings(sns_allowed_topic_arns=(CRITICAL_TOPIC, TOPIC), sns_cert_dir=str(tmp_path), sns_max_age_seconds=3600)
+    )
+    got = {"critical": _drain(aws, critical), "engagement": _drain(aws, engagement)}
+    assert sum(map(len, got.values())) == len(events)
+    for queue, bodies in got.items():
+        for body in bodies:
+            envelope = verifier.verify(body)
+            is_critical = json.loads(envelope.Message)["eventType"] in CRITICAL["eventType"]
+            assert is_critical == (queue == "critical")
+            assert envelope.TopicArn == (CRITICAL_TOPIC if is_critical else TOPIC)
 
 
 def test_a_later_event_never_goes_out_in_an_earlier_events_envelope(aws: Any, tmp_path: Path) -> None:

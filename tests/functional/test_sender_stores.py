@@ -16,7 +16,8 @@ from runtime.emails import recipient_hash
 from runtime.sender.ledger import DynamoLedger, Outcome
 from runtime.sender.pacing import DynamoRateStore
 from runtime.sender.resolve import DynamoSendResolver
-from runtime.stores.schema import iso
+from runtime.stores.history import decode_entry, short_id
+from runtime.stores.schema import iso, send_event_id
 from runtime.stores.tables import create_tables
 
 REGION = "us-east-1"
@@ -189,10 +190,25 @@ def test_sent_units_are_recorded_without_a_transaction_and_a_lost_answer_rewrite
     _ledger(lossy).record("job-1", [_sent("1", "0100-lossy")])
     assert {"TransactItems"} & {k for call in clean.calls + lossy.calls for k in call} == set()
     assert [c["TableName"] for c in clean.calls] == [f"sesame-{ENV}-messages", f"sesame-{ENV}-control"]
-    assert len(lossy.calls) == 3  # sent again after the lost answer, then the marks
+    # the first write (with the Send entry) is applied and its answer lost; sent again, its condition finds the
+    # history and answers with the item, which holds everything already: no plain update, no second entry; then
+    # the marks
+    assert [("ConditionExpression" in c, c["TableName"].rsplit("-", 1)[1]) for c in lossy.calls] == [
+        (True, "messages"),
+        (True, "messages"),
+        (False, "control"),
+    ]
     once, twice = _message(ddb, "0100-clean"), _message(ddb, "0100-lossy")
-    assert twice.pop("version") == {"N": "2"} and once.pop("version") == {"N": "1"}  # only the token moved on
+    assert twice.pop("version") == once.pop("version") == {"N": "1"}
     assert {k for k in once} == {k for k in twice}
+    for item, message_id in ((once, "0100-clean"), (twice, "0100-lossy")):
+        [entry] = [decode_entry(e["S"]) for e in item["history"]["L"]]
+        assert (entry.event_type, entry.event_id, entry.counters) == (
+            "Send",
+            short_id(send_event_id(message_id)),
+            ("sent",),
+        )
+        assert item["first_send_at"] == item["sent_at"] == {"S": entry.timestamp}
     assert twice["status"] == {"S": "sent"} and "send_id" in twice
     _ledger(ddb).release("job-1", "a")
     state = _ledger(ddb).claim("job-1", "b", 300)
@@ -218,3 +234,75 @@ def test_an_outcome_is_stored_without_its_empty_trailing_fields_and_read_back_wh
     failed = Outcome("failed", "local-x", "", "MessageRejected: no")
     assert Outcome.decode(failed.encode()) == failed
     assert Outcome.decode(f"sent|0100-a|{REGION}|") == sent  # as stored before
+
+
+def _tracking(client: Any, handed: list[Any]) -> Any:
+    from runtime.ingest import IngestEngine
+    from runtime.stores.tracking import DynamoTrackingStore
+
+    store = DynamoTrackingStore(
+        client,
+        messages_table=f"sesame-{ENV}-messages",
+        campaigns_table=f"sesame-{ENV}-campaigns",
+        suppressions_table=f"sesame-{ENV}-suppressions",
+        sleep=lambda _: None,
+    )
+    return IngestEngine(store, sleep=lambda _: None, handover=lambda events: handed.extend(events))
+
+
+def _message_writes(client: Any) -> list[str]:
+    seen: list[str] = []
+
+    def note(model: Any, params: dict[str, Any], **_: Any) -> None:
+        tables = [params.get("TableName", "")] + [
+            (i.get("Put") or i.get("Update") or {}).get("TableName", "") for i in params.get("TransactItems", [])
+        ]
+        if model.name in ("PutItem", "UpdateItem", "TransactWriteItems") and any("messages" in t for t in tables):
+            seen.append(model.name)
+
+    client.meta.events.register("before-call.dynamodb.*", note)
+    return seen
+
+
+def test_a_send_event_the_sender_recorded_is_acknowledged_without_a_write_handed_over_and_counted_once(
+    ddb: Any,
+) -> None:
+    from runtime.ingest.counting import deltas_of_change
+    from runtime.stores.dynamo import from_item
+    from tests.support.ingest import ses_event
+
+    _ledger(ddb).claim("job-1", "a", 300)
+    _ledger(ddb).record("job-1", [_sent("0", "0100-recorded")])
+    recorded = from_item(_message(ddb, "0100-recorded"))
+    # the sender's write is what the counter consumer counts ``sent`` from (its stream record: no old image)
+    assert [(c.campaign_id, c.list_name, c.counter) for c in deltas_of_change(None, recorded)] == [("c", "l", "sent")]
+    handed: list[Any] = []
+    writes = _message_writes(ddb)
+    send = ses_event("Send", message_id="0100-recorded", recipient="r@example.org")
+    assert send.event_id == send_event_id("0100-recorded")
+    result = _tracking(ddb, handed).apply([send])
+    assert result.outcomes == {send.event_id: "duplicate"} and not result.failed
+    assert writes == [] and from_item(_message(ddb, "0100-recorded")) == recorded
+    assert [e.event_id for e in handed] == [send.event_id]  # forwarding still gets the Send event
+    # the next event is applied as usual and counts only itself
+    delivery = ses_event("Delivery", message_id="0100-recorded", recipient="r@example.org")
+    assert _tracking(ddb, handed).apply([delivery]).outcomes == {delivery.event_id: "updated"}
+    after = from_item(_message(ddb, "0100-recorded"))
+    assert [c.counter for c in deltas_of_change(recorded, after)] == ["delivered"]
+    assert sorted(decode_entry(t).event_type for t in after["history"]) == ["Delivery", "Send"]
+
+
+def test_a_send_event_applied_before_the_sender_recorded_the_message_is_its_only_send_entry(ddb: Any) -> None:
+    from runtime.ingest.counting import deltas_of_change
+    from runtime.stores.dynamo import from_item
+    from tests.support.ingest import ses_event
+
+    send = ses_event("Send", message_id="0100-early-send", recipient="r@example.org")
+    assert _tracking(ddb, []).apply([send]).outcomes == {send.event_id: "created"}
+    applied = from_item(_message(ddb, "0100-early-send"))
+    _ledger(ddb).claim("job-1", "a", 300)
+    _ledger(ddb).record("job-1", [_sent("0", "0100-early-send")])
+    after = from_item(_message(ddb, "0100-early-send"))
+    assert after["history"] == applied["history"] and after["first_send_at"] == applied["first_send_at"]
+    assert deltas_of_change(applied, after) == []  # the sender's record counts nothing more
+    assert after["send_id"] and after["campaign_id"] == "c" and after["version"] == applied["version"] + 1

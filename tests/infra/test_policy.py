@@ -93,7 +93,7 @@ def test_lax_complaint_alarm_is_reported(home: list[Resource]) -> None:
 
 
 def test_unscoped_topic_policy_is_reported(home: list[Resource]) -> None:
-    policy = next(r for r in home if r.type == "aws:sns/topicPolicy:TopicPolicy")
+    policy = next(r for r in home if r.type == "aws:sns/topicPolicy:TopicPolicy" and r.name == "ses-events-policy")
     doc = json.loads(policy.props["policy"])
     doc["Statement"][0]["Condition"] = {}
     resources = _mutate(home, policy.type, policy.name, policy=json.dumps(doc))

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from infra.mockrun import MOCK_ACCOUNT_ID, ProgramRun
+from infra.mockrun import MOCK_ACCOUNT_ID, CapturedResource, ProgramRun
 from runtime.settings import Settings
 from runtime.stores.tables import TABLES
 from tests.support.infra_stacks import HOME_STACK, SECOND_STACK, run_example
@@ -48,11 +48,11 @@ COMMON_COUNTS = {
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
     "aws:ses/domainIdentityVerification:DomainIdentityVerification": 1,
     "aws:sesv2/configurationSet:ConfigurationSet": 2,
-    "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination": 4,
+    "aws:sesv2/configurationSetEventDestination:ConfigurationSetEventDestination": 6,
     "aws:sesv2/emailIdentity:EmailIdentity": 1,
     "aws:sesv2/emailIdentityMailFromAttributes:EmailIdentityMailFromAttributes": 1,
-    "aws:sns/topic:Topic": 2,
-    "aws:sns/topicPolicy:TopicPolicy": 1,
+    "aws:sns/topic:Topic": 3,
+    "aws:sns/topicPolicy:TopicPolicy": 2,
     "aws:sns/topicSubscription:TopicSubscription": 3,
     "aws:sqs/queue:Queue": 9,
     "aws:sqs/queuePolicy:QueuePolicy": 3,
@@ -328,35 +328,61 @@ def test_configuration_sets_have_reputation_tls_and_suppression(home: ProgramRun
     assert "trackingOptions" not in sets["sesame-prod-transactional"]
 
 
-def test_event_destinations_are_enabled_with_all_ten_types(home: ProgramRun) -> None:
-    topic_arn = f"arn:aws:sns:us-east-1:{MOCK_ACCOUNT_ID}:sesame-prod-ses-events"
+ALL_TEN_TYPES = [
+    "SEND",
+    "REJECT",
+    "BOUNCE",
+    "COMPLAINT",
+    "DELIVERY",
+    "OPEN",
+    "CLICK",
+    "RENDERING_FAILURE",
+    "DELIVERY_DELAY",
+    "SUBSCRIPTION",
+]
+CRITICAL_DESTINATION_TYPES = ["BOUNCE", "COMPLAINT", "REJECT", "RENDERING_FAILURE", "SUBSCRIPTION"]
+
+
+def test_event_destinations_route_every_type_to_the_topic_of_its_class_and_all_ten_to_cloudwatch(
+    home: ProgramRun,
+) -> None:
+    topics = {
+        "sns-critical": f"arn:aws:sns:us-east-1:{MOCK_ACCOUNT_ID}:sesame-prod-ses-critical-events",
+        "sns": f"arn:aws:sns:us-east-1:{MOCK_ACCOUNT_ID}:sesame-prod-ses-events",
+    }
     destinations = {
         (d.inputs["configurationSetName"], d.inputs["eventDestinationName"]): d.inputs
         for d in home.of_type(DESTINATION)
     }
     assert set(destinations) == {
-        (cs, kind) for cs in ("sesame-prod-marketing", "sesame-prod-transactional") for kind in ("sns", "cloudwatch")
+        (cs, kind)
+        for cs in ("sesame-prod-marketing", "sesame-prod-transactional")
+        for kind in ("sns-critical", "sns", "cloudwatch")
     }
+    for cs in ("sesame-prod-marketing", "sesame-prod-transactional"):
+        # every type goes to exactly one topic: SES routes by class, SNS filters nothing
+        critical = destinations[(cs, "sns-critical")]["eventDestination"]["matchingEventTypes"]
+        engagement = destinations[(cs, "sns")]["eventDestination"]["matchingEventTypes"]
+        assert sorted(critical) == sorted(CRITICAL_DESTINATION_TYPES)
+        assert sorted(critical + engagement) == sorted(ALL_TEN_TYPES)
+        # SES publishes to a topic only once the consumers trust it (their SNS_ALLOWED_TOPIC_ARNS), and the
+        # engagement destination (the former single one) changes only after the critical one exists
+        for fn in ("critical_events", "engagement_events", "webhook"):
+            assert home.depends_on(
+                home.named(DESTINATION, f"config-set-{cs.removeprefix('sesame-prod-')}-sns-critical"),
+                home.named(FUNCTION, f"{fn}-function"),
+            )
+        assert home.depends_on(
+            home.named(DESTINATION, f"config-set-{cs.removeprefix('sesame-prod-')}-sns"),
+            home.named(DESTINATION, f"config-set-{cs.removeprefix('sesame-prod-')}-sns-critical"),
+        )
     for (cs, kind), d in destinations.items():
         spec = d["eventDestination"]
         assert spec["enabled"] is True
-        assert sorted(spec["matchingEventTypes"]) == sorted(
-            [
-                "SEND",
-                "REJECT",
-                "BOUNCE",
-                "COMPLAINT",
-                "DELIVERY",
-                "OPEN",
-                "CLICK",
-                "RENDERING_FAILURE",
-                "DELIVERY_DELAY",
-                "SUBSCRIPTION",
-            ]
-        )
-        if kind == "sns":
-            assert spec["snsDestination"] == {"topicArn": topic_arn}
+        if kind in topics:
+            assert spec["snsDestination"] == {"topicArn": topics[kind]}
         else:
+            assert sorted(spec["matchingEventTypes"]) == sorted(ALL_TEN_TYPES)
             dims = {c["dimensionName"]: c for c in spec["cloudWatchDestination"]["dimensionConfigurations"]}
             assert set(dims) == {"ses:configuration-set", "campaign_id"}
             assert dims["ses:configuration-set"]["defaultDimensionValue"] == cs
@@ -393,18 +419,23 @@ def test_configuration_set_options_come_from_config() -> None:
 # -- messaging ---------------------------------------------------------------------------------------------------
 
 
-def test_event_topic_policy_lets_only_this_stacks_configuration_sets_publish(second: ProgramRun) -> None:
-    topic = second.named("aws:sns/topic:Topic", "ses-events").inputs
-    assert topic["name"] == "sesame-prod-ses-events"
-    assert topic["signatureVersion"] == 2
-    policy = json.loads(second.of_type("aws:sns/topicPolicy:TopicPolicy")[0].inputs["policy"])
-    (statement,) = policy["Statement"]
-    assert statement["Principal"] == {"Service": "ses.amazonaws.com"}
-    assert statement["Condition"]["StringEquals"] == {"AWS:SourceAccount": MOCK_ACCOUNT_ID}
-    assert sorted(statement["Condition"]["ArnLike"]["AWS:SourceArn"]) == [
-        f"arn:aws:ses:eu-west-1:{MOCK_ACCOUNT_ID}:configuration-set/sesame-prod-marketing",
-        f"arn:aws:ses:eu-west-1:{MOCK_ACCOUNT_ID}:configuration-set/sesame-prod-transactional",
-    ]
+def test_event_topic_policies_let_only_this_stacks_configuration_sets_publish(second: ProgramRun) -> None:
+    for resource, name in (
+        ("ses-critical-events", "sesame-prod-ses-critical-events"),
+        ("ses-events", "sesame-prod-ses-events"),
+    ):
+        topic = second.named("aws:sns/topic:Topic", resource).inputs
+        assert topic["name"] == name
+        assert topic["signatureVersion"] == 2
+        policy = json.loads(second.named("aws:sns/topicPolicy:TopicPolicy", f"{resource}-policy").inputs["policy"])
+        (statement,) = policy["Statement"]
+        assert statement["Principal"] == {"Service": "ses.amazonaws.com"}
+        assert statement["Resource"] == f"arn:aws:sns:eu-west-1:{MOCK_ACCOUNT_ID}:{name}"
+        assert statement["Condition"]["StringEquals"] == {"AWS:SourceAccount": MOCK_ACCOUNT_ID}
+        assert sorted(statement["Condition"]["ArnLike"]["AWS:SourceArn"]) == [
+            f"arn:aws:ses:eu-west-1:{MOCK_ACCOUNT_ID}:configuration-set/sesame-prod-marketing",
+            f"arn:aws:ses:eu-west-1:{MOCK_ACCOUNT_ID}:configuration-set/sesame-prod-transactional",
+        ]
 
 
 @pytest.mark.parametrize("stack", [HOME_STACK, SECOND_STACK])
@@ -434,47 +465,62 @@ def test_queue_visibility_timeouts_exceed_their_consumers_timeouts(home: Program
         assert visibility[queue] == 6 * timeouts[fn]
 
 
-def test_sqs_subscriptions_filter_on_event_type_in_the_body_and_keep_the_envelope(second: ProgramRun) -> None:
+def test_each_event_topic_delivers_everything_to_its_queue_unfiltered_and_keeps_the_envelope(
+    second: ProgramRun,
+) -> None:
+    # no filter policy: SNS bills payload filtering per GB scanned, and the topics carry one class each already
     subs = {s.name: s.inputs for s in second.of_type(SUBSCRIPTION) if s.inputs["protocol"] == "sqs"}
     assert set(subs) == {"critical-subscription", "engagement-subscription"}
+    topics = {"critical": "sesame-prod-ses-critical-events", "engagement": "sesame-prod-ses-events"}
     for name, sub in subs.items():
         queue = name.removesuffix("-subscription")
         assert sub["endpoint"] == f"arn:aws:sqs:eu-west-1:{MOCK_ACCOUNT_ID}:sesame-prod-{queue}"
-        assert sub["topic"].endswith(":sesame-prod-ses-events")
+        assert sub["topic"] == f"arn:aws:sns:eu-west-1:{MOCK_ACCOUNT_ID}:{topics[queue]}"
         assert sub["rawMessageDelivery"] is False
-        assert sub["filterPolicyScope"] == "MessageBody"
-    critical_types = ["Bounce", "Complaint", "Reject", "Subscription", "Rendering Failure"]
-    critical = json.loads(subs["critical-subscription"]["filterPolicy"])
-    assert critical == {"eventType": critical_types}
-    engagement = json.loads(subs["engagement-subscription"]["filterPolicy"])
-    assert engagement == {"eventType": [{"anything-but": critical_types}]}
+        assert "filterPolicy" not in sub and "filterPolicyScope" not in sub
 
 
-def test_no_filter_branch_waits_for_messages_the_topic_policy_refuses(second: ProgramRun) -> None:
-    # SES identity notifications (``notificationType``) would come from an identity, and the topic admits only the
-    # stack's configuration sets (event publishing, always with ``eventType``): a branch for them never matches
-    (statement,) = json.loads(second.of_type("aws:sns/topicPolicy:TopicPolicy")[0].inputs["policy"])["Statement"]
-    assert all(":configuration-set/" in arn for arn in statement["Condition"]["ArnLike"]["AWS:SourceArn"])
-    for sub in second.of_type(SUBSCRIPTION):
-        if sub.inputs["protocol"] == "sqs":
-            assert "notificationType" not in sub.inputs["filterPolicy"]
+def test_the_runtime_accepts_exactly_the_two_event_topics(second: ProgramRun) -> None:
+    env = second.outputs["environmentVariables"]
+    assert env["SNS_ALLOWED_TOPIC_ARNS"].split(",") == [
+        f"arn:aws:sns:eu-west-1:{MOCK_ACCOUNT_ID}:sesame-prod-ses-critical-events",
+        f"arn:aws:sns:eu-west-1:{MOCK_ACCOUNT_ID}:sesame-prod-ses-events",
+    ]
+    assert second.outputs["eventTopicArns"] == dict(
+        zip(("critical", "engagement"), env["SNS_ALLOWED_TOPIC_ARNS"].split(","), strict=True)
+    )
 
 
-def test_queue_policies_admit_only_the_event_topic(second: ProgramRun) -> None:
-    topic_arn = f"arn:aws:sns:eu-west-1:{MOCK_ACCOUNT_ID}:sesame-prod-ses-events"
+def test_queue_policies_admit_only_their_event_topics(second: ProgramRun) -> None:
+    critical = f"arn:aws:sns:eu-west-1:{MOCK_ACCOUNT_ID}:sesame-prod-ses-critical-events"
+    engagement = f"arn:aws:sns:eu-west-1:{MOCK_ACCOUNT_ID}:sesame-prod-ses-events"
+    expected = {
+        "critical-policy": critical,
+        "engagement-policy": engagement,
+        "webhook-dlq-policy": [critical, engagement],  # both webhook subscriptions park failures there
+    }
     policies = second.of_type("aws:sqs/queuePolicy:QueuePolicy")
-    assert {p.name for p in policies} == {"critical-policy", "engagement-policy", "webhook-dlq-policy"}
+    assert {p.name for p in policies} == set(expected)
     for p in policies:
         (statement,) = json.loads(p.inputs["policy"])["Statement"]
         assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
         assert statement["Action"] == "sqs:SendMessage"
-        assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": topic_arn}}
+        assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": expected[p.name]}}
         assert statement["Resource"].split(":")[-1] in p.inputs["queueUrl"]
 
 
-def test_webhook_subscription_targets_the_stacks_own_api_with_a_retry_policy_and_its_own_dlq() -> None:
+def test_webhook_subscriptions_target_the_stacks_own_api_from_both_topics_with_a_retry_policy_and_a_dlq() -> None:
     run = run_example(HOME_STACK, webhook="true")
-    (sub,) = [s for s in run.of_type(SUBSCRIPTION) if s.inputs["protocol"] == "https"]
+    subs = [s for s in run.of_type(SUBSCRIPTION) if s.inputs["protocol"] == "https"]
+    assert sorted(s.inputs["topic"].rsplit(":", 1)[1] for s in subs) == [
+        "sesame-prod-ses-critical-events",
+        "sesame-prod-ses-events",
+    ]
+    for sub in subs:
+        _webhook_subscription_is_configured(run, sub)
+
+
+def _webhook_subscription_is_configured(run: ProgramRun, sub: CapturedResource) -> None:
     url = f"https://{run.outputs['apiId']}.execute-api.us-east-1.amazonaws.com/api/webhooks/ses"
     assert sub.inputs["endpoint"] == url == run.outputs["webhookUrl"]
     assert sub.inputs["rawMessageDelivery"] is False
@@ -860,7 +906,10 @@ def test_environment_variables_build_the_runtime_settings(stack: str) -> None:
     assert settings.forward_dlq_url.endswith("/sesame-prod-forward-dlq")
     assert settings.campaign_bucket == f"sesame-prod-{region}-campaigns-{MOCK_ACCOUNT_ID}"
     assert settings.configuration_set_name("marketing") == "sesame-prod-marketing"
-    assert settings.sns_allowed_topic_arns == (f"arn:aws:sns:{region}:{MOCK_ACCOUNT_ID}:sesame-prod-ses-events",)
+    assert settings.sns_allowed_topic_arns == (
+        f"arn:aws:sns:{region}:{MOCK_ACCOUNT_ID}:sesame-prod-ses-critical-events",
+        f"arn:aws:sns:{region}:{MOCK_ACCOUNT_ID}:sesame-prod-ses-events",
+    )
     assert env["SESAME_SECRETS_PARAMETER"] == "/sesame/prod/app-secrets"
     assert (
         env["SESAME_UNSUBSCRIBE_BASE_URL"] == f"https://{run.outputs['apiId']}.execute-api.{region}.amazonaws.com/api"
