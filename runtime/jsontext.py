@@ -40,9 +40,7 @@ def loads(
             value = _NOT_PARSED
     if value is _NOT_PARSED:
         value = _json_loads(text, max_depth)
-    # nesting needs an opening bracket per level: text with at most max_depth of them needs no walk (the usual case)
-    brackets = text.count("{") + text.count("[") if isinstance(text, str) else text.count(b"{") + text.count(b"[")
-    if brackets > max_depth and depth_exceeds(value, max_depth):
+    if depth_exceeds(value, max_depth):
         raise JsonTextError(f"JSON nests deeper than {max_depth} levels")
     return value
 

@@ -25,10 +25,10 @@ from runtime.events.classify import classify
 from runtime.events.normalize import NormalizedEvent, address_and_hash
 from runtime.stores.history import (
     HISTORY,
-    applied_ids,
     compact_detail,
     compact_times,
     encode_entry,
+    entry_id,
     history_of,
     last_time,
     short_id,
@@ -101,7 +101,8 @@ def merge_message(
     existing: Mapping[str, Any] | None, events: Sequence[NormalizedEvent], ttl_days: int
 ) -> MessagePlan | None:
     """Merge ``events`` (one message) into ``existing``; None when every event is a duplicate."""
-    seen: set[str] = applied_ids(existing)
+    entries = history_of(existing)  # the summary's entries; the new events' are added to this list below
+    seen: set[str] = {entry_id(text) for text in entries}  # its dedup marks (history.applied_ids)
     new: list[NormalizedEvent] = []
     dups: list[NormalizedEvent] = []
     for event in events:
@@ -147,7 +148,6 @@ def merge_message(
     counters: list[tuple[str, str, str, str, int]] = []
     campaign = str(item["campaign_id"])
     list_name = str(item["list_name"])
-    entries = history_of(existing)
     for event in new:
         counted = len(counters)
         etype = event.event_type

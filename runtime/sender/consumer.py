@@ -11,7 +11,8 @@ Per batch:
 3. apply campaign control (``runtime.sender.control``): units of a paused campaign, or of a configuration set a
    guardrail paused, wait on the queue (re-enqueued with a delay, never sent while paused); units of a cancelled
    campaign are recorded ``cancelled`` and never sent; then drop suppressed recipients (one batched suppression read
-   per campaign/list in the batch) -> ``suppressed``;
+   per campaign/list in the batch) -> ``suppressed``. The control reads and the suppression reads are made at once
+   (they are independent; control decides first);
 4. group units sharing sender, template and configuration set into SendBulkEmail calls (<= 50 entries, per-entry
    template data, List-Unsubscribe headers and tags, the per-recipient ``sesame_send_id`` tag), SendEmail otherwise;
    pace every call (``pacing``) and give back what SES did not accept;

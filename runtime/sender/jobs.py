@@ -22,7 +22,6 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 from typing import Any, Literal
 
@@ -325,6 +324,8 @@ def _email_unit(job: SendJob, request: Mapping[str, Any]) -> Unit:
 
 
 def _mime_destination(raw_b64: str) -> dict[str, list[str]]:
+    from email.parser import BytesHeaderParser  # only a Raw message without Destination needs it (cold start)
+
     headers = BytesHeaderParser().parsebytes(base64.b64decode(raw_b64))
     destination: dict[str, list[str]] = {}
     for header, member in (("To", "ToAddresses"), ("Cc", "CcAddresses"), ("Bcc", "BccAddresses")):

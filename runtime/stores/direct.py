@@ -62,7 +62,7 @@ _now = time.time
 class _Route:
     """Where and how one operation on given tables is sent (or None: botocore sends it)."""
 
-    __slots__ = ("content_type", "event", "host", "model", "signer", "target", "url")
+    __slots__ = ("before_send", "content_type", "event", "host", "model", "signer", "target", "url")
 
     def __init__(self, url: str, host: str, signer: SigV4Signer, model: Any, service_id: str) -> None:
         metadata = model.metadata
@@ -73,6 +73,7 @@ class _Route:
         self.target = f"{metadata['targetPrefix']}.{model.name}"
         self.content_type = f"application/x-amz-json-{metadata['jsonVersion']}"
         self.event = f"{service_id}.{model.name}"
+        self.before_send = f"before-send.{self.event}"
 
 
 def _tables(operation: str, params: dict[str, Any]) -> tuple[str, ...]:
@@ -95,7 +96,10 @@ class DirectDynamo:
     accepts_item_json = True  # a PutItem's / transaction Put's Item may be a ``runtime.stores.wire.ItemJson``
 
     def __init__(self, client: Any, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        from botocore.awsrequest import AWSPreparedRequest  # botocore is the client's: imported already
+
         self._client = client
+        self._prepared = AWSPreparedRequest
         self._events = client.meta.events
         self._service_id = client.meta.service_model.service_id.hyphenize()
         self._routes: dict[tuple[str, tuple[str, ...]], _Route | None] = {}
@@ -156,8 +160,6 @@ class DirectDynamo:
         return getattr(self._client, OPERATIONS[operation])(**plain_params(operation, params))
 
     def _send(self, route: _Route, body: bytes, frozen: Any) -> Any:
-        from botocore.awsrequest import AWSPreparedRequest
-
         date = self._date()
         token = frozen.token
         headers = {"X-Amz-Target": route.target, "Content-Type": route.content_type, "X-Amz-Date": date}
@@ -188,7 +190,7 @@ class DirectDynamo:
             )
         headers["Authorization"] = authorization
         headers["Content-Length"] = str(len(body))
-        request = AWSPreparedRequest("POST", route.url, cast(Any, headers), body, False)
+        request = self._prepared("POST", route.url, cast(Any, headers), body, False)
         context: dict[str, Any] = {}
         attempts = 1
         while True:
@@ -196,7 +198,7 @@ class DirectDynamo:
             parsed: Any = None
             caught: Exception | None = None
             try:
-                _, http = self._events.emit_until_response(f"before-send.{route.event}", request=request)
+                _, http = self._events.emit_until_response(route.before_send, request=request)
                 if http is None:
                     http = self._client._endpoint.http_session.send(request)
                 parsed = self._parse(route, http)

@@ -174,6 +174,12 @@ def public_events(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _order(text: str) -> tuple[str, str]:
+    """(timestamp, event id) of an encoded entry: one split for both."""
+    parts = text.split(_SEP, 3)
+    return parts[0], parts[2] if len(parts) > 2 else ""
+
+
 def sorted_history(entries: Sequence[str]) -> list[str]:
     """Entries in time order (then id): the stored order, whatever order the events arrived in."""
-    return sorted(entries, key=lambda text: (text.split(_SEP, 1)[0], entry_id(text)))
+    return sorted(entries, key=_order)

@@ -266,3 +266,12 @@ def test_certificate_validity_allows_a_few_minutes_of_skew_around_the_timestamp(
     _certificate_valid(signer, "2012-05-02T00:57:00+00:00", "2012-06-01T00:00:00+00:00")  # ~3 minutes later
     envelope = signer.notification(TOPIC_ARN, "m", timestamp=SIGNED_AT)
     assert make_verifier(signer, max_age_seconds=0, clock=lambda: SIGNED_EPOCH).verify(envelope).Message == "m"
+
+
+@pytest.mark.parametrize("field", ["Subject", "Token", "SubscribeURL"])
+def test_optional_fields_of_another_type_are_named_in_the_refusal(signer, field):
+    envelope = signer.notification(TOPIC_ARN, "m")
+    envelope.pop("Subject", None)
+    envelope[field] = ["not", "a", "string"]
+    with pytest.raises(InvalidEnvelopeError, match=f"^(invalid fields: {field}|{field} is not a string)$"):
+        make_verifier(signer).verify(envelope)
