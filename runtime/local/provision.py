@@ -2,9 +2,9 @@
 
 Input: the resource list ``pulumi_capture`` records (type token, logical name, camelCased inputs). Output: a
 ``Plan`` of moto-supported operations (DynamoDB tables with their keys/GSIs/TTL, SQS queues with redrive
-policies, SNS topics and subscriptions with filter policies, SESv2 identities and configuration sets, S3 buckets,
-SSM parameters) plus the list of what was skipped and why. ``apply_plan`` runs it against boto3 clients (pointed at
-moto_server) and returns the created names, URLs and ARNs, from which ``app_environment`` builds the Chalice
+policies, SNS topics and subscriptions (and their filter policies, if any), SESv2 identities and configuration sets,
+S3 buckets, SSM parameters) plus the list of what was skipped and why. ``apply_plan`` runs it against boto3 clients
+(pointed at moto_server) and returns the created names, URLs and ARNs, from which ``app_environment`` builds the Chalice
 stage environment exactly as the naming contract in docs/DESIGN.md describes.
 """
 
