@@ -11,6 +11,29 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
+def _run(probe: str, extra: dict[str, str] | None = None, timeout: int = 120) -> str:
+    """Run ``probe`` in a fresh interpreter, the handlers on its path, none of this process's SESAME_/AWS_ settings
+    (only ``extra``'s); its last line of output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}
+    env.update(
+        {"PYTHONPATH": os.pathsep.join([str(ROOT / "chalice_app"), str(ROOT)]), "AWS_DEFAULT_REGION": "us-east-1"}
+    )
+    env.update(extra or {})
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed.stdout.strip().splitlines()[-1]
+
+
+#: what building the sender needs: credentials (never used: nothing is sent) and the send queue's URL
+_SENDER_ENV = {
+    "AWS_ACCESS_KEY_ID": "cold",
+    "AWS_SECRET_ACCESS_KEY": "cold",
+    "SESAME_SEND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/sesame-dev-send",
+}
+
 _PROBE = r"""
 import json, sys
 from chalicelib import sending, events_handlers
@@ -21,21 +44,8 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "
 
 
 def test_building_the_sender_and_the_ingestion_engine_imports_neither_boto3_nor_the_campaign_models() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}
-    env.update(
-        {
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "chalice_app"), str(ROOT)]),
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "cold",
-            "AWS_SECRET_ACCESS_KEY": "cold",
-            "SESAME_SEND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/sesame-dev-send",
-        }
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", _PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    modules = set(json.loads(completed.stdout.strip().splitlines()[-1]))
+    output = _run(_PROBE, _SENDER_ENV)
+    modules = set(json.loads(output))
     assert "runtime.sender.consumer" in modules and "runtime.ingest.engine" in modules  # the probe did build them
     assert not {m for m in modules if m.split(".")[0] in ("boto3", "s3transfer")}
     assert "runtime.sender.campaign" not in modules
@@ -53,32 +63,14 @@ def test_the_send_path_parses_and_expands_a_job_without_importing_pydantic() -> 
         "assert units_of(parse_job(json.dumps(line), 'sqs-1'))[0].recipient == 'a@example.org'\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic')))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}
-    env.update(
-        {
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "chalice_app"), str(ROOT)]),
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_ACCESS_KEY_ID": "cold",
-            "AWS_SECRET_ACCESS_KEY": "cold",
-            "SESAME_SEND_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/sesame-dev-send",
-        }
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
+    output = _run(probe, _SENDER_ENV)
+    assert json.loads(output) == []
 
 
 def test_importing_the_handlers_package_raises_the_young_gc_threshold_for_the_cold_start() -> None:
     probe = "import gc, chalicelib; print(gc.get_threshold()[0], chalicelib.GC_YOUNG_THRESHOLD)"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "chalice_app"), str(ROOT)])
-    completed = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    threshold, wanted = (int(x) for x in completed.stdout.split())
+    output = _run(probe, timeout=60)
+    threshold, wanted = (int(x) for x in output.split())
     assert threshold == wanted >= 10 * 700  # well above CPython's default young generation
 
 
@@ -89,20 +81,14 @@ def test_the_forwarding_handler_builds_its_settings_and_sink_without_importing_p
         "assert forwarding._sink() is not None\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic')))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}
-    env.update(
+    output = _run(
+        probe,
         {
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "chalice_app"), str(ROOT)]),
-            "AWS_DEFAULT_REGION": "us-east-1",
             "SESAME_FORWARD_URL": "https://hooks.example.com/sesame",
             "SESAME_FORWARD_SECRET": "forward-secret-0123456789",
-        }
+        },
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
+    assert json.loads(output) == []
 
 
 _GC_PROBE = r"""
@@ -126,16 +112,8 @@ print(json.dumps(states))
 
 
 def _gc_probe(extra: dict[str, str]) -> list[object]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}
-    env.update(
-        {"PYTHONPATH": os.pathsep.join([str(ROOT / "chalice_app"), str(ROOT)]), "AWS_DEFAULT_REGION": "us-east-1"}
-    )
-    env.update(extra)
-    completed = subprocess.run(
-        [sys.executable, "-c", _GC_PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    result: list[object] = json.loads(completed.stdout.strip().splitlines()[-1])
+    output = _run(_GC_PROBE, extra)
+    result: list[object] = json.loads(output)
     return result
 
 
@@ -167,19 +145,8 @@ def test_the_api_functions_first_request_ends_its_cold_start() -> None:
         "status = app.app(event, None)['statusCode']\n"
         "print(json.dumps([before, status, gc.isenabled(), gc.get_freeze_count() > 0]))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}
-    env.update(
-        {
-            "PYTHONPATH": os.pathsep.join([str(ROOT / "chalice_app"), str(ROOT)]),
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_LAMBDA_FUNCTION_NAME": "api_handler",
-        }
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    assert json.loads(completed.stdout.strip().splitlines()[-1]) == [False, 200, True, True]
+    output = _run(probe, {"AWS_LAMBDA_FUNCTION_NAME": "api_handler"})
+    assert json.loads(output) == [False, 200, True, True]
 
 
 def test_every_event_function_of_the_app_ends_its_cold_start_after_its_first_invocation() -> None:
@@ -193,14 +160,7 @@ def test_every_event_function_of_the_app_ends_its_cold_start_after_its_first_inv
         "    found[source.handler_string] = bool(getattr(handler.func, 'ends_cold_start', False))\n"
         "print(json.dumps(found))\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SESAME_", "AWS_"))}
-    env.update(
-        {"PYTHONPATH": os.pathsep.join([str(ROOT / "chalice_app"), str(ROOT)]), "AWS_DEFAULT_REGION": "us-east-1"}
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    found = json.loads(completed.stdout.strip().splitlines()[-1])
+    output = _run(probe)
+    found = json.loads(output)
     assert "chalicelib.sending.send_batch" in found and "chalicelib.forwarding.forward_events" in found
     assert [handler for handler, ends in found.items() if not ends] == []
