@@ -495,7 +495,10 @@ class SenderConsumer:
             functools.partial(self._suppressions.suppressed, hashes, list_name=list_name, campaign_id=campaign_id)
             for (list_name, campaign_id), hashes in by_scope.items()
         ]
-        answers = _all_at_once([*controls, *lookups])
+        # so are the first reads pacing makes for the sends that follow (the account limits on a cold start): made
+        # now, they cost no round trip of their own; their answers stay in the pacer (unused if nothing goes)
+        ahead = self._pacer.reads_ahead(self._regions()[0][0]) if todo else []
+        answers = _all_at_once([*controls, *lookups, *ahead])[: len(controls) + len(lookups)]
         failed = next((a for a in answers[: len(controls)] if isinstance(a, BaseException)), None)
         todo = self._controlled(todo, failed if failed is not None else answers[: len(controls)])
         blocked: dict[tuple[str | None, str | None], dict[str, str]] = {}

@@ -14,7 +14,9 @@ and the caller sleeps until ``t`` before calling SES. Because reservations are a
 ending at ``t`` is the fullest window containing ``t``, so **every** one-second window holds at most ``floor(R)``
 recipients — a token bucket would allow up to twice that after an idle period. Reservations in the future mean
 waiting callers never poll. The read-modify-write is a conditional put on a ``version`` attribute (optimistic
-concurrency), retried on conflict. docs/sending.md explains why this was chosen over reserved concurrency.
+concurrency), retried on conflict; a cold container's first reservation writes what an idle shard would give in one
+conditional update instead (``DynamoRateStore``). docs/sending.md explains why this was chosen over reserved
+concurrency.
 
 Each shard carries its part of the UTC day's send count. The daily cap (and SES's ``SentLast24Hours``) is split over
 the shards in whole parts that sum to it (``share``), so the shards' grants never sum past the cap; a sender whose
@@ -263,15 +265,36 @@ class RateContentionError(RuntimeError):
 
 
 class DynamoRateStore:
-    """Each pacing shard's reservation log as one control-table item, updated with optimistic concurrency."""
+    """Each pacing shard's reservation log as one control-table item, updated with optimistic concurrency.
+
+    A reservation reads the shard's item (strongly consistent), decides, and writes it back on the condition that
+    its ``version`` did not move. The store's **first** reservation (a cold start's: it knows nothing of the shard)
+    skips the read instead: it writes the reservation it would make on an *idle* shard — today's item with no
+    reservation in the last second, or no item yet — as one conditional ``UpdateItem`` that holds only if the item
+    is that (``last_at``, its newest reservation, at least a second old; the day's count leaving room for the grant).
+    Then the decision on the stored item would have been the same, so one write replaces a read and a write. When
+    the condition fails, the answer carries the item as stored (``ReturnValuesOnConditionCheckFailure``) and the
+    usual decide-and-write goes on from it: two calls, as before. Only the first reservation guesses: a busy shard
+    would refuse most guesses, and a refused write costs a write unit where the read costs half a read unit.
+    ``assume_idle_first=False`` always reads first.
+
+    A lost answer of the guessed write is recognised like the put's: the write sent again fails its condition (its
+    own reservation is now the newest, less than a second old) and the item in the answer holds its id."""
 
     def __init__(
-        self, client: Any, table_name: str, *, attempts: int = 20, sleep: Callable[[float], None] = time.sleep
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        attempts: int = 20,
+        sleep: Callable[[float], None] = time.sleep,
+        assume_idle_first: bool = True,
     ) -> None:
         self._client = client
         self._table = table_name
         self._attempts = attempts
         self._sleep = sleep
+        self._assume_idle = assume_idle_first
 
     @staticmethod
     def _key(region: str, shard: int = 0) -> dict[str, Any]:
@@ -292,11 +315,31 @@ class DynamoRateStore:
         shard: int = 0,
     ) -> Reservation:
         key = self._key(region, shard)
+        decision: dict[str, Any] = {
+            "now": now,
+            "want": want,
+            "minimum": minimum,
+            "rate": rate,
+            "daily_cap": daily_cap,
+            "already_sent": already_sent,
+            "max_ahead": max_ahead,
+            "reservation_id": reservation_id,
+        }
+        stored: dict[str, Any] | None = None  # the item as a refused write's answer gave it (no read needed)
+        if self._assume_idle:
+            self._assume_idle = False
+            guessed = self._reserve_if_idle(key, **decision)
+            if isinstance(guessed, Reservation):
+                return replace(guessed, shard=shard)
+            stored = guessed
         for _ in range(self._attempts):
-            item = dynamo.with_retries(
-                lambda: self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True),
-                sleep=self._sleep,
-            ).get("Item")
+            item = stored
+            if item is None:
+                item = dynamo.with_retries(
+                    lambda: self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True),
+                    sleep=self._sleep,
+                ).get("Item")
+            stored = None
             version = int(item["version"]["N"]) if item and "version" in item else None
             state: dict[str, Any] = {}
             if item:
@@ -305,17 +348,7 @@ class DynamoRateStore:
                     "day": item.get("day", {}).get("S", ""),
                     "day_sent": int(item.get("day_sent", {}).get("N", "0")),
                 }
-            result, new_state = _decide(
-                state,
-                now=now,
-                want=want,
-                minimum=minimum,
-                rate=rate,
-                daily_cap=daily_cap,
-                already_sent=already_sent,
-                max_ahead=max_ahead,
-                reservation_id=reservation_id,
-            )
+            result, new_state = _decide(state, **decision)
             if result.granted:
                 result = replace(result, shard=shard)
             if new_state is None:
@@ -323,6 +356,7 @@ class DynamoRateStore:
             new_item = {
                 **key,
                 "log": {"S": _format_entries(new_state["entries"])},
+                "last_at": {"N": _time_n(new_state["entries"][-1][0])},
                 "day": {"S": new_state["day"]},
                 "day_sent": {"N": str(new_state["day_sent"])},
                 "version": {"N": str((version or 0) + 1)},
@@ -346,6 +380,52 @@ class DynamoRateStore:
                 raise
             return result
         raise RateContentionError(f"rate item {key['pk']['S']} changed {self._attempts} times in a row")
+
+    def _reserve_if_idle(
+        self, key: dict[str, Any], *, now: float, daily_cap: float | None, **decision: Any
+    ) -> Reservation | dict[str, Any] | None:
+        """The reservation an idle shard gives, written in one conditional UpdateItem that holds only if the shard
+        is idle: the reservation, or the item as stored when it is not (None: not known, read it)."""
+        day = _day(now)
+        result, new_state = _decide({"day": day}, now=now, daily_cap=daily_cap, **decision)
+        if new_state is None:  # nothing to write even on an idle shard (the cap): the stored item decides
+            return None
+        entries = new_state["entries"]
+        values: dict[str, Any] = {
+            ":log": {"S": _format_entries(entries)},
+            ":last": {"N": _time_n(entries[-1][0])},
+            ":day": {"S": day},
+            ":granted": {"N": str(result.granted)},
+            ":zero": {"N": "0"},
+            ":one": {"N": "1"},
+            ":expires": {"N": str(int(now) + 3 * 86_400)},
+            # no reservation after this instant: none is in the window ``plan`` looks at (rounded down: stricter)
+            ":idle": {"N": _time_n(math.floor((now - WINDOW) * 1e6) / 1e6)},
+        }
+        condition = "#day = :day AND last_at <= :idle"
+        if daily_cap is not None:  # the day's count leaves room for the grant (``_decide``'s ``left``)
+            condition += " AND day_sent <= :room"
+            values[":room"] = {"N": str(math.floor(daily_cap) - result.granted)}
+        request = {
+            "TableName": self._table,
+            "Key": key,
+            "UpdateExpression": (
+                "SET #log = :log, last_at = :last, #day = :day, expires_at = :expires, "
+                "version = if_not_exists(version, :zero) + :one ADD day_sent :granted"
+            ),
+            "ConditionExpression": f"attribute_not_exists(pk) OR ({condition})",
+            "ExpressionAttributeNames": {"#log": "log", "#day": "day"},
+            "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        try:
+            dynamo.with_retries(lambda: self._client.update_item(**request), sleep=self._sleep)
+        except Exception as exc:  # botocore ClientError
+            if dynamo.error_code(exc) == "ConditionalCheckFailedException":
+                stored = (getattr(exc, "response", None) or {}).get("Item")
+                return stored if isinstance(stored, dict) and stored else None
+            raise
+        return result
 
     def settle(self, region: str, *, reservation_id: str, unused: int, day: str, now: float, shard: int = 0) -> bool:
         if unused <= 0 or not reservation_id:
@@ -418,6 +498,11 @@ def _parse_entries(text: str) -> list[Entry]:
     return out
 
 
+def _time_n(t: float) -> str:
+    """A reservation instant as a DynamoDB number, as the log writes it (microseconds)."""
+    return f"{t:.6f}"
+
+
 def _format_entries(entries: Sequence[Entry]) -> str:
     return ",".join(f"{t:.6f}:{n}:{ident}" if ident else f"{t:.6f}:{n}" for t, n, ident in entries)
 
@@ -481,6 +566,11 @@ class AccountLimitsProvider:
         self._recorded = recorded
         self._cache: dict[str, tuple[float, AccountLimits]] = {}
 
+    def cached(self, region: str) -> bool:
+        """Whether ``get(region)`` would answer from the cache (no read)."""
+        cached = self._cache.get(region)
+        return cached is not None and self._clock() - cached[0] < self._ttl
+
     def get(self, region: str) -> AccountLimits:
         now = self._clock()
         cached = self._cache.get(region)
@@ -522,6 +612,13 @@ class AccountLimitsProvider:
         max24 = float(quota.get("Max24HourSend", 0) or 0)
         rate = float(self._override or quota.get("MaxSendRate") or 1.0)
         return AccountLimits(rate, max24 if max24 > 0 else None, int(quota.get("SentLast24Hours", 0) or 0))
+
+
+def _quietly(read: Callable[..., Any], *args: Any) -> None:
+    try:
+        read(*args)
+    except Exception:  # read again (and reported) where the answer is needed
+        return
 
 
 def warmup_cap(start: str, today: date, target: float | None, held_days: int = 0) -> float | None:
@@ -573,6 +670,19 @@ class Pacer:
             count = self._held[1] if self._held is not None else 0
         self._held = (now, count)
         return count
+
+    def reads_ahead(self, region: str) -> list[Callable[[], None]]:
+        """The reads ``acquire(region)`` would start with and that do not depend on anything else: the account limits
+        (the recorded snapshot, or GetAccount) and the warm-up hold days, when not cached. A caller with other reads
+        to make first makes these at the same time (``SenderConsumer`` with its control and suppression reads), so a
+        cold start waits for one round trip instead of one more per read. Each fills its cache and never raises:
+        ``acquire`` reads again what failed, and fails as it would have."""
+        reads: list[Callable[[], None]] = []
+        if not self.limits.cached(region):
+            reads.append(functools.partial(_quietly, self.limits.get, region))
+        if self.warmup_start and (self._held is None or self.clock() - self._held[0] >= self.held_ttl):
+            reads.append(functools.partial(_quietly, self.held_days))
+        return reads
 
     def daily_cap(self, region: str, limits: AccountLimits, *, warmup: bool = True) -> float | None:
         """The day's cap: the quota less the headroom and, with ``warmup`` (a send through the warm-up pool), at most
