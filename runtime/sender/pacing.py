@@ -43,7 +43,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
@@ -76,11 +76,17 @@ def share(total: int, shards: int, shard: int) -> int:
     return total // shards + (1 if shard < total % shards else 0)
 
 
-@dataclass(frozen=True, slots=True)
+# Plan, Reservation, InMemoryRateStore and Pacer are plain classes, not dataclasses: every sender cold start builds
+# them at import, and a dataclass compiles its generated methods then (~0.3-0.5 ms a class). None is compared.
+
+
 class Plan:
-    at: float  # when the granted recipients may be sent (epoch seconds)
-    granted: int
-    entries: tuple[Entry, ...]  # the new log
+    __slots__ = ("at", "entries", "granted")
+
+    def __init__(self, at: float, granted: int, entries: tuple[Entry, ...]) -> None:
+        self.at = at  # when the granted recipients may be sent (epoch seconds)
+        self.granted = granted
+        self.entries = entries  # the new log
 
 
 def plan(
@@ -113,15 +119,36 @@ def plan(
     return Plan(t, granted, (*live, (round(t, 6), granted, reservation_id)))
 
 
-@dataclass(frozen=True, slots=True)
 class Reservation:
-    at: float = 0.0
-    granted: int = 0
-    exhausted: bool = False  # daily quota (or warm-up cap) reached: leave the messages queued
-    wait: float = 0.0  # when not granted and not exhausted: how long until capacity (defer the work)
-    id: str = ""  # the reservation's id (its log entry; what ``settle`` refers to)
-    day: str = ""  # the UTC day whose count holds it
-    shard: int = 0  # the pacing shard whose log and day count hold it
+    __slots__ = ("at", "day", "exhausted", "granted", "id", "shard", "wait")
+
+    def __init__(
+        self,
+        at: float = 0.0,
+        granted: int = 0,
+        exhausted: bool = False,  # daily quota (or warm-up cap) reached: leave the messages queued
+        wait: float = 0.0,  # when not granted and not exhausted: how long until capacity (defer the work)
+        id: str = "",  # the reservation's id (its log entry; what ``settle`` refers to)
+        day: str = "",  # the UTC day whose count holds it
+        shard: int = 0,  # the pacing shard whose log and day count hold it
+    ) -> None:
+        self.at = at
+        self.granted = granted
+        self.exhausted = exhausted
+        self.wait = wait
+        self.id = id
+        self.day = day
+        self.shard = shard
+
+    def on_shard(self, shard: int) -> Reservation:
+        """The same reservation, held by ``shard``."""
+        return Reservation(self.at, self.granted, self.exhausted, self.wait, self.id, self.day, shard)
+
+    def __repr__(self) -> str:
+        return (
+            f"Reservation(at={self.at!r}, granted={self.granted!r}, exhausted={self.exhausted!r}, wait={self.wait!r},"
+            f" id={self.id!r}, day={self.day!r}, shard={self.shard!r})"
+        )
 
 
 def new_reservation_id() -> str:
@@ -200,13 +227,13 @@ def _decide(
     }
 
 
-@dataclass
 class InMemoryRateStore:
     """One process's shared state (tests, the bench, and the local stack's single consumer)."""
 
-    states: dict[str, dict[str, Any]] = field(default_factory=dict)  # "<region>#<shard>" -> state
-    settled: set[str] = field(default_factory=set)
-    calls: int = 0
+    def __init__(self) -> None:
+        self.states: dict[str, dict[str, Any]] = {}  # "<region>#<shard>" -> state
+        self.settled: set[str] = set()
+        self.calls = 0
 
     def reserve(
         self,
@@ -237,7 +264,7 @@ class InMemoryRateStore:
         )
         if new_state is not None:
             self.states[key] = new_state
-        return replace(result, shard=shard) if result.granted else result
+        return result.on_shard(shard) if result.granted else result
 
     def settle(self, region: str, *, reservation_id: str, unused: int, day: str, now: float, shard: int = 0) -> bool:
         key = schema.rate_pk(region, shard)
@@ -330,7 +357,7 @@ class DynamoRateStore:
             self._assume_idle = False
             guessed = self._reserve_if_idle(key, **decision)
             if isinstance(guessed, Reservation):
-                return replace(guessed, shard=shard)
+                return guessed.on_shard(shard)
             stored = guessed
         for _ in range(self._attempts):
             item = stored
@@ -350,7 +377,7 @@ class DynamoRateStore:
                 }
             result, new_state = _decide(state, **decision)
             if result.granted:
-                result = replace(result, shard=shard)
+                result = result.on_shard(shard)
             if new_state is None:
                 return result
             new_item = {
@@ -565,18 +592,31 @@ class AccountLimitsProvider:
         self._ttl = ttl
         self._recorded = recorded
         self._cache: dict[str, tuple[float, AccountLimits]] = {}
+        self._ahead: dict[str, RecordedLimits | None] = {}  # read_ahead's answers, for the next get()
 
-    def cached(self, region: str) -> bool:
-        """Whether ``get(region)`` would answer from the cache (no read)."""
+    def read_needed(self, region: str) -> bool:
+        """Whether ``get(region)`` would read the recorded limits (not cached, not read ahead)."""
         cached = self._cache.get(region)
-        return cached is not None and self._clock() - cached[0] < self._ttl
+        fresh = cached is not None and self._clock() - cached[0] < self._ttl
+        return self._recorded is not None and not fresh and region not in self._ahead
+
+    def read_ahead(self, region: str) -> None:
+        """Read the recorded limits now, for the next ``get(region)`` (a caller with other reads to make first makes
+        this one with them). ``get`` then uses them, or calls GetAccount at once when they were missing, old or
+        unreadable — one recorded read either way, as without reading ahead. Never raises."""
+        self._ahead[region] = self._read_recorded(region, self._clock())
 
     def get(self, region: str) -> AccountLimits:
         now = self._clock()
         cached = self._cache.get(region)
         if cached and now - cached[0] < self._ttl:
             return cached[1]
-        found = self._read_recorded(region, now)
+        if region in self._ahead:  # read ahead (a miss there goes to GetAccount, as a miss here does)
+            found = self._ahead.pop(region)
+            if found is not None and not -self._ttl < now - found[0] < self._ttl:
+                found = None
+        else:
+            found = self._read_recorded(region, now)
         if found is not None:
             self._cache[region] = found
             return found[1]
@@ -614,13 +654,6 @@ class AccountLimitsProvider:
         return AccountLimits(rate, max24 if max24 > 0 else None, int(quota.get("SentLast24Hours", 0) or 0))
 
 
-def _quietly(read: Callable[..., Any], *args: Any) -> None:
-    try:
-        read(*args)
-    except Exception:  # read again (and reported) where the answer is needed
-        return
-
-
 def warmup_cap(start: str, today: date, target: float | None, held_days: int = 0) -> float | None:
     """Daily cap on day ``today`` of a 30-day IP warm-up that began on ``start`` (ISO date); None when not warming.
 
@@ -640,23 +673,36 @@ def warmup_cap(start: str, today: date, target: float | None, held_days: int = 0
     return float(round(WARMUP_FIRST_DAY * (goal / WARMUP_FIRST_DAY) ** (day / (WARMUP_DAYS - 1))))
 
 
-@dataclass
 class Pacer:
-    """Asks the shared store for capacity and waits until the granted instant."""
+    """Asks the shared store for capacity and waits until the granted instant.
 
-    store: RateStore
-    limits: AccountLimitsProvider
-    headroom: float = 0.02
-    warmup_start: str = ""
-    clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
-    max_wait: float = 20.0
-    rng: random.Random = field(default_factory=random.Random)
-    # the days (ISO dates) the warm-up ramp held (runtime.stores.reputation ``warmup_held_days``); read at most every
-    # ``held_ttl`` seconds, and a failed read keeps the last count (the ramp is a guard, not the quota)
-    warmup_held: Callable[[], Collection[str]] = frozenset
-    held_ttl: float = 300.0
-    _held: tuple[float, int] | None = field(default=None, init=False, repr=False)
+    ``warmup_held``: the days (ISO dates) the warm-up ramp held (runtime.stores.reputation ``warmup_held_days``); read
+    at most every ``held_ttl`` seconds, and a failed read keeps the last count (the ramp is a guard, not the quota)."""
+
+    def __init__(
+        self,
+        store: RateStore,
+        limits: AccountLimitsProvider,
+        headroom: float = 0.02,
+        warmup_start: str = "",
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = 20.0,
+        rng: random.Random | None = None,
+        warmup_held: Callable[[], Collection[str]] = frozenset,
+        held_ttl: float = 300.0,
+    ) -> None:
+        self.store = store
+        self.limits = limits
+        self.headroom = headroom
+        self.warmup_start = warmup_start
+        self.clock = clock
+        self.sleep = sleep
+        self.max_wait = max_wait
+        self.rng = rng if rng is not None else random.Random()
+        self.warmup_held = warmup_held
+        self.held_ttl = held_ttl
+        self._held: tuple[float, int] | None = None
 
     def held_days(self) -> int:
         now = self.clock()
@@ -671,17 +717,18 @@ class Pacer:
         self._held = (now, count)
         return count
 
-    def reads_ahead(self, region: str) -> list[Callable[[], None]]:
-        """The reads ``acquire(region)`` would start with and that do not depend on anything else: the account limits
-        (the recorded snapshot, or GetAccount) and the warm-up hold days, when not cached. A caller with other reads
-        to make first makes these at the same time (``SenderConsumer`` with its control and suppression reads), so a
-        cold start waits for one round trip instead of one more per read. Each fills its cache and never raises:
-        ``acquire`` reads again what failed, and fails as it would have."""
-        reads: list[Callable[[], None]] = []
-        if not self.limits.cached(region):
-            reads.append(functools.partial(_quietly, self.limits.get, region))
+    def reads_ahead(self, region: str) -> list[Callable[[], Any]]:
+        """The DynamoDB reads ``acquire(region)`` would start with and that depend on nothing else: the recorded
+        account limits and the warm-up hold days, when not cached. A caller with other reads to make first makes
+        these at the same time (``SenderConsumer`` with its control and suppression reads), so a cold start waits for
+        one round trip instead of one more per read. Neither raises (a failed read is handled as ``acquire`` handles
+        it), and ``acquire`` uses their answers; GetAccount, when the recorded limits are missing or old, is still
+        called by ``acquire`` itself."""
+        reads: list[Callable[[], Any]] = []
+        if self.limits.read_needed(region):
+            reads.append(functools.partial(self.limits.read_ahead, region))
         if self.warmup_start and (self._held is None or self.clock() - self._held[0] >= self.held_ttl):
-            reads.append(functools.partial(_quietly, self.held_days))
+            reads.append(self.held_days)
         return reads
 
     def daily_cap(self, region: str, limits: AccountLimits, *, warmup: bool = True) -> float | None:

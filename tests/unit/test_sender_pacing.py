@@ -210,16 +210,26 @@ def test_the_reads_acquire_starts_with_can_be_made_ahead_once_and_fill_the_cache
     assert reservation.granted == 5 and reads == ["snapshot", "held"]  # acquire used what was read ahead
 
 
-def test_a_failed_read_ahead_raises_nothing_and_acquire_still_sends_nothing_without_the_limits():
+def test_a_failed_read_ahead_raises_nothing_and_acquire_calls_get_account_once_and_sends_nothing_without_limits():
+    calls: list[str] = []
+
     class Down:
         def get_account(self):
+            calls.append("GetAccount")
             raise client_error("ServiceUnavailable", 503)
 
-    pacer = Pacer(InMemoryRateStore(), AccountLimitsProvider(lambda r: Down()))
+    def unreadable(region):
+        calls.append("snapshot")
+        raise client_error("ProvisionedThroughputExceededException", 400)
+
+    pacer = Pacer(InMemoryRateStore(), AccountLimitsProvider(lambda r: Down(), recorded=unreadable))
     (read,) = pacer.reads_ahead("us-east-1")
-    assert read() is None
+    read()
+    assert calls == ["snapshot"]  # read ahead: the recorded limits only, never GetAccount
     with pytest.raises(AccountLimitsUnavailableError):
         pacer.acquire("us-east-1", 1)
+    assert calls == ["snapshot", "GetAccount"]  # the read ahead's miss goes straight to GetAccount, as before
+    assert Pacer(InMemoryRateStore(), AccountLimitsProvider(lambda r: Down())).reads_ahead("us-east-1") == []
 
 
 def test_warmup_ramps_over_thirty_days_then_stops():
