@@ -8,9 +8,9 @@ vars (local stack, tests) or, in deployed stages, from one SSM SecureString JSON
 ``forward_secret``, ``redrive_secret``, ``api_key_hashes`` (list) and ``forward_url`` (when that URL carries
 credentials, it travels here rather than in ``SESAME_FORWARD_URL``); the loader for it is injected.
 
-The document is read when a secret field (``SECRET_FIELDS``) is first read, not when the settings are built: most
-first events of most functions need no secret (ingesting an SES event, the SNS webhook, the scheduled check), and
-the read is an SSM ``GetParameter`` plus an SSM client — ~10 ms of network and ~7 ms of CPU of a cold start
+The document is read when a secret field (``SECRET_FIELDS``) is first read, not when the settings are built:
+the first events of several functions need no secret (the scheduled check; ingesting an SES event when forwarding is
+off), and the read is an SSM ``GetParameter`` plus an SSM client — ~10 ms of network and ~7 ms of CPU of a cold start
 (``bench/bench_coldstart.py``). It is read once per ``Settings`` (under a lock); the values it holds are checked as
 the env's are, and an error reading or checking it (``ParameterNotFound``, a value of the wrong type) is raised by
 that first read of a secret — and again by the next, which reads the document again — never swallowed.
