@@ -183,3 +183,18 @@ def test_every_event_function_of_the_app_ends_its_cold_start_after_its_first_inv
     found = json.loads(output)
     assert "chalicelib.sending.send_batch" in found and "chalicelib.forwarding.forward_events" in found
     assert [handler for handler, ends in found.items() if not ends] == []
+
+
+def test_verifying_an_sns_message_reads_its_certificate_without_importing_cryptography_x509(tmp_path) -> None:
+    from tests.support.sns import TOPIC_ARN, make_signer
+
+    signer = make_signer(tmp_path / "certs")
+    (tmp_path / "envelope.json").write_text(signer.notification_json(TOPIC_ARN, "hello"))
+    probe = (
+        "import json, os, sys\n"
+        "from runtime.sns import CertificateStore, SnsVerifier\n"
+        "store = CertificateStore(os.environ['SNS_CERT_DIR'], cache={})\n"
+        f"SnsVerifier([{TOPIC_ARN!r}], store).verify(open({str(tmp_path / 'envelope.json')!r}).read())\n"
+        "print(json.dumps(['verified', 'cryptography.x509' in sys.modules]))\n"
+    )
+    assert json.loads(_run(probe, {"SNS_CERT_DIR": signer.cert_dir})) == ["verified", False]
