@@ -41,7 +41,7 @@ import sys
 import tempfile
 import uuid
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +185,49 @@ def add_bytecode(zip_path: Path) -> int:
 #: code names no other). ``sts``: botocore's own credential providers (assume-role / web identity), should a stage
 #: ever configure one.
 LAMBDA_SERVICES = ("cloudwatch", "dynamodb", "s3", "sesv2", "sns", "sqs", "ssm", "sts")
+#: The operations the Lambda functions call, per service: ``trim_botocore_data`` keeps only these in the service's
+#: model (with every shape they reach, every error shape and the endpoint-discovery operation), so a client does not
+#: parse, and build a method for, the hundreds of operations nothing calls (the SSM model alone has ~150 for one
+#: ``GetParameter``): ~10-40 ms less CPU per cold start (``bench/bench_coldstart.py``). A test reads the Lambda code
+#: and fails when it names an operation of these services that is not listed. A service not listed here (``sts``:
+#: botocore's own credential providers call it) keeps all its operations. ``HeadBucket``: botocore's S3 region
+#: redirector calls it on the client when S3 answers a request with a redirect without the bucket's region.
+LAMBDA_OPERATIONS: dict[str, tuple[str, ...]] = {
+    "cloudwatch": ("GetMetricData",),
+    "dynamodb": (
+        "BatchGetItem",
+        "BatchWriteItem",
+        "CreateTable",
+        "DeleteItem",
+        "GetItem",
+        "PutItem",
+        "Query",
+        "TransactWriteItems",
+        "UpdateItem",
+        "UpdateTimeToLive",
+    ),
+    "s3": ("DeleteObject", "GetObject", "HeadBucket", "HeadObject", "PutObject"),
+    "sesv2": (
+        "CreateEmailTemplate",
+        "GetAccount",
+        "GetEmailTemplate",
+        "PutConfigurationSetSendingOptions",
+        "SendBulkEmail",
+        "SendEmail",
+    ),
+    "sns": ("ConfirmSubscription", "Publish", "Unsubscribe"),
+    "sqs": (
+        "ChangeMessageVisibility",
+        "ChangeMessageVisibilityBatch",
+        "DeleteMessageBatch",
+        "GetQueueAttributes",
+        "GetQueueUrl",
+        "ReceiveMessage",
+        "SendMessage",
+        "SendMessageBatch",
+    ),
+    "ssm": ("GetParameter",),
+}
 BOTOCORE_DATA = "botocore/data/"
 
 
@@ -209,20 +252,58 @@ def _strip_documentation(model: dict[str, Any]) -> dict[str, Any]:
     return stripped
 
 
+def _shape_names(shape: dict[str, Any]) -> list[str]:
+    """The shapes a shape refers to (list member, map key and value, structure members)."""
+    names = [shape[key]["shape"] for key in ("member", "key", "value") if key in shape]
+    names += [ref["shape"] for ref in (shape.get("members") or {}).values()]
+    return names
+
+
+def keep_operations(model: dict[str, Any], operations: Sequence[str]) -> dict[str, Any]:
+    """A service model with only ``operations`` (and the endpoint-discovery operation, if the service has one) and
+    the shapes they reach: their input, output and errors, and every error shape of the service (so
+    ``client.exceptions`` and the modelled parsing of any error code AWS may answer stay botocore's own). Each kept
+    operation and shape is the model's own, unchanged. Raises KeyError for an operation the model does not have."""
+    wanted = set(operations)
+    missing = wanted - set(model["operations"])
+    if missing:
+        raise KeyError(f"{model.get('metadata', {}).get('serviceId')} has no operation {sorted(missing)}")
+    kept = {name: op for name, op in model["operations"].items() if name in wanted or op.get("endpointoperation")}
+    shapes = model["shapes"]
+    todo = [name for name, shape in shapes.items() if shape.get("exception")]
+    for op in kept.values():
+        todo += [op[key]["shape"] for key in ("input", "output") if key in op]
+        todo += [error["shape"] for error in op.get("errors", [])]
+    reached: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in reached:
+            reached.add(name)
+            todo += _shape_names(shapes[name])
+    return {**model, "operations": kept, "shapes": {name: s for name, s in shapes.items() if name in reached}}
+
+
 def _json_bytes(data: Any, *, gz: bool) -> bytes:
     text = json.dumps(data, separators=(",", ":"), sort_keys=False).encode("utf-8")
     return gzip.compress(text, compresslevel=9, mtime=0) if gz else text
 
 
-def trim_botocore_data(zip_path: Path, services: Sequence[str] = LAMBDA_SERVICES) -> dict[str, int]:
+def trim_botocore_data(
+    zip_path: Path,
+    services: Sequence[str] = LAMBDA_SERVICES,
+    operations: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, int]:
     """Rewrite the zip with botocore's data trimmed to what the Lambda functions load: the model folders of
     ``services`` only (without ``examples-1.json``, documentation only), their ``service-2`` models without
-    documentation strings (``_strip_documentation``), and ``endpoints.json`` holding, in every partition, only
-    those services' endpoint entries; the other top-level files as they are. Every file comes from the botocore the
-    package ships, so code and data are one version. Returns {"before": bytes, "after": bytes} of the data.
+    documentation strings (``_strip_documentation``) and, for a service in ``operations`` (default
+    ``LAMBDA_OPERATIONS``), with only those operations (``keep_operations``), and ``endpoints.json`` holding, in
+    every partition, only those services' endpoint entries; the other top-level files as they are. Every file comes
+    from the botocore the package ships, so code and data are one version. Returns {"before": bytes, "after": bytes}
+    of the data.
 
     On a cold start botocore lists every service folder of its data path, parses the 1.2 MB ``endpoints.json`` and
     each client's full service model: ~30-40 ms of CPU for a function's first client on the development machine."""
+    operations = LAMBDA_OPERATIONS if operations is None else operations
     wanted = set(services)
     with tempfile.TemporaryDirectory(prefix="sesame-botodata-") as tmp:
         rewritten = Path(tmp) / "deployment.zip"
@@ -245,7 +326,10 @@ def trim_botocore_data(zip_path: Path, services: Sequence[str] = LAMBDA_SERVICES
                     gz = name.endswith(".gz")
                     model = json.loads(gzip.decompress(raw) if gz else raw)
                     prefixes.add(model.get("metadata", {}).get("endpointPrefix") or parts[0])
-                    replaced[name] = _json_bytes(_strip_documentation(model), gz=gz)
+                    model = _strip_documentation(model)
+                    if parts[0] in operations:
+                        model = keep_operations(model, operations[parts[0]])
+                    replaced[name] = _json_bytes(model, gz=gz)
             endpoints_name = f"{BOTOCORE_DATA}endpoints.json"
             if endpoints_name in data:
                 endpoints = json.loads(archive.read(endpoints_name))

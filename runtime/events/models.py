@@ -1,61 +1,252 @@
-"""Pydantic v2 models of what SES publishes to SNS: the ten event-publishing types and the identity notifications.
+"""What SES publishes to SNS — the ten event-publishing types and the identity notifications — as read-only records.
 
-Field names mirror the wire format (AWS camelCase). Extra fields are ignored, so new SES fields never break parsing.
-An event whose type sesame does not know parses to ``UnknownEvent`` (stored and counted as ``unknown``).
+Field names mirror the wire format (AWS camelCase; ``CommonHeaders.from_`` / ``reply_to`` / ``message_id`` are the
+only renamed ones, and accept either spelling). Extra fields are ignored, so new SES fields never break parsing; a
+detail object (``bounce``, ``delivery``...) and an unknown record keep theirs in ``model_extra``. An event whose type
+sesame does not know parses to ``UnknownEvent`` (stored and counted as ``unknown``).
+
+No pydantic models here: these records are parsed on every ingestion Lambda's path, where importing pydantic and
+building the models' validators cost ~40-75 ms CPU of each cold start (``bench/bench_coldstart.py``). Each record
+class declares its fields (``FIELDS``: attribute, wire key, kind, default), and the validator of a record type is
+built from them with ``pydantic_core`` on first use (well under a millisecond; ``pydantic_core`` is on the path
+anyway: the DynamoDB answers and the SNS envelope are read with its JSON reader). The validators are the ones the
+pydantic models compiled to — lax mode, the same coercions, defaults and error messages — so what is accepted, the
+values kept and why a record is refused did not change (``tests/unit/test_events_parser_parity.py`` checks it
+against those models), and a record is validated straight from its JSON text in one pass, as before.
 """
 
 from __future__ import annotations
 
-import functools
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from pydantic_core import SchemaSerializer, SchemaValidator
+from pydantic_core import core_schema as cs
 
-_CONFIG = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
-
-
-class _Model(BaseModel):
-    model_config = _CONFIG
+#: a field's type, as a function building its pydantic-core schema
+Kind = Callable[[], cs.CoreSchema]
 
 
-class _Detail(BaseModel):
-    """A detail object (``bounce``, ``delivery``...): unknown fields are kept so the stored history has them all."""
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
+
+REQUIRED: Any = _Required()
+
+
+class Factory:
+    """A field default built anew for every record (``[]``, ``{}``)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+
+# --- field kinds ---------------------------------------------------------------------------------------------------
+
+
+def STR() -> cs.CoreSchema:
+    return cs.str_schema()
+
+
+def BOOL() -> cs.CoreSchema:
+    return cs.bool_schema()
+
+
+def INT() -> cs.CoreSchema:
+    return cs.int_schema()
+
+
+def optional(kind: Kind) -> Kind:
+    """``X | None``."""
+    return lambda: cs.nullable_schema(kind())
+
+
+def literal(*choices: str) -> Kind:
+    return lambda: cs.literal_schema(list(choices))
+
+
+def list_of(kind: Kind) -> Kind:
+    return lambda: cs.list_schema(kind())
+
+
+def dict_of(kind: Kind) -> Kind:
+    """``dict[str, X]``."""
+    return lambda: cs.dict_schema(cs.str_schema(), kind())
+
+
+def record(cls: type[Record]) -> Kind:
+    """A nested record."""
+    return cls.core_schema
+
+
+# --- records -------------------------------------------------------------------------------------------------------
+
+
+class Record:
+    """A read-only record validated from a JSON object by its ``FIELDS``: ``(attribute, wire key, kind, default)``,
+    in the wire format's order (the order problems are reported in)."""
+
+    FIELDS: ClassVar[tuple[tuple[str, str, Kind, Any], ...]] = ()
+    EXTRA: ClassVar[bool] = False  # keep unknown keys (``model_extra``) rather than ignore them
+    # set by the validator on each instance, next to ``__dict__`` (the fields)
+    __slots__ = ("__dict__", "__pydantic_extra__", "__pydantic_fields_set__", "__pydantic_private__")
+    __pydantic_extra__: dict[str, Any] | None
+
+    @classmethod
+    def core_schema(cls) -> cs.CoreSchema:
+        """The pydantic-core schema of the record (what pydantic generated for the model it replaces)."""
+        fields: dict[str, cs.ModelField] = {}
+        for attr, key, kind, default in cls.FIELDS:
+            schema = kind()
+            if type(default) is Factory:
+                schema = cs.with_default_schema(schema, default_factory=default.make)
+            elif default is not REQUIRED:
+                schema = cs.with_default_schema(schema, default=default)
+            alias = key if key != attr else None
+            fields[attr] = cs.model_field(schema, validation_alias=alias, serialization_alias=alias)
+        extra: Literal["allow", "ignore"] = "allow" if cls.EXTRA else "ignore"
+        return cs.model_schema(
+            cls,
+            cs.model_fields_schema(fields, model_name=cls.__name__, extra_behavior=extra),
+            config=cs.CoreConfig(
+                title=cls.__name__, extra_fields_behavior=extra, validate_by_alias=True, validate_by_name=True
+            ),
+        )
+
+    @classmethod
+    def validator(cls) -> SchemaValidator:
+        """The record type's validator (built on first use, then kept for the container's life)."""
+        built: SchemaValidator | None = cls.__dict__.get("_validator")
+        if built is None:
+            built = SchemaValidator(cls.core_schema())
+            type.__setattr__(cls, "_validator", built)
+        return built
+
+    @classmethod
+    def serializer(cls) -> SchemaSerializer:
+        """The record type's serializer (built on first use, then kept)."""
+        built: SchemaSerializer | None = cls.__dict__.get("_serializer")
+        if built is None:
+            built = SchemaSerializer(cls.core_schema())
+            type.__setattr__(cls, "_serializer", built)
+        return built
+
+    @classmethod
+    def parse(cls, data: Any) -> Any:
+        """The record ``data`` (a decoded JSON object) describes; raises ``pydantic_core.ValidationError``."""
+        return cls.validator().validate_python(data)
+
+    @classmethod
+    def parse_json(cls, text: str | bytes) -> Any:
+        """The record the JSON text describes, validated in one pass; raises ``pydantic_core.ValidationError``."""
+        return cls.validator().validate_json(text)
+
+    @property
+    def model_extra(self) -> dict[str, Any] | None:
+        """The fields of the object that are not the record's (None when the record ignores them)."""
+        extra: dict[str, Any] | None = self.__pydantic_extra__
+        return extra
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Record) or type(other) is not type(self):
+            return NotImplemented
+        return other.__dict__ == self.__dict__ and other.model_extra == self.model_extra
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{a}={self.__dict__[a]!r}" for a, _, _, _ in self.FIELDS)
+        return f"{type(self).__name__}({shown})"
+
+    def to_dict(self, *, by_alias: bool = True, exclude_none: bool = True) -> dict[str, Any]:
+        """The record as JSON-ready data: its fields (wire names unless ``by_alias=False``; nested records likewise),
+        then the extra fields it kept — what pydantic's ``model_dump(mode="json")`` gave, by the same serializer."""
+        out: dict[str, Any] = self.serializer().to_python(
+            self, mode="json", by_alias=by_alias, exclude_none=exclude_none
+        )
+        return out
+
+
+_STR_LIST = list_of(STR)
+_OPT_STR = optional(STR)
+
+
+def _list() -> Factory:
+    return Factory(list)
+
+
+class _Detail(Record):
+    """A detail object (``bounce``, ``delivery``...): unknown fields are kept (``model_extra``)."""
+
+    EXTRA = True
 
 
 # --- mail object -------------------------------------------------------------------------------------------------
 
 
-class Header(_Model):
+class Header(Record):
     name: str
-    value: str = ""
+    value: str
+    FIELDS = (("name", "name", STR, REQUIRED), ("value", "value", STR, ""))
 
 
-class CommonHeaders(_Model):
-    from_: list[str] = Field(default_factory=list, alias="from")
-    to: list[str] = Field(default_factory=list)
-    cc: list[str] = Field(default_factory=list)
-    bcc: list[str] = Field(default_factory=list)
-    reply_to: list[str] = Field(default_factory=list, alias="replyTo")
-    message_id: str | None = Field(default=None, alias="messageId")
-    date: str | None = None
-    subject: str | None = None
+class CommonHeaders(Record):
+    from_: list[str]
+    to: list[str]
+    cc: list[str]
+    bcc: list[str]
+    reply_to: list[str]
+    message_id: str | None
+    date: str | None
+    subject: str | None
+    FIELDS = (
+        ("from_", "from", _STR_LIST, _list()),
+        ("to", "to", _STR_LIST, _list()),
+        ("cc", "cc", _STR_LIST, _list()),
+        ("bcc", "bcc", _STR_LIST, _list()),
+        ("reply_to", "replyTo", _STR_LIST, _list()),
+        ("message_id", "messageId", _OPT_STR, None),
+        ("date", "date", _OPT_STR, None),
+        ("subject", "subject", _OPT_STR, None),
+    )
 
 
-class Mail(_Model):
+class Mail(Record):
     timestamp: str
     messageId: str
-    source: str = ""
-    sourceArn: str | None = None
-    sourceIp: str | None = None
-    sendingAccountId: str | None = None
-    callerIdentity: str | None = None
-    destination: list[str] = Field(default_factory=list)
-    headersTruncated: bool | None = None
-    headers: list[Header] = Field(default_factory=list)
-    commonHeaders: CommonHeaders | None = None
-    tags: dict[str, list[str]] = Field(default_factory=dict)
+    source: str
+    sourceArn: str | None
+    sourceIp: str | None
+    sendingAccountId: str | None
+    callerIdentity: str | None
+    destination: list[str]
+    headersTruncated: bool | None
+    headers: list[Header]
+    commonHeaders: CommonHeaders | None
+    tags: dict[str, list[str]]
+    FIELDS = (
+        ("timestamp", "timestamp", STR, REQUIRED),
+        ("messageId", "messageId", STR, REQUIRED),
+        ("source", "source", STR, ""),
+        ("sourceArn", "sourceArn", _OPT_STR, None),
+        ("sourceIp", "sourceIp", _OPT_STR, None),
+        ("sendingAccountId", "sendingAccountId", _OPT_STR, None),
+        ("callerIdentity", "callerIdentity", _OPT_STR, None),
+        ("destination", "destination", _STR_LIST, _list()),
+        ("headersTruncated", "headersTruncated", optional(BOOL), None),
+        ("headers", "headers", list_of(record(Header)), _list()),
+        ("commonHeaders", "commonHeaders", optional(record(CommonHeaders)), None),
+        ("tags", "tags", dict_of(_STR_LIST), Factory(dict)),
+    )
 
     def tag(self, name: str) -> str | None:
         values = self.tags.get(name)
@@ -65,44 +256,77 @@ class Mail(_Model):
 # --- detail objects ----------------------------------------------------------------------------------------------
 
 
-class BouncedRecipient(_Model):
+class BouncedRecipient(Record):
     emailAddress: str
-    action: str | None = None
-    status: str | None = None
-    diagnosticCode: str | None = None
+    action: str | None
+    status: str | None
+    diagnosticCode: str | None
+    FIELDS = (
+        ("emailAddress", "emailAddress", STR, REQUIRED),
+        ("action", "action", _OPT_STR, None),
+        ("status", "status", _OPT_STR, None),
+        ("diagnosticCode", "diagnosticCode", _OPT_STR, None),
+    )
 
 
 class Bounce(_Detail):
     bounceType: str  # Permanent | Transient | Undetermined (kept open: SES may add values)
-    bounceSubType: str = "General"
-    bouncedRecipients: list[BouncedRecipient] = Field(default_factory=list)
+    bounceSubType: str
+    bouncedRecipients: list[BouncedRecipient]
     timestamp: str
-    feedbackId: str = ""
-    reportingMTA: str | None = None
-    remoteMtaIp: str | None = None
+    feedbackId: str
+    reportingMTA: str | None
+    remoteMtaIp: str | None
+    FIELDS = (
+        ("bounceType", "bounceType", STR, REQUIRED),
+        ("bounceSubType", "bounceSubType", STR, "General"),
+        ("bouncedRecipients", "bouncedRecipients", list_of(record(BouncedRecipient)), _list()),
+        ("timestamp", "timestamp", STR, REQUIRED),
+        ("feedbackId", "feedbackId", STR, ""),
+        ("reportingMTA", "reportingMTA", _OPT_STR, None),
+        ("remoteMtaIp", "remoteMtaIp", _OPT_STR, None),
+    )
 
 
-class ComplainedRecipient(_Model):
+class ComplainedRecipient(Record):
     emailAddress: str
+    FIELDS = (("emailAddress", "emailAddress", STR, REQUIRED),)
 
 
 class Complaint(_Detail):
-    complainedRecipients: list[ComplainedRecipient] = Field(default_factory=list)
+    complainedRecipients: list[ComplainedRecipient]
     timestamp: str
-    feedbackId: str = ""
-    complaintSubType: str | None = None
-    userAgent: str | None = None
-    complaintFeedbackType: str | None = None
-    arrivalDate: str | None = None
+    feedbackId: str
+    complaintSubType: str | None
+    userAgent: str | None
+    complaintFeedbackType: str | None
+    arrivalDate: str | None
+    FIELDS = (
+        ("complainedRecipients", "complainedRecipients", list_of(record(ComplainedRecipient)), _list()),
+        ("timestamp", "timestamp", STR, REQUIRED),
+        ("feedbackId", "feedbackId", STR, ""),
+        ("complaintSubType", "complaintSubType", _OPT_STR, None),
+        ("userAgent", "userAgent", _OPT_STR, None),
+        ("complaintFeedbackType", "complaintFeedbackType", _OPT_STR, None),
+        ("arrivalDate", "arrivalDate", _OPT_STR, None),
+    )
 
 
 class Delivery(_Detail):
     timestamp: str
-    processingTimeMillis: int | None = None
-    recipients: list[str] = Field(default_factory=list)
-    smtpResponse: str | None = None
-    reportingMTA: str | None = None
-    remoteMtaIp: str | None = None
+    processingTimeMillis: int | None
+    recipients: list[str]
+    smtpResponse: str | None
+    reportingMTA: str | None
+    remoteMtaIp: str | None
+    FIELDS = (
+        ("timestamp", "timestamp", STR, REQUIRED),
+        ("processingTimeMillis", "processingTimeMillis", optional(INT), None),
+        ("recipients", "recipients", _STR_LIST, _list()),
+        ("smtpResponse", "smtpResponse", _OPT_STR, None),
+        ("reportingMTA", "reportingMTA", _OPT_STR, None),
+        ("remoteMtaIp", "remoteMtaIp", _OPT_STR, None),
+    )
 
 
 class Send(_Detail):
@@ -110,152 +334,236 @@ class Send(_Detail):
 
 
 class Reject(_Detail):
-    reason: str = ""
+    reason: str
+    FIELDS = (("reason", "reason", STR, ""),)
 
 
 class Open(_Detail):
-    ipAddress: str | None = None
+    ipAddress: str | None
     timestamp: str
-    userAgent: str | None = None
+    userAgent: str | None
+    FIELDS = (
+        ("ipAddress", "ipAddress", _OPT_STR, None),
+        ("timestamp", "timestamp", STR, REQUIRED),
+        ("userAgent", "userAgent", _OPT_STR, None),
+    )
 
 
 class Click(_Detail):
-    ipAddress: str | None = None
+    ipAddress: str | None
     timestamp: str
-    userAgent: str | None = None
-    link: str = ""
-    linkTags: dict[str, list[str]] | None = None
+    userAgent: str | None
+    link: str
+    linkTags: dict[str, list[str]] | None
+    FIELDS = (
+        ("ipAddress", "ipAddress", _OPT_STR, None),
+        ("timestamp", "timestamp", STR, REQUIRED),
+        ("userAgent", "userAgent", _OPT_STR, None),
+        ("link", "link", STR, ""),
+        ("linkTags", "linkTags", optional(dict_of(_STR_LIST)), None),
+    )
 
 
 class RenderingFailure(_Detail):
-    templateName: str | None = None
-    errorMessage: str = ""
+    templateName: str | None
+    errorMessage: str
+    FIELDS = (("templateName", "templateName", _OPT_STR, None), ("errorMessage", "errorMessage", STR, ""))
 
 
-class DelayedRecipient(_Model):
+class DelayedRecipient(Record):
     emailAddress: str
-    status: str | None = None
-    diagnosticCode: str | None = None
+    status: str | None
+    diagnosticCode: str | None
+    FIELDS = (
+        ("emailAddress", "emailAddress", STR, REQUIRED),
+        ("status", "status", _OPT_STR, None),
+        ("diagnosticCode", "diagnosticCode", _OPT_STR, None),
+    )
 
 
 class DeliveryDelay(_Detail):
     timestamp: str
-    delayType: str = "General"
-    expirationTime: str | None = None
-    delayedRecipients: list[DelayedRecipient] = Field(default_factory=list)
-    reportingMTA: str | None = None
+    delayType: str
+    expirationTime: str | None
+    delayedRecipients: list[DelayedRecipient]
+    reportingMTA: str | None
+    FIELDS = (
+        ("timestamp", "timestamp", STR, REQUIRED),
+        ("delayType", "delayType", STR, "General"),
+        ("expirationTime", "expirationTime", _OPT_STR, None),
+        ("delayedRecipients", "delayedRecipients", list_of(record(DelayedRecipient)), _list()),
+        ("reportingMTA", "reportingMTA", _OPT_STR, None),
+    )
 
 
-class TopicPreference(_Model):
+class TopicPreference(Record):
     topicName: str
     subscriptionStatus: str  # OptIn | OptOut
+    FIELDS = (("topicName", "topicName", STR, REQUIRED), ("subscriptionStatus", "subscriptionStatus", STR, REQUIRED))
 
 
-class TopicPreferences(_Model):
-    unsubscribeAll: bool = False
-    topicSubscriptionStatus: list[TopicPreference] = Field(default_factory=list)
-    topicDefaultSubscriptionStatus: list[TopicPreference] = Field(default_factory=list)
+class TopicPreferences(Record):
+    unsubscribeAll: bool
+    topicSubscriptionStatus: list[TopicPreference]
+    topicDefaultSubscriptionStatus: list[TopicPreference]
+    FIELDS = (
+        ("unsubscribeAll", "unsubscribeAll", BOOL, False),
+        ("topicSubscriptionStatus", "topicSubscriptionStatus", list_of(record(TopicPreference)), _list()),
+        (
+            "topicDefaultSubscriptionStatus",
+            "topicDefaultSubscriptionStatus",
+            list_of(record(TopicPreference)),
+            _list(),
+        ),
+    )
 
 
 class Subscription(_Detail):
-    contactList: str = ""
+    contactList: str
     timestamp: str
-    source: str | None = None
-    newTopicPreferences: TopicPreferences | None = None
-    oldTopicPreferences: TopicPreferences | None = None
+    source: str | None
+    newTopicPreferences: TopicPreferences | None
+    oldTopicPreferences: TopicPreferences | None
+    FIELDS = (
+        ("contactList", "contactList", STR, ""),
+        ("timestamp", "timestamp", STR, REQUIRED),
+        ("source", "source", _OPT_STR, None),
+        ("newTopicPreferences", "newTopicPreferences", optional(record(TopicPreferences)), None),
+        ("oldTopicPreferences", "oldTopicPreferences", optional(record(TopicPreferences)), None),
+    )
 
 
 # --- event-publishing records (configuration sets: ``eventType``) ------------------------------------------------
 
+_MAIL = ("mail", "mail", record(Mail), REQUIRED)
 
-class SendEvent(_Model):
-    eventType: Literal["Send"]
+
+def _event(event_type: str, detail_key: str, detail: type[Record], default: Any = REQUIRED) -> Any:
+    return (
+        ("eventType", "eventType", literal(event_type), REQUIRED),
+        _MAIL,
+        (detail_key, detail_key, record(detail), default),
+    )
+
+
+class SendEvent(Record):
+    eventType: str
     mail: Mail
-    send: Send = Field(default_factory=Send)
+    send: Send
+    FIELDS = _event("Send", "send", Send, Factory(lambda: Send.parse({})))
 
 
-class RejectEvent(_Model):
-    eventType: Literal["Reject"]
+class RejectEvent(Record):
+    eventType: str
     mail: Mail
     reject: Reject
+    FIELDS = _event("Reject", "reject", Reject)
 
 
-class BounceEvent(_Model):
-    eventType: Literal["Bounce"]
+class BounceEvent(Record):
+    eventType: str
     mail: Mail
     bounce: Bounce
+    FIELDS = _event("Bounce", "bounce", Bounce)
 
 
-class ComplaintEvent(_Model):
-    eventType: Literal["Complaint"]
+class ComplaintEvent(Record):
+    eventType: str
     mail: Mail
     complaint: Complaint
+    FIELDS = _event("Complaint", "complaint", Complaint)
 
 
-class DeliveryEvent(_Model):
-    eventType: Literal["Delivery"]
+class DeliveryEvent(Record):
+    eventType: str
     mail: Mail
     delivery: Delivery
+    FIELDS = _event("Delivery", "delivery", Delivery)
 
 
-class OpenEvent(_Model):
-    eventType: Literal["Open"]
+class OpenEvent(Record):
+    eventType: str
     mail: Mail
     open: Open
+    FIELDS = _event("Open", "open", Open)
 
 
-class ClickEvent(_Model):
-    eventType: Literal["Click"]
+class ClickEvent(Record):
+    eventType: str
     mail: Mail
     click: Click
+    FIELDS = _event("Click", "click", Click)
 
 
-class RenderingFailureEvent(_Model):
-    eventType: Literal["Rendering Failure", "RenderingFailure"]
+class RenderingFailureEvent(Record):
+    eventType: str  # "Rendering Failure" or "RenderingFailure"
     mail: Mail
     failure: RenderingFailure
+    FIELDS = (
+        ("eventType", "eventType", literal("Rendering Failure", "RenderingFailure"), REQUIRED),
+        _MAIL,
+        ("failure", "failure", record(RenderingFailure), REQUIRED),
+    )
 
 
-class DeliveryDelayEvent(_Model):
-    eventType: Literal["DeliveryDelay"]
+class DeliveryDelayEvent(Record):
+    eventType: str
     mail: Mail
     deliveryDelay: DeliveryDelay
+    FIELDS = _event("DeliveryDelay", "deliveryDelay", DeliveryDelay)
 
 
-class SubscriptionEvent(_Model):
-    eventType: Literal["Subscription"]
+class SubscriptionEvent(Record):
+    eventType: str
     mail: Mail
     subscription: Subscription
+    FIELDS = _event("Subscription", "subscription", Subscription)
 
 
 # --- identity feedback notifications (``notificationType``, no tags) ---------------------------------------------
 
 
-class BounceNotification(_Model):
-    notificationType: Literal["Bounce"]
+def _notification(notification_type: str, detail_key: str, detail: type[Record]) -> Any:
+    return (
+        ("notificationType", "notificationType", literal(notification_type), REQUIRED),
+        _MAIL,
+        (detail_key, detail_key, record(detail), REQUIRED),
+    )
+
+
+class BounceNotification(Record):
+    notificationType: str
     mail: Mail
     bounce: Bounce
+    FIELDS = _notification("Bounce", "bounce", Bounce)
 
 
-class ComplaintNotification(_Model):
-    notificationType: Literal["Complaint"]
+class ComplaintNotification(Record):
+    notificationType: str
     mail: Mail
     complaint: Complaint
+    FIELDS = _notification("Complaint", "complaint", Complaint)
 
 
-class DeliveryNotification(_Model):
-    notificationType: Literal["Delivery"]
+class DeliveryNotification(Record):
+    notificationType: str
     mail: Mail
     delivery: Delivery
+    FIELDS = _notification("Delivery", "delivery", Delivery)
 
 
-class UnknownEvent(_Model):
-    """Any record whose type sesame does not know (SES adds types over time). Kept whole in ``raw``."""
+class UnknownEvent(Record):
+    """Any record whose type sesame does not know (SES adds types over time). Kept whole (``model_extra``)."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
-    eventType: str | None = None
-    notificationType: str | None = None
-    mail: Mail | None = None
+    EXTRA = True
+    eventType: str | None
+    notificationType: str | None
+    mail: Mail | None
+    FIELDS = (
+        ("eventType", "eventType", _OPT_STR, None),
+        ("notificationType", "notificationType", _OPT_STR, None),
+        ("mail", "mail", optional(record(Mail)), None),
+    )
 
     @property
     def type_name(self) -> str:
@@ -309,45 +617,19 @@ ENGAGEMENT_TYPES = frozenset({"Send", "Delivery", "Open", "Click", "DeliveryDela
 RENDERING_ALIASES = {"RenderingFailure": "Rendering Failure"}
 
 
-def _discriminate(value: Any) -> str:
-    if isinstance(value, dict):
-        event_type = value.get("eventType")
-        if isinstance(event_type, str):
-            event_type = RENDERING_ALIASES.get(event_type, event_type)
-            return event_type if event_type in EVENT_TYPES and value.get("mail") is not None else "unknown"
-        notification = value.get("notificationType")
-        if isinstance(notification, str) and notification in NOTIFICATION_TYPES and value.get("mail") is not None:
-            return f"notification:{notification}"
-        return "unknown"
-    event_type = getattr(value, "eventType", None)
-    if isinstance(event_type, str) and event_type in EVENT_TYPES and not isinstance(value, UnknownEvent):
-        return event_type
-    notification = getattr(value, "notificationType", None)
-    if isinstance(notification, str) and not isinstance(value, UnknownEvent):
+def _discriminate(value: dict[str, Any]) -> str:
+    """The tag of the record type a decoded SES record is parsed as (``MODEL_BY_TAG``)."""
+    event_type = value.get("eventType")
+    if isinstance(event_type, str):
+        event_type = RENDERING_ALIASES.get(event_type, event_type)
+        return event_type if event_type in EVENT_TYPES and value.get("mail") is not None else "unknown"
+    notification = value.get("notificationType")
+    if isinstance(notification, str) and notification in NOTIFICATION_TYPES and value.get("mail") is not None:
         return f"notification:{notification}"
     return "unknown"
 
 
-_Record = Annotated[
-    Annotated[SendEvent, Tag("Send")]
-    | Annotated[RejectEvent, Tag("Reject")]
-    | Annotated[BounceEvent, Tag("Bounce")]
-    | Annotated[ComplaintEvent, Tag("Complaint")]
-    | Annotated[DeliveryEvent, Tag("Delivery")]
-    | Annotated[OpenEvent, Tag("Open")]
-    | Annotated[ClickEvent, Tag("Click")]
-    | Annotated[RenderingFailureEvent, Tag("Rendering Failure")]
-    | Annotated[DeliveryDelayEvent, Tag("DeliveryDelay")]
-    | Annotated[SubscriptionEvent, Tag("Subscription")]
-    | Annotated[BounceNotification, Tag("notification:Bounce")]
-    | Annotated[ComplaintNotification, Tag("notification:Complaint")]
-    | Annotated[DeliveryNotification, Tag("notification:Delivery")]
-    | Annotated[UnknownEvent, Tag("unknown")],
-    Discriminator(_discriminate),
-]
-
-
-MODEL_BY_TAG: dict[str, type[_Model]] = {
+MODEL_BY_TAG: dict[str, type[Record]] = {
     "Send": SendEvent,
     "Reject": RejectEvent,
     "Bounce": BounceEvent,
@@ -366,12 +648,7 @@ MODEL_BY_TAG: dict[str, type[_Model]] = {
 
 
 def validate_record(raw: dict[str, Any]) -> AnySesRecord:
-    """Validate a decoded SES record with the model its type names (same result as ``record_adapter()``, faster:
-    the discriminator runs once in Python and only one model validates)."""
-    return MODEL_BY_TAG[_discriminate(raw)].model_validate(raw)  # type: ignore[return-value]
-
-
-@functools.cache
-def record_adapter() -> TypeAdapter[AnySesRecord]:
-    """The validator for one SES record (built on first use, then cached for the container's life)."""
-    return TypeAdapter(_Record)
+    """Validate a decoded SES record as the record type its ``eventType`` / ``notificationType`` names (an unknown
+    one as ``UnknownEvent``). Raises ``pydantic_core.ValidationError``."""
+    parsed: AnySesRecord = MODEL_BY_TAG[_discriminate(raw)].parse(raw)
+    return parsed

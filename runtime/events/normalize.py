@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
 from runtime.emails import extract_address, recipient_hash
 from runtime.events import models as m
@@ -52,8 +52,8 @@ def address_and_hash(address: str) -> tuple[str, str]:
 class NormalizedEvent:
     """One SES event reduced to the fields sesame stores and forwards (treat as immutable).
 
-    A slotted dataclass rather than a pydantic model: it is built from an already validated record on the hot path
-    (tens of thousands per second), and ``model_dump(mode="json")`` gives the JSON form the forwarding feature posts.
+    A slotted dataclass: it is built from an already validated record on the hot path (tens of thousands per
+    second), and ``model_dump(mode="json")`` gives the JSON form the forwarding feature posts.
     """
 
     event_id: str
@@ -128,10 +128,10 @@ _TYPE_RE = re.compile(r'"(eventType|notificationType)"\s*:\s*"([A-Za-z ]{1,40})"
 
 
 def _fast_record(message: str | bytes) -> m.AnySesRecord | None:
-    """Validate straight from the JSON text with the model the type names (one pass in pydantic-core).
+    """Validate straight from the JSON text with the record type the text names (one pass in pydantic-core).
 
-    The type is read with a regular expression; the model's ``Literal`` type field re-checks it, so a match inside
-    a nested value cannot select the wrong model (validation fails and the caller takes the general path).
+    The type is read with a regular expression; the record's literal type field re-checks it, so a match inside a
+    nested value cannot select the wrong type (validation fails and the caller takes the general path).
     """
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
     match = _TYPE_RE.search(text)
@@ -144,9 +144,10 @@ def _fast_record(message: str | bytes) -> m.AnySesRecord | None:
     if model is None or model is m.UnknownEvent:
         return None
     try:
-        return model.model_validate_json(message)  # type: ignore[return-value]
+        parsed: m.AnySesRecord = model.parse_json(message)
     except ValidationError:
         return None
+    return parsed
 
 
 def parse_record(message: str | bytes) -> tuple[m.AnySesRecord, dict[str, Any] | None]:
@@ -157,7 +158,7 @@ def parse_record(message: str | bytes) -> tuple[m.AnySesRecord, dict[str, Any] |
         return record, None
     try:
         raw = json.loads(message)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise EventParseError("SNS Message is not JSON") from exc
     if not isinstance(raw, dict):
         raise EventParseError("SNS Message is not a JSON object")
@@ -208,11 +209,11 @@ def normalize(record: m.AnySesRecord, raw: dict[str, Any] | None, event_id: str)
         else:
             event_type = "Rendering Failure" if record.eventType == "RenderingFailure" else record.eventType
         detail_key = _DETAIL_KEYS[event_type]
-        if raw is not None:
+        if raw is not None:  # the detail object as published
             detail_value = raw.get(detail_key)
             detail = detail_value if isinstance(detail_value, dict) else {}
         else:
-            detail = getattr(record, detail_key).model_dump(mode="json", by_alias=True, exclude_none=True)
+            detail = getattr(record, detail_key).to_dict()
         if isinstance(record, _BOUNCES):
             b = record.bounce
             timestamp = b.timestamp

@@ -5,7 +5,7 @@ Order (cheap and most decisive first): parse -> ``TopicArn`` allow-list -> requi
 (PKCS#1 v1.5; version 1 = SHA1withRSA, 2 = SHA256withRSA) over the canonical string to sign.
 
 Hot path on a warm container: one ``json.loads``, a few dictionary lookups, one f-string, one RSA verification
-and one pydantic validation. Certificate URLs already validated and loaded are remembered, so the regular
+and the envelope's field check. Certificate URLs already validated and loaded are remembered, so the regular
 expression and the certificate store run once per certificate, not per message.
 """
 
@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from pydantic import ValidationError
 from pydantic_core import from_json
 
 from runtime import jsontext
@@ -35,7 +34,7 @@ from runtime.sns.errors import (
     UnsupportedSignatureVersionError,
     UntrustedTopicError,
 )
-from runtime.sns.models import KNOWN_TYPES, SnsEnvelope, topic_region
+from runtime.sns.models import KNOWN_TYPES, EnvelopeFieldsError, SnsEnvelope, topic_region
 from runtime.sns.urls import validate_cert_url
 
 if TYPE_CHECKING:
@@ -225,9 +224,8 @@ class SnsVerifier:
 
         try:
             return SnsEnvelope.model_validate(data)
-        except ValidationError as exc:
-            fields = sorted({str(err["loc"][0]) for err in exc.errors() if err["loc"]})
-            raise InvalidEnvelopeError(f"invalid fields: {', '.join(fields) or '?'}") from exc
+        except EnvelopeFieldsError as exc:
+            raise InvalidEnvelopeError(str(exc)) from exc
 
     @staticmethod
     def _check_shape(data: Mapping[str, Any], msg_type: str) -> None:

@@ -91,6 +91,25 @@ def test_the_forwarding_handler_builds_its_settings_and_sink_without_importing_p
     assert json.loads(output) == []
 
 
+def test_verifying_and_parsing_ses_events_imports_no_pydantic() -> None:
+    """The ingestion functions and the webhook verify the SNS envelope and parse the SES record without pydantic (its
+    import and the models' validators were ~40-75 ms of their cold starts); its compiled core may be imported."""
+    probe = (
+        "import json, sys, tempfile\n"
+        "from runtime.ingest.pipeline import decode, decode_batch\n"
+        "from tests.support.ingest import ses_record\n"
+        "from tests.support.sns import TOPIC_ARN, make_signer, make_verifier\n"
+        "signer = make_signer(tempfile.mkdtemp())\n"
+        "verifier = make_verifier(signer)\n"
+        "bodies = [signer.notification_json(TOPIC_ARN, json.dumps(ses_record(t))) for t in ('Bounce', 'Delivery')]\n"
+        "decoded = decode_batch(verifier, bodies)\n"
+        "assert [d.event.event_type for d in decoded] == ['Bounce', 'Delivery'], decoded\n"
+        "assert decode(verifier, bodies[0]).envelope.TopicArn == TOPIC_ARN\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic')))\n"
+    )
+    assert json.loads(_run(probe)) == []
+
+
 _GC_PROBE = r"""
 import gc, json, os
 import chalicelib
@@ -164,3 +183,18 @@ def test_every_event_function_of_the_app_ends_its_cold_start_after_its_first_inv
     found = json.loads(output)
     assert "chalicelib.sending.send_batch" in found and "chalicelib.forwarding.forward_events" in found
     assert [handler for handler, ends in found.items() if not ends] == []
+
+
+def test_verifying_an_sns_message_reads_its_certificate_without_importing_cryptography_x509(tmp_path) -> None:
+    from tests.support.sns import TOPIC_ARN, make_signer
+
+    signer = make_signer(tmp_path / "certs")
+    (tmp_path / "envelope.json").write_text(signer.notification_json(TOPIC_ARN, "hello"))
+    probe = (
+        "import json, os, sys\n"
+        "from runtime.sns import CertificateStore, SnsVerifier\n"
+        "store = CertificateStore(os.environ['SNS_CERT_DIR'], cache={})\n"
+        f"SnsVerifier([{TOPIC_ARN!r}], store).verify(open({str(tmp_path / 'envelope.json')!r}).read())\n"
+        "print(json.dumps(['verified', 'cryptography.x509' in sys.modules]))\n"
+    )
+    assert json.loads(_run(probe, {"SNS_CERT_DIR": signer.cert_dir})) == ["verified", False]

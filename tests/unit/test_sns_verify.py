@@ -146,6 +146,13 @@ def test_unsigned_fields_with_wrong_types_are_refused(signer):
         make_verifier(signer).verify(envelope)
 
 
+def test_a_confirmation_with_a_subject_that_is_not_text_is_refused_naming_it(signer):
+    envelope = signer.subscription_confirmation(TOPIC_ARN, token="t" * 64)
+    envelope["Subject"] = 5
+    with pytest.raises(InvalidEnvelopeError, match="^invalid fields: Subject$"):
+        make_verifier(signer).verify(envelope)
+
+
 def test_unsigned_extra_fields_are_kept(signer):
     attributes = {"k": {"Type": "String", "Value": "v"}}
     envelope = signer.notification(TOPIC_ARN, "m", message_attributes=attributes)
