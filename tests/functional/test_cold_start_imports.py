@@ -91,11 +91,13 @@ def test_the_forwarding_handler_builds_its_settings_and_sink_without_importing_p
     assert json.loads(output) == []
 
 
-def test_verifying_and_parsing_ses_events_imports_no_pydantic() -> None:
+def test_verifying_parsing_and_applying_ses_events_imports_neither_pydantic_nor_the_in_memory_store() -> None:
     """The ingestion functions and the webhook verify the SNS envelope and parse the SES record without pydantic (its
-    import and the models' validators were ~40-75 ms of their cold starts); its compiled core may be imported."""
+    import and the models' validators were ~40-75 ms of their cold starts; its compiled core may be imported), and
+    build the engine without the in-memory store (tests and the local stack)."""
     probe = (
         "import json, sys, tempfile\n"
+        "from runtime.ingest.engine import IngestEngine\n"
         "from runtime.ingest.pipeline import decode, decode_batch\n"
         "from tests.support.ingest import ses_record\n"
         "from tests.support.sns import TOPIC_ARN, make_signer, make_verifier\n"
@@ -105,7 +107,8 @@ def test_verifying_and_parsing_ses_events_imports_no_pydantic() -> None:
         "decoded = decode_batch(verifier, bodies)\n"
         "assert [d.event.event_type for d in decoded] == ['Bounce', 'Delivery'], decoded\n"
         "assert decode(verifier, bodies[0]).envelope.TopicArn == TOPIC_ARN\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic')))\n"
+        "names = [m for m in sys.modules if m.split('.')[0] == 'pydantic' or m == 'runtime.ingest.memory']\n"
+        "print(json.dumps(sorted(names)))\n"
     )
     assert json.loads(_run(probe)) == []
 
