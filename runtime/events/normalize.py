@@ -13,10 +13,9 @@ import json
 import re
 from typing import Any
 
-from pydantic_core import ValidationError
-
 from runtime.emails import extract_address, recipient_hash
 from runtime.events import models as m
+from runtime.fastcore import ValidationError
 from runtime.stores.schema import event_id_for, iso, parse_time, send_event_id
 
 
