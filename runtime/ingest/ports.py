@@ -75,8 +75,16 @@ class TrackingStore(Protocol):
 
         Summaries may be read eventually consistent unless ``consistent``: every write that follows is conditional
         on what was read (a stale summary fails its ``version`` condition and is re-read with ``consistent``), and a
-        stale summary can only lack events, never show one that was not applied. Recipient items are always read
-        strongly (a delivery resets a SOFTBOUNCE item only if the read sees it)."""
+        stale summary can only lack events, never show one that was not applied.
+
+        SOFTBOUNCE items may be read eventually consistent too. A stale one that is written back fails its condition
+        (``version``, or ``attribute_not_exists`` when it looked absent) and is re-read with ``consistent``. A stale
+        one that leads to no write — a delivery finds no item, or an item without a count — leaves the item exactly
+        as applying the batch at the moment the read reflects would have: the batch changed nothing there, so
+        whatever was written since stands, as it does when a delivery is applied before a soft bounce that comes
+        later (deliveries to recipients without a count are never recorded: docs/events.md). ALL suppressions are
+        read strongly (their merge keeps what it read, e.g. the address an erasure masked, under a condition on the
+        ``reason`` only)."""
         ...
 
     def commit(self, tx: Transaction) -> CommitResult:

@@ -912,6 +912,7 @@ class SenderConsumer:
     def _finish(self, work: list[_JobWork], result: BatchResult) -> None:
         to_delete: list[QueueRecord] = []
         for w in work:
+            marks: frozenset[str] = frozenset()
             if not w.broken:
                 outcomes = {**w.done, **w.new, **w.screened}
                 to_record = [
@@ -921,7 +922,8 @@ class SenderConsumer:
                 ]
                 try:
                     self._ledger.mark_done(w.job.job_id, w.screened)
-                    self._ledger.record(w.job.job_id, to_record)
+                    # the plain chunks' recorded marks ride on the release below (one job-record write less)
+                    marks = self._ledger.record(w.job.job_id, to_record, defer_marks=True)
                 except Exception as exc:
                     self._break(w, exc)
             if w.broken:
@@ -940,7 +942,7 @@ class SenderConsumer:
             getattr(result, disposition).append(w.record.message_id)
             if disposition in ("finished", "requeued"):
                 to_delete.append(w.record)
-            self._release(w, clean=True, copy=w.job.attempt + 1 if disposition == "requeued" else None)
+            self._release(w, clean=True, copy=w.job.attempt + 1 if disposition == "requeued" else None, recorded=marks)
         if result.incomplete and to_delete:
             try:
                 failed = self._queue.delete(to_delete)
@@ -952,11 +954,15 @@ class SenderConsumer:
                     "could not delete finished messages; they will be skipped on redelivery", extra={"sqs_ids": failed}
                 )
 
-    def _release(self, w: _JobWork, *, clean: bool, copy: int | None = None) -> None:
+    def _release(
+        self, w: _JobWork, *, clean: bool, copy: int | None = None, recorded: frozenset[str] = frozenset()
+    ) -> None:
         """``clean``: everything this invocation may have sent is in ``done``/``unk``, so its in-flight mark goes.
-        ``copy``: the attempt number of the copy just re-enqueued (older copies are then dropped as duplicates)."""
+        ``copy``: the attempt number of the copy just re-enqueued (older copies are then dropped as duplicates).
+        ``recorded``: units whose message items ``record`` wrote and left to mark here (a failed release leaves
+        them done but not recorded: the next attempt writes the same items again)."""
         try:
-            self._ledger.release(w.job.job_id, self.owner, clean=clean, copy=copy)
+            self._ledger.release(w.job.job_id, self.owner, clean=clean, copy=copy, recorded=recorded)
         except Exception as exc:  # the lease expires by itself; a kept mark only makes the next attempt look first
             log.warning("job release failed", extra={"job_id": w.job.job_id, "error": type(exc).__name__})
 

@@ -25,7 +25,10 @@ if the Lambda dies between steps; retries of one chunk reuse one ``ClientRequest
 of a transaction that was applied (its answer lost) with success instead of applying it again. A chunk of ``sent``
 units only (nearly all of them) has nothing that must not be applied twice: each message item is one plain
 ``UpdateItem`` (idempotent, one write unit instead of the transaction's two), then the ``rec`` marks
-(``DynamoLedger._record_plain`` has the argument). Message items follow docs/DESIGN.md "Writers of the messages
+(``DynamoLedger._record_plain`` has the argument) — written by the job's release in the same update when the sender
+asks so (``record(..., defer_marks=True)``): the job record is billed per KB of its size, which by then holds every
+outcome of the job (~4 KB for 50 units), so its writes after the SES calls are one for the outcomes and one for the
+marks and the release together. Message items follow docs/DESIGN.md "Writers of the messages
 table": ``ADD version 1``, status ``sent`` only via ``if_not_exists`` (events may arrive first).
 
 Every control-table call gets bounded application-level retries (``dynamo.with_retries``) on top of botocore's; they
@@ -39,7 +42,7 @@ import re
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -185,15 +188,30 @@ class Ledger(Protocol):
 
     def mark_unknown(self, job_id: str, windows: dict[str, Window]) -> None: ...
 
-    def record(self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]]) -> None: ...
+    def record(
+        self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]], *, defer_marks: bool = False
+    ) -> frozenset[str]:
+        """Write the message items (and counters) of ``entries`` and mark their units recorded. ``defer_marks``: the
+        marks of units recorded without a transaction are left to the ``release`` that follows (returned here, to
+        pass as its ``recorded``), so the job record is not written once more just for them."""
+        ...
 
     def outcomes(self, job_id: str) -> dict[str, Outcome]:
         """The job's recorded outcomes (unit id -> outcome), read without claiming it (strongly consistent)."""
         ...
 
-    def release(self, job_id: str, owner: str, *, clean: bool = True, copy: int | None = None) -> None:
+    def release(
+        self,
+        job_id: str,
+        owner: str,
+        *,
+        clean: bool = True,
+        copy: int | None = None,
+        recorded: Collection[str] = (),
+    ) -> None:
         """Give the lease back; ``clean`` (everything this invocation may have sent is in ``done``/``unk``) also
-        removes the in-flight marks; ``copy``: the attempt number of the copy just re-enqueued."""
+        removes the in-flight marks; ``copy``: the attempt number of the copy just re-enqueued; ``recorded``: units
+        whose message items are written (``record(..., defer_marks=True)``), marked in the same update."""
         ...
 
 
@@ -421,15 +439,22 @@ class DynamoLedger:
     def mark_unknown(self, job_id: str, windows: dict[str, Window]) -> None:
         self._set_map(job_id, "unk", {unit: window.encode() for unit, window in windows.items()})
 
-    def record(self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]]) -> None:
-        if not counter_deltas(entries):  # every unit sent: no transaction, so no chunking for its item limit
-            for start in range(0, len(entries), MARKS_PER_UPDATE):
-                self._record_chunk(job_id, entries[start : start + MARKS_PER_UPDATE])
-            return
-        for start in range(0, len(entries), RECORD_CHUNK):
-            self._record_chunk(job_id, entries[start : start + RECORD_CHUNK])
+    def record(
+        self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]], *, defer_marks: bool = False
+    ) -> frozenset[str]:
+        deferred: set[str] = set()
+        # every unit sent: no transaction, so no chunking for its item limit
+        chunk = RECORD_CHUNK if counter_deltas(entries) else MARKS_PER_UPDATE
+        # the release carries the marks of one chunk's size at most (its expression stays well under 4 KB)
+        defer = defer_marks and len(entries) <= MARKS_PER_UPDATE
+        for start in range(0, len(entries), chunk):
+            deferred |= self._record_chunk(job_id, entries[start : start + chunk], defer_marks=defer)
+        return frozenset(deferred)
 
-    def _record_chunk(self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]]) -> None:
+    def _record_chunk(
+        self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]], *, defer_marks: bool = False
+    ) -> set[str]:
+        """Record one chunk; returns the units whose marks were left to the release (``defer_marks``)."""
         now = self._clock()
         now_iso = iso(datetime.fromtimestamp(now, tz=UTC))
         expires_at = int(now) + self._ttl_days * 86_400
@@ -452,8 +477,8 @@ class DynamoLedger:
                 _with_send_entry(update, outcome.message_id, now_iso) if outcome.kind == "sent" else None
                 for update, (_, outcome, _) in zip(updates, entries, strict=True)
             ]
-            self._record_plain(job_update, updates, sends)
-            return
+            self._record_plain(None if defer_marks else job_update, updates, sends)
+            return {unit_id for unit_id, _, _ in entries} if defer_marks else set()
         items: list[dict[str, Any]] = [{"Update": job_update}, *({"Update": u} for u in updates)]
         for (campaign, sort_key), deltas in counters.items():
             update = counter_update(self._campaigns, campaign, sort_key, deltas, event_at=None, expires_at=None)
@@ -463,12 +488,12 @@ class DynamoLedger:
         for attempt in range(6):
             try:
                 self._client.transact_write_items(TransactItems=items, ClientRequestToken=token)
-                return
+                return set()
             except Exception as exc:
                 if _is_code(exc, "TransactionCanceledException"):
                     reasons = dynamo.cancellation_reasons(exc)
                     if reasons and reasons[0] == "ConditionalCheckFailed":
-                        return  # this chunk was recorded by an earlier attempt
+                        return set()  # this chunk was recorded by an earlier attempt
                 elif not dynamo.is_transient(exc):
                     raise
                 self._sleep(min(0.05 * 2**attempt, 1.0))
@@ -476,11 +501,12 @@ class DynamoLedger:
 
     def _record_plain(
         self,
-        job_update: dict[str, Any],
+        job_update: dict[str, Any] | None,
         updates: Sequence[dict[str, Any]],
         sends: Sequence[dict[str, Any] | None] = (),
     ) -> None:
-        """A chunk without counters (every unit ``sent``): each message item alone, then the job's ``rec`` marks.
+        """A chunk without counters (every unit ``sent``): each message item alone, then the job's ``rec`` marks
+        (``job_update``; None: the release that follows writes them, ``DynamoLedger.release``).
 
         No transaction is needed because every write here is idempotent: a message update sets the same values
         again (``status``/``status_rank``/``campaign_sk``/``expires_at`` only if absent) and ``ADD version 1`` only
@@ -492,7 +518,9 @@ class DynamoLedger:
         A lost answer after commit is therefore harmless when the update is sent again (botocore, ``with_retries``),
         and so is a Lambda that dies between the message items and the marks: the next attempt finds the units
         done but not recorded and writes the same items again. The marks are written last (a ``SET`` of ``true``:
-        idempotent too), so a unit marked recorded always has its message item."""
+        idempotent too), so a unit marked recorded always has its message item. Marks left to the release are not
+        written when the release is not (its owner condition fails: another invocation took the lease over, or the
+        Lambda died first): the next attempt then finds those units done but not recorded, the same case."""
         for i, update in enumerate(updates):
             send = sends[i] if i < len(sends) else None
             if send is not None:
@@ -506,7 +534,8 @@ class DynamoLedger:
                     if old and _already_holds(old, update):
                         continue  # an earlier attempt of this write was applied (its answer lost)
             self._update(update)
-        self._update({k: v for k, v in job_update.items() if k != "ConditionExpression"})  # a SET of the same marks
+        if job_update is not None:
+            self._update({k: v for k, v in job_update.items() if k != "ConditionExpression"})  # a SET of the same marks
 
     def _update(self, kwargs: dict[str, Any]) -> None:
         self._retrying(lambda: self._client.update_item(**kwargs))
@@ -520,18 +549,37 @@ class DynamoLedger:
         done = response.get("Item", {}).get("done", {}).get("M", {})
         return {k: Outcome.decode(v["S"]) for k, v in done.items()}
 
-    def release(self, job_id: str, owner: str, *, clean: bool = True, copy: int | None = None) -> None:
+    def release(
+        self,
+        job_id: str,
+        owner: str,
+        *,
+        clean: bool = True,
+        copy: int | None = None,
+        recorded: Collection[str] = (),
+    ) -> None:
         values: dict[str, Any] = {":owner": {"S": owner}}
-        expression = "REMOVE lease_until, fly" if clean else "REMOVE lease_until"
+        names: dict[str, str] = {"#owner": "owner"}
+        sets: list[str] = []
         if copy is not None:
-            expression = f"SET #copy = :copy {expression}"
+            sets.append("#copy = :copy")
+            names["#copy"] = "copy"
             values[":copy"] = {"N": str(copy)}
+        # the ``rec`` marks ``record(..., defer_marks=True)`` left: one write of the job record instead of two (it
+        # bills its size per KB, and by then it holds every outcome of the job)
+        for i, unit_id in enumerate(sorted(recorded)):
+            sets.append(f"rec.#r{i} = :t")
+            names[f"#r{i}"] = unit_id
+            values[":t"] = {"BOOL": True}
+        expression = "REMOVE lease_until, fly" if clean else "REMOVE lease_until"
+        if sets:
+            expression = "SET " + ", ".join(sets) + " " + expression
         kwargs = {
             "TableName": self._control,
             "Key": self._key(job_id),
             "UpdateExpression": expression,
             "ConditionExpression": "#owner = :owner",
-            "ExpressionAttributeNames": {"#owner": "owner", **({"#copy": "copy"} if copy is not None else {})},
+            "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
         try:
@@ -586,16 +634,26 @@ class InMemoryLedger:
             self.calls += 1
             self.jobs.setdefault(job_id, _new_job())["unk"].update(windows)
 
-    def record(self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]]) -> None:
+    def record(
+        self, job_id: str, entries: Sequence[tuple[str, Outcome, Attribution]], *, defer_marks: bool = False
+    ) -> frozenset[str]:
         job = self.jobs.setdefault(job_id, _new_job())
         fresh = [e for e in entries if e[0] not in job["rec"]]
         if not fresh:
-            return
+            return frozenset()
         self._check("record", job_id)
         self.calls += -(-len(fresh) // RECORD_CHUNK)
         now_iso = iso(datetime.fromtimestamp(self.clock(), tz=UTC))
-        for unit_id, outcome, attribution in fresh:
-            job["rec"].add(unit_id)
+        # as DynamoLedger: the marks of the chunks recorded without a transaction may be left to the release
+        defer = defer_marks and len(fresh) <= MARKS_PER_UPDATE
+        size = RECORD_CHUNK if counter_deltas(fresh) else MARKS_PER_UPDATE
+        deferred: set[str] = set()
+        for start in range(0, len(fresh), size):
+            part = fresh[start : start + size]
+            plain = not counter_deltas(part)
+            for unit_id, _, _ in part:
+                (deferred.add if defer and plain else job["rec"].add)(unit_id)
+        for _, outcome, attribution in fresh:
             item = self.messages.setdefault(outcome.message_id, {"version": 0})
             item.setdefault("status", outcome.kind)
             item.update(
@@ -614,15 +672,25 @@ class InMemoryLedger:
             bucket = self.counters[key]
             for name, delta in deltas.items():
                 bucket[name] = bucket.get(name, 0) + delta
+        return frozenset(deferred)
 
     def outcomes(self, job_id: str) -> dict[str, Outcome]:
         return dict(self.jobs.get(job_id, {}).get("done", {}))
 
-    def release(self, job_id: str, owner: str, *, clean: bool = True, copy: int | None = None) -> None:
+    def release(
+        self,
+        job_id: str,
+        owner: str,
+        *,
+        clean: bool = True,
+        copy: int | None = None,
+        recorded: Collection[str] = (),
+    ) -> None:
         self._check("release", job_id)
         job = self.jobs.get(job_id)
         if job and job.get("owner") == owner:
             job.pop("lease_until", None)
+            job["rec"].update(recorded)
             if clean:
                 job["fly"] = []
             if copy is not None:

@@ -1,6 +1,7 @@
 """``DynamoTrackingStore``: the ingest engine's store over the low-level DynamoDB client (docs/DESIGN.md tables).
 
-* ``load``: one ``BatchGetItem`` per 100 keys (messages summaries + SOFTBOUNCE counters + ALL suppressions);
+* ``load``: one ``BatchGetItem`` per 100 keys (messages summaries + SOFTBOUNCE counters + ALL suppressions), the
+  suppressions table strongly consistent only when ALL items are among them (``TrackingStore.load``);
 * ``commit``: a :class:`runtime.ingest.ports.Transaction` of one summary alone is one conditional ``PutItem``
   (``version`` condition, or ``attribute_not_exists`` for a new summary: one write unit); any other is one
   ``TransactWriteItems`` — summaries ``Put`` under the same conditions, SOFTBOUNCE ``Put``/``Delete`` under their own
@@ -86,7 +87,12 @@ class DynamoTrackingStore:
         if not requests:
             return snap
         try:
-            strong = True if consistent else {self.suppressions_table}  # summaries: half a unit, see TrackingStore.load
+            # summaries and SOFTBOUNCE items eventually consistent (half a unit), ALL suppressions strongly: see
+            # TrackingStore.load. ConsistentRead is per table in a BatchGetItem, so a batch that needs ALL items (a
+            # bounce, a complaint, an unsubscribe: a few per hundred emails) reads its SOFTBOUNCE items strongly too
+            strong: bool | set[str] = True
+            if not consistent:
+                strong = {self.suppressions_table} if suppression_hashes else set()
             response = dynamo.batch_get(self._client, requests, sleep=self._sleep, consistent=strong)
         except dynamo.DynamoUnavailableError as exc:
             raise TrackingStoreUnavailableError(str(exc)) from exc

@@ -229,3 +229,73 @@ class _Proxy:
 
     def __getattr__(self, name):
         return self._overrides.get(name) or getattr(self._inner, name)
+
+
+def _batch_gets(ddb) -> list[dict]:
+    seen: list[dict] = []
+    ddb.meta.events.register(
+        "before-parameter-build.dynamodb.BatchGetItem", lambda params, **_: seen.append(params["RequestItems"])
+    )
+    return seen
+
+
+def test_deliveries_read_soft_bounce_items_eventually_consistent_and_bounces_read_them_strongly(ddb):
+    _, engine = engine_for(ddb)
+    reads = _batch_gets(ddb)
+    engine.apply([ses_event("Delivery", message_id="a")])
+    assert reads[-1]["sesame-dev-suppressions"]["ConsistentRead"] is False
+    assert reads[-1]["sesame-dev-messages"]["ConsistentRead"] is False
+    # a bounce needs the ALL suppression, whose merge keeps what it read: the suppressions table is read strongly
+    engine.apply([ses_event("Bounce", message_id="b", bounce_type="Transient")])
+    assert reads[-1]["sesame-dev-suppressions"]["ConsistentRead"] is True
+
+
+def test_stale_soft_bounce_item_read_by_a_delivery_fails_its_condition_and_is_read_again_strongly(ddb):
+    store, engine = engine_for(ddb, soft_bounce_limit=5)
+    engine.apply([ses_event("Bounce", message_id="a", bounce_type="Transient", ts="2024-06-20T01:00:00.000Z")])
+    key = {"recipient_hash": {"S": H}, "scope": {"S": "SOFTBOUNCE"}}
+    stale = ddb.get_item(TableName="sesame-dev-suppressions", Key=key)["Item"]  # count 1, version 1
+    engine.apply([ses_event("Bounce", message_id="b", bounce_type="Transient", ts="2024-06-21T01:00:00.000Z")])
+    assert get(ddb, "suppressions", recipient_hash=H, scope="SOFTBOUNCE")["count"] == 2
+    reads: list[bool] = []
+
+    def batch_get_item(RequestItems, **kwargs):  # an eventually consistent read that has not seen bounce b yet
+        answer = ddb.batch_get_item(RequestItems=RequestItems, **kwargs)
+        suppressions = RequestItems.get("sesame-dev-suppressions")
+        if suppressions is not None:
+            reads.append(suppressions["ConsistentRead"])
+            if not suppressions["ConsistentRead"]:
+                answer["Responses"]["sesame-dev-suppressions"] = [stale]
+        return answer
+
+    store._client = _Proxy(ddb, batch_get_item=batch_get_item)
+    result = engine.apply([ses_event("Delivery", message_id="c", ts="2024-06-22T01:00:00.000Z")])
+    assert result.failed == {} and result.count("created") == 1
+    assert reads == [False, True]  # the stale read's reset failed its version condition; the re-read is strong
+    item = get(ddb, "suppressions", recipient_hash=H, scope="SOFTBOUNCE")
+    assert item["count"] == 0 and item["version"] == 3 and item["last_delivery_at"] == "2024-06-22T01:00:00.000Z"
+
+
+def test_delivery_whose_stale_read_misses_a_new_soft_bounce_item_ends_as_if_applied_before_it(ddb):
+    store, engine = engine_for(ddb, soft_bounce_limit=5)
+    engine.apply([ses_event("Bounce", message_id="a", bounce_type="Transient", ts="2024-06-20T01:00:00.000Z")])
+
+    def batch_get_item(RequestItems, **kwargs):  # eventually consistent, from before the bounce's item was written
+        answer = ddb.batch_get_item(RequestItems=RequestItems, **kwargs)
+        suppressions = RequestItems.get("sesame-dev-suppressions")
+        if suppressions is not None and not suppressions["ConsistentRead"]:
+            answer["Responses"]["sesame-dev-suppressions"] = []
+        return answer
+
+    store._client = _Proxy(ddb, batch_get_item=batch_get_item)
+    result = engine.apply([ses_event("Delivery", message_id="c", ts="2024-06-22T01:00:00.000Z")])
+    assert result.failed == {} and result.count("created") == 1
+    # what a delivery applied first leaves (a recipient without a count is not written): the bounce's item stands
+    stale_order = get(ddb, "suppressions", recipient_hash=H, scope="SOFTBOUNCE")
+    _, fresh = engine_for(ddb, soft_bounce_limit=5)
+    ddb.delete_item(TableName="sesame-dev-suppressions", Key={"recipient_hash": {"S": H}, "scope": {"S": "SOFTBOUNCE"}})
+    fresh.apply([ses_event("Delivery", message_id="d", ts="2024-06-22T01:00:00.000Z")])
+    fresh.apply([ses_event("Bounce", message_id="e", bounce_type="Transient", ts="2024-06-20T01:00:00.000Z")])
+    delivery_first = get(ddb, "suppressions", recipient_hash=H, scope="SOFTBOUNCE")
+    assert stale_order["count"] == delivery_first["count"] == 1
+    assert "last_delivery_at" not in stale_order and "last_delivery_at" not in delivery_first

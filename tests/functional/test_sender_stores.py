@@ -306,3 +306,59 @@ def test_a_send_event_applied_before_the_sender_recorded_the_message_is_its_only
     assert after["history"] == applied["history"] and after["first_send_at"] == applied["first_send_at"]
     assert deltas_of_change(applied, after) == []  # the sender's record counts nothing more
     assert after["send_id"] and after["campaign_id"] == "c" and after["version"] == applied["version"] + 1
+
+
+def _control_writes(client: Any) -> list[str]:
+    seen: list[str] = []
+
+    def note(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if model.name == "UpdateItem" and params.get("TableName", "").endswith("-control"):
+            seen.append(params["UpdateExpression"])
+
+    client.meta.events.register("before-parameter-build.dynamodb.UpdateItem", note)
+    return seen
+
+
+def test_recorded_marks_left_to_the_release_are_written_in_its_one_update_of_the_job_record(ddb: Any) -> None:
+    ledger = _ledger(ddb)
+    ledger.claim("job-1", "a", 300)
+    ledger.mark_done("job-1", {"0": Outcome("sent", "0100-x", REGION), "1": Outcome("sent", "0100-y", REGION)})
+    writes = _control_writes(ddb)
+    marks = ledger.record("job-1", [_sent("0", "0100-x"), _sent("1", "0100-y")], defer_marks=True)
+    assert marks == {"0", "1"} and writes == []  # only the message items were written
+    assert _ledger(ddb).claim("job-1", "a", 300).recorded == frozenset()  # (the same owner's claim again)
+    writes.clear()
+    ledger.release("job-1", "a", recorded=marks)
+    assert len(writes) == 1 and writes[0].startswith("SET rec.") and "REMOVE lease_until, fly" in writes[0]
+    state = _ledger(ddb).claim("job-1", "b", 300)
+    assert state.recorded == frozenset({"0", "1"}) and state.stale is None
+
+
+def test_recorded_marks_of_a_release_that_lost_its_lease_are_not_written_and_recording_again_changes_nothing(
+    ddb: Any,
+) -> None:
+    ledger = _ledger(ddb)
+    ledger.claim("job-1", "slow", 0.001)  # its lease ends at once: another invocation takes the job over
+    ledger.mark_done("job-1", {"0": Outcome("sent", "0100-x", REGION)})
+    marks = ledger.record("job-1", [_sent("0", "0100-x")], defer_marks=True)
+    state = ledger.claim("job-1", "next", 300)
+    ledger.release("job-1", "slow", recorded=marks)  # its owner condition fails: no marks, no release
+    item = ddb.get_item(TableName=f"sesame-{ENV}-control", Key={"pk": {"S": "SENDJOB#job-1"}, "sk": {"S": "JOB"}})
+    assert item["Item"]["rec"] == {"M": {}} and item["Item"]["owner"] == {"S": "next"}
+    assert state.done == {"0": Outcome("sent", "0100-x", REGION)} and "0" not in state.recorded
+    before = _message(ddb, "0100-x")
+    assert ledger.record("job-1", [_sent("0", "0100-x")], defer_marks=True) == {"0"}
+    assert _message(ddb, "0100-x") == before  # the same item: no second Send entry, no new version
+    ledger.release("job-1", "next", recorded={"0"})
+    assert _ledger(ddb).claim("job-1", "third", 300).recorded == frozenset({"0"})
+
+
+def test_a_chunk_that_moves_counters_keeps_its_marks_in_its_transaction_whatever_is_deferred(ddb: Any) -> None:
+    from runtime.sender.ledger import Attribution
+
+    ledger = _ledger(ddb)
+    ledger.claim("job-1", "a", 300)
+    attribution = Attribution("r@example.org", recipient_hash("r@example.org"), "c", "l", "cs", "f@example.com", "s")
+    failed = ("0", Outcome("failed", "local-x", REGION, "MessageRejected: no"), attribution)
+    assert ledger.record("job-1", [failed, _sent("1", "0100-y")], defer_marks=True) == frozenset()
+    assert _ledger(ddb).claim("job-1", "a", 300).recorded == frozenset({"0", "1"})

@@ -305,3 +305,28 @@ def test_duplicate_re_enqueued_copies_are_dropped_so_they_cannot_multiply_while_
             h.clock.now = h.queue.next_visible()
     assert _accepted(h) == {"waiting@example.org": 1}
     assert max(depth) <= 2  # each generation's duplicate is dropped instead of re-enqueuing itself
+
+
+def test_a_finished_job_is_marked_recorded_by_its_release_and_a_failed_release_only_costs_a_second_record():
+    h = harness()
+    failing = {"left": 1}
+
+    def fail(op, job_id):
+        if op == "release" and job_id == "spring.0.0" and failing["left"]:
+            failing["left"] -= 1
+            return client_error("InternalServerError", 500)
+        return None
+
+    h.ledger.fail = fail
+    addresses = [f"a{i}@example.org" for i in range(5)]
+    h.queue.send(_bulk(addresses, job_id="spring.0.0"))
+    h.queue.send(_bulk([f"b{i}@example.org" for i in range(5)], job_id="spring.0.1"))
+    h.drain()
+    done, failed = h.ledger.jobs["spring.0.1"], h.ledger.jobs["spring.0.0"]
+    assert done["rec"] == {"0", "1", "2", "3", "4"} and "lease_until" not in done and done["fly"] == []
+    assert failed["rec"] == set() and set(failed["done"]) == {"0", "1", "2", "3", "4"}  # the release never came
+    h.clock.now += 400  # its lease ends; SQS delivers the message again (e.g. a lost delete)
+    h.queue.send(_bulk(addresses, job_id="spring.0.0"))
+    h.drain()
+    assert set(_accepted(h).values()) == {1}  # nothing sent again
+    assert failed["rec"] == {"0", "1", "2", "3", "4"}
