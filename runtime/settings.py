@@ -8,6 +8,13 @@ vars (local stack, tests) or, in deployed stages, from one SSM SecureString JSON
 ``forward_secret``, ``redrive_secret``, ``api_key_hashes`` (list) and ``forward_url`` (when that URL carries
 credentials, it travels here rather than in ``SESAME_FORWARD_URL``); the loader for it is injected.
 
+The document is read when a secret field (``SECRET_FIELDS``) is first read, not when the settings are built:
+the first events of several functions need no secret (the scheduled check; ingesting an SES event when forwarding is
+off), and the read is an SSM ``GetParameter`` plus an SSM client — ~10 ms of network and ~7 ms of CPU of a cold start
+(``bench/bench_coldstart.py``). It is read once per ``Settings`` (under a lock); the values it holds are checked as
+the env's are, and an error reading or checking it (``ParameterNotFound``, a value of the wrong type) is raised by
+that first read of a secret — and again by the next, which reads the document again — never swallowed.
+
 ``Settings`` is a frozen dataclass checked by ``__post_init__`` (types and the bounds in ``_BOUNDS``), not a pydantic
 model: every Lambda function builds it on its first invocation, and a handler whose own path needs no pydantic
 (forwarding) would otherwise import pydantic for it, and every handler would build its validator (~30 ms + ~90 ms of
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,17 +206,32 @@ class Settings:
             default = f"sesame-{raw['environment']}-{table}"
             raw[f"{table}_table"] = g(f"SESAME_{table.upper()}_TABLE", default)
 
+        settings = cls(**raw)
         parameter = g("SESAME_SECRETS_PARAMETER", "")
-        if parameter and secrets_loader is not None:
-            doc = secrets_loader(parameter)
+        if parameter and secrets_loader is not None:  # read on the first read of a secret field (_Secret)
+            object.__setattr__(settings, _PENDING, (secrets_loader, parameter))
+        return settings
+
+    def _read_secrets(self) -> None:
+        """Read the pending secrets document into the secret fields (checked as ``__post_init__`` checks them)."""
+        with _SECRETS_LOCK:
+            pending = self.__dict__.get(_PENDING)
+            if pending is None:  # another thread read it meanwhile
+                return
+            loader, parameter = pending
+            doc = loader(parameter)
+            values = {f.name: self.__dict__[f.name] for f in dataclasses.fields(self)}
             if doc.get("unsubscribe_secrets"):
-                raw["unsubscribe_secrets"] = tuple(doc["unsubscribe_secrets"])
+                values["unsubscribe_secrets"] = tuple(doc["unsubscribe_secrets"])
             for key in ("pagination_secret", "forward_secret", "redrive_secret", "forward_url"):
                 if doc.get(key):
-                    raw[key] = doc[key]
+                    values[key] = doc[key]
             if doc.get("api_key_hashes"):
-                raw["api_key_hashes"] = tuple(doc["api_key_hashes"])
-        return cls(**raw)
+                values["api_key_hashes"] = tuple(doc["api_key_hashes"])
+            checked = type(self)(**values)  # raises SettingsError naming the field, as for the env's values
+            for name in SECRET_FIELDS:
+                self.__dict__[name] = checked.__dict__[name]
+            del self.__dict__[_PENDING]
 
     def configuration_set_name(self, logical_or_actual: str | None, *, backup: bool = False) -> str:
         """Map a logical configuration-set name (``marketing``) to the stack's physical one."""
@@ -222,6 +245,45 @@ class Settings:
                 if actual == name and logical in mapping:
                     return mapping[logical]
         return name
+
+
+#: The fields a secrets document (``SESAME_SECRETS_PARAMETER``) may set: reading one reads the pending document.
+SECRET_FIELDS = (
+    "unsubscribe_secrets",
+    "pagination_secret",
+    "forward_secret",
+    "redrive_secret",
+    "api_key_hashes",
+    "forward_url",
+)
+_PENDING = "_pending_secrets"  # instance attribute (not a field): (loader, parameter name) until the first read
+_SECRETS_LOCK = threading.Lock()
+
+
+class _Secret:
+    """The class attribute of a secret field (a data descriptor, so it is consulted before the instance's own
+    ``__dict__``, where the value lives): reading the field first reads the pending secrets document, if any."""
+
+    __slots__ = ("default", "name")
+
+    def __init__(self, name: str, default: Any) -> None:
+        self.name = name
+        self.default = default
+
+    def __get__(self, instance: Settings | None, owner: type | None = None) -> Any:
+        if instance is None:
+            return self.default
+        if _PENDING in instance.__dict__:
+            instance._read_secrets()
+        return instance.__dict__[self.name]
+
+    def __set__(self, instance: Settings, value: Any) -> None:
+        # only reached through object.__setattr__ (the dataclass's __init__ and __post_init__): Settings is frozen
+        instance.__dict__[self.name] = value
+
+
+for _name in SECRET_FIELDS:
+    setattr(Settings, _name, _Secret(_name, getattr(Settings, _name)))
 
 
 _ENV_INTS = {
