@@ -145,6 +145,7 @@ def _ledger(dynamodb: Any) -> DynamoLedger:
         messages_table=s.messages_table,
         campaigns_table=s.campaigns_table,
         ttl_days=s.event_ttl_days,
+        region=s.region,
     )
 
 

@@ -441,3 +441,44 @@ def test_a_chunk_that_moves_counters_keeps_its_marks_in_its_transaction_whatever
     failed = ("0", Outcome("failed", "local-x", REGION, "MessageRejected: no"), attribution)
     assert ledger.record("job-1", [failed, _sent("1", "0100-y")], defer_marks=True) == frozenset()
     assert _ledger(ddb).claim("job-1", "a", 300).recorded == frozenset({"0", "1"})
+
+
+def test_outcomes_in_the_job_records_home_region_are_stored_without_it_and_read_back_whole(ddb: Any) -> None:
+    from bench.meter import item_size
+
+    home = DynamoLedger(
+        ddb,
+        control_table=f"sesame-{ENV}-control",
+        messages_table=f"sesame-{ENV}-messages",
+        campaigns_table=f"sesame-{ENV}-campaigns",
+        sleep=lambda s: None,
+        region=REGION,
+    )
+    home.claim("job-1", "a", 300)
+    ses_id = "0100019{:09x}-5feceb66-ffc8-6f38-d952-786c6d696c79-000000"  # SES's 60 characters
+    outcomes = {str(i): Outcome("sent", ses_id.format(i), REGION) for i in range(50)}
+    outcomes["0"] = Outcome("sent", ses_id.format(0), "eu-west-1")  # failed over to the backup region
+    outcomes["1"] = Outcome("sent", ses_id.format(1), "")  # resolved from a Send event, region unknown
+    outcomes["2"] = Outcome("failed", "local-x", REGION, "MessageRejected: no")
+    home.mark_done("job-1", outcomes)
+    key = {"pk": {"S": "SENDJOB#job-1"}, "sk": {"S": "JOB"}}
+    item = ddb.get_item(TableName=f"sesame-{ENV}-control", Key=key)["Item"]
+    assert item["rg"] == {"S": REGION}
+    stored = {unit: value["S"] for unit, value in item["done"]["M"].items()}
+    assert stored["3"] == f"sent|{ses_id.format(3)}" and stored["0"].endswith("|eu-west-1")
+    assert stored["1"] == f"sent|{ses_id.format(1)}|-" and stored["2"] == "failed|local-x||MessageRejected: no"
+    assert item_size(item) < 4096  # every later write of the record: 4 write units, not 5
+    # any ledger reads them whole (the record names its home region), in a claim and without one
+    other = _ledger(ddb)
+    assert other.outcomes("job-1") == outcomes
+    assert other.claim("job-1", "a", 300).done == outcomes
+
+
+def test_a_record_without_a_home_region_keeps_every_region_written_out(ddb: Any) -> None:
+    ledger = _ledger(ddb)  # no region: records as before
+    ledger.claim("job-1", "a", 300)
+    ledger.mark_done("job-1", {"0": Outcome("sent", "0100-a", REGION)})
+    key = {"pk": {"S": "SENDJOB#job-1"}, "sk": {"S": "JOB"}}
+    item = ddb.get_item(TableName=f"sesame-{ENV}-control", Key=key)["Item"]
+    assert "rg" not in item and item["done"]["M"]["0"] == {"S": f"sent|0100-a|{REGION}"}
+    assert ledger.claim("job-1", "a", 300).done == {"0": Outcome("sent", "0100-a", REGION)}
