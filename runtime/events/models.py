@@ -8,23 +8,27 @@ sesame does not know parses to ``UnknownEvent`` (stored and counted as ``unknown
 No pydantic models here: these records are parsed on every ingestion Lambda's path, where importing pydantic and
 building the models' validators cost ~40-75 ms CPU of each cold start (``bench/bench_coldstart.py``). Each record
 class declares its fields (``FIELDS``: attribute, wire key, kind, default), and the validator of a record type is
-built from them with ``pydantic_core`` on first use (well under a millisecond; ``pydantic_core`` is on the path
-anyway: the DynamoDB answers and the SNS envelope are read with its JSON reader). The validators are the ones the
-pydantic models compiled to — lax mode, the same coercions, defaults and error messages — so what is accepted, the
-values kept and why a record is refused did not change (``tests/unit/test_events_parser_parity.py`` checks it
-against those models), and a record is validated straight from its JSON text in one pass, as before.
+built from them with pydantic-core on first use (well under a millisecond; pydantic-core's compiled module is on
+the path anyway: the DynamoDB answers and the SNS envelope are read with its JSON reader, ``runtime.fastcore``).
+The validators are the ones the pydantic models compiled to — lax mode, the same coercions, defaults and error
+messages — so what is accepted, the values kept and why a record is refused did not change
+(``tests/unit/test_events_parser_parity.py`` checks it against those models), and a record is validated straight
+from its JSON text in one pass, as before.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from pydantic_core import SchemaSerializer, SchemaValidator
-from pydantic_core import core_schema as cs
+from runtime.fastcore import SchemaValidator
 
-#: a field's type, as a function building its pydantic-core schema
-Kind = Callable[[], cs.CoreSchema]
+#: a pydantic-core schema: the plain dictionaries ``pydantic_core.core_schema``'s helpers build (written out here:
+#: importing that module is most of what importing pydantic-core costs, see ``runtime.fastcore``)
+Schema = dict[str, Any]
+#: a field's type, as a function building its schema
+Kind = Callable[[], Schema]
 
 
 class _Required:
@@ -47,34 +51,34 @@ class Factory:
 # --- field kinds ---------------------------------------------------------------------------------------------------
 
 
-def STR() -> cs.CoreSchema:
-    return cs.str_schema()
+def STR() -> Schema:
+    return {"type": "str"}
 
 
-def BOOL() -> cs.CoreSchema:
-    return cs.bool_schema()
+def BOOL() -> Schema:
+    return {"type": "bool"}
 
 
-def INT() -> cs.CoreSchema:
-    return cs.int_schema()
+def INT() -> Schema:
+    return {"type": "int"}
 
 
 def optional(kind: Kind) -> Kind:
     """``X | None``."""
-    return lambda: cs.nullable_schema(kind())
+    return lambda: {"type": "nullable", "schema": kind()}
 
 
 def literal(*choices: str) -> Kind:
-    return lambda: cs.literal_schema(list(choices))
+    return lambda: {"type": "literal", "expected": list(choices)}
 
 
 def list_of(kind: Kind) -> Kind:
-    return lambda: cs.list_schema(kind())
+    return lambda: {"type": "list", "items_schema": kind()}
 
 
 def dict_of(kind: Kind) -> Kind:
     """``dict[str, X]``."""
-    return lambda: cs.dict_schema(cs.str_schema(), kind())
+    return lambda: {"type": "dict", "keys_schema": {"type": "str"}, "values_schema": kind()}
 
 
 def record(cls: type[Record]) -> Kind:
@@ -96,25 +100,31 @@ class Record:
     __pydantic_extra__: dict[str, Any] | None
 
     @classmethod
-    def core_schema(cls) -> cs.CoreSchema:
+    def core_schema(cls) -> Schema:
         """The pydantic-core schema of the record (what pydantic generated for the model it replaces)."""
-        fields: dict[str, cs.ModelField] = {}
+        fields: dict[str, Schema] = {}
         for attr, key, kind, default in cls.FIELDS:
             schema = kind()
             if type(default) is Factory:
-                schema = cs.with_default_schema(schema, default_factory=default.make)
+                schema = {"type": "default", "schema": schema, "default_factory": default.make}
             elif default is not REQUIRED:
-                schema = cs.with_default_schema(schema, default=default)
-            alias = key if key != attr else None
-            fields[attr] = cs.model_field(schema, validation_alias=alias, serialization_alias=alias)
-        extra: Literal["allow", "ignore"] = "allow" if cls.EXTRA else "ignore"
-        return cs.model_schema(
-            cls,
-            cs.model_fields_schema(fields, model_name=cls.__name__, extra_behavior=extra),
-            config=cs.CoreConfig(
-                title=cls.__name__, extra_fields_behavior=extra, validate_by_alias=True, validate_by_name=True
-            ),
-        )
+                schema = {"type": "default", "schema": schema, "default": default}
+            field: Schema = {"type": "model-field", "schema": schema}
+            if key != attr:
+                field.update(validation_alias=key, serialization_alias=key)
+            fields[attr] = field
+        extra = "allow" if cls.EXTRA else "ignore"
+        return {
+            "type": "model",
+            "cls": cls,
+            "schema": {"type": "model-fields", "fields": fields, "model_name": cls.__name__, "extra_behavior": extra},
+            "config": {
+                "title": cls.__name__,
+                "extra_fields_behavior": extra,
+                "validate_by_alias": True,
+                "validate_by_name": True,
+            },
+        }
 
     @classmethod
     def validator(cls) -> SchemaValidator:
@@ -123,15 +133,6 @@ class Record:
         if built is None:
             built = SchemaValidator(cls.core_schema())
             type.__setattr__(cls, "_validator", built)
-        return built
-
-    @classmethod
-    def serializer(cls) -> SchemaSerializer:
-        """The record type's serializer (built on first use, then kept)."""
-        built: SchemaSerializer | None = cls.__dict__.get("_serializer")
-        if built is None:
-            built = SchemaSerializer(cls.core_schema())
-            type.__setattr__(cls, "_serializer", built)
         return built
 
     @classmethod
@@ -167,13 +168,47 @@ class Record:
         shown = ", ".join(f"{a}={self.__dict__[a]!r}" for a, _, _, _ in self.FIELDS)
         return f"{type(self).__name__}({shown})"
 
-    def to_dict(self, *, by_alias: bool = True, exclude_none: bool = True) -> dict[str, Any]:
-        """The record as JSON-ready data: its fields (wire names unless ``by_alias=False``; nested records likewise),
-        then the extra fields it kept — what pydantic's ``model_dump(mode="json")`` gave, by the same serializer."""
-        out: dict[str, Any] = self.serializer().to_python(
-            self, mode="json", by_alias=by_alias, exclude_none=exclude_none
-        )
+    def to_dict(self, *, by_alias: bool = True, exclude_none: bool = True, mode: str = "json") -> dict[str, Any]:
+        """The record as data: its fields (wire names unless ``by_alias=False``; nested records likewise), then the
+        extra fields it kept — what pydantic's ``model_dump`` gave (``mode="json"``: a non-finite float is null).
+        Written out rather than by pydantic-core's serializer, which imports the whole ``pydantic_core`` package on
+        first use (``runtime.fastcore``)."""
+        json_mode = mode == "json"
+        out: dict[str, Any] = {}
+        values = self.__dict__
+        for attr, key, _, _ in self.FIELDS:
+            value = values[attr]
+            if value is None:
+                if exclude_none:
+                    continue
+            elif type(value) not in _SCALARS:
+                value = _plain(value, by_alias, exclude_none, json_mode)
+            out[key if by_alias else attr] = value
+        extra = self.__pydantic_extra__
+        if extra:
+            for key, value in extra.items():
+                if value is None and exclude_none:
+                    continue
+                out[key] = value if type(value) in _SCALARS else _plain(value, by_alias, exclude_none, json_mode)
         return out
+
+
+_SCALARS = frozenset({str, int, bool})  # kept as they are (a float may be non-finite: null in JSON mode)
+
+
+def _plain(value: Any, by_alias: bool, exclude_none: bool, json_mode: bool) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list:
+        return [v if type(v) is str else _plain(v, by_alias, exclude_none, json_mode) for v in value]
+    if kind is dict:
+        return {k: _plain(v, by_alias, exclude_none, json_mode) for k, v in value.items()}
+    if isinstance(value, Record):
+        return value.to_dict(by_alias=by_alias, exclude_none=exclude_none, mode="json" if json_mode else "python")
+    if json_mode and kind is float and not math.isfinite(value):
+        return None
+    return value
 
 
 _STR_LIST = list_of(STR)

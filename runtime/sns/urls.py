@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -19,11 +20,20 @@ from runtime.sns.errors import InvalidCertificateUrlError
 
 # us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ap-southeast-3, us-isob-east-1 ...
 REGION_PATTERN = r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}"
-_REGION_RE = re.compile(REGION_PATTERN)
 _CERT_URL_RE = re.compile(
     r"https://sns\.(" + REGION_PATTERN + r")\.amazonaws\.com(\.cn)?/(SimpleNotificationService-[0-9a-f]{8,128}\.pem)"
 )
-_SNS_HOST_RE = re.compile(r"sns\.(" + REGION_PATTERN + r")\.amazonaws\.com(\.cn)?")
+
+
+# compiled on first use: a cold start that only verifies notifications never needs them
+@functools.cache
+def _region_re() -> re.Pattern[str]:
+    return re.compile(REGION_PATTERN)
+
+
+@functools.cache
+def _sns_host_re() -> re.Pattern[str]:
+    return re.compile(r"sns\.(" + REGION_PATTERN + r")\.amazonaws\.com(\.cn)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +51,7 @@ def sns_host(region: str) -> str:
 
 
 def is_region(value: str) -> bool:
-    return _REGION_RE.fullmatch(value) is not None
+    return _region_re().fullmatch(value) is not None
 
 
 def validate_cert_url(url: object, region: str | None = None) -> CertUrl:
@@ -83,7 +93,7 @@ def validate_subscribe_url(url: object, *, topic_arn: str, token: str, region: s
         raise InvalidCertificateUrlError("SubscribeURL must use https")
     if "@" in parts.netloc or port is not None or parts.netloc != sns_host(region):
         raise InvalidCertificateUrlError("SubscribeURL host must be the topic region's SNS endpoint")
-    if _SNS_HOST_RE.fullmatch(parts.netloc) is None:
+    if _sns_host_re().fullmatch(parts.netloc) is None:
         raise InvalidCertificateUrlError("SubscribeURL host must be the topic region's SNS endpoint")
     if parts.path not in ("", "/") or parts.fragment:
         raise InvalidCertificateUrlError("SubscribeURL must have path / and no fragment")

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
-from pydantic_core import from_json
 
 from runtime import jsontext
+from runtime.fastcore import from_json
 from runtime.sns.certs import CertificateStore, FetchFunc, default_fetch
 from runtime.sns.errors import (
     InvalidCertificateUrlError,

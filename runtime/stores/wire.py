@@ -29,8 +29,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic_core import from_json
-
+from runtime.fastcore import from_json
 from runtime.stores.attrs import item_json
 
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode

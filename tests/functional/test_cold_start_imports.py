@@ -91,11 +91,13 @@ def test_the_forwarding_handler_builds_its_settings_and_sink_without_importing_p
     assert json.loads(output) == []
 
 
-def test_verifying_and_parsing_ses_events_imports_no_pydantic() -> None:
+def test_verifying_parsing_and_applying_ses_events_imports_neither_pydantic_nor_the_in_memory_store() -> None:
     """The ingestion functions and the webhook verify the SNS envelope and parse the SES record without pydantic (its
-    import and the models' validators were ~40-75 ms of their cold starts); its compiled core may be imported."""
+    import and the models' validators were ~40-75 ms of their cold starts) or the ``pydantic_core`` package (only its
+    compiled module, ``runtime.fastcore``), and build the engine without the in-memory store (tests, local stack)."""
     probe = (
         "import json, sys, tempfile\n"
+        "from runtime.ingest.engine import IngestEngine\n"
         "from runtime.ingest.pipeline import decode, decode_batch\n"
         "from tests.support.ingest import ses_record\n"
         "from tests.support.sns import TOPIC_ARN, make_signer, make_verifier\n"
@@ -105,9 +107,29 @@ def test_verifying_and_parsing_ses_events_imports_no_pydantic() -> None:
         "decoded = decode_batch(verifier, bodies)\n"
         "assert [d.event.event_type for d in decoded] == ['Bounce', 'Delivery'], decoded\n"
         "assert decode(verifier, bodies[0]).envelope.TopicArn == TOPIC_ARN\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic')))\n"
+        "assert decoded[0].event.detail['bounceType'] == 'Permanent'\n"
+        "names = [m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core', 'typing_extensions')]\n"
+        "names += [m for m in sys.modules if m == 'runtime.ingest.memory']\n"
+        "print(json.dumps(sorted(names)))\n"
     )
-    assert json.loads(_run(probe)) == []
+    assert json.loads(_run(probe)) == ["pydantic_core._pydantic_core"]
+
+
+def test_the_compiled_core_loaded_alone_is_the_one_the_pydantic_core_package_uses_later() -> None:
+    probe = (
+        "import json, sys\n"
+        "from runtime import fastcore\n"
+        "alone = sorted(m for m in sys.modules if m.startswith('pydantic'))\n"
+        "import pydantic_core\n"
+        "from pydantic import BaseModel\n"
+        "class M(BaseModel):\n"
+        "    a: int\n"
+        "same = [getattr(pydantic_core, n) is getattr(fastcore, n)\n"
+        "        for n in ('from_json', 'ValidationError', 'SchemaValidator', 'SchemaSerializer')]\n"
+        'same.append(M.model_validate_json(\'{"a": "2"}\').a == 2)\n'
+        "print(json.dumps([alone, same]))\n"
+    )
+    assert json.loads(_run(probe)) == [["pydantic_core._pydantic_core"], [True, True, True, True, True]]
 
 
 _GC_PROBE = r"""

@@ -25,7 +25,7 @@ SAMPLES.update({f"ses_record:{t}": ses_record(t) for t in (*m.EVENT_TYPES, "Rend
 
 # values of every JSON type, and the strings and numbers the lax rules treat specially
 REPLACEMENTS: list[Any] = [None, 1, 0, 2, 1.0, 1.5, True, False, "x", "12", " 7 ", "1_000", "12.0", "yes", "off"]
-REPLACEMENTS += [[], ["x"], [1], [{}], {}, {"a": "b"}, {"a": ["b"]}, {"a": [1]}, "", "١٢", "1e3", 10**30]
+REPLACEMENTS += [[], ["x"], [1], [{}], {}, {"a": "b"}, {"a": ["b"]}, {"a": [1]}, "", "١٢", "1e3", 10**30, 1e308 * 10]
 _DELETE = object()
 
 
@@ -85,7 +85,7 @@ def _reference(raw: dict[str, Any]) -> tuple[tuple[str, Any], tuple[str, Any]]:
 def _parsed(raw: dict[str, Any]) -> tuple[tuple[str, Any], tuple[str, Any]]:
     record = m.MODEL_BY_TAG[m._discriminate(raw)]
     return (
-        _outcome(lambda: record.parse(raw), lambda r: r.to_dict(by_alias=False, exclude_none=False)),
+        _outcome(lambda: record.parse(raw), lambda r: r.to_dict(by_alias=False, exclude_none=False, mode="python")),
         _outcome(lambda: record.parse_json(json.dumps(raw)), lambda r: r.to_dict()),
     )
 
