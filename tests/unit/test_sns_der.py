@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
+import warnings
 
 import pytest
 from cryptography import x509
@@ -180,9 +182,6 @@ def test_real_world_certificates_read_as_cryptography_x509_reads_them():
     encodings, UTCTime and GeneralizedTime; the RSA ones give cryptography's key and validity, the others are named
     as not RSA."""
     certifi = pytest.importorskip("certifi")
-    import re
-    import warnings
-
     with open(certifi.where(), "rb") as bundle:
         blocks = re.findall(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", bundle.read(), re.S)
     kinds = {"rsa": 0, "other": 0}
