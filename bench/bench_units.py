@@ -36,10 +36,15 @@ Figures (per email = per message SES accepted):
   and the requests and answers are exactly those of the metered run (recorded through a botocore client, which the
   meter hooks; the store makes the same requests through either).
 
-Lambda duration (for GB-seconds) is modelled per invocation: the invocation's CPU on this machine (process time
-minus the emulator's and the meter's) scaled by 1,769 MB / configured memory (Lambda gives one vCPU at 1,769 MB),
-plus typical in-region latencies per AWS call (``bench.cost_model.LATENCY_MS``), plus the time the code sleeps
-(pacing waits for its reservation; a simulated clock makes them exact and instant here); memory from
+Lambda duration (for GB-seconds) is modelled per invocation: the invocation's CPU on this machine (process time of
+all its threads minus the emulator's and the meter's, those two counted per thread) scaled by 1,769 MB / configured
+memory (Lambda gives one vCPU at 1,769 MB, so below that threads share less than one CPU: their CPU adds up), plus
+typical in-region latencies per AWS call (``bench.cost_model.LATENCY_MS``) along the calls' critical path — calls
+made one after another add up, calls made at once by the handler's threads (the sender's suppression Queries and
+message-item writes) count as their busiest thread's sum (``bench.cost_model.waited_ms``; until the sender made
+calls at once, every call's latency was added, which is what this gives for calls made one after another) — plus
+the time the code sleeps (pacing waits for its reservation; a simulated clock makes them exact and instant here);
+memory from
 ``Pulumi.yaml``'s ``sesame:functions`` default (the API handler, not listed there, has Chalice's default 128 MB).
 The per-email table (units by phase, table and index) is written to ``.bench/units.md``.
 """
@@ -55,6 +60,7 @@ import os
 import random
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -70,7 +76,13 @@ for path in (ROOT, ROOT / "chalice_app"):
 
 from bench.canned import Recorder, Replayer  # noqa: E402
 from bench.contention import pacing_conflict_rate, transaction_conflict_rate  # noqa: E402
-from bench.cost_model import PRICES, aws_call_latency_ms, cost_lines, usd_per_million_emails  # noqa: E402
+from bench.cost_model import (  # noqa: E402
+    PRICES,
+    aws_call_latency_ms,
+    cost_lines,
+    usd_per_million_emails,
+    waited_ms,
+)
 from bench.meter import (  # noqa: E402
     DynamoMeter,
     SqsMeter,
@@ -112,12 +124,14 @@ def function_memory() -> dict[str, int]:
 
 
 class EmulatorClock:
-    """Process CPU spent inside moto's botocore stub (excluded from the Lambdas' CPU), except during the meter's own
-    un-metered reads (those are the meter's time, already counted by it)."""
+    """CPU spent inside moto's botocore stub (excluded from the Lambdas' CPU), except during the meter's own
+    un-metered reads (those are the meter's time, already counted by it). Per thread (``time.thread_time``): calls
+    answered at once in several threads each count their own CPU, not the process's meanwhile."""
 
     def __init__(self, meter: DynamoMeter) -> None:
         self.seconds = 0.0
         self._meter = meter
+        self._lock = threading.Lock()
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -127,12 +141,13 @@ class EmulatorClock:
         clock = self
 
         def timed(stub: Any, *args: Any, **kwargs: Any) -> Any:
-            start = time.process_time()
+            start = time.thread_time()
             try:
                 return original(stub, *args, **kwargs)
             finally:
                 if not clock._meter.busy:
-                    clock.seconds += time.process_time() - start
+                    with clock._lock:
+                        clock.seconds += time.thread_time() - start
 
         BotocoreStubber.__call__ = timed  # type: ignore[method-assign]
         try:
@@ -165,12 +180,14 @@ def _aws_env() -> Iterator[None]:
 class Invocation:
     function: str
     cpu_seconds: float
-    calls: list[tuple[str, str]]  # (service, operation) the handler waited for
+    calls: list[tuple[str, str, float, float, int]]  # (service, operation, start, end, thread) the handler made
     waited_seconds: float = 0.0  # sleeps the code asked for (pacing until a reservation, retry backoff)
 
     def duration_ms(self, memory_mb: int) -> float:
+        """CPU (all threads, one after another: below 1,769 MB a Lambda has less than one vCPU) + the modelled AWS
+        latency it waited for, calls made at once counted once (``cost_model.waited_ms``) + its sleeps."""
         cpu_ms = self.cpu_seconds * 1000 * LAMBDA_MB_PER_VCPU / memory_mb
-        return cpu_ms + sum(aws_call_latency_ms(s, o) for s, o in self.calls) + self.waited_seconds * 1000
+        return cpu_ms + waited_ms(self.calls, aws_call_latency_ms) + self.waited_seconds * 1000
 
 
 @dataclass
@@ -209,14 +226,24 @@ def _ses_fake(clock: Any) -> Any:
     from tests.support.sender_fakes import FakeSes
 
     class Ses(FakeSes):
-        """SES-shaped answers with SES-length message ids (60 characters; they are keys and attributes)."""
+        """SES-shaped answers with SES-length message ids (60 characters; they are keys and attributes); ``spans``
+        holds (operation, start, end, thread) of every call, like the meters' ``calls``."""
+
+        spans: list[tuple[str, float, float, int]]
+
+        def _call(self, op: str, params: dict[str, Any]) -> None:
+            now = time.perf_counter()
+            self.spans.append((op, now, now, threading.get_ident()))
+            super()._call(op, params)
 
         def _message_id(self) -> str:
             n = next(self._ids)
             digest = hashlib.sha256(str(n).encode()).hexdigest()
             return f"0100019{n:09x}-{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}-000000"
 
-    return Ses(REGION, clock, validate_requests=False)
+    ses = Ses(REGION, clock, validate_requests=False)
+    ses.spans = []
+    return ses
 
 
 def _fast_moto() -> None:
@@ -295,13 +322,13 @@ def drive(cert_dir: str, recipients: int = RECIPIENTS, seed: int = 12, *, fast_m
         def invoke(function: str, handler: Any) -> Any:
             """Run ``handler`` as one Lambda invocation: its CPU without the emulator's and the meter's, and the
             AWS calls it waited for."""
-            d0, s0, e0, w0 = len(meter.calls), len(sqs_meter.calls), len(ses.calls), clock.now
+            d0, s0, e0, w0 = len(meter.calls), len(sqs_meter.calls), len(ses.spans), clock.now
             m0, x0, c0 = meter.meter_seconds, emulator.seconds, time.process_time()
             result = handler()
             cpu = time.process_time() - c0 - (meter.meter_seconds - m0) - (emulator.seconds - x0)
-            calls = [("dynamodb", op) for _, op in meter.calls[d0:]]
-            calls += [("sqs", op) for _, op in sqs_meter.calls[s0:]]
-            calls += [("sesv2", op) for op, _ in ses.calls[e0:]]
+            calls = [("dynamodb", op, start, end, thread) for _, op, start, end, thread in meter.calls[d0:]]
+            calls += [("sqs", op, start, end, thread) for _, op, start, end, thread in sqs_meter.calls[s0:]]
+            calls += [("sesv2", op, start, end, thread) for op, start, end, thread in ses.spans[e0:]]
             invocations.append(Invocation(function, max(cpu, 0.0), calls, clock.now - w0))
             return result
 
@@ -338,6 +365,7 @@ def drive(cert_dir: str, recipients: int = RECIPIENTS, seed: int = 12, *, fast_m
                     campaigns_table=names["campaigns"],
                     clock=clock,
                     sleep=clock.sleep,
+                    region=REGION,
                 ),
                 pacer=Pacer(
                     store=DynamoRateStore(ddb, names["control"]),

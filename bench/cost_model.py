@@ -46,7 +46,9 @@ $0.30 -> $0.18, $6.27 -> $6.15 in one region, $11.37 -> $11.25 in two.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bench.meter import Usage
 
@@ -86,6 +88,22 @@ LATENCY_MS: dict[tuple[str, str], float] = {
 
 def aws_call_latency_ms(service: str, operation: str) -> float:
     return LATENCY_MS.get((service, operation), LATENCY_MS.get((service, "*"), 10.0))
+
+
+def waited_ms(calls: Iterable[Sequence[Any]], latency: Callable[[str, str], float] = aws_call_latency_ms) -> float:
+    """The modelled AWS latency a handler waits for, from its calls ``(service, operation, start, end, thread)``.
+    Calls made one after another add up; calls made at once (a handler's threads) overlap in time, and a group of
+    overlapping calls costs its busiest thread's sum — so concurrency counts where it happened, and only there.
+    (The same reckoning as ``bench.bench_coldstart.waited_ms``.)"""
+    total, group_end = 0.0, float("-inf")
+    per_thread: dict[Any, float] = {}
+    for service, operation, start, end, thread in sorted(calls, key=lambda c: c[2]):
+        if per_thread and start >= group_end:  # no overlap with the group so far: it is over
+            total += max(per_thread.values())
+            per_thread, group_end = {}, float("-inf")
+        per_thread[thread] = per_thread.get(thread, 0.0) + latency(service, operation)
+        group_end = max(group_end, end)
+    return total + (max(per_thread.values()) if per_thread else 0.0)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import math
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -301,20 +302,48 @@ class WriteOp:
     items: tuple[tuple[str, tuple[str, str]], ...]  # (table, key id)
 
 
+# One call a workload made: (phase, operation, start, end, thread) — wall-clock ``time.perf_counter`` seconds and the
+# calling thread's id, so a bench can tell calls made one after another from calls made at once.
+Call = tuple[str, str, float, float, int]
+
+
 @dataclass
 class _Pending:
     operation: str
     params: dict[str, Any]
     keys: list[tuple[str, dict[str, Any], str]]  # (table, key, action) of every item written, in request order
     before: dict[tuple[str, tuple[str, str]], dict[str, Any] | None]
-    started: float
+    started: float  # perf_counter when the call began
+
+
+class _MeterCpu:
+    """CPU seconds the meter spends, per thread (``time.thread_time``), so calls metered at once in several threads
+    are not counted once per thread that happened to run meanwhile; and whether this thread is in the meter."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    @property
+    def busy(self) -> bool:
+        return bool(getattr(self._local, "busy", False))
+
+    @busy.setter
+    def busy(self, value: bool) -> None:
+        self._local.busy = value
+
+    def add(self, seconds: float) -> None:
+        with self._lock:
+            self.seconds += seconds
 
 
 class DynamoMeter:
     """Attach to a DynamoDB client; ``raw`` is an un-metered client of the same endpoint (pre/post images, schemas).
 
     ``phase`` labels the charges of the calls that follow (set it around each part of a workload). ``meter_seconds``
-    is the process CPU spent in the meter itself (its un-metered reads included), for benches that subtract it.
+    is the CPU spent in the meter itself (its un-metered reads included; summed per thread), for benches that
+    subtract it. Calls may be made from several threads at once (a client is thread-safe; so is the meter).
     """
 
     def __init__(self, raw: Any) -> None:
@@ -323,10 +352,22 @@ class DynamoMeter:
         self.phase = "other"
         self.charges: list[Charge] = []
         self.writes: list[WriteOp] = []
-        self.calls: list[tuple[str, str]] = []  # (phase, operation) of every metered call
-        self.meter_seconds = 0.0
-        self.busy = False  # True while the meter itself calls the endpoint (its reads are not the workload's)
+        self.calls: list[Call] = []  # every metered call
+        self._cpu = _MeterCpu()
         self.enabled = True  # False: calls pass unmetered (e.g. while a bench times them)
+
+    @property
+    def meter_seconds(self) -> float:
+        return self._cpu.seconds
+
+    @property
+    def busy(self) -> bool:
+        """True while the meter itself calls the endpoint in this thread (its reads are not the workload's)."""
+        return self._cpu.busy
+
+    @busy.setter
+    def busy(self, value: bool) -> None:
+        self._cpu.busy = value
 
     def attach(self, client: Any) -> None:
         client.meta.events.register("before-parameter-build.dynamodb", self._before)
@@ -370,7 +411,8 @@ class DynamoMeter:
     def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         if not self.enabled:
             return
-        start = time.process_time()
+        began = time.perf_counter()
+        start = time.thread_time()
         self.busy = True
         try:
             operation = model.name
@@ -378,12 +420,12 @@ class DynamoMeter:
                 keys = self._write_keys(operation, params)
                 images = self._fetch((t, k) for t, k, _ in keys)
                 before = {(t, self.schema(t).key_id(k)): images.get((t, self.schema(t).key_id(k))) for t, k, _ in keys}
-                context["sesame_meter"] = _Pending(operation, params, keys, before, start)
+                context["sesame_meter"] = _Pending(operation, params, keys, before, began)
             elif operation in READ_OPERATIONS:
-                context["sesame_meter"] = _Pending(operation, params, [], {}, start)
+                context["sesame_meter"] = _Pending(operation, params, [], {}, began)
         finally:
             self.busy = False
-            self.meter_seconds += time.process_time() - start
+            self._cpu.add(time.thread_time() - start)
 
     def _after(
         self, http_response: Any, parsed: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any
@@ -391,10 +433,11 @@ class DynamoMeter:
         pending: _Pending | None = context.pop("sesame_meter", None)
         if pending is None:
             return
-        start = time.process_time()
+        ended = time.perf_counter()
+        start = time.thread_time()
         self.busy = True
         try:
-            self.calls.append((self.phase, pending.operation))
+            self.calls.append((self.phase, pending.operation, pending.started, ended, threading.get_ident()))
             status = getattr(http_response, "status_code", 200)
             if pending.operation in WRITE_OPERATIONS:
                 self._charge_write(pending, parsed, status)
@@ -402,7 +445,7 @@ class DynamoMeter:
                 self._charge_read(pending, parsed, status)
         finally:
             self.busy = False
-            self.meter_seconds += time.process_time() - start
+            self._cpu.add(time.thread_time() - start)
 
     # writes ---------------------------------------------------------------------------------------------------------
     def _write_keys(self, operation: str, params: Mapping[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
@@ -608,23 +651,36 @@ class SqsMeter:
     def __init__(self) -> None:
         self.phase = "other"
         self.requests: Counter[tuple[str, str]] = Counter()
-        self.calls: list[tuple[str, str]] = []
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
 
     def attach(self, client: Any) -> None:
         client.meta.events.register("before-parameter-build.sqs", self._before)
         client.meta.events.register("after-call.sqs", self._after)
 
     def _before(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["sesame_sqs_params"] = params
+        context["sesame_sqs_params"] = (params, time.perf_counter())
 
     def _after(self, parsed: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        self.count(model.name, context.pop("sesame_sqs_params", {}), parsed)
+        params, started = context.pop("sesame_sqs_params", ({}, None))
+        self.count(model.name, params, parsed, started=started)
 
-    def count(self, operation: str, params: Mapping[str, Any], parsed: Mapping[str, Any] | None = None) -> None:
+    def count(
+        self,
+        operation: str,
+        params: Mapping[str, Any],
+        parsed: Mapping[str, Any] | None = None,
+        *,
+        started: float | None = None,
+    ) -> None:
         """Count one request; also for requests AWS makes on the workload's behalf (SNS deliveries, event source
         mapping polls), which a bench simulates instead of sending."""
-        self.calls.append((self.phase, operation))
-        self.requests[(self.phase, operation)] += sqs_requests(operation, params, parsed or {})
+        ended = time.perf_counter()
+        with self._lock:
+            self.calls.append(
+                (self.phase, operation, ended if started is None else started, ended, threading.get_ident())
+            )
+            self.requests[(self.phase, operation)] += sqs_requests(operation, params, parsed or {})
 
     def total(self) -> int:
         return sum(self.requests.values())

@@ -258,8 +258,7 @@ class ReputationService:
             "paused": paused,
             "warmup": self.warmup_state(paused),
         }
-        self._store.put_samples(self.region, {"keys": kept, "at": taken_at})
-        self._store.put_snapshot(self.region, {k: v for k, v in snapshot.items()})
+        self._write_state({"keys": kept, "at": taken_at}, snapshot)
         return snapshot
 
     # -- warm-up -----------------------------------------------------------------------------------------------------
@@ -357,6 +356,19 @@ class ReputationService:
                 pauses.result(),
                 watched.result(),
             )
+
+    def _write_state(self, samples: dict[str, Any], snapshot: dict[str, Any]) -> None:
+        """Store the samples and the snapshot: two independent writes, made at once (one after another they cost
+        two round trips on every run). Both are attempted; the first error is raised as the sequential writes raised
+        it. Either may land without the other, as before (a failed snapshot write after the samples), and the next
+        minute rewrites both."""
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="refresh") as pool:
+            written = [
+                pool.submit(self._store.put_samples, self.region, samples),
+                pool.submit(self._store.put_snapshot, self.region, dict(snapshot)),
+            ]
+        for future in written:
+            future.result()
 
     def _watched(self) -> tuple[list[CampaignRecord], Mapping[str, Mapping[str, Any]]]:
         """The campaigns the guardrails watch (launching or launched, not cancelled) and their totals."""

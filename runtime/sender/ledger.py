@@ -8,7 +8,9 @@ Job record (control table, ``pk`` = ``SENDJOB#<job id>``, ``sk`` = ``JOB``):
   so they are written before any SES call at no extra write — and removed by a clean release. A mark of another
   owner found at claim time means an earlier invocation ended without recording everything it may have sent: every
   unit of the job without an outcome is then *unknown* for that window;
-* ``done`` (unit id -> outcome, written right after the SES call: a unit found there is never sent again);
+* ``done`` (unit id -> outcome, written right after the SES call: a unit found there is never sent again), each
+  ``kind|message id|region|reason`` without empty trailing fields, the region left out when it is the record's home
+  region ``rg`` (the sender's own, set by the first claim; ``-`` for none);
 * ``unk`` (unit id -> ``<since>|<until>|<region>``): units whose SES answer was lost; they wait for SES's Send event
   (docs/sending.md "Exactly once");
 * ``rec`` (unit ids whose message item and counters are written);
@@ -24,7 +26,8 @@ recorded yet), the ``messages`` items and the counter ``ADD``s — so a counter 
 if the Lambda dies between steps; retries of one chunk reuse one ``ClientRequestToken``, so DynamoDB answers a retry
 of a transaction that was applied (its answer lost) with success instead of applying it again. A chunk of ``sent``
 units only (nearly all of them) has nothing that must not be applied twice: each message item is one plain
-``UpdateItem`` (idempotent, one write unit instead of the transaction's two), then the ``rec`` marks
+``UpdateItem`` (idempotent, one write unit instead of the transaction's two; ``RECORD_WORKERS`` at a time), then the
+``rec`` marks
 (``DynamoLedger._record_plain`` has the argument) — written by the job's release in the same update when the sender
 asks so (``record(..., defer_marks=True)``): the job record is billed per KB of its size, which by then holds every
 outcome of the job (~4 KB for 50 units), so its writes after the SES calls are one for the outcomes and one for the
@@ -37,6 +40,7 @@ are all idempotent (``SET`` of the same values, conditions that recognise their 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
@@ -62,8 +66,10 @@ from runtime.stores.schema import (
 
 OutcomeKind = Literal["sent", "failed", "suppressed", "cancelled"]
 RECORD_CHUNK = 40  # units per recording transaction (their message items + counter items + the job: <= 100 items)
+RECORD_WORKERS = 10  # message items written at once (botocore's default connection pool per client)
 MARKS_PER_UPDATE = 200  # ``rec`` marks per plain update of the job record (its expression stays well under 4 KB)
 JOB_TTL_SECONDS = 14 * 86_400
+NO_REGION = "-"  # an outcome without a region, in a job record that names its home region
 
 
 class JobBusyError(RuntimeError):
@@ -81,16 +87,23 @@ class Outcome:
     region: str = ""
     reason: str = ""  # failure reason or suppression scope
 
-    def encode(self) -> str:
-        # trailing empty fields left out (``decode`` restores them): a job's 50 ``sent`` outcomes then fit its record
-        # in 4 KB, one write unit less for every write of it
-        return "|".join((self.kind, self.message_id, self.region, self.reason)).rstrip("|")
+    def encode(self, home: str = "") -> str:
+        """``kind|message id|region|reason`` without trailing empty fields (``decode`` restores them). ``home``: the
+        job record's home region (``rg``), left out as well (an empty region is then written ``-``): a job's 50
+        ``sent`` outcomes with SES's 60-character message ids then fit its record in 4 KB, one write unit less for
+        each of its writes after the SES calls."""
+        region = self.region
+        if home:
+            region = "" if region == home else (region or NO_REGION)
+        return "|".join((self.kind, self.message_id, region, self.reason)).rstrip("|")
 
     @classmethod
-    def decode(cls, text: str) -> Outcome:
+    def decode(cls, text: str, home: str = "") -> Outcome:
         kind, message_id, region, reason = ([*text.split("|", 3), "", "", ""])[:4]
         if kind not in ("sent", "failed", "suppressed", "cancelled"):
             raise ValueError(f"unknown outcome {kind!r}")
+        if home:
+            region = home if not region else ("" if region == NO_REGION else region)
         return cls(kind, message_id, region, reason)  # type: ignore[arg-type]
 
 
@@ -350,6 +363,27 @@ def counter_items(
     return {k: dict(v) for k, v in items.items()}
 
 
+def _each_at_once(calls: Sequence[Callable[[], None]], workers: int) -> None:
+    """Make ``calls`` with at most ``workers`` at a time (boto3 clients are thread-safe; botocore pools 10
+    connections per client by default); raises the first failure after cancelling the calls not started yet. One
+    call (or one worker) runs in this thread."""
+    if len(calls) <= 1 or workers <= 1:
+        for call in calls:
+            call()
+        return
+    from concurrent.futures import ThreadPoolExecutor  # only a sender recording several units needs threads
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(calls)), thread_name_prefix="record") as pool:
+        futures = [pool.submit(call) for call in calls]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
 def _is_code(exc: Exception, *codes: str) -> bool:
     return dynamo.error_code(exc) in codes
 
@@ -365,9 +399,14 @@ class DynamoLedger:
         ttl_days: int = 90,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        region: str = "",
     ) -> None:
+        """``region``: the sender's own region, named by the job records it creates as their home region (``rg``):
+        outcomes in it are stored without it (``Outcome.encode``)."""
         self._client = client
         self._control = control_table
+        self._region = region
+        self._homes: dict[str, str] = {}  # job id -> its record's home region, learnt at claim
         self._messages = messages_table
         self._campaigns = campaigns_table
         self._ttl_days = ttl_days
@@ -390,6 +429,7 @@ class DynamoLedger:
                 "SET lease_until = :until, #owner = :owner, done = if_not_exists(done, :empty), "
                 "rec = if_not_exists(rec, :empty), unk = if_not_exists(unk, :empty), "
                 "fly = list_append(if_not_exists(fly, :nil), :mark), expires_at = :exp"
+                + (", rg = if_not_exists(rg, :rg)" if self._region else "")
             ),
             # a retry of this very claim (its answer lost) passes: the owner is this invocation's
             "ConditionExpression": "attribute_not_exists(lease_until) OR lease_until < :now OR #owner = :owner",
@@ -402,6 +442,7 @@ class DynamoLedger:
                 ":nil": {"L": []},
                 ":mark": {"L": [{"S": _mark(owner, now, until)}]},
                 ":exp": {"N": str(int(now) + JOB_TTL_SECONDS)},
+                **({":rg": {"S": self._region}} if self._region else {}),
             },
             "ReturnValues": "ALL_NEW",
         }
@@ -412,7 +453,8 @@ class DynamoLedger:
                 raise JobBusyError(f"job {job_id} is leased by another invocation") from exc
             raise
         item = response.get("Attributes", {})
-        done = {k: Outcome.decode(v["S"]) for k, v in item.get("done", {}).get("M", {}).items()}
+        home = self._homes[job_id] = item.get("rg", {}).get("S", "")
+        done = {k: Outcome.decode(v["S"], home) for k, v in item.get("done", {}).get("M", {}).items()}
         recorded = frozenset(item.get("rec", {}).get("M", {}).keys())
         unknown = {k: Window.decode(v["S"]) for k, v in item.get("unk", {}).get("M", {}).items()}
         marks = [m["S"] for m in item.get("fly", {}).get("L", []) if "S" in m]
@@ -434,7 +476,9 @@ class DynamoLedger:
         self._retrying(lambda: self._client.update_item(**kwargs))
 
     def mark_done(self, job_id: str, outcomes: dict[str, Outcome]) -> None:
-        self._set_map(job_id, "done", {unit: outcome.encode() for unit, outcome in outcomes.items()})
+        # the home region as the claim read it (none known: every region written out, read right either way)
+        home = self._homes.get(job_id, "")
+        self._set_map(job_id, "done", {unit: outcome.encode(home) for unit, outcome in outcomes.items()})
 
     def mark_unknown(self, job_id: str, windows: dict[str, Window]) -> None:
         self._set_map(job_id, "unk", {unit: window.encode() for unit, window in windows.items()})
@@ -521,19 +565,28 @@ class DynamoLedger:
         idempotent too), so a unit marked recorded always has its message item. Marks left to the release are not
         written when the release is not (its owner condition fails: another invocation took the lease over, or the
         Lambda died first): the next attempt then finds those units done but not recorded, the same case."""
-        for i, update in enumerate(updates):
-            send = sends[i] if i < len(sends) else None
+
+        def write(update: dict[str, Any], send: dict[str, Any] | None) -> None:
             if send is not None:
                 try:
                     self._update(send)
-                    continue
+                    return
                 except Exception as exc:
                     if not _is_code(exc, "ConditionalCheckFailedException"):
                         raise
                     old = (getattr(exc, "response", None) or {}).get("Item")
                     if old and _already_holds(old, update):
-                        continue  # an earlier attempt of this write was applied (its answer lost)
+                        return  # an earlier attempt of this write was applied (its answer lost)
             self._update(update)
+
+        # the items are independent: written concurrently (the marks wait for all of them)
+        _each_at_once(
+            [
+                functools.partial(write, update, sends[i] if i < len(sends) else None)
+                for i, update in enumerate(updates)
+            ],
+            RECORD_WORKERS,
+        )
         if job_update is not None:
             self._update({k: v for k, v in job_update.items() if k != "ConditionExpression"})  # a SET of the same marks
 
@@ -543,11 +596,12 @@ class DynamoLedger:
     def outcomes(self, job_id: str) -> dict[str, Outcome]:
         response = self._retrying(
             lambda: self._client.get_item(
-                TableName=self._control, Key=self._key(job_id), ConsistentRead=True, ProjectionExpression="done"
+                TableName=self._control, Key=self._key(job_id), ConsistentRead=True, ProjectionExpression="done, rg"
             )
         )
-        done = response.get("Item", {}).get("done", {}).get("M", {})
-        return {k: Outcome.decode(v["S"]) for k, v in done.items()}
+        item = response.get("Item", {})
+        home = item.get("rg", {}).get("S", "")
+        return {k: Outcome.decode(v["S"], home) for k, v in item.get("done", {}).get("M", {}).items()}
 
     def release(
         self,
@@ -582,6 +636,7 @@ class DynamoLedger:
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
+        self._homes.pop(job_id, None)
         try:
             self._retrying(lambda: self._client.update_item(**kwargs))
         except Exception as exc:

@@ -14,7 +14,9 @@ and the caller sleeps until ``t`` before calling SES. Because reservations are a
 ending at ``t`` is the fullest window containing ``t``, so **every** one-second window holds at most ``floor(R)``
 recipients — a token bucket would allow up to twice that after an idle period. Reservations in the future mean
 waiting callers never poll. The read-modify-write is a conditional put on a ``version`` attribute (optimistic
-concurrency), retried on conflict. docs/sending.md explains why this was chosen over reserved concurrency.
+concurrency), retried on conflict; a cold container's first reservation writes what an idle shard would give in one
+conditional update instead (``DynamoRateStore``). docs/sending.md explains why this was chosen over reserved
+concurrency.
 
 Each shard carries its part of the UTC day's send count. The daily cap (and SES's ``SentLast24Hours``) is split over
 the shards in whole parts that sum to it (``share``), so the shards' grants never sum past the cap; a sender whose
@@ -41,7 +43,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
@@ -74,11 +76,17 @@ def share(total: int, shards: int, shard: int) -> int:
     return total // shards + (1 if shard < total % shards else 0)
 
 
-@dataclass(frozen=True, slots=True)
+# Plan, Reservation, InMemoryRateStore and Pacer are plain classes, not dataclasses: every sender cold start builds
+# them at import, and a dataclass compiles its generated methods then (~0.3-0.5 ms a class). None is compared.
+
+
 class Plan:
-    at: float  # when the granted recipients may be sent (epoch seconds)
-    granted: int
-    entries: tuple[Entry, ...]  # the new log
+    __slots__ = ("at", "entries", "granted")
+
+    def __init__(self, at: float, granted: int, entries: tuple[Entry, ...]) -> None:
+        self.at = at  # when the granted recipients may be sent (epoch seconds)
+        self.granted = granted
+        self.entries = entries  # the new log
 
 
 def plan(
@@ -111,15 +119,36 @@ def plan(
     return Plan(t, granted, (*live, (round(t, 6), granted, reservation_id)))
 
 
-@dataclass(frozen=True, slots=True)
 class Reservation:
-    at: float = 0.0
-    granted: int = 0
-    exhausted: bool = False  # daily quota (or warm-up cap) reached: leave the messages queued
-    wait: float = 0.0  # when not granted and not exhausted: how long until capacity (defer the work)
-    id: str = ""  # the reservation's id (its log entry; what ``settle`` refers to)
-    day: str = ""  # the UTC day whose count holds it
-    shard: int = 0  # the pacing shard whose log and day count hold it
+    __slots__ = ("at", "day", "exhausted", "granted", "id", "shard", "wait")
+
+    def __init__(
+        self,
+        at: float = 0.0,
+        granted: int = 0,
+        exhausted: bool = False,  # daily quota (or warm-up cap) reached: leave the messages queued
+        wait: float = 0.0,  # when not granted and not exhausted: how long until capacity (defer the work)
+        id: str = "",  # the reservation's id (its log entry; what ``settle`` refers to)
+        day: str = "",  # the UTC day whose count holds it
+        shard: int = 0,  # the pacing shard whose log and day count hold it
+    ) -> None:
+        self.at = at
+        self.granted = granted
+        self.exhausted = exhausted
+        self.wait = wait
+        self.id = id
+        self.day = day
+        self.shard = shard
+
+    def on_shard(self, shard: int) -> Reservation:
+        """The same reservation, held by ``shard``."""
+        return Reservation(self.at, self.granted, self.exhausted, self.wait, self.id, self.day, shard)
+
+    def __repr__(self) -> str:
+        return (
+            f"Reservation(at={self.at!r}, granted={self.granted!r}, exhausted={self.exhausted!r}, wait={self.wait!r},"
+            f" id={self.id!r}, day={self.day!r}, shard={self.shard!r})"
+        )
 
 
 def new_reservation_id() -> str:
@@ -198,13 +227,13 @@ def _decide(
     }
 
 
-@dataclass
 class InMemoryRateStore:
     """One process's shared state (tests, the bench, and the local stack's single consumer)."""
 
-    states: dict[str, dict[str, Any]] = field(default_factory=dict)  # "<region>#<shard>" -> state
-    settled: set[str] = field(default_factory=set)
-    calls: int = 0
+    def __init__(self) -> None:
+        self.states: dict[str, dict[str, Any]] = {}  # "<region>#<shard>" -> state
+        self.settled: set[str] = set()
+        self.calls = 0
 
     def reserve(
         self,
@@ -235,7 +264,7 @@ class InMemoryRateStore:
         )
         if new_state is not None:
             self.states[key] = new_state
-        return replace(result, shard=shard) if result.granted else result
+        return result.on_shard(shard) if result.granted else result
 
     def settle(self, region: str, *, reservation_id: str, unused: int, day: str, now: float, shard: int = 0) -> bool:
         key = schema.rate_pk(region, shard)
@@ -263,15 +292,36 @@ class RateContentionError(RuntimeError):
 
 
 class DynamoRateStore:
-    """Each pacing shard's reservation log as one control-table item, updated with optimistic concurrency."""
+    """Each pacing shard's reservation log as one control-table item, updated with optimistic concurrency.
+
+    A reservation reads the shard's item (strongly consistent), decides, and writes it back on the condition that
+    its ``version`` did not move. The store's **first** reservation (a cold start's: it knows nothing of the shard)
+    skips the read instead: it writes the reservation it would make on an *idle* shard — today's item with no
+    reservation in the last second, or no item yet — as one conditional ``UpdateItem`` that holds only if the item
+    is that (``last_at``, its newest reservation, at least a second old; the day's count leaving room for the grant).
+    Then the decision on the stored item would have been the same, so one write replaces a read and a write. When
+    the condition fails, the answer carries the item as stored (``ReturnValuesOnConditionCheckFailure``) and the
+    usual decide-and-write goes on from it: two calls, as before. Only the first reservation guesses: a busy shard
+    would refuse most guesses, and a refused write costs a write unit where the read costs half a read unit.
+    ``assume_idle_first=False`` always reads first.
+
+    A lost answer of the guessed write is recognised like the put's: the write sent again fails its condition (its
+    own reservation is now the newest, less than a second old) and the item in the answer holds its id."""
 
     def __init__(
-        self, client: Any, table_name: str, *, attempts: int = 20, sleep: Callable[[float], None] = time.sleep
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        attempts: int = 20,
+        sleep: Callable[[float], None] = time.sleep,
+        assume_idle_first: bool = True,
     ) -> None:
         self._client = client
         self._table = table_name
         self._attempts = attempts
         self._sleep = sleep
+        self._assume_idle = assume_idle_first
 
     @staticmethod
     def _key(region: str, shard: int = 0) -> dict[str, Any]:
@@ -292,11 +342,31 @@ class DynamoRateStore:
         shard: int = 0,
     ) -> Reservation:
         key = self._key(region, shard)
+        decision: dict[str, Any] = {
+            "now": now,
+            "want": want,
+            "minimum": minimum,
+            "rate": rate,
+            "daily_cap": daily_cap,
+            "already_sent": already_sent,
+            "max_ahead": max_ahead,
+            "reservation_id": reservation_id,
+        }
+        stored: dict[str, Any] | None = None  # the item as a refused write's answer gave it (no read needed)
+        if self._assume_idle:
+            self._assume_idle = False
+            guessed = self._reserve_if_idle(key, **decision)
+            if isinstance(guessed, Reservation):
+                return guessed.on_shard(shard)
+            stored = guessed
         for _ in range(self._attempts):
-            item = dynamo.with_retries(
-                lambda: self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True),
-                sleep=self._sleep,
-            ).get("Item")
+            item = stored
+            if item is None:
+                item = dynamo.with_retries(
+                    lambda: self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True),
+                    sleep=self._sleep,
+                ).get("Item")
+            stored = None
             version = int(item["version"]["N"]) if item and "version" in item else None
             state: dict[str, Any] = {}
             if item:
@@ -305,24 +375,15 @@ class DynamoRateStore:
                     "day": item.get("day", {}).get("S", ""),
                     "day_sent": int(item.get("day_sent", {}).get("N", "0")),
                 }
-            result, new_state = _decide(
-                state,
-                now=now,
-                want=want,
-                minimum=minimum,
-                rate=rate,
-                daily_cap=daily_cap,
-                already_sent=already_sent,
-                max_ahead=max_ahead,
-                reservation_id=reservation_id,
-            )
+            result, new_state = _decide(state, **decision)
             if result.granted:
-                result = replace(result, shard=shard)
+                result = result.on_shard(shard)
             if new_state is None:
                 return result
             new_item = {
                 **key,
                 "log": {"S": _format_entries(new_state["entries"])},
+                "last_at": {"N": _time_n(new_state["entries"][-1][0])},
                 "day": {"S": new_state["day"]},
                 "day_sent": {"N": str(new_state["day_sent"])},
                 "version": {"N": str((version or 0) + 1)},
@@ -346,6 +407,52 @@ class DynamoRateStore:
                 raise
             return result
         raise RateContentionError(f"rate item {key['pk']['S']} changed {self._attempts} times in a row")
+
+    def _reserve_if_idle(
+        self, key: dict[str, Any], *, now: float, daily_cap: float | None, **decision: Any
+    ) -> Reservation | dict[str, Any] | None:
+        """The reservation an idle shard gives, written in one conditional UpdateItem that holds only if the shard
+        is idle: the reservation, or the item as stored when it is not (None: not known, read it)."""
+        day = _day(now)
+        result, new_state = _decide({"day": day}, now=now, daily_cap=daily_cap, **decision)
+        if new_state is None:  # nothing to write even on an idle shard (the cap): the stored item decides
+            return None
+        entries = new_state["entries"]
+        values: dict[str, Any] = {
+            ":log": {"S": _format_entries(entries)},
+            ":last": {"N": _time_n(entries[-1][0])},
+            ":day": {"S": day},
+            ":granted": {"N": str(result.granted)},
+            ":zero": {"N": "0"},
+            ":one": {"N": "1"},
+            ":expires": {"N": str(int(now) + 3 * 86_400)},
+            # no reservation after this instant: none is in the window ``plan`` looks at (rounded down: stricter)
+            ":idle": {"N": _time_n(math.floor((now - WINDOW) * 1e6) / 1e6)},
+        }
+        condition = "#day = :day AND last_at <= :idle"
+        if daily_cap is not None:  # the day's count leaves room for the grant (``_decide``'s ``left``)
+            condition += " AND day_sent <= :room"
+            values[":room"] = {"N": str(math.floor(daily_cap) - result.granted)}
+        request = {
+            "TableName": self._table,
+            "Key": key,
+            "UpdateExpression": (
+                "SET #log = :log, last_at = :last, #day = :day, expires_at = :expires, "
+                "version = if_not_exists(version, :zero) + :one ADD day_sent :granted"
+            ),
+            "ConditionExpression": f"attribute_not_exists(pk) OR ({condition})",
+            "ExpressionAttributeNames": {"#log": "log", "#day": "day"},
+            "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        try:
+            dynamo.with_retries(lambda: self._client.update_item(**request), sleep=self._sleep)
+        except Exception as exc:  # botocore ClientError
+            if dynamo.error_code(exc) == "ConditionalCheckFailedException":
+                stored = (getattr(exc, "response", None) or {}).get("Item")
+                return stored if isinstance(stored, dict) and stored else None
+            raise
+        return result
 
     def settle(self, region: str, *, reservation_id: str, unused: int, day: str, now: float, shard: int = 0) -> bool:
         if unused <= 0 or not reservation_id:
@@ -418,6 +525,11 @@ def _parse_entries(text: str) -> list[Entry]:
     return out
 
 
+def _time_n(t: float) -> str:
+    """A reservation instant as a DynamoDB number, as the log writes it (microseconds)."""
+    return f"{t:.6f}"
+
+
 def _format_entries(entries: Sequence[Entry]) -> str:
     return ",".join(f"{t:.6f}:{n}:{ident}" if ident else f"{t:.6f}:{n}" for t, n, ident in entries)
 
@@ -480,13 +592,31 @@ class AccountLimitsProvider:
         self._ttl = ttl
         self._recorded = recorded
         self._cache: dict[str, tuple[float, AccountLimits]] = {}
+        self._ahead: dict[str, RecordedLimits | None] = {}  # read_ahead's answers, for the next get()
+
+    def read_needed(self, region: str) -> bool:
+        """Whether ``get(region)`` would read the recorded limits (not cached, not read ahead)."""
+        cached = self._cache.get(region)
+        fresh = cached is not None and self._clock() - cached[0] < self._ttl
+        return self._recorded is not None and not fresh and region not in self._ahead
+
+    def read_ahead(self, region: str) -> None:
+        """Read the recorded limits now, for the next ``get(region)`` (a caller with other reads to make first makes
+        this one with them). ``get`` then uses them, or calls GetAccount at once when they were missing, old or
+        unreadable — one recorded read either way, as without reading ahead. Never raises."""
+        self._ahead[region] = self._read_recorded(region, self._clock())
 
     def get(self, region: str) -> AccountLimits:
         now = self._clock()
         cached = self._cache.get(region)
         if cached and now - cached[0] < self._ttl:
             return cached[1]
-        found = self._read_recorded(region, now)
+        if region in self._ahead:  # read ahead (a miss there goes to GetAccount, as a miss here does)
+            found = self._ahead.pop(region)
+            if found is not None and not -self._ttl < now - found[0] < self._ttl:
+                found = None
+        else:
+            found = self._read_recorded(region, now)
         if found is not None:
             self._cache[region] = found
             return found[1]
@@ -543,23 +673,36 @@ def warmup_cap(start: str, today: date, target: float | None, held_days: int = 0
     return float(round(WARMUP_FIRST_DAY * (goal / WARMUP_FIRST_DAY) ** (day / (WARMUP_DAYS - 1))))
 
 
-@dataclass
 class Pacer:
-    """Asks the shared store for capacity and waits until the granted instant."""
+    """Asks the shared store for capacity and waits until the granted instant.
 
-    store: RateStore
-    limits: AccountLimitsProvider
-    headroom: float = 0.02
-    warmup_start: str = ""
-    clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
-    max_wait: float = 20.0
-    rng: random.Random = field(default_factory=random.Random)
-    # the days (ISO dates) the warm-up ramp held (runtime.stores.reputation ``warmup_held_days``); read at most every
-    # ``held_ttl`` seconds, and a failed read keeps the last count (the ramp is a guard, not the quota)
-    warmup_held: Callable[[], Collection[str]] = frozenset
-    held_ttl: float = 300.0
-    _held: tuple[float, int] | None = field(default=None, init=False, repr=False)
+    ``warmup_held``: the days (ISO dates) the warm-up ramp held (runtime.stores.reputation ``warmup_held_days``); read
+    at most every ``held_ttl`` seconds, and a failed read keeps the last count (the ramp is a guard, not the quota)."""
+
+    def __init__(
+        self,
+        store: RateStore,
+        limits: AccountLimitsProvider,
+        headroom: float = 0.02,
+        warmup_start: str = "",
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = 20.0,
+        rng: random.Random | None = None,
+        warmup_held: Callable[[], Collection[str]] = frozenset,
+        held_ttl: float = 300.0,
+    ) -> None:
+        self.store = store
+        self.limits = limits
+        self.headroom = headroom
+        self.warmup_start = warmup_start
+        self.clock = clock
+        self.sleep = sleep
+        self.max_wait = max_wait
+        self.rng = rng if rng is not None else random.Random()
+        self.warmup_held = warmup_held
+        self.held_ttl = held_ttl
+        self._held: tuple[float, int] | None = None
 
     def held_days(self) -> int:
         now = self.clock()
@@ -573,6 +716,20 @@ class Pacer:
             count = self._held[1] if self._held is not None else 0
         self._held = (now, count)
         return count
+
+    def reads_ahead(self, region: str) -> list[Callable[[], Any]]:
+        """The DynamoDB reads ``acquire(region)`` would start with and that depend on nothing else: the recorded
+        account limits and the warm-up hold days, when not cached. A caller with other reads to make first makes
+        these at the same time (``SenderConsumer`` with its control and suppression reads), so a cold start waits for
+        one round trip instead of one more per read. Neither raises (a failed read is handled as ``acquire`` handles
+        it), and ``acquire`` uses their answers; GetAccount, when the recorded limits are missing or old, is still
+        called by ``acquire`` itself."""
+        reads: list[Callable[[], Any]] = []
+        if self.limits.read_needed(region):
+            reads.append(functools.partial(self.limits.read_ahead, region))
+        if self.warmup_start and (self._held is None or self.clock() - self._held[0] >= self.held_ttl):
+            reads.append(self.held_days)
+        return reads
 
     def daily_cap(self, region: str, limits: AccountLimits, *, warmup: bool = True) -> float | None:
         """The day's cap: the quota less the headroom and, with ``warmup`` (a send through the warm-up pool), at most

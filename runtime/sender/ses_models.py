@@ -27,7 +27,7 @@ import copy
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.utils import formataddr, getaddresses
 from typing import Any
 
@@ -101,16 +101,26 @@ def describe_errors(exc: Any, prefix: str = "") -> list[str]:
 
 
 # -- shapes ------------------------------------------------------------------------------------------------------
+# Plain slotted classes, not dataclasses: every sender cold start builds them at import, and a dataclass compiles its
+# generated methods then (~0.3-0.5 ms a class); these are only constructed (at import) and parsed with.
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-@dataclass(frozen=True, slots=True)
 class Str:
-    min: int | None = None
-    max: int | None = None
-    pattern: str | None = None
-    check: Callable[[str], str] | None = None  # raises ValueError naming the problem; returns the value to keep
+    __slots__ = ("check", "max", "min", "pattern")
+
+    def __init__(
+        self,
+        min: int | None = None,
+        max: int | None = None,
+        pattern: str | None = None,
+        check: Callable[[str], str] | None = None,  # raises ValueError naming the problem; returns the value to keep
+    ) -> None:
+        self.min = min
+        self.max = max
+        self.pattern = pattern
+        self.check = check
 
     def parse(self, value: Any, loc: Loc, errors: list[tuple[Loc, str]]) -> Any:
         if not isinstance(value, str):
@@ -134,9 +144,11 @@ class Str:
         return value
 
 
-@dataclass(frozen=True, slots=True)
 class Choice:
-    choices: tuple[str, ...]
+    __slots__ = ("choices",)
+
+    def __init__(self, choices: tuple[str, ...]) -> None:
+        self.choices = choices
 
     def parse(self, value: Any, loc: Loc, errors: list[tuple[Loc, str]]) -> Any:
         if value in self.choices and isinstance(value, str):
@@ -146,9 +158,11 @@ class Choice:
         return None
 
 
-@dataclass(frozen=True, slots=True)
 class Const:
-    value: int
+    __slots__ = ("value",)
+
+    def __init__(self, value: int) -> None:
+        self.value = value
 
     def parse(self, value: Any, loc: Loc, errors: list[tuple[Loc, str]]) -> Any:
         if value == self.value and type(value) is type(self.value):
@@ -157,9 +171,11 @@ class Const:
         return None
 
 
-@dataclass(frozen=True, slots=True)
 class Integer:
-    ge: int | None = None
+    __slots__ = ("ge",)
+
+    def __init__(self, ge: int | None = None) -> None:
+        self.ge = ge
 
     def parse(self, value: Any, loc: Loc, errors: list[tuple[Loc, str]]) -> Any:
         if not isinstance(value, int) or isinstance(value, bool):
@@ -171,12 +187,20 @@ class Integer:
         return value
 
 
-@dataclass(frozen=True, slots=True)
 class ListOf:
-    item: Spec
-    min: int | None = None
-    max: int | None = None
-    check: Callable[[list[Any]], list[Any]] | None = None  # on the whole valid list (problems name the list)
+    __slots__ = ("check", "item", "max", "min")
+
+    def __init__(
+        self,
+        item: Spec,
+        min: int | None = None,
+        max: int | None = None,
+        check: Callable[[list[Any]], list[Any]] | None = None,  # on the whole valid list (problems name the list)
+    ) -> None:
+        self.item = item
+        self.min = min
+        self.max = max
+        self.check = check
 
     def parse(self, value: Any, loc: Loc, errors: list[tuple[Loc, str]]) -> Any:
         if not isinstance(value, list | tuple):
@@ -205,20 +229,29 @@ class ListOf:
         return out
 
 
-@dataclass(frozen=True, slots=True)
 class Member:
-    spec: Spec
-    required: bool = False
+    __slots__ = ("required", "spec")
+
+    def __init__(self, spec: Spec, required: bool = False) -> None:
+        self.spec = spec
+        self.required = required
 
 
-@dataclass(slots=True)
 class Shape:
     """A structure: its members in botocore's order, and its own rules (``rules``: raise ValueError) checked once the
     members are valid. Unknown members are refused; a member given as null is unset."""
 
-    name: str
-    members: dict[str, Member] = field(default_factory=dict)
-    rules: tuple[Callable[[dict[str, Any]], None], ...] = ()
+    __slots__ = ("members", "name", "rules")
+
+    def __init__(
+        self,
+        name: str,
+        members: dict[str, Member] | None = None,
+        rules: tuple[Callable[[dict[str, Any]], None], ...] = (),
+    ) -> None:
+        self.name = name
+        self.members = members if members is not None else {}
+        self.rules = rules
 
     def parse(self, value: Any, loc: Loc, errors: list[tuple[Loc, str]]) -> Any:
         if isinstance(value, View):

@@ -179,3 +179,35 @@ def test_record_unsubscribe_makes_a_temporary_suppression_permanent(env):
     assert store.record_unsubscribe(Suppression(A, "ALL", "UNSUBSCRIBE")) is True
     entry = store.get(A)
     assert entry is not None and entry.reason == "UNSUBSCRIBE" and entry.expires_at is None
+
+
+def test_a_lookup_queries_its_addresses_at_once_at_most_eight_at_a_time():
+    import threading
+
+    from runtime.stores.suppressions import QUERY_WORKERS
+
+    with moto_tables() as client:
+        store = DynamoSuppressionStore(client, table_name("suppressions"))
+        hashes = [recipient_hash(f"r{i}@example.com") for i in range(50)]
+        store.put(Suppression(hashes[3], "ALL", "BOUNCE"))
+        lock, active, peak = threading.Lock(), [0], [0]
+        two_at_once = threading.Barrier(2, timeout=10)  # the first two Queries wait for each other: made at once
+        original = client.query
+
+        def query(**kw):
+            with lock:
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+            try:
+                if kw["ExpressionAttributeValues"][":h"]["S"] in hashes[:2]:
+                    two_at_once.wait()
+                return original(**kw)
+            finally:
+                with lock:
+                    active[0] -= 1
+
+        client.query = query
+        before = store.requests
+        found = store.suppressed(hashes)
+        assert set(found) == {hashes[3]} and store.requests - before == 50
+        assert 2 <= peak[0] <= QUERY_WORKERS == 8

@@ -109,13 +109,92 @@ def test_recording_retries_reuse_one_client_request_token(ddb: Any) -> None:
 
 def test_a_reservation_whose_answer_was_lost_is_found_by_its_id_not_reserved_twice(ddb: Any) -> None:
     lossy = LosesAnswers(ddb, "put_item")
-    store = DynamoRateStore(lossy, f"sesame-{ENV}-control", sleep=lambda s: None)
+    store = DynamoRateStore(lossy, f"sesame-{ENV}-control", sleep=lambda s: None, assume_idle_first=False)
     kwargs = {"now": 1000.0, "want": 50, "minimum": 1, "rate": 100, "daily_cap": None, "already_sent": 0}
     reservation = store.reserve(REGION, max_ahead=10, reservation_id="res-1", **kwargs)
     assert reservation.granted == 50 and reservation.id == "res-1"
     item = ddb.get_item(TableName=f"sesame-{ENV}-control", Key={"pk": {"S": f"RATE#{REGION}"}, "sk": {"S": "WINDOW"}})
     assert item["Item"]["day_sent"] == {"N": "50"}
     assert item["Item"]["log"]["S"].count("res-1") == 1
+
+
+class CountsCalls:
+    """A DynamoDB client that records the name of every operation it is asked for."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self._client, name)
+
+        def call(**kwargs: Any) -> Any:
+            self.calls.append(name)
+            return real(**kwargs)
+
+        return call
+
+
+def _rate_item(ddb: Any, shard: str = "") -> dict[str, Any]:
+    key = {"pk": {"S": f"RATE#{REGION}{shard}"}, "sk": {"S": "WINDOW"}}
+    item: dict[str, Any] = ddb.get_item(TableName=f"sesame-{ENV}-control", Key=key)["Item"]
+    return item
+
+
+def test_a_cold_stores_first_reservation_on_an_idle_shard_is_one_write_and_a_busy_shard_is_read_from_its_refusal(
+    ddb: Any,
+) -> None:
+    kwargs = {"want": 50, "minimum": 1, "rate": 100, "daily_cap": None, "already_sent": 0, "max_ahead": 10}
+    first = CountsCalls(ddb)
+    reservation = DynamoRateStore(first, f"sesame-{ENV}-control").reserve(REGION, now=1000.0, **kwargs)
+    assert first.calls == ["update_item"]  # no shard item yet: written without a read
+    assert (reservation.granted, reservation.at, reservation.day) == (50, 1000.0, "1970-01-01")
+    item = _rate_item(ddb)
+    assert (item["day_sent"], item["version"], float(item["last_at"]["N"])) == ({"N": "50"}, {"N": "1"}, 1000.0)
+
+    busy = CountsCalls(ddb)  # another cold sender half a second later: the window holds 50 of 100
+    second = DynamoRateStore(busy, f"sesame-{ENV}-control").reserve(REGION, now=1000.5, **kwargs)
+    assert busy.calls == ["update_item", "put_item"]  # refused with the item in the answer, then decided from it
+    assert (second.granted, second.at) == (50, 1000.5)
+    assert _rate_item(ddb)["day_sent"] == {"N": "100"}
+
+    full = DynamoRateStore(ddb, f"sesame-{ENV}-control").reserve(REGION, now=1000.6, **kwargs)
+    assert full.granted == 50 and full.at == pytest.approx(1001.0, abs=1e-5)  # once the first one leaves the window
+
+    idle = CountsCalls(ddb)  # a second after the last reservation: idle again, one write
+    later = DynamoRateStore(idle, f"sesame-{ENV}-control").reserve(REGION, now=1003.0, **kwargs)
+    assert idle.calls == ["update_item"] and later.granted == 50
+    item = _rate_item(ddb)
+    assert item["day_sent"] == {"N": "200"} and item["version"] == {"N": "4"}
+    assert item["log"]["S"] == "1003.000000:50"  # the expired reservations leave the log, as a decided write does
+
+
+def test_a_first_reservation_whose_answer_was_lost_is_found_by_its_id_not_reserved_twice(ddb: Any) -> None:
+    lossy = LosesAnswers(ddb, "update_item")
+    store = DynamoRateStore(lossy, f"sesame-{ENV}-control", sleep=lambda s: None)
+    kwargs = {"now": 1000.0, "want": 50, "minimum": 1, "rate": 100, "daily_cap": None, "already_sent": 0}
+    reservation = store.reserve(REGION, max_ahead=10, reservation_id="res-1", **kwargs)
+    assert reservation.granted == 50 and reservation.id == "res-1"
+    assert len(lossy.calls) == 2  # applied, answer lost, sent again: refused, and the answer's item holds res-1
+    item = _rate_item(ddb)
+    assert item["day_sent"] == {"N": "50"} and item["log"]["S"].count("res-1") == 1
+
+
+def test_a_first_reservation_grants_only_what_the_days_cap_leaves_and_a_new_day_starts_its_count(ddb: Any) -> None:
+    kwargs = {"want": 50, "minimum": 1, "rate": 100, "already_sent": 0, "max_ahead": 10}
+    DynamoRateStore(ddb, f"sesame-{ENV}-control").reserve(REGION, now=1000.0, daily_cap=120, **kwargs)
+    DynamoRateStore(ddb, f"sesame-{ENV}-control").reserve(REGION, now=1002.0, daily_cap=120, **kwargs)
+    capped = CountsCalls(ddb)  # idle, but 100 of the day's 120 are spent: the guessed 50 do not fit
+    reservation = DynamoRateStore(capped, f"sesame-{ENV}-control").reserve(REGION, now=1004.0, daily_cap=120, **kwargs)
+    assert capped.calls == ["update_item", "put_item"] and reservation.granted == 20
+    assert _rate_item(ddb)["day_sent"] == {"N": "120"}
+    spent = DynamoRateStore(ddb, f"sesame-{ENV}-control").reserve(REGION, now=1006.0, daily_cap=120, **kwargs)
+    assert spent.exhausted and not spent.granted
+    tomorrow = DynamoRateStore(ddb, f"sesame-{ENV}-control").reserve(
+        REGION, now=1000.0 + 86_400, daily_cap=120, **kwargs
+    )
+    assert tomorrow.granted == 50 and tomorrow.day == "1970-01-02"
+    assert _rate_item(ddb)["day_sent"] == {"N": "50"}  # the new day's count, not added to yesterday's
 
 
 def test_settling_a_reservation_gives_back_the_unused_part_once(ddb: Any) -> None:
@@ -132,7 +211,7 @@ def test_settling_a_reservation_gives_back_the_unused_part_once(ddb: Any) -> Non
 
 def test_a_sharded_reservation_whose_answer_was_lost_is_found_on_its_shard_and_settled_there(ddb: Any) -> None:
     lossy = LosesAnswers(ddb, "put_item")
-    store = DynamoRateStore(lossy, f"sesame-{ENV}-control", sleep=lambda s: None)
+    store = DynamoRateStore(lossy, f"sesame-{ENV}-control", sleep=lambda s: None, assume_idle_first=False)
     kwargs = {"now": 1000.0, "want": 50, "minimum": 1, "rate": 50, "daily_cap": None, "already_sent": 0}
     reservation = store.reserve(REGION, max_ahead=10, reservation_id="res-7", shard=7, **kwargs)
     assert (reservation.granted, reservation.shard) == (50, 7)
@@ -362,3 +441,44 @@ def test_a_chunk_that_moves_counters_keeps_its_marks_in_its_transaction_whatever
     failed = ("0", Outcome("failed", "local-x", REGION, "MessageRejected: no"), attribution)
     assert ledger.record("job-1", [failed, _sent("1", "0100-y")], defer_marks=True) == frozenset()
     assert _ledger(ddb).claim("job-1", "a", 300).recorded == frozenset({"0", "1"})
+
+
+def test_outcomes_in_the_job_records_home_region_are_stored_without_it_and_read_back_whole(ddb: Any) -> None:
+    from bench.meter import item_size
+
+    home = DynamoLedger(
+        ddb,
+        control_table=f"sesame-{ENV}-control",
+        messages_table=f"sesame-{ENV}-messages",
+        campaigns_table=f"sesame-{ENV}-campaigns",
+        sleep=lambda s: None,
+        region=REGION,
+    )
+    home.claim("job-1", "a", 300)
+    ses_id = "0100019{:09x}-5feceb66-ffc8-6f38-d952-786c6d696c79-000000"  # SES's 60 characters
+    outcomes = {str(i): Outcome("sent", ses_id.format(i), REGION) for i in range(50)}
+    outcomes["0"] = Outcome("sent", ses_id.format(0), "eu-west-1")  # failed over to the backup region
+    outcomes["1"] = Outcome("sent", ses_id.format(1), "")  # resolved from a Send event, region unknown
+    outcomes["2"] = Outcome("failed", "local-x", REGION, "MessageRejected: no")
+    home.mark_done("job-1", outcomes)
+    key = {"pk": {"S": "SENDJOB#job-1"}, "sk": {"S": "JOB"}}
+    item = ddb.get_item(TableName=f"sesame-{ENV}-control", Key=key)["Item"]
+    assert item["rg"] == {"S": REGION}
+    stored = {unit: value["S"] for unit, value in item["done"]["M"].items()}
+    assert stored["3"] == f"sent|{ses_id.format(3)}" and stored["0"].endswith("|eu-west-1")
+    assert stored["1"] == f"sent|{ses_id.format(1)}|-" and stored["2"] == "failed|local-x||MessageRejected: no"
+    assert item_size(item) < 4096  # every later write of the record: 4 write units, not 5
+    # any ledger reads them whole (the record names its home region), in a claim and without one
+    other = _ledger(ddb)
+    assert other.outcomes("job-1") == outcomes
+    assert other.claim("job-1", "a", 300).done == outcomes
+
+
+def test_a_record_without_a_home_region_keeps_every_region_written_out(ddb: Any) -> None:
+    ledger = _ledger(ddb)  # no region: records as before
+    ledger.claim("job-1", "a", 300)
+    ledger.mark_done("job-1", {"0": Outcome("sent", "0100-a", REGION)})
+    key = {"pk": {"S": "SENDJOB#job-1"}, "sk": {"S": "JOB"}}
+    item = ddb.get_item(TableName=f"sesame-{ENV}-control", Key=key)["Item"]
+    assert "rg" not in item and item["done"]["M"]["0"] == {"S": f"sent|0100-a|{REGION}"}
+    assert ledger.claim("job-1", "a", 300).done == {"0": Outcome("sent", "0100-a", REGION)}

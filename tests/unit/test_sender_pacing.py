@@ -188,6 +188,50 @@ def test_the_configured_rate_overrides_recorded_limits_too():
     assert provider.get("us-east-1") == AccountLimits(3.0, 50_000.0, 120)
 
 
+def test_the_reads_acquire_starts_with_can_be_made_ahead_once_and_fill_the_caches():
+    clock = SimClock(now=1_800_000_000.0)
+    reads: list[str] = []
+
+    def recorded(region):
+        reads.append("snapshot")
+        return recorded_limits(_snapshot(clock.now), region)
+
+    def held():
+        reads.append("held")
+        return {"2026-01-02"}
+
+    limits = AccountLimitsProvider(lambda r: pytest.fail("GetAccount called"), clock=clock, recorded=recorded)
+    pacer = Pacer(InMemoryRateStore(), limits, warmup_start="2026-01-01", clock=clock, warmup_held=held)
+    for read in pacer.reads_ahead("us-east-1"):
+        read()
+    assert reads == ["snapshot", "held"]
+    assert pacer.reads_ahead("us-east-1") == []  # cached: nothing left to read ahead
+    reservation = pacer.acquire("us-east-1", 5)
+    assert reservation.granted == 5 and reads == ["snapshot", "held"]  # acquire used what was read ahead
+
+
+def test_a_failed_read_ahead_raises_nothing_and_acquire_calls_get_account_once_and_sends_nothing_without_limits():
+    calls: list[str] = []
+
+    class Down:
+        def get_account(self):
+            calls.append("GetAccount")
+            raise client_error("ServiceUnavailable", 503)
+
+    def unreadable(region):
+        calls.append("snapshot")
+        raise client_error("ProvisionedThroughputExceededException", 400)
+
+    pacer = Pacer(InMemoryRateStore(), AccountLimitsProvider(lambda r: Down(), recorded=unreadable))
+    (read,) = pacer.reads_ahead("us-east-1")
+    read()
+    assert calls == ["snapshot"]  # read ahead: the recorded limits only, never GetAccount
+    with pytest.raises(AccountLimitsUnavailableError):
+        pacer.acquire("us-east-1", 1)
+    assert calls == ["snapshot", "GetAccount"]  # the read ahead's miss goes straight to GetAccount, as before
+    assert Pacer(InMemoryRateStore(), AccountLimitsProvider(lambda r: Down())).reads_ahead("us-east-1") == []
+
+
 def test_warmup_ramps_over_thirty_days_then_stops():
     caps = [
         warmup_cap("2026-01-01", date(2026, 1, 1).fromordinal(date(2026, 1, 1).toordinal() + d), 100_000)
@@ -235,7 +279,7 @@ def test_dynamo_rate_store_retries_when_another_sender_changed_the_item():
             self.item = Item
 
     ddb = Ddb()
-    store = DynamoRateStore(ddb, "control")
+    store = DynamoRateStore(ddb, "control", assume_idle_first=False)  # read, decide, write (every reservation)
     reservation = store.reserve(
         "us-east-1", now=1.0, want=5, minimum=1, rate=5, daily_cap=None, already_sent=0, max_ahead=10
     )
