@@ -332,9 +332,13 @@ def campaign_work_waiting() -> bool:
     mine = s.campaign_bucket
     now = iso(datetime.now(UTC))
     # the two lists are independent: read at once, one round trip instead of two (an error raises as before)
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="schedule") as pool:
-        lists = [pool.submit(store.validating), pool.submit(store.due, now)]
-    return any(r.payload_bucket == mine for future in lists for r in future.result())
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="schedule") as pool:
+        validating = pool.submit(store.validating)
+        try:
+            due = store.due(now)
+        finally:
+            waiting = validating.result()  # its error first, as the sequential reads raised it
+    return any(r.payload_bucket == mine for r in [*waiting, *due])
 
 
 @bp.schedule("rate(1 minute)", name="check_for_campaign")

@@ -362,13 +362,12 @@ class ReputationService:
         two round trips on every run). Both are attempted; the first error is raised as the sequential writes raised
         it. Either may land without the other, as before (a failed snapshot write after the samples), and the next
         minute rewrites both."""
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="refresh") as pool:
-            written = [
-                pool.submit(self._store.put_samples, self.region, samples),
-                pool.submit(self._store.put_snapshot, self.region, dict(snapshot)),
-            ]
-        for future in written:
-            future.result()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="refresh") as pool:
+            samples_written = pool.submit(self._store.put_samples, self.region, samples)
+            try:
+                self._store.put_snapshot(self.region, dict(snapshot))
+            finally:
+                samples_written.result()  # its error first, as the sequential writes raised it
 
     def _watched(self) -> tuple[list[CampaignRecord], Mapping[str, Mapping[str, Any]]]:
         """The campaigns the guardrails watch (launching or launched, not cancelled) and their totals."""

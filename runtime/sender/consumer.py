@@ -247,7 +247,7 @@ class _Attempt:
 
 def _all_at_once(calls: Sequence[Callable[[], Any]]) -> list[Any]:
     """Each call's answer, or the exception it raised, in order; the calls run concurrently (boto3 clients are
-    thread-safe) when there are several."""
+    thread-safe) when there are several: the first on the calling thread, the others on a thread each."""
 
     def answer(call: Callable[[], Any]) -> Any:
         try:
@@ -259,8 +259,10 @@ def _all_at_once(calls: Sequence[Callable[[], Any]]) -> list[Any]:
         return [answer(call) for call in calls]
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(len(calls), 16), thread_name_prefix="screen") as pool:
-        return list(pool.map(answer, calls))
+    with ThreadPoolExecutor(max_workers=min(len(calls) - 1, 16), thread_name_prefix="screen") as pool:
+        others = [pool.submit(answer, call) for call in calls[1:]]
+        first = answer(calls[0])
+        return [first, *(future.result() for future in others)]
 
 
 class SenderConsumer:
