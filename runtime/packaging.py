@@ -190,8 +190,9 @@ LAMBDA_SERVICES = ("cloudwatch", "dynamodb", "s3", "sesv2", "sns", "sqs", "ssm",
 #: parse, and build a method for, the hundreds of operations nothing calls (the SSM model alone has ~150 for one
 #: ``GetParameter``): ~10-40 ms less CPU per cold start (``bench/bench_coldstart.py``). A test reads the Lambda code
 #: and fails when it names an operation of these services that is not listed. A service not listed here (``sts``:
-#: botocore's own credential providers call it) keeps all its operations. ``HeadBucket``: botocore's S3 region
-#: redirector calls it on the client when S3 answers a request with a redirect without the bucket's region.
+#: botocore's own credential providers call it) keeps all its operations. Operations botocore itself calls on a
+#: client are kept too: ``HeadBucket`` (the S3 region redirector, when S3 answers with a redirect that does not name
+#: the bucket's region) and ``CreateSession`` (S3 Express One Zone directory buckets' session credentials).
 LAMBDA_OPERATIONS: dict[str, tuple[str, ...]] = {
     "cloudwatch": ("GetMetricData",),
     "dynamodb": (
@@ -206,7 +207,7 @@ LAMBDA_OPERATIONS: dict[str, tuple[str, ...]] = {
         "UpdateItem",
         "UpdateTimeToLive",
     ),
-    "s3": ("DeleteObject", "GetObject", "HeadBucket", "HeadObject", "PutObject"),
+    "s3": ("CreateSession", "DeleteObject", "GetObject", "HeadBucket", "HeadObject", "PutObject"),
     "sesv2": (
         "CreateEmailTemplate",
         "GetAccount",

@@ -6,7 +6,6 @@ Nothing here stores anything; the caller applies the events with :class:`runtime
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from runtime.events.models import CRITICAL_TYPES
@@ -17,13 +16,35 @@ from runtime.sns.verify import SnsVerifier
 from runtime.stores.schema import event_id_for
 
 
-@dataclass(frozen=True, slots=True)
 class Decoded:
-    """A verified SNS message: an SES event, a (un)subscription confirmation, or something verified but ignorable."""
+    """A verified SNS message: an SES event, a (un)subscription confirmation, or something verified but ignorable.
 
+    Read-only. A plain slotted class (a frozen dataclass generated and compiled its methods on every cold start)."""
+
+    __slots__ = ("envelope", "event", "ignored")
     envelope: SnsEnvelope
-    event: NormalizedEvent | None = None
-    ignored: str | None = None  # why a verified notification carries no storable SES event
+    event: NormalizedEvent | None
+    ignored: str | None  # why a verified notification carries no storable SES event
+
+    def __init__(self, envelope: SnsEnvelope, event: NormalizedEvent | None = None, ignored: str | None = None) -> None:
+        setter = object.__setattr__
+        setter(self, "envelope", envelope)
+        setter(self, "event", event)
+        setter(self, "ignored", ignored)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Decoded is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Decoded:
+            return NotImplemented
+        return (self.envelope, self.event, self.ignored) == (other.envelope, other.event, other.ignored)
+
+    def __hash__(self) -> int:
+        return hash((self.envelope, self.event, self.ignored))
+
+    def __repr__(self) -> str:
+        return f"Decoded(envelope={self.envelope!r}, event={self.event!r}, ignored={self.ignored!r})"
 
     @property
     def is_confirmation(self) -> bool:

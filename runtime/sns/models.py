@@ -112,7 +112,8 @@ class SnsEnvelope:
             return NotImplemented
         return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
 
-    __hash__ = None  # type: ignore[assignment]
+    def __hash__(self) -> int:  # of the declared fields (the extra ones may be unhashable), as the pydantic model
+        return hash(tuple(getattr(self, name) for name in (*_REQUIRED, *_OPTIONAL)))
 
     def __repr__(self) -> str:
         return f"SnsEnvelope(Type={self.Type!r}, MessageId={self.MessageId!r}, TopicArn={self.TopicArn!r})"

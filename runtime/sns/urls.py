@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from runtime.sns.errors import InvalidCertificateUrlError
@@ -36,13 +35,33 @@ def _sns_host_re() -> re.Pattern[str]:
     return re.compile(r"sns\.(" + REGION_PATTERN + r")\.amazonaws\.com(\.cn)?")
 
 
-@dataclass(frozen=True, slots=True)
 class CertUrl:
-    """A validated SigningCertURL."""
+    """A validated SigningCertURL (read-only; a plain slotted class: no dataclass to build on a cold start)."""
 
+    __slots__ = ("file_name", "region", "url")
     url: str
     region: str
     file_name: str
+
+    def __init__(self, url: str, region: str, file_name: str) -> None:
+        setter = object.__setattr__
+        setter(self, "url", url)
+        setter(self, "region", region)
+        setter(self, "file_name", file_name)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("CertUrl is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not CertUrl:
+            return NotImplemented
+        return (self.url, self.region, self.file_name) == (other.url, other.region, other.file_name)
+
+    def __hash__(self) -> int:
+        return hash((self.url, self.region, self.file_name))
+
+    def __repr__(self) -> str:
+        return f"CertUrl(url={self.url!r}, region={self.region!r}, file_name={self.file_name!r})"
 
 
 def sns_host(region: str) -> str:

@@ -199,3 +199,26 @@ def test_an_operation_the_model_does_not_have_fails_the_trim(tmp_path):
     zip_path = _zip_of_botocore_data(tmp_path, ["ssm"])
     with pytest.raises(KeyError, match="GetParameters2"):
         trim_botocore_data(zip_path, ["ssm"], {"ssm": ("GetParameter", "GetParameters2")})
+
+
+def test_the_operations_botocore_itself_calls_on_a_client_are_kept():
+    """botocore calls some operations on the client it serves (the S3 region redirector's ``head_bucket``, S3
+    Express's ``create_session``): every ``<...client...>.<operation>`` in botocore's code, for an operation of a
+    trimmed service, is kept."""
+    loader = botocore.loaders.Loader()
+    operations = {
+        service: {xform_name(op): op for op in loader.load_service_model(service, "service-2")["operations"]}
+        for service in LAMBDA_OPERATIONS
+    }
+    called: set[tuple[str, str]] = set()
+    for path in Path(botocore.__file__).parent.rglob("*.py"):
+        if "vendored" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Attribute):
+                continue
+            owner = node.value.attr if isinstance(node.value, ast.Attribute) else getattr(node.value, "id", "")
+            if "client" in owner.lower():
+                called |= {(s, ops[node.attr]) for s, ops in operations.items() if node.attr in ops}
+    assert {("s3", "HeadBucket"), ("s3", "CreateSession")} <= called  # the scan sees botocore's own calls
+    assert {(s, op) for s, op in called if op not in LAMBDA_OPERATIONS[s]} == set()

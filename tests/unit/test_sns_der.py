@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
+import warnings
 
 import pytest
 from cryptography import x509
@@ -173,3 +175,29 @@ def test_pem_without_a_certificate_block_or_with_bad_base64_is_refused():
         pem_to_der(b"<html>error</html>")
     with pytest.raises(ValueError):
         pem_to_der(b"-----BEGIN CERTIFICATE-----\nMII*\n-----END CERTIFICATE-----\n")
+
+
+def test_real_world_certificates_read_as_cryptography_x509_reads_them():
+    """Every root certificate of the Mozilla bundle (certifi): issued by many CAs over decades, with v1 and v3
+    encodings, UTCTime and GeneralizedTime; the RSA ones give cryptography's key and validity, the others are named
+    as not RSA."""
+    certifi = pytest.importorskip("certifi")
+    with open(certifi.where(), "rb") as bundle:
+        blocks = re.findall(rb"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", bundle.read(), re.S)
+    kinds = {"rsa": 0, "other": 0}
+    for pem in blocks:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # cryptography warns about a few old roots' serial numbers
+            cert = x509.load_pem_x509_certificate(pem)
+        key = cert.public_key()
+        if not isinstance(key, rsa.RSAPublicKey):
+            with pytest.raises(NotRsaKeyError):
+                read_certificate(pem_to_der(pem))
+            kinds["other"] += 1
+            continue
+        fields = read_certificate(pem_to_der(pem))
+        assert (fields.modulus, fields.exponent) == (key.public_numbers().n, key.public_numbers().e)
+        assert fields.not_before == cert.not_valid_before_utc.timestamp()
+        assert fields.not_after == cert.not_valid_after_utc.timestamp()
+        kinds["rsa"] += 1
+    assert kinds["rsa"] > 50 and kinds["other"] > 10
