@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from runtime.reputation.account import AccountUnavailableError, SendingBlockedError, read_account, sending_gate
-from runtime.reputation.guardrails import GuardrailConfig, Window, counts_vector, level, roll
+from runtime.reputation.guardrails import ZERO, GuardrailConfig, Window, counts_vector, level, roll
 from runtime.reputation.service import ReputationNotReadyError, ReputationService, ReputationUnknownError
 from runtime.sender.control import CampaignControl
 from runtime.stores.campaigns import CampaignRecord, InMemoryCampaignStore
@@ -296,3 +296,11 @@ def test_a_failing_read_fails_the_refresh_as_before():
     world.reputation.samples = broken  # type: ignore[method-assign]
     with pytest.raises(Exception, match="ProvisionedThroughputExceeded"):
         world.service.refresh()
+
+
+def test_guardrail_levels_and_windows_compare_and_hash_by_value():
+    assert GuardrailConfig(min_volume=100) == GuardrailConfig(min_volume=100) != GuardrailConfig()
+    assert len({GuardrailConfig(), GuardrailConfig()}) == 1
+    assert Window(3, 2, 1, 0) == Window(1, 1, 1, 0) + Window(2, 1, 0, 0) != ZERO
+    assert hash(Window(3, 2, 1, 0)) == hash(Window(3, 2, 1, 0)) and Window(1, 1, 0, 0) != (1, 1, 0, 0)
+    assert repr(Window(3, 2, 1, 0)) == "Window(sent=3, delivered=2, bounced=1, complained=0)"
