@@ -41,7 +41,13 @@ $6.19 -> $5.72 for a second region ($14.71 -> $13.22). Then the sender's record 
 longer writes it: WRU 5.99 -> 5.00 units, $3.74 -> $3.13; rWRU 5.13 -> 4.14) and the two event topics by class
 need no payload filtering ($0.48 -> $0): $7.48 -> $6.32 in one region, $13.20 -> $11.42 in two. Then the sender and
 the event consumers at 256 MB instead of 512 (they mostly wait; back to back at the same load): Lambda GB-seconds
-$0.30 -> $0.18, $6.27 -> $6.15 in one region, $11.37 -> $11.25 in two.
+$0.30 -> $0.18, $6.27 -> $6.15 in one region, $11.37 -> $11.25 in two. Then (loads ~3.3-3.4, docs/DESIGN.md
+"Billed units per email"): deliveries read SOFTBOUNCE items eventually consistent (RRU $0.347 -> $0.284), the job
+record's recorded marks ride on its release and its outcomes omit its home region (sender control WRU 0.336 ->
+0.200), count_events writes counter times only when a batch moves them (0.054 -> 0.032), and the sender's
+suppression Queries and message-item writes are made at once (its invocation's modelled wait ~8.9 s -> ~2.9 s;
+``waited_ms`` counts overlapping calls once): WRU $3.126 -> $3.028, Lambda GB-seconds $0.194 -> $0.155,
+$6.17 -> $5.97 in one region, $11.26 -> $10.96 in two.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ last stream sequence number applied to it — being below the batch's first reco
 A retried batch, or the halves of a bisected one, therefore skip every item they already applied and apply the
 rest: exactly once per item, whatever fails in between. Sequence numbers are compared as zero-padded strings.
 
-The item's first/last event times and TTL are kept monotonic afterwards by ``schema.counter_clock_updates`` (one
-conditional write per item and batch).
+The item's first/last event times and TTL are kept monotonic afterwards by ``schema.counter_clock_updates``: one
+conditional write per item and batch whose events are newer (or older) than the item's times, as the counter
+write's old image (``ALL_OLD``) shows — none for an item the write created (``_clock_moves``).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class DynamoCounterSink:
     def apply(self, shard_id: str, first_sequence: str, last_sequence: str, deltas: Iterable[CounterDelta]) -> int:
         tag = shard_tag(shard_id)
         first, last = sequence_key(first_sequence), sequence_key(last_sequence)
-        written: list[CounterClock] = []
+        written = 0
+        moving: list[tuple[CounterClock, bool, bool]] = []  # items whose last / first times this batch moves
         for delta in deltas:
             sort_key = counter_shard_sk(delta.sort_key, tag)
             expires = ttl_epoch(delta.last_at, self._ttl_days)
@@ -85,28 +87,46 @@ class DynamoCounterSink:
             values[":seqlast"] = {"S": last}
             values[":seqfirst"] = {"S": first}
             update["ConditionExpression"] = "attribute_not_exists(#seq) OR #seq < :seqfirst"
-            if self._conditional(update):
-                written.append(
-                    CounterClock(self._table, delta.campaign_id, sort_key, delta.first_at, delta.last_at, expires)
-                )
-        failed = dynamo.advance_counter_clocks(self._client, written, sleep=self._sleep)
+            update["ReturnValues"] = "ALL_OLD"
+            old = self._conditional(update)
+            if old is None:
+                continue
+            written += 1
+            clock = CounterClock(self._table, delta.campaign_id, sort_key, delta.first_at, delta.last_at, expires)
+            advance, rewind = _clock_moves(old, clock)
+            if advance or rewind:
+                moving.append((clock, advance, rewind))
+        failed = dynamo.move_counter_clocks(self._client, moving, sleep=self._sleep)
         if failed:
             _log.warning("counter times not advanced; the next write to those items will", extra={"items": failed})
-        return len(written)
+        return written
 
-    def _conditional(self, update: dict[str, Any]) -> bool:
-        """True when applied, False when the item already holds these records; raises after transient retries."""
+    def _conditional(self, update: dict[str, Any]) -> dict[str, Any] | None:
+        """The item as it was before (empty: created now) when applied, None when it already holds these records;
+        raises after transient retries."""
         for attempt in range(self._attempts):
             try:
-                self._client.update_item(**update)
-                return True
+                return dict(self._client.update_item(**update).get("Attributes") or {})
             except Exception as exc:
                 if dynamo.error_code(exc) == "ConditionalCheckFailedException":
-                    return False
+                    return None
                 if not dynamo.is_transient(exc) or attempt == self._attempts - 1:
                     raise
                 self._sleep(min(0.05 * 2**attempt, 1.0))
-        return False  # pragma: no cover - the loop returns or raises
+        return None  # pragma: no cover - the loop returns or raises
+
+
+def _clock_moves(old: dict[str, Any], clock: CounterClock) -> tuple[bool, bool]:
+    """(advance, rewind): whether the counter write that found ``old`` (wire format; empty when it created the item)
+    leaves the item's last event time (and TTL) older, or its first event time newer, than ``clock``'s. A new item
+    got them from the write itself (``if_not_exists``). Its one writer (this shard's consumer) knows the item as it
+    was; the updates are a maximum and a minimum, so skipping one the item is already past loses nothing, and
+    each one skipped is a write unit (a failed condition costs one too)."""
+    if not old:
+        return False, False
+    last = old.get("last_event_at", {}).get("S")
+    first = old.get("first_event_at", {}).get("S")
+    return last is None or last < clock.last_at, first is None or first > clock.first_at
 
 
 @dataclass

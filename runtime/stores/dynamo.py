@@ -153,6 +153,25 @@ def advance_counter_clocks(
     return failed
 
 
+def move_counter_clocks(
+    client: Any,
+    moves: Iterable[tuple[CounterClock, bool, bool]],
+    *,
+    attempts: int = 5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """``(clock, advance, rewind)``: the :func:`runtime.stores.schema.counter_clock_updates` a writer that knows
+    the item as it was needs (the last event time is newer / the first one older); returns how many could not be
+    applied (reported, never raised, as by :func:`advance_counter_clocks`)."""
+    failed = 0
+    for clock, advance, rewind in moves:
+        updates = counter_clock_updates(clock)
+        for needed, update in zip((advance, rewind), updates, strict=True):
+            if needed and _conditional_update(client, update, attempts=attempts, sleep=sleep) is _FAILED:
+                failed += 1
+    return failed
+
+
 _FAILED = object()
 
 

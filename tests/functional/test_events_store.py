@@ -299,3 +299,39 @@ def test_delivery_whose_stale_read_misses_a_new_soft_bounce_item_ends_as_if_appl
     delivery_first = get(ddb, "suppressions", recipient_hash=H, scope="SOFTBOUNCE")
     assert stale_order["count"] == delivery_first["count"] == 1
     assert "last_delivery_at" not in stale_order and "last_delivery_at" not in delivery_first
+
+
+def test_counter_times_are_written_only_by_the_batches_that_move_them(ddb):
+    from runtime.ingest.counting import CounterDelta
+    from runtime.stores.counters import DynamoCounterSink
+
+    sink = DynamoCounterSink(ddb, "sesame-dev-campaigns", sleep=lambda _: None)
+    seen: list[str] = []
+    ddb.meta.events.register(
+        "before-parameter-build.dynamodb.UpdateItem",
+        lambda params, **_: seen.append(
+            "clock" if "ConditionExpression" in params and "seq" not in str(params) else "add"
+        ),
+    )
+
+    def batch(first_seq: int, first: str, last: str) -> list[str]:
+        seen.clear()
+        delta = CounterDelta("spring", "COUNTERS#TOTAL", {"delivered": 1}, first, last)
+        assert sink.apply("shard-a", str(first_seq), str(first_seq + 1), [delta]) == 1
+        return list(seen)
+
+    # the write that creates the item sets its times itself: no clock write (it would fail its condition, one unit)
+    assert batch(1, "2024-06-20T01:00:00.000Z", "2024-06-20T02:00:00.000Z") == ["add"]
+    # events within the item's span move nothing
+    assert batch(3, "2024-06-20T01:30:00.000Z", "2024-06-20T01:40:00.000Z") == ["add"]
+    assert batch(5, "2024-06-20T01:30:00.000Z", "2024-06-20T03:00:00.000Z") == ["add", "clock"]  # newer: advance
+    assert batch(7, "2024-06-19T23:00:00.000Z", "2024-06-20T01:00:00.000Z") == ["add", "clock"]  # older: rewind
+    item = ddb.query(
+        TableName="sesame-dev-campaigns",
+        KeyConditionExpression="campaign_id = :c",
+        ExpressionAttributeValues={":c": {"S": "spring"}},
+    )["Items"][0]
+    assert item["delivered"] == {"N": "4"}
+    assert item["first_event_at"] == {"S": "2024-06-19T23:00:00.000Z"}
+    assert item["last_event_at"] == {"S": "2024-06-20T03:00:00.000Z"}
+    assert item["expires_at"] == {"N": str(ttl_epoch("2024-06-20T03:00:00.000Z", 90))}
