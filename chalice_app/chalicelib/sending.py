@@ -121,8 +121,12 @@ def unsubscribe_headers() -> UnsubscribeHeaders | None:
 @functools.cache
 def consumer() -> SenderConsumer:
     s = wiring.settings()
+    # the unsubscribe secrets (an SSM read on a cold start) are read while the first batch's jobs are claimed; the
+    # SSM client is built here, on this thread, so no two threads build clients of one botocore session at once
+    wiring.secrets_client()
     # the SQS client and the queue URL on first use: a batch that finishes whole needs neither
-    return _build_consumer(SqsQueueOps(wiring.LazyClient("sqs", s.region), send_queue_url), unsubscribe_headers())
+    queue = SqsQueueOps(wiring.LazyClient("sqs", s.region), send_queue_url)
+    return _build_consumer(queue, None, headers_source=unsubscribe_headers)
 
 
 @functools.cache
@@ -150,7 +154,11 @@ def _ledger(dynamodb: Any) -> DynamoLedger:
 
 
 def _build_consumer(
-    queue: SqsQueueOps, headers: UnsubscribeHeaders | None, *, max_pacing_wait: float = 20.0
+    queue: SqsQueueOps,
+    headers: UnsubscribeHeaders | None,
+    *,
+    max_pacing_wait: float = 20.0,
+    headers_source: Callable[[], UnsubscribeHeaders | None] | None = None,
 ) -> SenderConsumer:
     from runtime.sender.consumer import SenderConfig, SenderConsumer
     from runtime.sender.pacing import AccountLimitsProvider, DynamoRateStore, Pacer, recorded_limits
@@ -192,6 +200,7 @@ def _build_consumer(
         pacer=pacer,
         queue=queue,
         headers=headers,
+        headers_source=headers_source,
         campaigns=lambda data: campaign_service().submit(data),
         controls=DynamoCampaignStore(dynamodb, s.campaigns_table).controls,
         paused_config_sets=lambda: {p.name for p in reputation.config_set_pauses() if p.region == s.region},

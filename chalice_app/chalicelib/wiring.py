@@ -30,6 +30,11 @@ def settings() -> Settings:
     return Settings.from_env(os.environ, secrets_loader=_load_ssm_secrets)
 
 
+def secrets_client() -> Any | None:
+    """The SSM client the secrets document is read with, built now (``None`` when no secrets parameter is set)."""
+    return client("ssm") if os.environ.get("SESAME_SECRETS_PARAMETER") else None
+
+
 def _load_ssm_secrets(name: str) -> dict[str, Any]:
     response = client("ssm").get_parameter(Name=name, WithDecryption=True)
     value = json.loads(response["Parameter"]["Value"])

@@ -265,6 +265,32 @@ def _all_at_once(calls: Sequence[Callable[[], Any]]) -> list[Any]:
         return [first, *(future.result() for future in others)]
 
 
+class _Fetch:
+    """One call started on its own thread; :meth:`result` waits for it, then returns its answer or raises its error."""
+
+    __slots__ = ("_answer", "_error", "_thread")
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        import threading
+
+        self._answer: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(call,), name="sender-fetch", daemon=True)
+        self._thread.start()
+
+    def _run(self, call: Callable[[], Any]) -> None:
+        try:
+            self._answer = call()
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._answer
+
+
 class SenderConsumer:
     def __init__(
         self,
@@ -283,10 +309,14 @@ class SenderConsumer:
         resolver: SendResolver | None = None,
         controls: Callable[[set[str]], dict[str, str]] | None = None,
         paused_config_sets: Callable[[], Collection[str]] | None = None,
+        headers_source: Callable[[], UnsubscribeHeaders | None] | None = None,
     ) -> None:
         """``controls``: campaign id -> ``paused`` | ``cancelled`` for the campaigns that have a control (one read per
         batch); ``paused_config_sets``: configuration sets a guardrail paused (their units wait like a paused
-        campaign's)."""
+        campaign's). ``headers_source`` (instead of ``headers``): builds the unsubscribe headers on the first batch,
+        on its own thread while the batch's jobs are claimed (its secrets are an SSM read on a cold start); if it
+        fails, the claimed jobs are released untouched (nothing was sent) and left on the queue, and the next batch
+        asks again."""
         self.config = config
         self._ses = ses
         self._suppressions = suppressions
@@ -294,6 +324,7 @@ class SenderConsumer:
         self._pacer = pacer
         self._queue = queue
         self._headers = headers
+        self._headers_source = headers_source
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -319,6 +350,7 @@ class SenderConsumer:
             lease = min(lease, max(60.0, deadline - self._clock() + 60.0))
         result = BatchResult()
         work: list[_JobWork] = []
+        fetch = _Fetch(self._headers_source) if self._headers_source is not None else None
         for record in records:
             try:
                 job = parse_job(record.body, record.key)
@@ -364,11 +396,30 @@ class SenderConsumer:
                 )
             )
 
+        if fetch is not None and not self._await_headers(fetch, work, result):
+            return result
         self._resolve(work, result)
         pending = self._screen(work, result)
         self._send_all(pending, work, result)
         self._finish(work, result)
         return result
+
+    def _await_headers(self, fetch: _Fetch, work: list[_JobWork], result: BatchResult) -> bool:
+        """The unsubscribe headers read alongside the claims. Without them no job of the batch is worked on: each
+        claimed job is released as a job that was claimed and not worked on, and left for redelivery."""
+        try:
+            self._headers = fetch.result()
+        except Exception as exc:
+            log.warning(
+                "unsubscribe headers unavailable; claimed jobs left for redelivery",
+                extra={"jobs": len(work), "error": type(exc).__name__},
+            )
+            for w in work:
+                self._release_lease(w.job.job_id, clean=w.stale is None)
+                result.retry.append(w.record.message_id)
+            return False
+        self._headers_source = None
+        return True
 
     def _launch_campaign(self, record: QueueRecord, data: dict[str, Any]) -> str:
         """A whole Campaign Candidate put on the send queue: hand it to the campaign service (templates, expansion,

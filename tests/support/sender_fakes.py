@@ -299,6 +299,7 @@ def harness(
     controls: dict[str, str] | None = None,
     paused_config_sets: set[str] | None = None,
     parallel_sends: int = 1,
+    headers_source: Callable[[], UnsubscribeHeaders | None] | None = None,
 ) -> Harness:
     """``ingest_send_events``: SES's Send events reach the resolver as soon as SES accepts (a healthy ingestion);
     off, tests feed ``h.resolver.accepted`` themselves."""
@@ -347,7 +348,8 @@ def harness(
         ledger=ledger,
         pacer=pacer,
         queue=queue,
-        headers=headers if with_headers else None,
+        headers=headers if with_headers and headers_source is None else None,
+        headers_source=headers_source,
         clock=clock,
         sleep=clock.sleep,
         rng=random.Random(seed),

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from runtime.emails import recipient_hash
+from runtime.sender.headers import UnsubscribeHeaders
 from runtime.sender.jobs import bulk_job
 from runtime.sender.ledger import InMemoryLedger, JobBusyError
 from runtime.stores.suppressions import Suppression
@@ -190,6 +191,35 @@ def test_second_concurrent_delivery_is_left_on_the_queue_while_the_job_is_leased
     ledger.claim("job-1", "owner-a", 300)
     with pytest.raises(JobBusyError):
         ledger.claim("job-1", "owner-b", 300)
+
+
+def test_unsubscribe_secrets_read_failing_beside_the_claims_leaves_jobs_unsent_released_and_retried():
+    reads: list[int] = []
+
+    def headers_source() -> UnsubscribeHeaders:
+        reads.append(1)
+        if len(reads) == 1:
+            raise RuntimeError("SSM GetParameter failed")
+        return UnsubscribeHeaders(TokenSigner([SECRET]), "https://mail.example.com", "unsubscribe@example.com")
+
+    h = harness(headers_source=headers_source)
+    h.queue.send(send_line("reader@example.org"))
+    started = h.clock.now
+    first = h.run_once()
+    assert first is not None and len(first.retry) == 1 and first.incomplete
+    assert not h.primary.sent and not h.backup.sent
+    job = next(iter(h.ledger.jobs.values()))
+    assert not job.get("fly") and not job.get("lease_until")  # released clean: no unit waits as unknown
+    h.drain()
+    assert h.sent_to() == Counter({"reader@example.org": 1})
+    assert len(reads) == 2  # asked again by the next batch, then kept
+    assert h.clock.now - started < 900  # redelivered, not held for the unknown-unit grace
+    detail = h.primary.sent[0]["detail"]
+    headers = detail.get("ReplacementHeaders") or detail["Template"]["Headers"]
+    assert any(x["Name"] == "List-Unsubscribe" for x in headers)
+    h.queue.send(send_line("solo@example.org"))
+    h.drain()
+    assert len(reads) == 2
 
 
 def test_unsubscribe_headers_are_rfc_8058_conformant_and_token_verifies():
