@@ -1,11 +1,24 @@
 """Suite-wide hooks: the chaos suite's per-scenario figures are printed at the end of the run (``make test``,
-``make chaos``) from the JSON files the scenarios wrote into ``.chaos/`` (or ``$SESAME_CHAOS_DIR``)."""
+``make chaos``) from the JSON files the scenarios wrote into ``.chaos/`` (or ``$SESAME_CHAOS_DIR``).
+
+In-process moto gets the local stack's DynamoDB patches (``runtime.local.moto_runner.patch_moto``) for the whole
+suite. DynamoDB applies each write atomically and numbers a shard's stream records strictly in order; moto does
+neither when threads write at once: it checks a condition, then writes, and numbers the stream record from the
+length of the shard's list before appending it. The sender writes its message items several at a time, so two
+stream records could share a sequence number, and the counter consumer (which skips a batch whose first sequence
+number is not above the last one an item applied) would then skip a whole batch of counts — seen once as a
+dashboard test's campaign with 16 of its 77 sends counted. The patches make every write and its stream record one
+step under a lock, as the chaos suite, the bench and ``make local`` already run."""
 
 from __future__ import annotations
 
 import json
 import time
 from typing import Any
+
+from runtime.local import moto_runner
+
+moto_runner.patch_moto()
 
 _STARTED = time.time()
 COLUMNS = (
