@@ -399,26 +399,10 @@ def _measure(project: Path, env: dict[str, str], label: str, first: FirstEvent, 
     return result
 
 
-def waited_ms(calls: list[list[Any]], latency: Callable[[str, str], float]) -> float:
-    """The modelled AWS latency a first event waits for, from its calls ``(service, operation, start, end, thread)``
-    as the child recorded them. Calls made one after another add up; calls made concurrently (a handler's threads)
-    overlap in time, and a group of overlapping calls costs its busiest thread's sum — so concurrency counts where
-    it happened, and only there. (Earlier the bench summed every call: right while no handler made calls at once.)"""
-    total, group_end = 0.0, float("-inf")
-    per_thread: dict[Any, float] = {}
-    for service, operation, start, end, thread in sorted(calls, key=lambda c: c[2]):
-        if per_thread and start >= group_end:  # no overlap with the group so far: it is over
-            total += max(per_thread.values())
-            per_thread, group_end = {}, float("-inf")
-        per_thread[thread] = per_thread.get(thread, 0.0) + latency(service, operation)
-        group_end = max(group_end, end)
-    return total + (max(per_thread.values()) if per_thread else 0.0)
-
-
 def run() -> dict[str, Any]:
     import boto3
 
-    from bench.cost_model import aws_call_latency_ms
+    from bench.cost_model import aws_call_latency_ms, waited_ms
 
     rows: list[tuple[str, float, float, float, int]] = []
     with tempfile.TemporaryDirectory(prefix="sesame-bench-cold-") as tmp, _forward_endpoint() as forward_url:

@@ -100,7 +100,8 @@ def waited_ms(calls: Iterable[Sequence[Any]], latency: Callable[[str, str], floa
     """The modelled AWS latency a handler waits for, from its calls ``(service, operation, start, end, thread)``.
     Calls made one after another add up; calls made at once (a handler's threads) overlap in time, and a group of
     overlapping calls costs its busiest thread's sum — so concurrency counts where it happened, and only there.
-    (The same reckoning as ``bench.bench_coldstart.waited_ms``.)"""
+    Both benches use it: a first invocation's calls (``bench.bench_coldstart``) and each invocation's
+    (``bench.bench_units``). Earlier they summed every call: right while no handler made calls at once."""
     total, group_end = 0.0, float("-inf")
     per_thread: dict[Any, float] = {}
     for service, operation, start, end, thread in sorted(calls, key=lambda c: c[2]):

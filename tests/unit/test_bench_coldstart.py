@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.bench_coldstart import waited_ms
+from bench.cost_model import waited_ms
 
 LATENCY = {"GetItem": 5.0, "GetAccount": 60.0, "PutItem": 6.0, "Query": 8.0}
 
